@@ -1,0 +1,63 @@
+"""OpenTelemetry instrumentation that audits LLM agents' tool calls.
+
+Every tool call becomes an ``execute_tool`` span that says who asked (the user), which model chose the
+call, which tool ran, why (the trigger), with what arguments (redacted) and what outcome.
+
+Usage
+-----
+
+.. code-block:: python
+
+    from opentelemetry_instrumentation_toolaudit import (
+        ToolAuditInstrumentor, audit_context, audited_tool, CallTrigger,
+    )
+
+    ToolAuditInstrumentor().instrument(tracer_provider=tracer_provider)
+
+    @audited_tool
+    def update_order_status(order_id: str, status: str) -> dict:
+        \"\"\"Change an order's status.\"\"\"
+        ...
+
+    with audit_context(user_id="usr_98765", user_role="support_agent",
+                       conversation_id="conv_abc123", turn_number=7, model="gpt-4.1",
+                       trigger=CallTrigger.USER_REQUEST):
+        update_order_status("ORD-123", "shipped")
+
+Or with no code change: ``opentelemetry-instrument python app.py`` loads the instrumentor, and
+``OTEL_PYTHON_TOOLAUDIT_TOOLS=myapp.tools:dispatch`` names the app's dispatch functions to wrap.
+
+Configuration
+-------------
+
+* ``OTEL_PYTHON_TOOLAUDIT_TOOLS``: comma-separated ``module:qualname`` dispatch functions to wrap.
+* ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE``: ``off`` (default), ``inject``, ``extract`` or ``both``: carry
+  attribution to downstream services as W3C baggage, and/or accept it from upstream.
+* ``OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES``: bound on recorded argument JSON (default 8192).
+"""
+
+from __future__ import annotations
+
+from opentelemetry_instrumentation_toolaudit._context import (
+    Attribution,
+    CallTrigger,
+    audit_context,
+    current_attribution,
+)
+from opentelemetry_instrumentation_toolaudit._decorator import audited_tool
+from opentelemetry_instrumentation_toolaudit._instrumentor import ToolAuditInstrumentor
+from opentelemetry_instrumentation_toolaudit._log import error_counts
+from opentelemetry_instrumentation_toolaudit._recorder import ToolCall
+from opentelemetry_instrumentation_toolaudit.version import __version__
+
+__all__ = [
+    "Attribution",
+    "CallTrigger",
+    "ToolAuditInstrumentor",
+    "ToolCall",
+    "__version__",
+    "audit_context",
+    "audited_tool",
+    "current_attribution",
+    "error_counts",
+]

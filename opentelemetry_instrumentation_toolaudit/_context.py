@@ -1,0 +1,255 @@
+"""Attribution: who asked, which model chose the call, which tool ran, and why.
+
+The attribution in effect lives in the OpenTelemetry context, so it follows the context wherever
+the context goes: nested ``with`` blocks, asyncio tasks, and threads started with the context copied.
+Each :class:`audit_context` stores one merged :class:`Attribution`; inner values override outer ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+
+from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_BAGGAGE,
+)
+
+_ATTRIBUTION_KEY = otel_context.create_key("toolaudit-attribution")
+
+
+class CallTrigger(str, enum.Enum):
+    """Why a tool was called."""
+
+    USER_REQUEST = "user_request"
+    """The user explicitly asked for it."""
+    PROACTIVE = "proactive"
+    """The model decided on its own."""
+    RETRY = "retry"
+    """A retry of a failed call."""
+    FOLLOW_UP = "follow_up"
+    """A step completing a multi-step workflow."""
+    SYSTEM = "system"
+    """Scheduled or automated, no human in the loop."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclasses.dataclass(frozen=True)
+class Attribution:
+    """The attribution chain in effect: user → model → tool, with the trigger and context."""
+
+    user_id: str | None = None
+    user_roles: tuple[str, ...] = ()
+    conversation_id: str | None = None
+    session_id: str | None = None
+    turn_number: int | None = None
+    model: str | None = None
+    provider: str | None = None
+    client_address: str | None = None
+    user_agent: str | None = None
+    purpose: str | None = None
+    trigger: CallTrigger | None = None
+    tool_name: str | None = None
+    source: str | None = None
+    """Where the attribution came from: ``local`` (an audit_context) or ``baggage``."""
+
+    @property
+    def user_role(self) -> str | None:
+        """The first role, as the seeds' single ``user_role`` field."""
+        return self.user_roles[0] if self.user_roles else None
+
+    def summary(self) -> str:
+        """``User usr_98765 (support_agent) → gpt-4.1 → update_order_status [user_request]``."""
+        role = ", ".join(self.user_roles) or "unknown"
+        parts = [f"User {self.user_id or 'unknown'} ({role})", self.model or "unknown"]
+        if self.tool_name:
+            parts.append(self.tool_name)
+        trigger = (self.trigger or CallTrigger.USER_REQUEST).value
+        return f"{' → '.join(parts)} [{trigger}]"
+
+    def merged(self, **overrides: Any) -> Attribution:
+        """A copy with every override that is not None applied."""
+        changes = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def span_attributes(self) -> dict[str, Any]:
+        """The span attributes this attribution contributes (tool fields excluded)."""
+        out: dict[str, Any] = {}
+        if self.user_id is not None:
+            out[attrs.USER_ID] = self.user_id
+        if self.user_roles:
+            out[attrs.USER_ROLES] = list(self.user_roles)
+        if self.session_id is not None:
+            out[attrs.SESSION_ID] = self.session_id
+        if self.conversation_id is not None:
+            out[attrs.GEN_AI_CONVERSATION_ID] = self.conversation_id
+        if self.model is not None:
+            out[attrs.GEN_AI_REQUEST_MODEL] = self.model
+        if self.provider is not None:
+            out[attrs.GEN_AI_PROVIDER_NAME] = self.provider
+        if self.client_address is not None:
+            out[attrs.CLIENT_ADDRESS] = self.client_address
+        if self.user_agent is not None:
+            out[attrs.USER_AGENT_ORIGINAL] = self.user_agent
+        if self.turn_number is not None:
+            out[attrs.TOOLAUDIT_TURN_NUMBER] = self.turn_number
+        if self.purpose is not None:
+            out[attrs.TOOLAUDIT_PURPOSE] = self.purpose
+        if self.source == "baggage":
+            out[attrs.TOOLAUDIT_ATTRIBUTION_SOURCE] = "baggage"
+        return out
+
+
+_EMPTY = Attribution()
+
+
+def _baggage_mode() -> str:
+    return os.environ.get(OTEL_PYTHON_TOOLAUDIT_BAGGAGE, "off").strip().lower()
+
+
+def _roles(value: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(r.strip() for r in value.split(",") if r.strip())
+    return tuple(str(r) for r in value)
+
+
+def _trigger(value: CallTrigger | str | None) -> CallTrigger | None:
+    if value is None or isinstance(value, CallTrigger):
+        return value
+    return CallTrigger(value)
+
+
+def _from_baggage(ctx: otel_context.Context | None) -> Attribution | None:
+    """Attribution asserted by an upstream service in W3C baggage, if any."""
+    entries = baggage.get_all(ctx)
+    if not entries or attrs.USER_ID not in entries and attrs.GEN_AI_CONVERSATION_ID not in entries:
+        return None
+
+    def text(key: str) -> str | None:
+        value = entries.get(key)
+        return str(value) if value is not None else None
+
+    turn = text(attrs.TOOLAUDIT_TURN_NUMBER)
+    trigger = text(attrs.TOOLAUDIT_TRIGGER)
+    return Attribution(
+        user_id=text(attrs.USER_ID),
+        user_roles=_roles(text(attrs.USER_ROLES)) or (),
+        session_id=text(attrs.SESSION_ID),
+        conversation_id=text(attrs.GEN_AI_CONVERSATION_ID),
+        model=text(attrs.GEN_AI_REQUEST_MODEL),
+        turn_number=int(turn) if turn and turn.isdigit() else None,
+        trigger=CallTrigger(trigger) if trigger in CallTrigger._value2member_map_ else None,
+        purpose=text(attrs.TOOLAUDIT_PURPOSE),
+        source="baggage",
+    )
+
+
+def current_attribution(ctx: otel_context.Context | None = None) -> Attribution:
+    """The attribution chain in effect in ``ctx`` (default: the current context).
+
+    Attribution from W3C baggage is used only when ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE`` is ``extract`` or
+    ``both``, and only where no local :class:`audit_context` is in effect: baggage is asserted by the
+    caller, so it is marked ``toolaudit.attribution.source = baggage`` on the span.
+    """
+    value = otel_context.get_value(_ATTRIBUTION_KEY, ctx)
+    if isinstance(value, Attribution):
+        return value
+    if _baggage_mode() in ("extract", "both"):
+        return _from_baggage(ctx) or _EMPTY
+    return _EMPTY
+
+
+def attach_attribution(
+    attribution: Attribution, ctx: otel_context.Context | None = None
+) -> otel_context.Context:
+    """Return ``ctx`` with ``attribution`` stored in it (used by the tool wrapper)."""
+    return otel_context.set_value(_ATTRIBUTION_KEY, attribution, ctx)
+
+
+class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-case context manager
+    """Attribute every tool call made inside the block.
+
+    Contexts nest, and inner values override outer ones; a value left as None is inherited.
+    ``propagate=True`` (or ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE=inject|both``) also puts the attribution in
+    W3C baggage, so the configured propagators carry it to downstream services. Baggage travels in
+    plain text on the wire: opt in only where the downstream services are yours.
+    """
+
+    __slots__ = ("_attribution", "_propagate", "_tokens")
+
+    def __init__(
+        self,
+        *,
+        user_id: str | None = None,
+        user_role: str | Iterable[str] | None = None,
+        conversation_id: str | None = None,
+        session_id: str | None = None,
+        turn_number: int | None = None,
+        model: str | None = None,
+        provider: str | None = None,
+        client_address: str | None = None,
+        user_agent: str | None = None,
+        purpose: str | None = None,
+        trigger: CallTrigger | str | None = None,
+        propagate: bool | None = None,
+    ) -> None:
+        self._attribution: Mapping[str, Any] = {
+            "user_id": user_id,
+            "user_roles": _roles(user_role),
+            "conversation_id": conversation_id,
+            "session_id": session_id,
+            "turn_number": turn_number,
+            "model": model,
+            "provider": provider,
+            "client_address": client_address,
+            "user_agent": user_agent,
+            "purpose": purpose,
+            "trigger": _trigger(trigger),
+        }
+        self._propagate = propagate
+        self._tokens: list[object] = []
+
+    def __enter__(self) -> Attribution:
+        base = current_attribution()
+        attribution = base.merged(**self._attribution)
+        if attribution.source != "local":
+            attribution = dataclasses.replace(attribution, source="local")
+        ctx = attach_attribution(attribution)
+        propagate = self._propagate
+        if propagate is None:
+            propagate = _baggage_mode() in ("inject", "both")
+        if propagate:
+            ctx = _set_baggage(attribution, ctx)
+        self._tokens.append(otel_context.attach(ctx))
+        return attribution
+
+    def __exit__(self, *exc_info: object) -> None:
+        otel_context.detach(self._tokens.pop())  # type: ignore[arg-type]
+
+
+def _set_baggage(attribution: Attribution, ctx: otel_context.Context) -> otel_context.Context:
+    values: dict[str, Any] = {
+        attrs.USER_ID: attribution.user_id,
+        attrs.USER_ROLES: ",".join(attribution.user_roles) or None,
+        attrs.SESSION_ID: attribution.session_id,
+        attrs.GEN_AI_CONVERSATION_ID: attribution.conversation_id,
+        attrs.GEN_AI_REQUEST_MODEL: attribution.model,
+        attrs.TOOLAUDIT_TURN_NUMBER: attribution.turn_number,
+        attrs.TOOLAUDIT_TRIGGER: attribution.trigger.value if attribution.trigger else None,
+        attrs.TOOLAUDIT_PURPOSE: attribution.purpose,
+    }
+    for key in attrs.BAGGAGE_KEYS:
+        value = values[key]
+        if value is not None:
+            ctx = baggage.set_baggage(key, str(value), ctx)
+    return ctx

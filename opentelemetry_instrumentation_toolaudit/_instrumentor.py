@@ -1,0 +1,116 @@
+"""The ``ToolAuditInstrumentor``: wires the tracer, the policy and the patched dispatch functions."""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import sys
+import threading
+from collections.abc import Collection
+from typing import Any
+
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor
+
+from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
+from opentelemetry_instrumentation_toolaudit._patching import Patcher, resolve
+from opentelemetry_instrumentation_toolaudit._state import SCHEMA_URL, STATE
+from opentelemetry_instrumentation_toolaudit._targets import make_dispatch_wrapper, parse_targets
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS,
+    OTEL_PYTHON_TOOLAUDIT_TOOLS,
+)
+from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
+from opentelemetry_instrumentation_toolaudit.package import _instruments
+from opentelemetry_instrumentation_toolaudit.version import __version__
+
+
+class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
+    """Audits tool calls: ``@audited_tool`` functions, dispatch targets, and framework tool runners.
+
+    ``instrument()`` accepts ``tracer_provider``, ``redaction_policy`` and ``tools`` (a list of
+    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``).
+    """
+
+    def __init__(self) -> None:
+        self._patcher = Patcher()
+        # wrapt post-import hooks cannot be removed; each hook checks it belongs to the live generation.
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def instrumentation_dependencies(self) -> Collection[str]:
+        return _instruments
+
+    @property
+    def patcher(self) -> Patcher:
+        """The patcher holding every function this instrumentor has wrapped."""
+        return self._patcher
+
+    def _instrument(self, **kwargs: Any) -> None:
+        tracer = trace.get_tracer(
+            "opentelemetry_instrumentation_toolaudit",
+            __version__,
+            kwargs.get("tracer_provider"),
+            schema_url=SCHEMA_URL,
+        )
+        STATE.configure(tracer, kwargs.get("redaction_policy"))
+        with self._lock:
+            self._generation += 1
+            generation = self._generation
+        spec = ",".join(
+            filter(None, [os.environ.get(OTEL_PYTHON_TOOLAUDIT_TOOLS), *kwargs.get("tools", ())])
+        )
+        for module_name, qualname in parse_targets(spec):
+            self._when_imported(module_name, generation, self._target_patch(qualname))
+        disabled = {
+            n.strip().lower()
+            for n in os.environ.get(OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS, "").split(",")
+        }
+        for integration in all_integrations():
+            if integration.name in disabled:
+                logger.debug("toolaudit: integration %s disabled", integration.name)
+                continue
+            self._when_imported(
+                integration.module, generation, functools.partial(integration.patch, self._patcher)
+            )
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        with self._lock:
+            self._generation += 1
+        self._patcher.restore_all()
+        STATE.reset()
+
+    def _when_imported(self, module_name: str, generation: int, patch: Any) -> None:
+        """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is)."""
+
+        def hook(module: Any) -> None:
+            if generation != self._generation:
+                return
+            try:
+                patch(module)
+            except Exception as exc:  # noqa: BLE001 - a bad target must not break the app's import
+                internal_error(f"patching {module_name}", exc)
+
+        if module_name in sys.modules:
+            hook(sys.modules[module_name])
+            return
+        wrapt.register_post_import_hook(hook, module_name)
+        if module_name == "__main__":
+            return
+        # A target module the app never imports gets no spans; say so when it cannot be found at all.
+        if importlib.util.find_spec(module_name.split(".")[0]) is None:
+            logger.warning("toolaudit: tool target module %s is not importable", module_name)
+
+    def _target_patch(self, qualname: str) -> Any:
+        def patch(module: Any) -> None:
+            try:
+                owner, attr = resolve(module, qualname)
+            except AttributeError:
+                logger.warning("toolaudit: %s has no %s; not patched", module.__name__, qualname)
+                return
+            fn = getattr(owner, attr)
+            self._patcher.wrap(owner, attr, make_dispatch_wrapper(fn))
+
+        return patch

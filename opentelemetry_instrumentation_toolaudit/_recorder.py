@@ -1,0 +1,228 @@
+"""Turn one tool call into one ``execute_tool`` span: the only place such spans are made.
+
+The decorator, the no-code dispatch targets and every framework integration describe the call as a
+:class:`ToolCall` and hand it here. Telemetry failures are logged and counted, never raised; the
+tool's own exception always propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._context import (
+    CallTrigger,
+    attach_attribution,
+    current_attribution,
+)
+from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
+from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit._state import STATE
+from opentelemetry_instrumentation_toolaudit._summary import (
+    error_type_of,
+    result_failed,
+    summarize_result,
+)
+
+R = TypeVar("R")
+MAX_ERROR_MESSAGE = 512
+
+
+@dataclasses.dataclass
+class ToolCall:
+    """One tool call as an integration sees it, before it runs."""
+
+    name: str
+    arguments: Any = None
+    """A mapping of argument names to values, a JSON object string, or None."""
+    call_id: str | None = None
+    description: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    trigger: CallTrigger | None = None
+    """The tool's own trigger; it wins over the audit_context's."""
+    links: Sequence[Link] = ()
+    attributes: Mapping[str, Any] | None = None
+    """Extra attributes an integration wants on the span."""
+
+
+class ActiveCall:
+    """A started tool call: its span and the context token to restore when it ends."""
+
+    __slots__ = ("_owned", "_token", "span")
+
+    def __init__(self, span: trace.Span, token: object | None, owned: bool) -> None:
+        self.span = span
+        self._token = token
+        self._owned = owned
+
+    def succeeded(self, result: Any) -> None:
+        """Record a normal return (a result dict with an ``error`` key still counts as a failure)."""
+        try:
+            span = self.span
+            if span.is_recording():
+                policy = STATE.policy
+                summary = policy.redact(summarize_result(result))
+                failed = result_failed(result)
+                values: dict[str, Any] = {
+                    attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
+                    attrs.TOOLAUDIT_SUCCESS: not failed,
+                }
+                if failed:
+                    values[attrs.ERROR_TYPE] = error_type_of(result)
+                    span.set_status(Status(StatusCode.ERROR, values[attrs.ERROR_TYPE]))
+                span.set_attributes(values)
+        except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
+            internal_error("recording a tool result", exc)
+        self._close()
+
+    def failed(self, exc: BaseException) -> None:
+        """Record the tool's exception; the caller re-raises it unchanged."""
+        try:
+            span = self.span
+            if span.is_recording():
+                error_type = type(exc).__qualname__
+                message = STATE.policy.redact_text(str(exc))[:MAX_ERROR_MESSAGE]
+                summary = {"success": False, "error": message, "error_type": error_type}
+                span.set_attributes(
+                    {
+                        attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
+                        attrs.TOOLAUDIT_SUCCESS: False,
+                        attrs.ERROR_TYPE: error_type,
+                    }
+                )
+                span.record_exception(exc, attributes={"exception.message": message}, escaped=True)
+                span.set_status(Status(StatusCode.ERROR, error_type))
+        except Exception as err:  # noqa: BLE001
+            internal_error("recording a tool exception", err)
+        self._close()
+
+    def _close(self) -> None:
+        try:
+            if self._token is not None:
+                otel_context.detach(self._token)  # type: ignore[arg-type]
+                self._token = None
+            if self._owned:
+                self.span.end()
+        except Exception as exc:  # noqa: BLE001
+            internal_error("ending a tool span", exc)
+
+
+def _arguments_json(arguments: Any) -> str | None:
+    if arguments is None:
+        return None
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except ValueError:
+            pass
+    safe = STATE.policy.redact(to_jsonable(arguments))
+    return bounded_dumps(safe, STATE.max_argument_bytes)
+
+
+def _tool_attributes(
+    call: ToolCall, attribution_summary: str, trigger: CallTrigger
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        attrs.GEN_AI_OPERATION_NAME: attrs.OPERATION_EXECUTE_TOOL,
+        attrs.GEN_AI_TOOL_NAME: call.name,
+        attrs.GEN_AI_TOOL_TYPE: attrs.TOOL_TYPE_FUNCTION,
+        attrs.TOOLAUDIT_TRIGGER: trigger.value,
+        attrs.TOOLAUDIT_ATTRIBUTION: attribution_summary,
+    }
+    if call.call_id:
+        values[attrs.GEN_AI_TOOL_CALL_ID] = call.call_id
+    if call.description:
+        values[attrs.GEN_AI_TOOL_DESCRIPTION] = call.description
+    arguments = _arguments_json(call.arguments)
+    if arguments is not None:
+        values[attrs.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
+    if call.attributes:
+        values.update(call.attributes)
+    return values
+
+
+def _is_twin(span: trace.Span, name: str) -> bool:
+    """Whether ``span`` is already an ``execute_tool`` span for a tool of this name."""
+    span_attrs = getattr(span, "attributes", None)
+    return (
+        span_attrs is not None
+        and span.is_recording()
+        and span_attrs.get(attrs.GEN_AI_OPERATION_NAME) == attrs.OPERATION_EXECUTE_TOOL
+        and span_attrs.get(attrs.GEN_AI_TOOL_NAME) == name
+    )
+
+
+def start_call(call: ToolCall) -> ActiveCall | None:
+    """Start the span for ``call`` and make it current; None if telemetry itself failed.
+
+    When the current span is already an ``execute_tool`` span for the same tool (another
+    instrumentation's, or an outer dispatcher of ours), it is enriched with our attribution instead of
+    opening a nested twin.
+    """
+    try:
+        attribution = current_attribution().merged(
+            tool_name=call.name, model=call.model, provider=call.provider
+        )
+        trigger = call.trigger or attribution.trigger or CallTrigger.USER_REQUEST
+        if call.trigger is not None:
+            attribution = attribution.merged(trigger=trigger)
+        values = attribution.span_attributes()
+        values.update(_tool_attributes(call, attribution.summary(), trigger))
+        parent = trace.get_current_span()
+        if _is_twin(parent, call.name):
+            # Keep the twin's own ids and arguments when it has them; add what it lacks.
+            existing = parent.attributes  # type: ignore[attr-defined]
+            parent.set_attributes({k: v for k, v in values.items() if k not in existing})
+            token = otel_context.attach(attach_attribution(attribution))
+            return ActiveCall(parent, token, owned=False)
+        span = STATE.current_tracer().start_span(
+            f"{attrs.OPERATION_EXECUTE_TOOL} {call.name}",
+            kind=SpanKind.INTERNAL,
+            attributes=values,
+            links=call.links or None,
+        )
+        ctx = attach_attribution(attribution, trace.set_span_in_context(span))
+        return ActiveCall(span, otel_context.attach(ctx), owned=True)
+    except Exception as exc:  # noqa: BLE001
+        internal_error("starting a tool span", exc)
+        return None
+
+
+def run_sync(
+    call: ToolCall, fn: Callable[..., R], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> R:
+    """Run ``fn(*args, **kwargs)`` inside the span for ``call``."""
+    active = start_call(call)
+    if active is None:
+        return fn(*args, **kwargs)
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as exc:
+        active.failed(exc)
+        raise
+    active.succeeded(result)
+    return result
+
+
+async def run_async(
+    call: ToolCall, fn: Callable[..., Awaitable[R]], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> R:
+    """Await ``fn(*args, **kwargs)`` inside the span for ``call``."""
+    active = start_call(call)
+    if active is None:
+        return await fn(*args, **kwargs)
+    try:
+        result = await fn(*args, **kwargs)
+    except BaseException as exc:
+        active.failed(exc)
+        raise
+    active.succeeded(result)
+    return result

@@ -1,0 +1,58 @@
+"""What the instrumentor configured, read by every wrapper at call time.
+
+Decorators are applied at import time, usually before ``instrument()`` runs, so they look the tracer
+and policy up here on each call rather than capturing them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from opentelemetry import trace
+
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES,
+)
+from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
+from opentelemetry_instrumentation_toolaudit.version import __version__
+
+SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+DEFAULT_MAX_ARGUMENT_BYTES = 8192
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return max(256, int(os.environ.get(name, default)))
+    except ValueError:
+        return default
+
+
+class _State:
+    __slots__ = ("default_tracer", "max_argument_bytes", "policy", "tracer")
+
+    def __init__(self) -> None:
+        # A ProxyTracer until the app sets a global TracerProvider; it follows that provider after.
+        self.default_tracer: trace.Tracer = trace.get_tracer(
+            "opentelemetry_instrumentation_toolaudit", __version__, schema_url=SCHEMA_URL
+        )
+        self.tracer: trace.Tracer | None = None
+        self.policy: RedactionPolicy = RedactionPolicy()
+        self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
+
+    def configure(self, tracer: trace.Tracer, policy: RedactionPolicy | None) -> None:
+        self.tracer = tracer
+        self.policy = policy if policy is not None else RedactionPolicy.from_env()
+        self.max_argument_bytes = _env_int(
+            OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_ARGUMENT_BYTES
+        )
+
+    def reset(self) -> None:
+        self.tracer = None
+        self.policy = RedactionPolicy()
+        self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
+
+    def current_tracer(self) -> trace.Tracer:
+        return self.tracer or self.default_tracer
+
+
+STATE = _State()

@@ -1,0 +1,68 @@
+"""Every span attribute name this package reads or writes, defined once.
+
+Names under ``gen_ai.*``, ``user.*``, ``session.*``, ``client.*``, ``user_agent.*`` and ``error.*``
+follow the OpenTelemetry semantic conventions. They are spelled out here rather than imported from
+``opentelemetry-semantic-conventions`` because its ``gen_ai`` constants are marked deprecated and warn
+on import. Names under ``toolaudit.*`` are this package's own.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- OpenTelemetry semantic conventions -------------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_TOOL_NAME: Final = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE: Final = "gen_ai.tool.type"
+GEN_AI_TOOL_CALL_ID: Final = "gen_ai.tool.call.id"
+GEN_AI_TOOL_DESCRIPTION: Final = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
+GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
+GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+
+USER_ID: Final = "user.id"
+USER_ROLES: Final = "user.roles"
+SESSION_ID: Final = "session.id"
+CLIENT_ADDRESS: Final = "client.address"
+USER_AGENT_ORIGINAL: Final = "user_agent.original"
+ERROR_TYPE: Final = "error.type"
+
+SERVICE_NAME: Final = "service.name"
+SERVICE_VERSION: Final = "service.version"
+DEPLOYMENT_ENVIRONMENT: Final = "deployment.environment.name"
+DEPLOYMENT_ENVIRONMENT_LEGACY: Final = "deployment.environment"
+
+# Values of gen_ai.operation.name / gen_ai.tool.type used here.
+OPERATION_EXECUTE_TOOL: Final = "execute_tool"
+TOOL_TYPE_FUNCTION: Final = "function"
+
+# --- toolaudit.* --------------------------------------------------------------------------------
+TOOLAUDIT_TURN_NUMBER: Final = "toolaudit.turn_number"
+TOOLAUDIT_TRIGGER: Final = "toolaudit.trigger"
+TOOLAUDIT_PURPOSE: Final = "toolaudit.purpose"
+TOOLAUDIT_ATTRIBUTION: Final = "toolaudit.attribution"
+TOOLAUDIT_ATTRIBUTION_SOURCE: Final = "toolaudit.attribution.source"
+TOOLAUDIT_RESULT_SUMMARY: Final = "toolaudit.result.summary"
+TOOLAUDIT_SUCCESS: Final = "toolaudit.success"
+
+# W3C baggage keys carrying attribution to downstream services (opt-in). They reuse the span
+# attribute names so that a BaggageSpanProcessor downstream produces correctly named attributes.
+BAGGAGE_KEYS: Final = (
+    USER_ID,
+    USER_ROLES,
+    SESSION_ID,
+    GEN_AI_CONVERSATION_ID,
+    GEN_AI_REQUEST_MODEL,
+    TOOLAUDIT_TURN_NUMBER,
+    TOOLAUDIT_TRIGGER,
+    TOOLAUDIT_PURPOSE,
+)

@@ -1,0 +1,17 @@
+"""Names of the environment variables this package reads, defined once."""
+
+from __future__ import annotations
+
+from typing import Final
+
+OTEL_PYTHON_TOOLAUDIT_TOOLS: Final = "OTEL_PYTHON_TOOLAUDIT_TOOLS"
+"""Comma-separated ``module:qualname`` dispatch functions to wrap, e.g. ``myapp.tools:dispatch``."""
+
+OTEL_PYTHON_TOOLAUDIT_BAGGAGE: Final = "OTEL_PYTHON_TOOLAUDIT_BAGGAGE"
+"""W3C baggage for attribution: ``off`` (default), ``inject``, ``extract`` or ``both``."""
+
+OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS: Final = "OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS"
+"""Comma-separated framework integrations not to patch (``openai,mcp``...)."""
+
+OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES: Final = "OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES"
+"""Upper bound on the recorded JSON of a call's arguments (default 8192)."""
