@@ -43,7 +43,7 @@ class ArgumentNamer:
         if self._skip_first and not bound:
             args = args[1:]
             names = self._names[1:]
-        named = dict(zip(names, args))
+        named = dict(zip(names, args, strict=False))
         if len(args) > len(names):
             named[self._varargs or "args"] = list(args[len(names) :])
         if kwargs:

@@ -132,7 +132,9 @@ def _trigger(value: CallTrigger | str | None) -> CallTrigger | None:
 def _from_baggage(ctx: otel_context.Context | None) -> Attribution | None:
     """Attribution asserted by an upstream service in W3C baggage, if any."""
     entries = baggage.get_all(ctx)
-    if not entries or attrs.USER_ID not in entries and attrs.GEN_AI_CONVERSATION_ID not in entries:
+    if not entries or (
+        attrs.USER_ID not in entries and attrs.GEN_AI_CONVERSATION_ID not in entries
+    ):
         return None
 
     def text(key: str) -> str | None:

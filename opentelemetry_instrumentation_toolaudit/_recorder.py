@@ -7,6 +7,7 @@ tool's own exception always propagates unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -119,10 +120,8 @@ def _arguments_json(arguments: Any) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
-        try:
+        with contextlib.suppress(ValueError):
             arguments = json.loads(arguments)
-        except ValueError:
-            pass
     safe = STATE.policy.redact(to_jsonable(arguments))
     return bounded_dumps(safe, STATE.max_argument_bytes)
 
