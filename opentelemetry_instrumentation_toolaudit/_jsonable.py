@@ -84,7 +84,7 @@ def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> A
         dumped = _model_dump(value)
         if dumped is not None:
             return to_jsonable(dumped, _depth + 1, _seen)
-        return f"<{type(value).__qualname__}>"
+        return f"<{type(value).__name__}>"
     finally:
         _seen.discard(id(value))
 
@@ -96,7 +96,7 @@ def _key(key: Any) -> str:
         return str(_float(key))
     if isinstance(key, (int, bool, type(None), enum.Enum)):
         return str(key.value if isinstance(key, enum.Enum) else key)
-    return f"<{type(key).__qualname__}>"
+    return f"<{type(key).__name__}>"
 
 
 def _model_dump(value: Any) -> Any:

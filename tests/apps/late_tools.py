@@ -1,0 +1,9 @@
+"""Imported only after instrument(), to test post-import patching."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def run_tool(name: str, arguments: dict[str, Any]) -> str:
+    return f"ran {name}"

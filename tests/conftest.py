@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor
+
+
+@pytest.fixture
+def span_exporter() -> InMemorySpanExporter:
+    return InMemorySpanExporter()
+
+
+@pytest.fixture
+def tracer_provider(span_exporter: InMemorySpanExporter) -> TracerProvider:
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    return provider
+
+
+@pytest.fixture
+def instrument(tracer_provider: TracerProvider) -> Iterator[ToolAuditInstrumentor]:
+    instrumentor = ToolAuditInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider)
+    yield instrumentor
+    instrumentor.uninstrument()
+
+
+def tool_spans(exporter: InMemorySpanExporter) -> list[ReadableSpan]:
+    """The finished execute_tool spans, in end order."""
+    return [
+        s
+        for s in exporter.get_finished_spans()
+        if (s.attributes or {}).get("gen_ai.operation.name") == "execute_tool"
+    ]
+
+
+def json_attr(span: ReadableSpan, key: str) -> Any:
+    return json.loads(str((span.attributes or {})[key]))
