@@ -60,6 +60,10 @@ class Attribution:
     tool_name: str | None = None
     source: str | None = None
     """Where the attribution came from: ``local`` (an audit_context) or ``baggage``."""
+    # Per-tool derived values (the recorder's span attributes), computed once per context and tool.
+    _derived: dict[Any, Any] = dataclasses.field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @property
     def user_role(self) -> str | None:
@@ -77,7 +81,7 @@ class Attribution:
 
     def merged(self, **overrides: Any) -> Attribution:
         """A copy with every override that is not None applied."""
-        changes = {k: v for k, v in overrides.items() if v is not None}
+        changes = {k: v for k, v in overrides.items() if v is not None and getattr(self, k) != v}
         return dataclasses.replace(self, **changes) if changes else self
 
     def span_attributes(self) -> dict[str, Any]:

@@ -43,8 +43,26 @@ def _float(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
+def _flat_scalar_dict(value: Any) -> bool:
+    """Whether ``value`` is a small dict of short ASCII strings, ints, bools and None (the usual call)."""
+    if type(value) is not dict or len(value) > MAX_ITEMS:
+        return False
+    for key, item in value.items():
+        if type(key) is not str or len(key) > MAX_STRING or not key.isascii():
+            return False
+        kind = type(item)
+        if kind is str:
+            if len(item) > MAX_STRING or not item.isascii():
+                return False
+        elif kind is not int and kind is not bool and item is not None:
+            return False
+    return True
+
+
 def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
     """A JSON-safe copy of ``value``: dict keys become strings, cycles become ``"<cycle>"``."""
+    if _depth == 0 and _flat_scalar_dict(value):
+        return value
     if isinstance(value, str):
         return _clean_str(value)
     if isinstance(value, _SCALARS):
@@ -112,9 +130,13 @@ def _model_dump(value: Any) -> Any:
     return None
 
 
+# One encoder for the process: json.dumps with options builds a new JSONEncoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def dumps(value: Any) -> str:
     """Compact JSON of an already JSON-safe value."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def bounded_dumps(value: Any, max_bytes: int) -> str:

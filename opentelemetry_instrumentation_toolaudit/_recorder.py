@@ -19,6 +19,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._context import (
+    Attribution,
     CallTrigger,
     attach_attribution,
     current_attribution,
@@ -126,20 +127,43 @@ def _arguments_json(arguments: Any) -> str | None:
     return bounded_dumps(safe, STATE.max_argument_bytes)
 
 
-def _tool_attributes(
-    call: ToolCall, attribution_summary: str, trigger: CallTrigger
-) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        attrs.GEN_AI_OPERATION_NAME: attrs.OPERATION_EXECUTE_TOOL,
-        attrs.GEN_AI_TOOL_NAME: call.name,
-        attrs.GEN_AI_TOOL_TYPE: attrs.TOOL_TYPE_FUNCTION,
-        attrs.TOOLAUDIT_TRIGGER: trigger.value,
-        attrs.TOOLAUDIT_ATTRIBUTION: attribution_summary,
-    }
-    if call.call_id:
-        values[attrs.GEN_AI_TOOL_CALL_ID] = call.call_id
+MAX_DERIVED = 256
+
+
+def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
+    """The attribution for ``call`` and the span attributes that do not vary from call to call.
+
+    Both depend only on the context's attribution and the tool, so they are computed once per
+    (audit_context, tool) and reused: a tool called in a loop pays for them once.
+    """
+    base = current_attribution()
+    key = (call.name, call.model, call.provider, call.trigger, call.description)
+    derived = base._derived
+    cached = derived.get(key)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    attribution = base.merged(tool_name=call.name, model=call.model, provider=call.provider)
+    trigger = call.trigger or attribution.trigger or CallTrigger.USER_REQUEST
+    if call.trigger is not None:
+        attribution = attribution.merged(trigger=trigger)
+    values = attribution.span_attributes()
+    values[attrs.GEN_AI_OPERATION_NAME] = attrs.OPERATION_EXECUTE_TOOL
+    values[attrs.GEN_AI_TOOL_NAME] = call.name
+    values[attrs.GEN_AI_TOOL_TYPE] = attrs.TOOL_TYPE_FUNCTION
+    values[attrs.TOOLAUDIT_TRIGGER] = trigger.value
+    values[attrs.TOOLAUDIT_ATTRIBUTION] = attribution.summary()
     if call.description:
         values[attrs.GEN_AI_TOOL_DESCRIPTION] = call.description
+    if len(derived) >= MAX_DERIVED:
+        derived.clear()
+    derived[key] = (attribution, values)
+    return attribution, values
+
+
+def _call_attributes(call: ToolCall, static: dict[str, Any]) -> dict[str, Any]:
+    values = dict(static)
+    if call.call_id:
+        values[attrs.GEN_AI_TOOL_CALL_ID] = call.call_id
     arguments = _arguments_json(call.arguments)
     if arguments is not None:
         values[attrs.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
@@ -167,14 +191,8 @@ def start_call(call: ToolCall) -> ActiveCall | None:
     opening a nested twin.
     """
     try:
-        attribution = current_attribution().merged(
-            tool_name=call.name, model=call.model, provider=call.provider
-        )
-        trigger = call.trigger or attribution.trigger or CallTrigger.USER_REQUEST
-        if call.trigger is not None:
-            attribution = attribution.merged(trigger=trigger)
-        values = attribution.span_attributes()
-        values.update(_tool_attributes(call, attribution.summary(), trigger))
+        attribution, static = _static_attributes(call)
+        values = _call_attributes(call, static)
         parent = trace.get_current_span()
         if _is_twin(parent, call.name):
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
