@@ -35,7 +35,7 @@ class Patcher:
             if current is _MISSING:
                 return False
             target = raw if raw is not _MISSING else current
-            setattr(owner, attr, wrapt.FunctionWrapper(target, wrapper))
+            setattr(owner, attr, wrapt.FunctionWrapper(target, wrapper))  # type: ignore[arg-type]
             self._patches.append((owner, attr, raw))
             return True
 
