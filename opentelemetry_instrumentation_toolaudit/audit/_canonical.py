@@ -12,12 +12,9 @@ from typing import Any
 
 import rfc8785
 
-SCHEMA_VERSION = 1
+from opentelemetry_instrumentation_toolaudit._exceptions import CanonicalizationError
+
 MAX_SAFE_INTEGER = 2**53 - 1
-
-
-class CanonicalizationError(ValueError):
-    """A value that has no canonical JSON form (and that ``prepare`` did not convert)."""
 
 
 def prepare(value: Any) -> Any:

@@ -10,12 +10,19 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit._canonical import SCHEMA_VERSION, canonical_bytes
+from opentelemetry_instrumentation_toolaudit.audit._canonical import canonical_bytes
+from opentelemetry_instrumentation_toolaudit.audit._schema import (
+    PREV_HASH,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEQ,
+)
 
 GENESIS_HASH = "0" * 64
-CHAIN_FIELDS = ("schema", "seq", "prev_hash")
+CHAIN_FIELDS = (SCHEMA, SEQ, PREV_HASH)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +33,9 @@ class StoredRecord:
     canonical: bytes
     entry_hash: str
     """Hex SHA-256 of ``canonical``."""
+    columns: Mapping[str, Any] | None = None
+    """What the sink's indexed columns say (``_schema.INDEXED_COLUMNS``), as read back; None for a
+    sink without columns. Verification checks them against ``canonical``."""
 
     @property
     def record(self) -> dict[str, Any]:
@@ -34,7 +44,7 @@ class StoredRecord:
 
     @property
     def prev_hash(self) -> str:
-        return str(self.record["prev_hash"])
+        return str(self.record[PREV_HASH])
 
     @property
     def leaf_hash(self) -> bytes:
@@ -50,8 +60,8 @@ def leaf_hash(canonical: bytes) -> bytes:
 def seal(body: dict[str, Any], seq: int, prev_hash: str) -> StoredRecord:
     """Place ``body`` at ``seq`` after the record whose entry hash is ``prev_hash``."""
     record = {k: v for k, v in body.items() if k not in CHAIN_FIELDS}
-    record["schema"] = SCHEMA_VERSION
-    record["seq"] = seq
-    record["prev_hash"] = prev_hash
+    record[SCHEMA] = SCHEMA_VERSION
+    record[SEQ] = seq
+    record[PREV_HASH] = prev_hash
     data = canonical_bytes(record)
     return StoredRecord(seq=seq, canonical=data, entry_hash=hashlib.sha256(data).hexdigest())

@@ -6,11 +6,10 @@ import abc
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord
 
-
-class SinkError(Exception):
-    """The sink cannot be opened, read or written. The message names the sink, never record values."""
+__all__ = ["AuditSink", "SinkError"]
 
 
 class AuditSink(abc.ABC):
