@@ -75,7 +75,10 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 logger.debug("toolaudit: integration %s disabled", integration.name)
                 continue
             self._when_imported(
-                integration.module, generation, functools.partial(integration.patch, self._patcher)
+                integration.module,
+                generation,
+                functools.partial(integration.patch, self._patcher),
+                integration=integration.name,
             )
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -84,7 +87,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._patcher.restore_all()
         STATE.reset()
 
-    def _when_imported(self, module_name: str, generation: int, patch: Any) -> None:
+    def _when_imported(
+        self, module_name: str, generation: int, patch: Any, integration: str | None = None
+    ) -> None:
         """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is)."""
 
         def hook(module: Any) -> None:
@@ -99,7 +104,8 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             hook(sys.modules[module_name])
             return
         wrapt.register_post_import_hook(hook, module_name)
-        if module_name == "__main__":
+        if module_name == "__main__" or integration is not None:
+            # A framework that is not installed is simply not patched; that is no warning.
             return
         # A target module the app never imports gets no spans; say so when it cannot be found at all.
         if importlib.util.find_spec(module_name.split(".")[0]) is None:

@@ -172,15 +172,24 @@ def _call_attributes(call: ToolCall, static: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def _is_twin(span: trace.Span, name: str) -> bool:
-    """Whether ``span`` is already an ``execute_tool`` span for a tool of this name."""
+def _is_twin(span: trace.Span, call: ToolCall) -> bool:
+    """Whether ``span`` is already an ``execute_tool`` span for this call.
+
+    That is a live span with ``gen_ai.operation.name = execute_tool`` and the same
+    ``gen_ai.tool.name``, whose ``gen_ai.tool.call.id`` (when both sides know one) is the same. The
+    official google-genai instrumentation (``execute_tool {name}``, current while the tool body runs)
+    and the MCP SDK's server span (``tools/call {name}``) set both attributes when they start.
+    """
     span_attrs = getattr(span, "attributes", None)
-    return (
-        span_attrs is not None
-        and span.is_recording()
-        and span_attrs.get(attrs.GEN_AI_OPERATION_NAME) == attrs.OPERATION_EXECUTE_TOOL
-        and span_attrs.get(attrs.GEN_AI_TOOL_NAME) == name
-    )
+    if (
+        span_attrs is None
+        or not span.is_recording()
+        or span_attrs.get(attrs.GEN_AI_OPERATION_NAME) != attrs.OPERATION_EXECUTE_TOOL
+        or span_attrs.get(attrs.GEN_AI_TOOL_NAME) != call.name
+    ):
+        return False
+    twin_id = span_attrs.get(attrs.GEN_AI_TOOL_CALL_ID)
+    return not (twin_id and call.call_id and twin_id != call.call_id)
 
 
 def start_call(call: ToolCall) -> ActiveCall | None:
@@ -194,7 +203,7 @@ def start_call(call: ToolCall) -> ActiveCall | None:
         attribution, static = _static_attributes(call)
         values = _call_attributes(call, static)
         parent = trace.get_current_span()
-        if _is_twin(parent, call.name):
+        if _is_twin(parent, call):
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
             existing = parent.attributes  # type: ignore[attr-defined]
             parent.set_attributes({k: v for k, v in values.items() if k not in existing})

@@ -45,6 +45,17 @@ DEPLOYMENT_ENVIRONMENT_LEGACY: Final = "deployment.environment"
 OPERATION_EXECUTE_TOOL: Final = "execute_tool"
 TOOL_TYPE_FUNCTION: Final = "function"
 
+# google-genai and MCP integrations.
+MCP_METHOD_NAME: Final = "mcp.method.name"
+JSONRPC_REQUEST_ID: Final = "jsonrpc.request.id"
+MCP_METHOD_TOOLS_CALL: Final = "tools/call"
+# gen_ai.provider.name values for Google's backends (semconv GenAiProviderNameValues).
+PROVIDER_GCP_GEMINI: Final = "gcp.gemini"
+PROVIDER_GCP_VERTEX_AI: Final = "gcp.vertex_ai"
+PROVIDER_GCP_GEN_AI: Final = "gcp.gen_ai"
+# error.type of a tool result that reports a failure without an exception (also MCP's isError).
+ERROR_TYPE_TOOL_ERROR: Final = "tool_error"
+
 # --- toolaudit.* --------------------------------------------------------------------------------
 TOOLAUDIT_TURN_NUMBER: Final = "toolaudit.turn_number"
 TOOLAUDIT_TRIGGER: Final = "toolaudit.trigger"

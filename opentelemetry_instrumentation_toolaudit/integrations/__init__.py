@@ -27,4 +27,7 @@ class Integration:
 
 def all_integrations() -> list[Integration]:
     """Every integration this package ships; importing this never imports a framework."""
-    return []
+    # Imported here: each module imports Integration from this package.
+    from opentelemetry_instrumentation_toolaudit.integrations import genai, mcp
+
+    return [*genai.INTEGRATIONS, *mcp.INTEGRATIONS]
