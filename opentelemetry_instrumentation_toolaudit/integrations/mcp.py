@@ -19,6 +19,7 @@ A result with ``isError`` is a failure (``error.type = tool_error``); an excepti
 from __future__ import annotations
 
 import inspect
+import json
 from collections.abc import Mapping
 from types import ModuleType
 from typing import Any
@@ -41,6 +42,8 @@ DISTRIBUTION = "mcp"
 MINIMUM = (1, 10)
 BELOW = (3,)
 MAX_ERROR_TEXT = 512
+# Larger text results are summarised by size alone rather than parsed for their ids.
+MAX_PARSED_TEXT = 65536
 
 _TOOL_ERRORS = ("ToolError", "UnexpectedToolError")
 
@@ -61,10 +64,30 @@ def call_tool_outcome(result: Any) -> Any:
             structured = getattr(result, "structuredContent", None)
         if isinstance(structured, Mapping):
             return structured
-        return list(getattr(result, "content", None) or ())
+        content = list(getattr(result, "content", None) or ())
+        data = _json_object(content)
+        return content if data is None else data
     if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], Mapping):
         return result[1]  # mcp 1.x converted result: (content, structured)
     return result
+
+
+def _json_object(content: list[Any]) -> dict[str, Any] | None:
+    """The object a tool's dict return became: MCP sends it as one JSON text block."""
+    if len(content) != 1:
+        return None
+    text = getattr(content[0], "text", None)
+    if (
+        not isinstance(text, str)
+        or len(text) > MAX_PARSED_TEXT
+        or not text.lstrip().startswith("{")
+    ):
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def _error_text(result: Any) -> str:
