@@ -9,7 +9,8 @@ the exception from the app (the model gets ``{"error": ...}``), the audit line d
 Run it with ``python examples/gemini_afc.py``.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: google-genai before 3.x checks AFC arguments against
+# the tools' annotations at runtime, and cannot resolve them when they are strings.
 
 import json
 import threading

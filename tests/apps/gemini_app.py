@@ -1,6 +1,7 @@
 """A Gemini AFC app with no tracing code of its own: run under `opentelemetry-instrument` by the tests."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: google-genai before 3.x checks AFC arguments against
+# the tools' annotations at runtime, and cannot resolve them when they are strings.
 
 from google import genai
 from google.genai import types

@@ -1,6 +1,7 @@
 """Tools, expected attributes and the client used by the google-genai tests."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: google-genai before 3.x checks AFC arguments against
+# the tools' annotations at runtime, and cannot resolve them when they are strings.
 
 import asyncio
 from typing import Any
