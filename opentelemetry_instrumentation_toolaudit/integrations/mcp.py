@@ -175,7 +175,7 @@ def _patch_client(patcher: Patcher, module: ModuleType) -> None:
     if not supported(NAME, DISTRIBUTION, MINIMUM, BELOW):
         return
     session = module.ClientSession
-    # mcp 2.x injects trace context itself; mcp < 1.11 has no ``meta`` to carry it.
+    # mcp 2.x injects trace context itself; before 1.19 call_tool has no ``meta`` to carry it.
     version = release(DISTRIBUTION) or ()
     inject = version < (2,) and "meta" in inspect.signature(session.call_tool).parameters
     if not patcher.wrap(session, "call_tool", _client_wrapper(inject)):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -97,9 +96,3 @@ class FakeGemini:
     def __exit__(self, *exc_info: object) -> None:
         self._server.shutdown()
         self._server.server_close()
-
-
-def serve(responses: list[dict[str, Any]]) -> Iterator[FakeGemini]:
-    """Run a fake for the duration of a fixture."""
-    with FakeGemini(responses) as fake:
-        yield fake
