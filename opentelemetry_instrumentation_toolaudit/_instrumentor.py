@@ -104,8 +104,14 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             hook(sys.modules[module_name])
             return
         wrapt.register_post_import_hook(hook, module_name)
-        if module_name == "__main__" or integration is not None:
-            # A framework that is not installed is simply not patched; that is no warning.
+        if module_name == "__main__":
+            return
+        if integration is not None:
+            # A framework that is not installed is simply not patched: not worth a warning.
+            if importlib.util.find_spec(module_name.split(".")[0]) is None:
+                logger.debug(
+                    "toolaudit: integration %s: %s is not installed", integration, module_name
+                )
             return
         # A target module the app never imports gets no spans; say so when it cannot be found at all.
         if importlib.util.find_spec(module_name.split(".")[0]) is None:
