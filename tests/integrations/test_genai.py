@@ -163,6 +163,31 @@ def test_stream_and_chat(span_exporter):
 
 
 @pytest.mark.usefixtures("instrument")
+async def test_async_stream_and_chat(span_exporter):
+    """The async streaming loop and the async chat run their tools through the same hooks."""
+    script = [
+        function_calls(("get_order", "call-1", {"order_id": "ORD-456"})),
+        text("streamed"),
+        function_calls(("get_order", "call-1", {"order_id": "ORD-456"})),
+        text("chatted"),
+    ]
+    config = types.GenerateContentConfig(tools=[get_order])
+    with FakeGemini(script) as fake, audit_context(**CONTEXT):
+        client = client_for(fake)
+        stream = await client.aio.models.generate_content_stream(
+            model=MODEL, contents="x", config=config
+        )
+        chunks = [chunk async for chunk in stream]
+        answer = await client.aio.chats.create(model=MODEL, config=config).send_message("y")
+
+    assert chunks[-1].text == "streamed"
+    assert answer.text == "chatted"
+    streamed, chatted = tool_spans(span_exporter)
+    assert dict(streamed.attributes) == GET_ORDER
+    assert dict(chatted.attributes) == GET_ORDER
+
+
+@pytest.mark.usefixtures("instrument")
 def test_no_attribution_context(span_exporter, two_calls):
     """Outside any audit_context the span still has the tool, the call id and the model."""
     generate(two_calls, get_order, cancel_order)
