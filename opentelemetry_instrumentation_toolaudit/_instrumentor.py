@@ -25,6 +25,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_TOOLS,
 )
 from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
+from opentelemetry_instrumentation_toolaudit.integrations._remembered import REGISTRY
 from opentelemetry_instrumentation_toolaudit.package import _instruments
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
@@ -82,6 +83,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         with self._lock:
             self._generation += 1
         self._patcher.restore_all()
+        REGISTRY.clear()
         STATE.reset()
 
     def _when_imported(self, module_name: str, generation: int, patch: Any) -> None:

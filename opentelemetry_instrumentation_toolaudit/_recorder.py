@@ -32,6 +32,11 @@ from opentelemetry_instrumentation_toolaudit._summary import (
     result_failed,
     summarize_result,
 )
+from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
+    REGISTRY,
+    remembered_attributes,
+    remembered_links,
+)
 
 R = TypeVar("R")
 MAX_ERROR_MESSAGE = 512
@@ -173,13 +178,36 @@ def _call_attributes(call: ToolCall, static: dict[str, Any]) -> dict[str, Any]:
 
 
 def _is_twin(span: trace.Span, name: str) -> bool:
-    """Whether ``span`` is already an ``execute_tool`` span for a tool of this name."""
+    """Whether ``span`` is already an ``execute_tool`` span for a tool of this name.
+
+    Some instrumentations (the contrib openai-agents processor) name the tool only in the span name
+    when the span starts, so a span without ``gen_ai.tool.name`` is matched on its name.
+    """
     span_attrs = getattr(span, "attributes", None)
-    return (
-        span_attrs is not None
-        and span.is_recording()
-        and span_attrs.get(attrs.GEN_AI_OPERATION_NAME) == attrs.OPERATION_EXECUTE_TOOL
-        and span_attrs.get(attrs.GEN_AI_TOOL_NAME) == name
+    if (
+        span_attrs is None
+        or not span.is_recording()
+        or span_attrs.get(attrs.GEN_AI_OPERATION_NAME) != attrs.OPERATION_EXECUTE_TOOL
+    ):
+        return False
+    tool_name = span_attrs.get(attrs.GEN_AI_TOOL_NAME)
+    if tool_name is not None:
+        return bool(tool_name == name)
+    return getattr(span, "name", None) == f"{attrs.OPERATION_EXECUTE_TOOL} {name}"
+
+
+def _with_remembered(call: ToolCall) -> ToolCall:
+    """``call`` completed from the model's remembered request for it, when one matches."""
+    found = REGISTRY.claim(call.name, call.call_id, call.arguments)
+    if found is None:
+        return call
+    return dataclasses.replace(
+        call,
+        call_id=call.call_id or found.call_id,
+        model=call.model or found.model,
+        provider=call.provider or found.provider,
+        links=(*call.links, *remembered_links(found)),
+        attributes={**remembered_attributes(found), **(call.attributes or {})},
     )
 
 
@@ -191,13 +219,21 @@ def start_call(call: ToolCall) -> ActiveCall | None:
     opening a nested twin.
     """
     try:
+        parent = trace.get_current_span()
+        twin = _is_twin(parent, call.name)
+        # An outer span that already knows its call id has claimed the model's request for it.
+        if REGISTRY.pending and not (
+            twin and attrs.GEN_AI_TOOL_CALL_ID in parent.attributes  # type: ignore[attr-defined]
+        ):
+            call = _with_remembered(call)
         attribution, static = _static_attributes(call)
         values = _call_attributes(call, static)
-        parent = trace.get_current_span()
-        if _is_twin(parent, call.name):
+        if twin:
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
             existing = parent.attributes  # type: ignore[attr-defined]
             parent.set_attributes({k: v for k, v in values.items() if k not in existing})
+            for link in call.links:
+                parent.add_link(link.context, link.attributes)
             token = otel_context.attach(attach_attribution(attribution))
             return ActiveCall(parent, token, owned=False)
         span = STATE.current_tracer().start_span(

@@ -27,4 +27,11 @@ class Integration:
 
 def all_integrations() -> list[Integration]:
     """Every integration this package ships; importing this never imports a framework."""
-    return []
+    # Imported here: the integration modules import the recorder, which imports this package.
+    from opentelemetry_instrumentation_toolaudit.integrations import agents, anthropic, openai
+
+    return [
+        Integration("openai", "openai", openai.patch),
+        Integration("agents", "agents", agents.patch),
+        Integration("anthropic", "anthropic", anthropic.patch),
+    ]
