@@ -283,7 +283,7 @@ def anthropic_message(
     calls: Iterable[ToolCallSpec] = (),
     *,
     text: str | None = None,
-    model: str = "claude-sonnet-4-5",
+    model: str = "claude-opus-4-6",
     message_id: str = "msg_01",
 ) -> Reply:
     """A Messages API response with ``tool_use`` blocks for ``calls`` (or a text block)."""
@@ -310,7 +310,7 @@ def anthropic_message(
 def anthropic_stream(
     calls: Iterable[ToolCallSpec],
     *,
-    model: str = "claude-sonnet-4-5",
+    model: str = "claude-opus-4-6",
     message_id: str = "msg_02",
 ) -> Reply:
     """A streamed Messages API response whose ``tool_use`` inputs arrive as JSON fragments."""

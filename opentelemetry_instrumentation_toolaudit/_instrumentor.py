@@ -38,6 +38,10 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     def __init__(self) -> None:
+        # BaseInstrumentor is a singleton and Python re-runs __init__ on every
+        # ``ToolAuditInstrumentor()``: keep the live patcher, or uninstrument() could restore nothing.
+        if hasattr(self, "_patcher"):
+            return
         self._patcher = Patcher()
         # wrapt post-import hooks cannot be removed; each hook checks it belongs to the live generation.
         self._generation = 0

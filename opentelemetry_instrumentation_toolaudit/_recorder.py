@@ -221,10 +221,11 @@ def start_call(call: ToolCall) -> ActiveCall | None:
     try:
         parent = trace.get_current_span()
         twin = _is_twin(parent, call.name)
-        # An outer span that already knows its call id has claimed the model's request for it.
-        if REGISTRY.pending and not (
-            twin and attrs.GEN_AI_TOOL_CALL_ID in parent.attributes  # type: ignore[attr-defined]
-        ):
+        if REGISTRY.pending:
+            # A twin that knows its call id names the call (already claimed, if the twin is ours).
+            twin_call_id = parent.attributes.get(attrs.GEN_AI_TOOL_CALL_ID) if twin else None  # type: ignore[attr-defined]
+            if isinstance(twin_call_id, str) and not call.call_id:
+                call = dataclasses.replace(call, call_id=twin_call_id)
             call = _with_remembered(call)
         attribution, static = _static_attributes(call)
         values = _call_attributes(call, static)

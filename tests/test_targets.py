@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
 
 from .conftest import json_attr, tool_spans
 
@@ -21,6 +22,13 @@ TARGETS = [
     f"{MODULE}:Registry.call_cls",
     f"{MODULE}:Registry.call_static",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _no_framework_integrations(monkeypatch) -> None:
+    """These tests count the patcher's patches: keep the framework integrations out of the count."""
+    names = ",".join(i.name for i in all_integrations())
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS", names)
 
 
 @pytest.fixture
