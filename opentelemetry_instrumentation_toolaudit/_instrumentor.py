@@ -80,7 +80,10 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 logger.debug("toolaudit: integration %s disabled", integration.name)
                 continue
             self._when_imported(
-                integration.module, generation, functools.partial(integration.patch, self._patcher)
+                integration.module,
+                generation,
+                functools.partial(integration.patch, self._patcher),
+                target=False,
             )
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -90,8 +93,14 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         REGISTRY.clear()
         STATE.reset()
 
-    def _when_imported(self, module_name: str, generation: int, patch: Any) -> None:
-        """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is)."""
+    def _when_imported(
+        self, module_name: str, generation: int, patch: Any, *, target: bool = True
+    ) -> None:
+        """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is).
+
+        ``target`` is False for a framework integration, whose library is optional: its absence is
+        not worth a warning.
+        """
 
         def hook(module: Any) -> None:
             if generation != self._generation:
@@ -108,7 +117,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if module_name == "__main__":
             return
         # A target module the app never imports gets no spans; say so when it cannot be found at all.
-        if importlib.util.find_spec(module_name.split(".")[0]) is None:
+        if target and importlib.util.find_spec(module_name.split(".")[0]) is None:
             logger.warning("toolaudit: tool target module %s is not importable", module_name)
 
     def _target_patch(self, qualname: str) -> Any:

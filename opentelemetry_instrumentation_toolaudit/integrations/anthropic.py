@@ -31,7 +31,7 @@ from opentelemetry_instrumentation_toolaudit.integrations._stainless import (
 )
 from opentelemetry_instrumentation_toolaudit.integrations._versions import version_supported
 
-SUPPORTED = ">= 0.40, < 3"
+SUPPORTED = ">= 0.43, < 3"
 PROVIDER = "anthropic"
 MESSAGES = "/v1/messages"
 

@@ -117,8 +117,8 @@ async def test_runner_tool_calls_success_and_handled_failure(span_exporter, trac
         result = await Runner.run(agent, "refund ORD-1")
     assert result.final_output == "Done."
     # The model was told about the failure, as the SDK does by default.
-    assert tool_outputs(server.requests[1][1])[1] == (
-        "An error occurred while running the tool. Please try again."
+    assert tool_outputs(server.requests[1][1])[1].startswith(
+        "An error occurred while running the tool."
     )
     spans = {s.attributes["gen_ai.tool.name"]: s for s in tool_spans(span_exporter)}
     assert sorted(spans) == ["get_order", "refund_order"]
