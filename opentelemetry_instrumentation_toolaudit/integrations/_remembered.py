@@ -52,11 +52,12 @@ class RememberedCall:
     chat_context: SpanContext | None = None
     """The span current around the API call (the chat span of an LLM instrumentation, if any)."""
     claimed: bool = dataclasses.field(default=False, init=False)
+    trace_id: int = dataclasses.field(default=0, init=False)
+    """The chat span's trace id, 0 when there was no span."""
 
-    @property
-    def trace_id(self) -> int:
+    def __post_init__(self) -> None:
         ctx = self.chat_context
-        return ctx.trace_id if ctx is not None and ctx.is_valid else 0
+        self.trace_id = ctx.trace_id if ctx is not None and ctx.is_valid else 0
 
 
 def current_chat_context() -> SpanContext | None:
@@ -68,10 +69,12 @@ def current_chat_context() -> SpanContext | None:
 class _ContextCalls:
     """The calls remembered in one context, oldest first."""
 
-    __slots__ = ("calls",)
+    __slots__ = ("calls", "trace_id")
 
     def __init__(self) -> None:
         self.calls: collections.deque[RememberedCall] = collections.deque(maxlen=MAX_PER_CONTEXT)
+        self.trace_id = 0
+        """The trace of the calls last remembered here with one."""
 
 
 _CONTEXT_CALLS: contextvars.ContextVar[_ContextCalls | None] = contextvars.ContextVar(
@@ -128,8 +131,11 @@ class _Registry:
     def _drop_other_traces(local: _ContextCalls, trace_id: int) -> None:
         # A context reused for another trace (a server thread taking the next request) must not
         # offer the previous request's calls to name matching; call-id matching still finds them.
-        if trace_id and any(c.trace_id not in (0, trace_id) for c in local.calls):
-            kept = [c for c in local.calls if c.trace_id in (0, trace_id)]
+        if not trace_id or trace_id == local.trace_id:
+            return
+        local.trace_id = trace_id
+        kept = [c for c in local.calls if c.trace_id in (0, trace_id)]
+        if len(kept) != len(local.calls):
             local.calls.clear()
             local.calls.extend(kept)
 
