@@ -21,8 +21,10 @@ another user's model response. Each remembered call is claimed once. The store i
 from __future__ import annotations
 
 import collections
+import contextlib
 import contextvars
 import dataclasses
+import hashlib
 import json
 import threading
 from collections.abc import Iterable, Mapping
@@ -44,8 +46,9 @@ class RememberedCall:
 
     call_id: str
     name: str
-    arguments: Any
-    """The model's arguments: a JSON string (openai) or a mapping (anthropic)."""
+    arguments: dataclasses.InitVar[Any]
+    """The model's arguments: a JSON string (openai) or a mapping (anthropic). Only their digest
+    is kept, for matching: arguments can be large, and up to ``MAX_REMEMBERED`` calls wait."""
     provider: str
     model: str | None = None
     response_id: str | None = None
@@ -54,10 +57,12 @@ class RememberedCall:
     claimed: bool = dataclasses.field(default=False, init=False)
     trace_id: int = dataclasses.field(default=0, init=False)
     """The chat span's trace id, 0 when there was no span."""
+    arguments_digest: bytes | None = dataclasses.field(default=None, init=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, arguments: Any) -> None:
         ctx = self.chat_context
         self.trace_id = ctx.trace_id if ctx is not None and ctx.is_valid else 0
+        self.arguments_digest = arguments_digest(arguments)
 
 
 def current_chat_context() -> SpanContext | None:
@@ -82,19 +87,18 @@ _CONTEXT_CALLS: contextvars.ContextVar[_ContextCalls | None] = contextvars.Conte
 )
 
 
-def _canonical(arguments: Any) -> str | None:
-    """A comparable form of tool arguments, whether given as a JSON string or as a mapping."""
+def arguments_digest(arguments: Any) -> bytes | None:
+    """A digest of tool arguments that is equal whether they come as a JSON string or a mapping."""
     if isinstance(arguments, str):
-        try:
+        with contextlib.suppress(ValueError):
             arguments = json.loads(arguments)
-        except ValueError:
-            return arguments
     if arguments is None:
         return None
     try:
-        return json.dumps(to_jsonable(arguments), sort_keys=True, separators=(",", ":"))
+        text = json.dumps(to_jsonable(arguments), sort_keys=True, separators=(",", ":"))
     except (TypeError, ValueError):
         return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 class _Registry:
@@ -168,9 +172,9 @@ class _Registry:
             if not c.claimed and c.name == name and (not trace_id or c.trace_id in (0, trace_id))
         ]
         if len(candidates) > 1 and arguments is not None:
-            wanted = _canonical(arguments)
+            wanted = arguments_digest(arguments)
             for candidate in candidates:
-                if wanted is not None and _canonical(candidate.arguments) == wanted:
+                if wanted is not None and candidate.arguments_digest == wanted:
                     return candidate
         return candidates[0] if candidates else None
 
