@@ -338,3 +338,22 @@ def test_link_points_at_an_llm_instrumentations_chat_span(
     (span,) = tool_spans(span_exporter)
     assert [chat.context.span_id] == linked_span_ids(span)
     assert expected("call_v2", ORD1, SHIPPED, "chatcmpl-v2") == dict(span.attributes)
+
+
+@pytest.mark.usefixtures("instrument")
+def test_malformed_model_arguments_are_remembered_safely(span_exporter):
+    """Arguments that are not JSON (or are huge) never break the SDK call; the call still links by name."""
+    reply = fake_api.chat_completion([("call_bad", "lookup_order", ORD1)])
+    reply.body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = (
+        '{"order_id": "ORD-1", "note": "' + "\ud800x" * 50_000 + '"'
+    )
+    with api(reply) as server:
+        client = openai.OpenAI(base_url=server.openai_url, api_key="test")
+        completion = client.chat.completions.create(model="gpt-4.1", messages=[])
+        assert completion.choices[0].message.tool_calls[0].function.arguments.endswith('x"')
+        llm_tools.lookup_order("ORD-1")
+    from opentelemetry_instrumentation_toolaudit import error_counts
+
+    (span,) = tool_spans(span_exporter)
+    assert span.attributes["gen_ai.tool.call.id"] == "call_bad"
+    assert not any("openai" in kind for kind in error_counts())
