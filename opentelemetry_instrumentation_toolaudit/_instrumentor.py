@@ -25,6 +25,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_TOOLS,
 )
 from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
+from opentelemetry_instrumentation_toolaudit.integrations._remembered import REGISTRY
 from opentelemetry_instrumentation_toolaudit.package import _instruments
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
@@ -37,6 +38,10 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """
 
     def __init__(self) -> None:
+        # BaseInstrumentor is a singleton and Python re-runs __init__ on every
+        # ``ToolAuditInstrumentor()``: keep the live patcher, or uninstrument() could restore nothing.
+        if hasattr(self, "_patcher"):
+            return
         self._patcher = Patcher()
         # wrapt post-import hooks cannot be removed; each hook checks it belongs to the live generation.
         self._generation = 0
@@ -78,19 +83,24 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 integration.module,
                 generation,
                 functools.partial(integration.patch, self._patcher),
-                integration=integration.name,
+                target=False,
             )
 
     def _uninstrument(self, **kwargs: Any) -> None:
         with self._lock:
             self._generation += 1
         self._patcher.restore_all()
+        REGISTRY.clear()
         STATE.reset()
 
     def _when_imported(
-        self, module_name: str, generation: int, patch: Any, integration: str | None = None
+        self, module_name: str, generation: int, patch: Any, *, target: bool = True
     ) -> None:
-        """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is)."""
+        """Run ``patch(module)`` once ``module_name`` is imported (now, if it already is).
+
+        ``target`` is False for a framework integration, whose library is optional: its absence is
+        not worth a warning.
+        """
 
         def hook(module: Any) -> None:
             if generation != self._generation:
@@ -106,15 +116,8 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         wrapt.register_post_import_hook(hook, module_name)
         if module_name == "__main__":
             return
-        if integration is not None:
-            # A framework that is not installed is simply not patched: not worth a warning.
-            if importlib.util.find_spec(module_name.split(".")[0]) is None:
-                logger.debug(
-                    "toolaudit: integration %s: %s is not installed", integration, module_name
-                )
-            return
         # A target module the app never imports gets no spans; say so when it cannot be found at all.
-        if importlib.util.find_spec(module_name.split(".")[0]) is None:
+        if target and importlib.util.find_spec(module_name.split(".")[0]) is None:
             logger.warning("toolaudit: tool target module %s is not importable", module_name)
 
     def _target_patch(self, qualname: str) -> Any:

@@ -32,6 +32,11 @@ from opentelemetry_instrumentation_toolaudit._summary import (
     result_failed,
     summarize_result,
 )
+from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
+    REGISTRY,
+    remembered_attributes,
+    remembered_links,
+)
 
 R = TypeVar("R")
 MAX_ERROR_MESSAGE = 512
@@ -178,18 +183,39 @@ def _is_twin(span: trace.Span, call: ToolCall) -> bool:
     That is a live span with ``gen_ai.operation.name = execute_tool`` and the same
     ``gen_ai.tool.name``, whose ``gen_ai.tool.call.id`` (when both sides know one) is the same. The
     official google-genai instrumentation (``execute_tool {name}``, current while the tool body runs)
-    and the MCP SDK's server span (``tools/call {name}``) set both attributes when they start.
+    and the MCP SDK's server span (``tools/call {name}``) set both attributes when they start. Some
+    instrumentations (the contrib openai-agents processor) name the tool only in the span name when
+    the span starts, so a span without ``gen_ai.tool.name`` is matched on its name.
     """
     span_attrs = getattr(span, "attributes", None)
     if (
         span_attrs is None
         or not span.is_recording()
         or span_attrs.get(attrs.GEN_AI_OPERATION_NAME) != attrs.OPERATION_EXECUTE_TOOL
-        or span_attrs.get(attrs.GEN_AI_TOOL_NAME) != call.name
     ):
+        return False
+    tool_name = span_attrs.get(attrs.GEN_AI_TOOL_NAME)
+    if tool_name is None:
+        return getattr(span, "name", None) == f"{attrs.OPERATION_EXECUTE_TOOL} {call.name}"
+    if tool_name != call.name:
         return False
     twin_id = span_attrs.get(attrs.GEN_AI_TOOL_CALL_ID)
     return not (twin_id and call.call_id and twin_id != call.call_id)
+
+
+def _with_remembered(call: ToolCall) -> ToolCall:
+    """``call`` completed from the model's remembered request for it, when one matches."""
+    found = REGISTRY.claim(call.name, call.call_id, call.arguments)
+    if found is None:
+        return call
+    return dataclasses.replace(
+        call,
+        call_id=call.call_id or found.call_id,
+        model=call.model or found.model,
+        provider=call.provider or found.provider,
+        links=(*call.links, *remembered_links(found)),
+        attributes={**remembered_attributes(found), **(call.attributes or {})},
+    )
 
 
 def start_call(call: ToolCall) -> ActiveCall | None:
@@ -200,13 +226,22 @@ def start_call(call: ToolCall) -> ActiveCall | None:
     opening a nested twin.
     """
     try:
+        parent = trace.get_current_span()
+        twin = _is_twin(parent, call)
+        if REGISTRY.pending:
+            # A twin that knows its call id names the call (already claimed, if the twin is ours).
+            twin_call_id = parent.attributes.get(attrs.GEN_AI_TOOL_CALL_ID) if twin else None  # type: ignore[attr-defined]
+            if isinstance(twin_call_id, str) and not call.call_id:
+                call = dataclasses.replace(call, call_id=twin_call_id)
+            call = _with_remembered(call)
         attribution, static = _static_attributes(call)
         values = _call_attributes(call, static)
-        parent = trace.get_current_span()
-        if _is_twin(parent, call):
+        if twin:
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
             existing = parent.attributes  # type: ignore[attr-defined]
             parent.set_attributes({k: v for k, v in values.items() if k not in existing})
+            for link in call.links:
+                parent.add_link(link.context, link.attributes)
             token = otel_context.attach(attach_attribution(attribution))
             return ActiveCall(parent, token, owned=False)
         span = STATE.current_tracer().start_span(

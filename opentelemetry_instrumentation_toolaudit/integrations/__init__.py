@@ -27,7 +27,19 @@ class Integration:
 
 def all_integrations() -> list[Integration]:
     """Every integration this package ships; importing this never imports a framework."""
-    # Imported here: each module imports Integration from this package.
-    from opentelemetry_instrumentation_toolaudit.integrations import genai, mcp
+    # Imported here: the integration modules import the recorder, which imports this package.
+    from opentelemetry_instrumentation_toolaudit.integrations import (
+        agents,
+        anthropic,
+        genai,
+        mcp,
+        openai,
+    )
 
-    return [*genai.INTEGRATIONS, *mcp.INTEGRATIONS]
+    return [
+        Integration("openai", "openai", openai.patch),
+        Integration("agents", "agents", agents.patch),
+        Integration("anthropic", "anthropic", anthropic.patch),
+        *genai.INTEGRATIONS,
+        *mcp.INTEGRATIONS,
+    ]

@@ -39,9 +39,7 @@ def test_absent_framework_is_skipped_quietly(tracer_provider, monkeypatch, caplo
     instrumentor.uninstrument()
     assert calls == []
     assert "no_such_framework_xyz" not in sys.modules
-    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
-        ("DEBUG", "toolaudit: integration ghost: no_such_framework_xyz.tools is not installed")
-    ]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def test_failing_patch_is_logged_not_raised(tracer_provider, monkeypatch):

@@ -1,0 +1,233 @@
+"""openai: remember the tool calls a model returns, so the app's audited dispatch can link to them.
+
+The openai SDK runs no tools: the app reads ``message.tool_calls`` (Chat Completions) or the
+``function_call`` output items (Responses) and calls its own handler. This integration only reads
+those responses, streamed or not, sync or async, and remembers each call (see ``_remembered``). The
+SDK's results are returned unchanged.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit._patching import Patcher
+from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
+    REGISTRY,
+    RememberedCall,
+    current_chat_context,
+)
+from opentelemetry_instrumentation_toolaudit.integrations._stainless import (
+    ModelRequest,
+    ModelSDK,
+    SDKClasses,
+    StreamObserver,
+    as_sequence,
+    field,
+    first_text,
+    patch_sdk,
+    path_of,
+    requested_model,
+)
+from opentelemetry_instrumentation_toolaudit.integrations._versions import version_supported
+
+SUPPORTED = ">= 1.60, < 4"
+PROVIDER = "openai"
+AZURE_PROVIDER = "azure.ai.openai"
+CHAT = "/chat/completions"
+RESPONSES = "/responses"
+
+
+def _chat_tool_call(
+    tool_call: Any, response_id: str | None, request: ModelRequest, model: str | None
+) -> RememberedCall | None:
+    """A ``ChatCompletionMessageToolCall`` (function or custom) as a remembered call."""
+    call_id = field(tool_call, "id")
+    spec = field(tool_call, "function") or field(tool_call, "custom")
+    name = field(spec, "name")
+    if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name):
+        return None
+    arguments = field(spec, "arguments")
+    if arguments is None:
+        arguments = field(spec, "input")
+    return RememberedCall(
+        call_id=call_id,
+        name=name,
+        arguments=arguments,
+        provider=request.provider,
+        model=model,
+        response_id=response_id,
+        chat_context=request.chat_context,
+    )
+
+
+def _response_item_call(
+    item: Any, response_id: str | None, request: ModelRequest, model: str | None
+) -> RememberedCall | None:
+    """A Responses ``function_call`` (or ``custom_tool_call``) output item as a remembered call."""
+    if field(item, "type") not in ("function_call", "custom_tool_call"):
+        return None
+    call_id = field(item, "call_id")
+    name = field(item, "name")
+    if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name):
+        return None
+    arguments = field(item, "arguments")
+    if arguments is None:
+        arguments = field(item, "input")
+    return RememberedCall(
+        call_id=call_id,
+        name=name,
+        arguments=arguments,
+        provider=request.provider,
+        model=model,
+        response_id=response_id,
+        chat_context=request.chat_context,
+    )
+
+
+def _response_calls(response: Any, request: ModelRequest) -> list[RememberedCall]:
+    response_id = first_text(field(response, "id"))
+    model = request.model or first_text(field(response, "model"))
+    calls = (
+        _response_item_call(item, response_id, request, model)
+        for item in as_sequence(field(response, "output"))
+    )
+    return [c for c in calls if c is not None]
+
+
+class _ChatStream(StreamObserver):
+    """Assembles streamed ``tool_calls`` deltas; a choice's calls are complete at its finish_reason."""
+
+    def __init__(self, request: ModelRequest) -> None:
+        self._request = request
+        self._response_id: str | None = None
+        self._model: str | None = request.model
+        # (choice index, tool call index) -> [id, name, argument fragments]
+        self._parts: dict[tuple[int, int], list[Any]] = {}
+        self._done: set[int] = set()
+
+    def see(self, event: Any) -> None:
+        self._response_id = self._response_id or first_text(field(event, "id"))
+        self._model = self._model or first_text(field(event, "model"))
+        for choice in as_sequence(field(event, "choices")):
+            index = field(choice, "index") or 0
+            for delta in as_sequence(field(field(choice, "delta"), "tool_calls")):
+                part = self._parts.setdefault((index, field(delta, "index") or 0), [None, "", []])
+                part[0] = part[0] or first_text(field(delta, "id"))
+                function = field(delta, "function") or field(delta, "custom")
+                part[1] += field(function, "name") or ""
+                piece = field(function, "arguments")
+                if piece is None:
+                    piece = field(function, "input")
+                if piece:
+                    part[2].append(piece)
+            if field(choice, "finish_reason"):
+                self._flush(index)
+
+    def finish(self) -> None:
+        for index in {choice for choice, _ in self._parts}:
+            self._flush(index)
+
+    def _flush(self, choice: int) -> None:
+        if choice in self._done:
+            return
+        self._done.add(choice)
+        calls = []
+        for (index, _), (call_id, name, pieces) in sorted(self._parts.items()):
+            if index == choice and call_id and name:
+                calls.append(
+                    RememberedCall(
+                        call_id=call_id,
+                        name=name,
+                        arguments="".join(pieces),
+                        provider=self._request.provider,
+                        model=self._model,
+                        response_id=self._response_id,
+                        chat_context=self._request.chat_context,
+                    )
+                )
+        REGISTRY.remember(calls)
+
+
+class _ResponsesStream(StreamObserver):
+    """A call is complete at its ``response.output_item.done`` event (or, failing that, at the end)."""
+
+    def __init__(self, request: ModelRequest) -> None:
+        self._request = request
+        self._response_id: str | None = None
+        self._model: str | None = request.model
+        self._seen: set[str] = set()
+
+    def see(self, event: Any) -> None:
+        kind = field(event, "type")
+        if kind in ("response.created", "response.in_progress"):
+            response = field(event, "response")
+            self._response_id = self._response_id or first_text(field(response, "id"))
+            self._model = self._model or first_text(field(response, "model"))
+        elif kind == "response.output_item.done":
+            call = _response_item_call(
+                field(event, "item"), self._response_id, self._request, self._model
+            )
+            if call is not None:
+                self._remember([call])
+        elif kind in ("response.completed", "response.incomplete"):
+            self._remember(_response_calls(field(event, "response"), self._request))
+
+    def _remember(self, calls: list[RememberedCall]) -> None:
+        # A call seen in output_item.done comes again in response.completed, maybe already claimed.
+        fresh = [c for c in calls if c.call_id not in self._seen]
+        self._seen.update(c.call_id for c in fresh)
+        REGISTRY.remember(fresh)
+
+
+class _OpenAI(ModelSDK):
+    name = "openai"
+
+    def request_of(self, client: Any, options: Any) -> ModelRequest | None:
+        path = path_of(options)
+        if path.endswith(CHAT):
+            endpoint = CHAT
+        elif path.endswith(RESPONSES):
+            endpoint = RESPONSES
+        else:
+            return None
+        provider = AZURE_PROVIDER if "Azure" in type(client).__name__ else PROVIDER
+        return ModelRequest(endpoint, provider, requested_model(options), current_chat_context())
+
+    def calls_in(self, result: Any, request: ModelRequest) -> list[RememberedCall]:
+        kind = field(result, "object")
+        if kind == "response":
+            return _response_calls(result, request)
+        if kind != "chat.completion":
+            return []
+        response_id = first_text(field(result, "id"))
+        model = request.model or first_text(field(result, "model"))
+        calls = (
+            _chat_tool_call(tool_call, response_id, request, model)
+            for choice in as_sequence(field(result, "choices"))
+            for tool_call in as_sequence(field(field(choice, "message"), "tool_calls"))
+        )
+        return [c for c in calls if c is not None]
+
+    def stream_observer(self, request: ModelRequest) -> StreamObserver | None:
+        return _ChatStream(request) if request.endpoint == CHAT else _ResponsesStream(request)
+
+
+def patch(patcher: Patcher, module: ModuleType) -> None:
+    """Hook the openai SDK's response processing (called once ``openai`` is imported)."""
+    if not version_supported("openai", "openai", SUPPORTED):
+        return
+    from openai import _base_client, _legacy_response, _response, _streaming
+
+    patch_sdk(
+        patcher,
+        _OpenAI(),
+        SDKClasses(
+            sync_client=_base_client.SyncAPIClient,
+            async_client=_base_client.AsyncAPIClient,
+            streams=(_streaming.Stream,),
+            async_streams=(_streaming.AsyncStream,),
+            raw_responses=(_legacy_response.LegacyAPIResponse, _response.APIResponse),
+            async_raw_responses=(_response.AsyncAPIResponse,),
+        ),
+    )

@@ -1,0 +1,282 @@
+"""openai-agents: the real Runner invokes function tools; each is one audited execute_tool span.
+
+The Runner's model is the real openai SDK client talking HTTP to a local fake of the OpenAI API,
+which asks for tool calls on the first turn and answers once the tool outputs come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import agents
+import agents.run_internal.tool_execution as tool_execution
+import agents.tool as agents_tool
+import openai
+import pytest
+from agents import Agent, Runner, function_tool
+from agents.tracing import set_trace_processors, set_tracing_disabled
+
+from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from tests.apps import llm_tools
+
+from ..conftest import tool_spans
+from .conftest import dispatch_attributes, fake_api, linked_span_ids
+
+ORD1 = {"order_id": "ORD-1"}
+
+
+@pytest.fixture(autouse=True)
+def _agents_tracing_offline() -> Iterator[None]:
+    """The SDK's default trace exporter would post to the OpenAI backend: keep it out."""
+    set_trace_processors([])
+    set_tracing_disabled(True)
+    yield
+    set_trace_processors([])
+    set_tracing_disabled(True)
+
+
+@function_tool
+def get_order(order_id: str) -> dict[str, Any]:
+    """Fetch an order and its status."""
+    return {"order_id": order_id, "status": llm_tools.ORDERS[order_id]}
+
+
+@function_tool
+def refund_order(order_id: str) -> dict[str, Any]:
+    """Refund an order."""
+    raise PermissionError("refunds over the limit need a supervisor")
+
+
+@function_tool(failure_error_function=None)
+def delete_order(order_id: str) -> str:
+    """Delete an order (errors are not turned into messages)."""
+    raise LookupError(order_id)
+
+
+@function_tool(timeout=0.05)
+async def slow_lookup(order_id: str) -> str:
+    """A lookup that takes too long."""
+    await asyncio.sleep(5)
+    return order_id
+
+
+def tool_outputs(body: dict[str, Any]) -> list[str]:
+    """The tool outputs the runner sent back to the model (Responses or Chat Completions form)."""
+    items = body.get("input") or body.get("messages") or []
+    return [
+        str(i.get("output", i.get("content")))
+        for i in items
+        if isinstance(i, dict)
+        and (i.get("type") == "function_call_output" or i.get("role") == "tool")
+    ]
+
+
+def two_turns(first: fake_api.Reply, last: fake_api.Reply):
+    """A model that asks for tools until it has their outputs, then answers."""
+    return lambda path, body: last if tool_outputs(body) else first
+
+
+def responses_agent(server, *tools) -> Agent:
+    client = openai.AsyncOpenAI(base_url=server.openai_url, api_key="test")
+    model = agents.OpenAIResponsesModel(model="gpt-4.1", openai_client=client)
+    return Agent(name="support", instructions="Help.", tools=list(tools), model=model)
+
+
+def expected(
+    tool, call_id, arguments, summary, description, response_id="resp_1", **kwargs
+) -> dict[str, Any]:
+    return dispatch_attributes(
+        tool,
+        call_id=call_id,
+        arguments=json.dumps(arguments, separators=(",", ":")),
+        provider="openai",
+        model="gpt-4.1",
+        response_id=response_id,
+        summary=summary,
+        description=description,
+        extra={"gen_ai.agent.name": "support"},
+        **kwargs,
+    )
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_runner_tool_calls_success_and_handled_failure(span_exporter, tracer_provider):
+    """A tool that returns and one whose exception the SDK turns into a message both get a full span."""
+    calls = [("call_a", "get_order", ORD1), ("call_b", "refund_order", ORD1)]
+    script = two_turns(fake_api.responses_output(calls), fake_api.responses_output(text="Done."))
+    tracer = tracer_provider.get_tracer("app")
+    with (
+        fake_api.FakeLLMAPI(script) as server,
+        audit_context(user_id="usr_1"),
+        tracer.start_as_current_span("support turn") as turn,
+    ):
+        agent = responses_agent(server, get_order, refund_order)
+        result = await Runner.run(agent, "refund ORD-1")
+    assert result.final_output == "Done."
+    # The model was told about the failure, as the SDK does by default.
+    assert tool_outputs(server.requests[1][1])[1].startswith(
+        "An error occurred while running the tool."
+    )
+    spans = {s.attributes["gen_ai.tool.name"]: s for s in tool_spans(span_exporter)}
+    assert sorted(spans) == ["get_order", "refund_order"]
+    assert expected(
+        "get_order",
+        "call_a",
+        ORD1,
+        '{"success":true,"order_id":"ORD-1","status":"shipped"}',
+        "Fetch an order and its status.",
+    ) == dict(spans["get_order"].attributes)
+    summary = {
+        "success": False,
+        "error": "refunds over the limit need a supervisor",
+        "error_type": "PermissionError",
+    }
+    assert expected(
+        "refund_order",
+        "call_b",
+        ORD1,
+        json.dumps(summary, separators=(",", ":")),
+        "Refund an order.",
+        failed="PermissionError",
+    ) == dict(spans["refund_order"].attributes)
+    assert spans["refund_order"].status.status_code.name == "ERROR"
+    # The model call ran inside the app's span: that is the span current around it, and linked.
+    for span in spans.values():
+        assert linked_span_ids(span) == [turn.get_span_context().span_id]
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_streamed_chat_completions_runner(span_exporter):
+    """Runner.run_streamed over Chat Completions: the streamed call is remembered and claimed by id."""
+    first = fake_api.chat_completion_stream(
+        [("call_c", "get_order", ORD1)], response_id="chatcmpl-c"
+    )
+    script = two_turns(first, fake_api.chat_completion_stream([]))
+    with fake_api.FakeLLMAPI(script) as server, audit_context(user_id="usr_1"):
+        client = openai.AsyncOpenAI(base_url=server.openai_url, api_key="test")
+        model = agents.OpenAIChatCompletionsModel(model="gpt-4.1", openai_client=client)
+        agent = Agent(name="support", instructions="Help.", tools=[get_order], model=model)
+        run = Runner.run_streamed(agent, "where is ORD-1?")
+        async for _ in run.stream_events():
+            pass
+    (span,) = tool_spans(span_exporter)
+    assert expected(
+        "get_order",
+        "call_c",
+        ORD1,
+        '{"success":true,"order_id":"ORD-1","status":"shipped"}',
+        "Fetch an order and its status.",
+        response_id="chatcmpl-c",
+    ) == dict(span.attributes)
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_unhandled_tool_error_propagates(span_exporter):
+    """With failure_error_function=None the tool's exception leaves the runner; the span records it."""
+    calls = [("call_d", "delete_order", ORD1)]
+    script = two_turns(fake_api.responses_output(calls), fake_api.responses_output(text="Done."))
+    with fake_api.FakeLLMAPI(script) as server, pytest.raises(Exception) as raised:
+        await Runner.run(responses_agent(server, delete_order), "delete ORD-1")
+    (span,) = tool_spans(span_exporter)
+    assert (span.attributes["error.type"], span.attributes["gen_ai.tool.call.id"]) == (
+        "LookupError",
+        "call_d",
+    )
+    # The SDK may wrap it; the tool's own exception is in the chain, unchanged.
+    chain = [raised.value, raised.value.__cause__, raised.value.__context__]
+    assert any(isinstance(e, LookupError) and e.args == ("ORD-1",) for e in chain)
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_timeout_answered_by_the_sdk_is_a_failure(span_exporter):
+    """A tool the SDK times out (and answers for) is recorded as a ToolTimeoutError failure."""
+    calls = [("call_t", "slow_lookup", ORD1)]
+    script = two_turns(fake_api.responses_output(calls), fake_api.responses_output(text="Done."))
+    with fake_api.FakeLLMAPI(script) as server:
+        result = await Runner.run(responses_agent(server, slow_lookup), "look ORD-1 up")
+    assert result.final_output == "Done."
+    (span,) = tool_spans(span_exporter)
+    assert (span.attributes["error.type"], span.attributes["toolaudit.success"]) == (
+        "ToolTimeoutError",
+        False,
+    )
+    assert json.loads(span.attributes["toolaudit.result.summary"]) == {
+        "success": False,
+        "error": "Tool 'slow_lookup' timed out after 0.05 seconds.",
+    }
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_audited_function_under_the_runner_is_one_span(span_exporter):
+    """An @audited_tool function used as an agents tool enriches the runner's span: no nested twin."""
+    calls = [("call_e", "lookup_order", ORD1)]
+    script = two_turns(fake_api.responses_output(calls), fake_api.responses_output(text="Done."))
+    with fake_api.FakeLLMAPI(script) as server, audit_context(user_id="usr_1"):
+        tool = function_tool(llm_tools.lookup_order)
+        await Runner.run(responses_agent(server, tool), "where is ORD-1?")
+    (span,) = tool_spans(span_exporter)
+    assert expected(
+        "lookup_order",
+        "call_e",
+        ORD1,
+        '{"success":true,"order_id":"ORD-1","status":"shipped"}',
+        "Look an order up.",
+    ) == dict(span.attributes)
+
+
+async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
+    tracer_provider, span_exporter
+):
+    """With opentelemetry-instrumentation-openai-agents-v2, its execute_tool span carries our audit: one span per call."""
+    from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+    set_tracing_disabled(False)
+    theirs, ours = OpenAIAgentsInstrumentor(), ToolAuditInstrumentor()
+    theirs.instrument(tracer_provider=tracer_provider)
+    ours.instrument(tracer_provider=tracer_provider)
+    try:
+        calls = [("call_g", "get_order", ORD1)]
+        script = two_turns(
+            fake_api.responses_output(calls), fake_api.responses_output(text="Done.")
+        )
+        with fake_api.FakeLLMAPI(script) as server, audit_context(user_id="usr_1"):
+            await Runner.run(responses_agent(server, get_order), "where is ORD-1?")
+    finally:
+        ours.uninstrument()
+        theirs.uninstrument()
+    (span,) = tool_spans(span_exporter)
+    assert span.instrumentation_scope.name != "opentelemetry_instrumentation_toolaudit"
+    attributes = dict(span.attributes)
+    ours_only = {
+        key: attributes.get(key)
+        for key in ("gen_ai.tool.call.id", "user.id", "toolaudit.attribution", "toolaudit.success")
+    }
+    assert ours_only == {
+        "gen_ai.tool.call.id": "call_g",
+        "user.id": "usr_1",
+        "toolaudit.attribution": "User usr_1 (unknown) → gpt-4.1 → get_order [user_request]",
+        "toolaudit.success": True,
+    }
+    # Its own chat span was current around the model call: that is what the tool span links to.
+    chats = [s for s in span_exporter.get_finished_spans() if s.name.startswith("chat")]
+    assert linked_span_ids(span) == [chats[0].context.span_id]
+
+
+def test_uninstrument_restores_the_runner(tracer_provider):
+    """uninstrument() puts back the very functions that were wrapped."""
+    targets = [
+        (agents_tool, "_invoke_function_tool_with_metadata"),
+        (tool_execution, "_invoke_function_tool_with_metadata"),
+        (agents_tool, "maybe_invoke_function_tool_failure_error_function"),
+    ]
+    before = [vars(owner)[name] for owner, name in targets]
+    instrumentor = ToolAuditInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider)
+    patched = [vars(owner)[name] for owner, name in targets]
+    instrumentor.uninstrument()
+    after = [vars(owner)[name] for owner, name in targets]
+    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 3
+    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 3
