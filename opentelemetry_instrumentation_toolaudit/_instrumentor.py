@@ -32,8 +32,9 @@ from opentelemetry_instrumentation_toolaudit.version import __version__
 class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Audits tool calls: ``@audited_tool`` functions, dispatch targets, and framework tool runners.
 
-    ``instrument()`` accepts ``tracer_provider``, ``redaction_policy`` and ``tools`` (a list of
-    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``).
+    ``instrument()`` accepts ``tracer_provider``, ``redaction_policy``, ``tools`` (a list of
+    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``) and
+    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``).
     """
 
     def __init__(self) -> None:
@@ -57,7 +58,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("tracer_provider"),
             schema_url=SCHEMA_URL,
         )
-        STATE.configure(tracer, kwargs.get("redaction_policy"))
+        STATE.configure(tracer, kwargs.get("redaction_policy"), kwargs.get("fail_closed_tools", ()))
         with self._lock:
             self._generation += 1
             generation = self._generation

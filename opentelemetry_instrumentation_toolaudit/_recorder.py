@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
@@ -24,6 +25,7 @@ from opentelemetry_instrumentation_toolaudit._context import (
     attach_attribution,
     current_attribution,
 )
+from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
 from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._state import STATE
@@ -213,11 +215,51 @@ def start_call(call: ToolCall) -> ActiveCall | None:
         return None
 
 
+def before_tool(call: ToolCall, active: ActiveCall | None) -> None:
+    """Write the intent record of a call that has started but not run yet.
+
+    A fail-closed tool runs only once its intent record is durable: when it cannot be written, the
+    span records ``AuditUnavailableError`` and the error is raised to the caller instead of running
+    the tool (the one place this package raises into the app, on purpose). With intent records on
+    for every tool, the record is queued without blocking.
+    """
+    from opentelemetry_instrumentation_toolaudit.audit._exporter import active_exporter
+
+    fail_closed = call.name in STATE.fail_closed_tools
+    exporter = active_exporter()
+    span = active.span if active is not None else None
+    recording = isinstance(span, ReadableSpan) and span.is_recording()
+    if not fail_closed:
+        if exporter is not None and recording:
+            exporter.enqueue_intent(span)  # type: ignore[arg-type]
+        return
+    if exporter is None:
+        error = AuditUnavailableError(
+            f"fail-closed tool {call.name!r} needs an audit exporter (OTEL_TRACES_EXPORTER=…,toolaudit)"
+        )
+    elif not recording:
+        error = AuditUnavailableError(
+            f"the span of fail-closed tool {call.name!r} is not recorded (sampled out); "
+            "keep execute_tool spans in the sampler"
+        )
+    else:
+        try:
+            exporter.write_intent(span)  # type: ignore[arg-type]
+            return
+        except AuditUnavailableError as exc:
+            error = exc
+    if active is not None:
+        active.failed(error)
+    raise error
+
+
 def run_sync(
     call: ToolCall, fn: Callable[..., R], args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> R:
     """Run ``fn(*args, **kwargs)`` inside the span for ``call``."""
     active = start_call(call)
+    if STATE.fail_closed_tools or STATE.intent_records:
+        before_tool(call, active)
     if active is None:
         return fn(*args, **kwargs)
     try:
@@ -234,6 +276,8 @@ async def run_async(
 ) -> R:
     """Await ``fn(*args, **kwargs)`` inside the span for ``call``."""
     active = start_call(call)
+    if STATE.fail_closed_tools or STATE.intent_records:
+        before_tool(call, active)
     if active is None:
         return await fn(*args, **kwargs)
     try:

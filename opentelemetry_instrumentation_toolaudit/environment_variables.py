@@ -15,3 +15,15 @@ OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS: Final = "OTEL_PYTHON_TOOLAUDIT_DISA
 
 OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES: Final = "OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES"
 """Upper bound on the recorded JSON of a call's arguments (default 8192)."""
+
+OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES: Final = "OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES"
+"""Comma-separated audit event types the audit exporter records (default: all of them)."""
+
+OTEL_PYTHON_TOOLAUDIT_BUFFER_SIZE: Final = "OTEL_PYTHON_TOOLAUDIT_BUFFER_SIZE"
+"""Records the audit exporter keeps for retry while the sink is down (default 10000)."""
+
+OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS: Final = "OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS"
+"""Comma-separated tools that run only after their intent record is durably written."""
+
+OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS: Final = "OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS"
+"""``off`` (default) or ``all``: queue a ``tool.intent`` record when every tool starts."""
