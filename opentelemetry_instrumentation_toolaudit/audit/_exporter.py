@@ -16,7 +16,7 @@ import collections
 import logging
 import threading
 import weakref
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.instrumentation.utils import suppress_instrumentation
@@ -238,7 +238,7 @@ class AuditLogExporter(SpanExporter):
         return self._log
 
     def _buffer(
-        self, bodies: Sequence[Mapping[str, Any]], *, front: bool = False, wake: bool = True
+        self, bodies: Sequence[dict[str, Any]], *, front: bool = False, wake: bool = True
     ) -> None:
         """Keep ``bodies`` for the background writer; beyond the bound the newest are dropped.
 

@@ -161,8 +161,10 @@ def build_record(
         if value is not None:
             body[field] = _plain(value)
     roles = span_attrs.get(attrs.USER_ROLES)
-    if roles:
-        body[f.USER_ROLES] = [str(r) for r in roles] if not isinstance(roles, str) else [roles]
+    if isinstance(roles, str):
+        body[f.USER_ROLES] = [roles]
+    elif isinstance(roles, (list, tuple)) and roles:
+        body[f.USER_ROLES] = [str(r) for r in roles]
     if f.PROVIDER not in body and span_attrs.get(attrs.GEN_AI_SYSTEM) is not None:
         body[f.PROVIDER] = span_attrs[attrs.GEN_AI_SYSTEM]
     arguments = span_attrs.get(attrs.GEN_AI_TOOL_CALL_ARGUMENTS)
