@@ -95,7 +95,7 @@ class VerifyResult:
         if not self.signatures_checked:
             notes.append("signatures not checked: no public key given")
         if self.repairs:
-            notes.append(f"{len(self.repairs)} torn writes repaired")
+            notes.append(f"torn writes: {len(self.repairs)}, see repairs")
         return f"OK: {self.size} records, root {self.root} ({'; '.join(notes)})"
 
     def to_json(self) -> dict[str, Any]:
