@@ -33,7 +33,9 @@ def _no_default(value: Any) -> Any:
 try:  # orjson (the ``fast`` extra) is several times quicker than the C ``json`` encoder.
     import orjson
 
-    _ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_SUBCLASS
+    _ORJSON_OPTIONS = (
+        orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER | orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
 
     def _encode_clean(value: Any) -> bytes:
         return orjson.dumps(value, option=_ORJSON_OPTIONS)
@@ -51,7 +53,7 @@ _c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
 )
 
 
-class _Slow(Exception):
+class _NeedsReferenceError(Exception):
     """The value needs the reference encoder."""
 
 
@@ -106,10 +108,7 @@ def _clean(value: Any) -> bool:
     if t is str or t is bool or value is None:
         return True
     if t is list or t is tuple:
-        for v in value:
-            if type(v) is not str and not _clean(v):
-                return False
-        return True
+        return all(not (type(v) is not str and not _clean(v)) for v in value)
     if t is int:
         return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
     if t is float:
@@ -120,19 +119,19 @@ def _clean(value: Any) -> bool:
 
 
 def _fast(value: Any) -> Any:
-    """``value`` with integral floats made ints, or _Slow when the C encoder would not be RFC 8785."""
+    """``value`` with integral floats made ints, or _NeedsReferenceError when the C encoder would not be RFC 8785."""
     t = type(value)
     if t is str or t is bool or value is None:
         return value
     if t is int:
         if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return value
-        raise _Slow
+        raise _NeedsReferenceError
     if t is dict:
         out = {}
         for k, v in value.items():
             if type(k) is not str or not k.isascii():
-                raise _Slow
+                raise _NeedsReferenceError
             out[k] = _fast(v)
         return out
     if t is list or t is tuple:
@@ -141,10 +140,10 @@ def _fast(value: Any) -> Any:
         if value.is_integer():
             if abs(value) <= MAX_SAFE_INTEGER:
                 return int(value)
-            raise _Slow
+            raise _NeedsReferenceError
         if 1e-4 <= abs(value) < 1e16:
             return value
-    raise _Slow
+    raise _NeedsReferenceError
 
 
 def canonical_bytes(record: Mapping[str, Any]) -> bytes:
@@ -159,7 +158,12 @@ def canonicalize(record: Mapping[str, Any]) -> tuple[bytes, bool]:
         if _clean(record):
             return _encode_clean(record), True
         return "".join(_c_encode(_fast(record), 0)).encode("utf-8"), False
-    except (_Slow, UnicodeEncodeError, ValueError, TypeError):  # orjson.JSONEncodeError is a TypeError
+    except (
+        _NeedsReferenceError,
+        UnicodeEncodeError,
+        ValueError,
+        TypeError,
+    ):  # orjson.JSONEncodeError is a TypeError
         pass
     except RecursionError:
         raise CanonicalizationError("a record nests too deeply (or contains a cycle)") from None

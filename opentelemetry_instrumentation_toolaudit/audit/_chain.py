@@ -83,7 +83,9 @@ def seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> StoredRecord:
 
 
 def _seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> tuple[StoredRecord, bytes]:
-    record = dict(body)  # copying in C and then overwriting the chain fields beats filtering them out
+    record = dict(
+        body
+    )  # copying in C and then overwriting the chain fields beats filtering them out
     record[SCHEMA] = SCHEMA_VERSION
     record[SEQ] = seq
     record[PREV_HASH] = prev_hash

@@ -88,7 +88,9 @@ class NoteVerifier:
             raw = base64.b64decode(material, validate=True)
             declared = int(hash_hex, 16)
         except (ValueError, binascii.Error):
-            raise VerificationError("malformed verifier key: expected <name>+<hex id>+<base64 key>") from None
+            raise VerificationError(
+                "malformed verifier key: expected <name>+<hex id>+<base64 key>"
+            ) from None
         if len(hash_hex) != 8 or len(raw) != 33 or raw[0] != ALG_ED25519:
             raise VerificationError("malformed verifier key: not an Ed25519 signed-note key")
         verifier = cls(_check_name(name), raw[1:])
@@ -130,7 +132,9 @@ class NoteSigner:
             raw = base64.b64decode(material, validate=True)
             declared = int(hash_hex, 16)
         except (ValueError, binascii.Error):
-            raise ToolAuditError("malformed signing key: expected PRIVATE+KEY+<name>+<hex id>+<base64>") from None
+            raise ToolAuditError(
+                "malformed signing key: expected PRIVATE+KEY+<name>+<hex id>+<base64>"
+            ) from None
         if (private, key) != ("PRIVATE", "KEY") or len(raw) != 33 or raw[0] != ALG_ED25519:
             raise ToolAuditError("malformed signing key: not an Ed25519 signed-note key")
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
@@ -210,7 +214,9 @@ def load_verifier(spec: str) -> NoteVerifier:
         try:
             spec = candidate.read_text(encoding="utf-8")
         except OSError as exc:
-            raise VerificationError(f"cannot read the public key {candidate}: {exc.strerror}") from None
+            raise VerificationError(
+                f"cannot read the public key {candidate}: {exc.strerror}"
+            ) from None
     return NoteVerifier.from_vkey(spec)
 
 
@@ -273,7 +279,12 @@ class Checkpoint:
     extensions: tuple[str, ...] = ()
 
     def text(self) -> str:
-        lines = [self.origin, str(self.size), base64.b64encode(self.root).decode(), *self.extensions]
+        lines = [
+            self.origin,
+            str(self.size),
+            base64.b64encode(self.root).decode(),
+            *self.extensions,
+        ]
         return "\n".join(lines) + "\n"
 
     @classmethod

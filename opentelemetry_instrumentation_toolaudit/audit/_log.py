@@ -27,7 +27,11 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks import DEFAULT_SINK_URL, AuditSink, open_sink
+from opentelemetry_instrumentation_toolaudit.audit.sinks import (
+    DEFAULT_SINK_URL,
+    AuditSink,
+    open_sink,
+)
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
@@ -106,7 +110,7 @@ class AuditLog:
             ):
                 try:
                     self.checkpoint()
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - the batch is committed; the next checkpoint covers it
                     internal_error("audit checkpoint", exc)
             if self._timer is None and self.checkpoint_interval > 0:
                 self._timer = threading.Thread(
@@ -151,7 +155,7 @@ class AuditLog:
                     due = time.monotonic() - self._checkpointed_at >= self.checkpoint_interval
                     if due and self.sink.size() != self._checkpointed_size:
                         self.checkpoint()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - a timer thread must survive a failing sink
                 internal_error("audit checkpoint", exc)
 
     def __enter__(self) -> AuditLog:

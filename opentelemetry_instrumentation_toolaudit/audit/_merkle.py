@@ -66,7 +66,9 @@ class Frontier:
                 f"a Merkle frontier of size {size} has {size.bit_count()} hashes, not {len(self.hashes)}"
             )
 
-    def append(self, leaf_hash: bytes, on_node: Callable[[int, int, bytes], None] | None = None) -> None:
+    def append(
+        self, leaf_hash: bytes, on_node: Callable[[int, int, bytes], None] | None = None
+    ) -> None:
         """Add a leaf. ``on_node(level, index, hash)`` is told of every perfect subtree completed
         (level 1 upward), so a sink can store node hashes for O(log n) proofs."""
         hashes = self.hashes
@@ -154,7 +156,9 @@ def consistency_proof(old_size: int, new_size: int, subtree: SubtreeHash) -> lis
     return proof
 
 
-def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]) -> bytes:
+def root_from_inclusion_proof(
+    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes]
+) -> bytes:
     """The root that ``proof`` implies for ``leaf_hash`` at ``index`` (RFC 9162 §2.1.3.2)."""
     if not 0 <= index < size:
         raise VerificationError(f"leaf index {index} is beyond tree size {size}")
@@ -180,7 +184,9 @@ def root_from_inclusion_proof(index: int, size: int, leaf_hash: bytes, proof: Se
     return node
 
 
-def verify_inclusion(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes) -> None:
+def verify_inclusion(
+    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
     """Raise VerificationError unless ``proof`` shows ``leaf_hash`` at ``index`` under ``root``."""
     if root_from_inclusion_proof(index, size, leaf_hash, proof) != root:
         raise VerificationError(f"inclusion proof for leaf {index} does not lead to the tree head")
@@ -233,9 +239,13 @@ def verify_consistency(
     if sn != 0:
         raise VerificationError("consistency proof is too short")
     if fr != old_root:
-        raise VerificationError(f"tree head at size {old_size} is not a prefix of the tree at size {new_size}")
+        raise VerificationError(
+            f"tree head at size {old_size} is not a prefix of the tree at size {new_size}"
+        )
     if sr != new_root:
-        raise VerificationError(f"consistency proof does not lead to the tree head at size {new_size}")
+        raise VerificationError(
+            f"consistency proof does not lead to the tree head at size {new_size}"
+        )
 
 
 def subtree_from_leaves(leaves: Sequence[bytes]) -> SubtreeHash:

@@ -14,7 +14,11 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import Checkpoint, NoteVerifier, open_checkpoint
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    Checkpoint,
+    NoteVerifier,
+    open_checkpoint,
+)
 from opentelemetry_instrumentation_toolaudit.audit._merkle import inclusion_proof, verify_inclusion
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
@@ -55,7 +59,9 @@ class InclusionProof:
                 checkpoint=str(data["checkpoint"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise VerificationError(f"malformed inclusion proof ({type(exc).__name__}: {exc})") from None
+            raise VerificationError(
+                f"malformed inclusion proof ({type(exc).__name__}: {exc})"
+            ) from None
 
 
 def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> InclusionProof:
@@ -79,7 +85,9 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
         checkpoint = max(covering)[1]
     cp, _ = open_checkpoint(checkpoint)
     if not 0 <= seq < cp.size:
-        raise VerificationError(f"record #{seq} is not covered by the checkpoint for size {cp.size}")
+        raise VerificationError(
+            f"record #{seq} is not covered by the checkpoint for size {cp.size}"
+        )
     records = list(sink.read(seq, seq + 1))
     if not records:
         raise VerificationError(f"record #{seq} is not in {sink.url}")
@@ -117,7 +125,9 @@ def check_proof(
     except (ValueError, AttributeError):
         raise VerificationError("the record is not a JSON object") from None
     if claimed_seq != proof.seq:
-        raise VerificationError(f"the record says it is #{claimed_seq}, the proof places it at #{proof.seq}")
+        raise VerificationError(
+            f"the record says it is #{claimed_seq}, the proof places it at #{proof.seq}"
+        )
     try:
         path = [bytes.fromhex(h) for h in proof.path]
     except ValueError:

@@ -44,7 +44,23 @@ REWRITTEN = "rewritten"
 SIGNATURE = "signature"
 FORK = "fork"
 CHECKPOINT = "checkpoint"
-_ORDER = {k: i for i, k in enumerate((MODIFIED, DELETED, INSERTED, LINK, COLUMN, TRUNCATED, REWRITTEN, FORK, SIGNATURE, CHECKPOINT))}
+_ORDER = {
+    k: i
+    for i, k in enumerate(
+        (
+            MODIFIED,
+            DELETED,
+            INSERTED,
+            LINK,
+            COLUMN,
+            TRUNCATED,
+            REWRITTEN,
+            FORK,
+            SIGNATURE,
+            CHECKPOINT,
+        )
+    )
+}
 MAX_PROBLEMS = 100
 
 _LEAF = hashlib.sha256(b"\x00")
@@ -89,7 +105,9 @@ class VerifyResult:
         """``OK: N records, root …`` or ``FAIL: record #i: what``."""
         if self.problems:
             first = self.problems[0]
-            more = f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+            more = (
+                f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+            )
             return f"FAIL: record #{first.seq}: {first.message}{more}"
         notes = [f"{self.checkpoints} checkpoints"]
         if not self.signatures_checked:
@@ -119,7 +137,9 @@ class _Seen:
     trusted: bool
 
 
-def _verifiers(public_key: NoteVerifier | str | Sequence[NoteVerifier] | None) -> list[NoteVerifier]:
+def _verifiers(
+    public_key: NoteVerifier | str | Sequence[NoteVerifier] | None,
+) -> list[NoteVerifier]:
     if public_key is None:
         return []
     if isinstance(public_key, NoteVerifier):
@@ -146,9 +166,14 @@ def verify(
         from opentelemetry_instrumentation_toolaudit.audit._log import read_checkpoint_dir
 
         try:
-            notes += [(f"{os.fspath(checkpoint_dir)}/{name}", n) for name, n in read_checkpoint_dir(checkpoint_dir)]
+            notes += [
+                (f"{os.fspath(checkpoint_dir)}/{name}", n)
+                for name, n in read_checkpoint_dir(checkpoint_dir)
+            ]
         except OSError as exc:
-            raise SinkError(f"cannot read the checkpoint directory {os.fspath(checkpoint_dir)}: {exc.strerror}") from None
+            raise SinkError(
+                f"cannot read the checkpoint directory {os.fspath(checkpoint_dir)}: {exc.strerror}"
+            ) from None
     seen: list[_Seen] = []
     bad_signature: list[tuple[str, Checkpoint, str]] = []
     for source, note in notes:
@@ -171,7 +196,7 @@ def verify(
     def check_columns() -> None:
         try:
             column_result.extend(sink.column_problems())
-        except Exception as exc:  # reported below, as the scan's own errors are
+        except Exception as exc:  # noqa: BLE001 - re-raised on the caller's thread below
             column_result.append(exc)
 
     worker = threading.Thread(target=check_columns, name="toolaudit-verify-columns", daemon=True)
@@ -186,12 +211,16 @@ def verify(
         seq, what = item
         problems.append(Problem(seq, INSERTED if "seq field" in what else COLUMN, what))
 
-    record_problem_seqs = sorted(p.seq for p in problems if p.kind in (MODIFIED, DELETED, INSERTED, LINK))
+    record_problem_seqs = sorted(
+        p.seq for p in problems if p.kind in (MODIFIED, DELETED, INSERTED, LINK)
+    )
 
     def explained(lo: int, hi: int) -> bool:
         return any(lo <= s < hi for s in record_problem_seqs)
 
-    matching = sorted(s.checkpoint.size for s in seen if roots.get(s.checkpoint.size) == s.checkpoint.root)
+    matching = sorted(
+        s.checkpoint.size for s in seen if roots.get(s.checkpoint.size) == s.checkpoint.root
+    )
 
     def proven_prefix(limit: int) -> int:
         return max((m for m in matching if m <= limit), default=0)
@@ -274,14 +303,24 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         if row.seq != size and len(problems) < MAX_PROBLEMS:
             if row.seq > size:
                 problems.append(
-                    Problem(size, DELETED, f"record #{size} is missing (the next stored record is #{row.seq}): deleted")
+                    Problem(
+                        size,
+                        DELETED,
+                        f"record #{size} is missing (the next stored record is #{row.seq}): deleted",
+                    )
                 )
             else:
                 problems.append(
-                    Problem(size, INSERTED, f"the record stored at position {size} says it is #{row.seq}: inserted or reordered")
+                    Problem(
+                        size,
+                        INSERTED,
+                        f"the record stored at position {size} says it is #{row.seq}: inserted or reordered",
+                    )
                 )
         if digest != row.entry_hash and len(problems) < MAX_PROBLEMS:
-            problems.append(Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record"))
+            problems.append(
+                Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
+            )
         if row.prev_hash != prev and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(

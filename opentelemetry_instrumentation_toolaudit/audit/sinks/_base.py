@@ -8,14 +8,13 @@ import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, column_values
 from opentelemetry_instrumentation_toolaudit.audit._merkle import (
     Frontier,
     hash_children,
     root_from_leaf_hashes,
 )
-
 from opentelemetry_instrumentation_toolaudit.audit._schema import INDEXED_COLUMNS, PREV_HASH, SEQ
 
 __all__ = ["DATA_COLUMNS", "NODE_MIN_LEVEL", "AuditSink", "ScanRow", "SinkError", "TreeHead"]
@@ -119,7 +118,9 @@ class AuditSink(abc.ABC):
             if node is not None:
                 return node
         k = 1 << ((n - 1).bit_length() - 1)
-        return hash_children(self.subtree_hash(start, start + k), self.subtree_hash(start + k, stop))
+        return hash_children(
+            self.subtree_hash(start, start + k), self.subtree_hash(start + k, stop)
+        )
 
     def close(self) -> None:  # noqa: B027 - optional for sinks holding no resources
         """Release connections and file handles."""
@@ -145,7 +146,7 @@ def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:
     """The stored frontier, or a SinkError naming the sink when it is damaged."""
     try:
         return Frontier.from_bytes(size, bytes(data or b""))
-    except Exception as exc:
+    except (VerificationError, TypeError, ValueError) as exc:
         raise SinkError(f"{where}: the stored Merkle frontier is damaged ({exc})") from None
 
 

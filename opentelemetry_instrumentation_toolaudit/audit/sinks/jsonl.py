@@ -44,7 +44,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_u
 try:
     from orjson import loads as _loads
 except ImportError:  # pragma: no cover - orjson is the optional ``fast`` extra
-    _loads = json.loads
+    _loads = json.loads  # type: ignore[assignment]
 
 _PREFIX = b'{"entry_hash":"'
 _MIDDLE = b'","record":'
@@ -59,7 +59,11 @@ def frame(record: StoredRecord) -> bytes:
 
 def unframe(line: bytes) -> tuple[bytes, bytes] | None:
     """``(entry hash, canonical bytes)`` of a line (without its newline), or None if not framed."""
-    if not (line.startswith(_PREFIX) and line[_HASH_END:_RECORD_START] == _MIDDLE and line.endswith(b"}")):
+    if not (
+        line.startswith(_PREFIX)
+        and line[_HASH_END:_RECORD_START] == _MIDDLE
+        and line.endswith(b"}")
+    ):
         return None
     try:
         digest = bytes.fromhex(line[len(_PREFIX) : _HASH_END].decode("ascii"))
@@ -71,7 +75,9 @@ def unframe(line: bytes) -> tuple[bytes, bytes] | None:
 class JSONLSink(AuditSink):
     """Records in a JSON Lines file; see the module docstring for durability and concurrency."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, url: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, url: str | None = None
+    ) -> None:
         self.path = os.fspath(path)
         self.url = url or f"jsonl:///{self.path}"
         self._lock = threading.RLock()
@@ -248,7 +254,9 @@ class JSONLSink(AuditSink):
             if parsed is None:
                 raise SinkError(f"{self.path}: line {seq + 1} is not a toolaudit record")
             record = _loads(parsed[1])
-            yield StoredRecord(seq, parsed[1], parsed[0].hex(), str(record.get(PREV_HASH, "")), None)
+            yield StoredRecord(
+                seq, parsed[1], parsed[0].hex(), str(record.get(PREV_HASH, "")), None
+            )
 
     def size(self) -> int:
         with self._flock():
@@ -263,7 +271,10 @@ class JSONLSink(AuditSink):
     def write_checkpoint(self, note: str, size: int) -> None:
         with self._flock():
             try:
-                _append_durably(self.path + ".checkpoints", (json.dumps({"size": size, "note": note}) + "\n").encode())
+                _append_durably(
+                    self.path + ".checkpoints",
+                    (json.dumps({"size": size, "note": note}) + "\n").encode(),
+                )
             except OSError as exc:
                 raise SinkError(f"{self.path}.checkpoints: write failed ({exc.strerror})") from None
 
@@ -287,7 +298,9 @@ class JSONLSink(AuditSink):
                 out.append("unreadable entry in the torn-write file")
         end = _file_size(self.path)
         if end and _last_byte(self.path, end) != b"\n":
-            out.append("a torn final write is present and not yet repaired (the next writer repairs it)")
+            out.append(
+                "a torn final write is present and not yet repaired (the next writer repairs it)"
+            )
         return out
 
     def scan(self) -> Iterator[ScanRow]:
@@ -296,7 +309,9 @@ class JSONLSink(AuditSink):
             parsed = unframe(line)
             if parsed is None:
                 if first:
-                    raise SinkError(f"{self.path}: not a toolaudit JSONL log (line 1 is not a record)")
+                    raise SinkError(
+                        f"{self.path}: not a toolaudit JSONL log (line 1 is not a record)"
+                    )
                 yield ScanRow(seq, line, b"", "")
                 continue
             first = False

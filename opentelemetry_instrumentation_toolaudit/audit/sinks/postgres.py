@@ -25,7 +25,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-from opentelemetry_instrumentation_toolaudit.audit._chain import GENESIS_HASH, StoredRecord, seal_batch
+from opentelemetry_instrumentation_toolaudit.audit._chain import (
+    GENESIS_HASH,
+    StoredRecord,
+    seal_batch,
+)
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     DATA_COLUMNS,
@@ -121,7 +125,8 @@ class PostgresSink(AuditSink):
             raise SinkError(f"{self._where}: cannot connect ({_first_line(exc)})") from None
         try:
             existing = self._conn.execute(
-                "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL", (list(_TABLES),)
+                "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+                (list(_TABLES),),
             ).fetchone()[0]
             if existing < len(_TABLES):
                 if not create:
@@ -131,7 +136,9 @@ class PostgresSink(AuditSink):
             self._conn.commit()
         except pg.Error as exc:
             self._conn.rollback()
-            raise SinkError(f"{self._where}: cannot create the audit tables ({_first_line(exc)})") from None
+            raise SinkError(
+                f"{self._where}: cannot create the audit tables ({_first_line(exc)})"
+            ) from None
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> PostgresSink:
@@ -146,16 +153,22 @@ class PostgresSink(AuditSink):
             try:
                 schema = self._conn.execute("SELECT current_schema()").fetchone()[0]
                 self._conn.execute(
-                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(role))
+                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                        sql.Identifier(schema), sql.Identifier(role)
+                    )
                 )
                 for table in _TABLES:
                     self._conn.execute(
-                        sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(table), sql.Identifier(role))
+                        sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+                            sql.Identifier(table), sql.Identifier(role)
+                        )
                     )
                 self._conn.commit()
             except pg.Error as exc:
                 self._conn.rollback()
-                raise SinkError(f"{self._where}: granting writer rights failed ({_first_line(exc)})") from None
+                raise SinkError(
+                    f"{self._where}: granting writer rights failed ({_first_line(exc)})"
+                ) from None
 
     def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
         if not bodies:
@@ -175,7 +188,13 @@ class PostgresSink(AuditSink):
                         for r in records:
                             columns = r.columns or {}
                             copy.write_row(
-                                (r.seq, bytes.fromhex(r.entry_hash), r.prev_hash, r.canonical, *[columns.get(c) for c in DATA_COLUMNS])
+                                (
+                                    r.seq,
+                                    bytes.fromhex(r.entry_hash),
+                                    r.prev_hash,
+                                    r.canonical,
+                                    *[columns.get(c) for c in DATA_COLUMNS],
+                                )
                             )
                     if nodes:
                         cur.executemany("INSERT INTO audit_nodes VALUES (%s, %s, %s)", nodes)
@@ -211,7 +230,7 @@ class PostgresSink(AuditSink):
             (start, stop if stop is not None else 2**63 - 1),
         )
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
-            columns = dict(zip(DATA_COLUMNS, cols))
+            columns = dict(zip(DATA_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
             yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
 
@@ -228,14 +247,21 @@ class PostgresSink(AuditSink):
         pg = _require_psycopg()
         with self._lock:
             try:
-                self._conn.execute("INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (size, note))
+                self._conn.execute(
+                    "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (size, note)
+                )
                 self._conn.commit()
             except pg.Error as exc:
                 self._conn.rollback()
-                raise SinkError(f"{self._where}: writing a checkpoint failed ({_first_line(exc)})") from None
+                raise SinkError(
+                    f"{self._where}: writing a checkpoint failed ({_first_line(exc)})"
+                ) from None
 
     def checkpoints(self) -> list[str]:
-        return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY written_at, size")]
+        return [
+            r[0]
+            for r in self._query("SELECT note FROM audit_checkpoints ORDER BY written_at, size")
+        ]
 
     def scan(self) -> Iterator[ScanRow]:
         pg = _require_psycopg()
@@ -244,7 +270,9 @@ class PostgresSink(AuditSink):
             try:
                 with conn.cursor(name="toolaudit_scan") as cur:
                     cur.itersize = 10000
-                    cur.execute("SELECT seq, canonical, entry_hash, prev_hash FROM audit_records ORDER BY seq")
+                    cur.execute(
+                        "SELECT seq, canonical, entry_hash, prev_hash FROM audit_records ORDER BY seq"
+                    )
                     for seq, canonical, entry_hash, prev_hash in cur:
                         yield ScanRow(seq, bytes(canonical), bytes(entry_hash), prev_hash)
             finally:
@@ -268,7 +296,7 @@ class PostgresSink(AuditSink):
                         f"SELECT canonical, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records WHERE seq = %s",
                         (seq,),
                     ).fetchone()
-                    columns = dict(zip(DATA_COLUMNS, cols))
+                    columns = dict(zip(DATA_COLUMNS, cols, strict=False))
                     columns[SEQ] = seq
                     columns["prev_hash"] = prev_hash
                     what = compare_columns(bytes(canonical), columns)
@@ -280,12 +308,15 @@ class PostgresSink(AuditSink):
 
     def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
         rows = self._query(
-            "SELECT entry_hash FROM audit_records WHERE seq >= %s AND seq < %s ORDER BY seq", (start, stop)
+            "SELECT entry_hash FROM audit_records WHERE seq >= %s AND seq < %s ORDER BY seq",
+            (start, stop),
         )
         return [bytes(r[0]) for r in rows]
 
     def tree_node(self, level: int, index: int) -> bytes | None:
-        rows = self._query("SELECT hash FROM audit_nodes WHERE level = %s AND idx = %s", (level, index))
+        rows = self._query(
+            "SELECT hash FROM audit_nodes WHERE level = %s AND idx = %s", (level, index)
+        )
         return bytes(rows[0][0]) if rows else None
 
     def close(self) -> None:

@@ -14,11 +14,11 @@ against an attacker with the file: tampering is what :func:`verify` detects.
 from __future__ import annotations
 
 import contextlib
-from itertools import chain
 import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
@@ -27,7 +27,8 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     StoredRecord,
     seal_batch,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import INDEXED_COLUMNS, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
     ScanRow,
@@ -38,7 +39,6 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 _INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
 _ROWS_PER_INSERT = 50
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -107,16 +107,22 @@ def is_sqlite_file(path: str) -> bool:
 class SQLiteSink(AuditSink):
     """Records in one SQLite file; see the module docstring for durability and concurrency."""
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = True, url: str | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, url: str | None = None
+    ) -> None:
         self.path = os.fspath(path)
         self.url = url or f"sqlite:///{self.path}"
         self._lock = threading.RLock()
         if not create and not os.path.exists(self.path):
             raise SinkError(f"{self.path}: no such file")
-        if os.path.exists(self.path) and os.path.getsize(self.path) and not is_sqlite_file(self.path):
+        if (
+            os.path.exists(self.path)
+            and os.path.getsize(self.path)
+            and not is_sqlite_file(self.path)
+        ):
             raise SinkError(f"{self.path}: not an SQLite database (unknown file header)")
         try:
-            self._conn = self._connect()
+            self._conn = self._connect(create)
             if create:
                 # One script, one transaction: processes starting together create the schema once.
                 self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
@@ -128,18 +134,25 @@ class SQLiteSink(AuditSink):
     def from_url(cls, url: str, *, create: bool = True) -> SQLiteSink:
         return cls(path_from_url(url, "sqlite"), create=create, url=url)
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=60.0)
+    def _connect(self, writer: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
         conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")
+        if writer:  # a verifier leaves the file exactly as it found it
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
         return conn
 
     def _check_schema(self) -> None:
-        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         missing = {"audit_records", "audit_head", "audit_checkpoints"} - tables
         if missing:
-            raise SinkError(f"{self.path}: not a toolaudit database (no table {sorted(missing)[0]})")
+            raise SinkError(
+                f"{self.path}: not a toolaudit database (no table {sorted(missing)[0]})"
+            )
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -173,7 +186,9 @@ class SQLiteSink(AuditSink):
                         (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
                     )
             except sqlite3.Error as exc:
-                raise SinkError(f"{self.path}: append failed ({type(exc).__name__}: {exc})") from None
+                raise SinkError(
+                    f"{self.path}: append failed ({type(exc).__name__}: {exc})"
+                ) from None
         self.last_head = TreeHead(frontier.size, frontier.root())
         return records
 
@@ -184,7 +199,10 @@ class SQLiteSink(AuditSink):
         if whole:
             self._conn.executemany(
                 _INSERT_MANY,
-                [tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT])) for i in range(0, whole, _ROWS_PER_INSERT)],
+                [
+                    tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
+                    for i in range(0, whole, _ROWS_PER_INSERT)
+                ],
             )
         if whole < len(rows):
             self._conn.executemany(_INSERT, rows[whole:])
@@ -198,16 +216,16 @@ class SQLiteSink(AuditSink):
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         rows = self._query(
-            f"SELECT seq, CAST(canonical AS BLOB), entry_hash, {', '.join(_COLUMNS)} FROM audit_records "
+            f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} FROM audit_records "
             "WHERE seq >= ? AND seq < ? ORDER BY seq",
             (start, stop if stop is not None else 2**63 - 1),
         )
-        for seq, canonical, entry_hash, *cols in rows:
-            columns = dict(zip(_COLUMNS, cols))
+        for seq, canonical, entry_hash, prev_hash, *cols in rows:
+            columns = dict(zip(_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
             if columns[SUCCESS] is not None:
                 columns[SUCCESS] = bool(columns[SUCCESS])
-            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), columns)
+            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
 
     def size(self) -> int:
         return int(self._query("SELECT size FROM audit_head")[0][0])
@@ -220,7 +238,9 @@ class SQLiteSink(AuditSink):
         with self._lock:
             try:
                 with self._transaction():
-                    self._conn.execute("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (size, note))
+                    self._conn.execute(
+                        "INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (size, note)
+                    )
             except sqlite3.Error as exc:
                 raise SinkError(f"{self.path}: writing a checkpoint failed ({exc})") from None
 
@@ -268,7 +288,7 @@ class SQLiteSink(AuditSink):
                     f"SELECT CAST(canonical AS BLOB), prev_hash, {', '.join(_COLUMNS)} FROM audit_records WHERE seq = ?",
                     (seq,),
                 ).fetchone()
-                columns = dict(zip(_COLUMNS, row[2:]))
+                columns = dict(zip(_COLUMNS, row[2:], strict=False))
                 if columns[SUCCESS] is not None:
                     columns[SUCCESS] = bool(columns[SUCCESS])
                 columns[SEQ] = seq
@@ -285,12 +305,15 @@ class SQLiteSink(AuditSink):
         return [
             bytes(r[0])
             for r in self._query(
-                "SELECT entry_hash FROM audit_records WHERE seq >= ? AND seq < ? ORDER BY seq", (start, stop)
+                "SELECT entry_hash FROM audit_records WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, stop),
             )
         ]
 
     def tree_node(self, level: int, index: int) -> bytes | None:
-        rows = self._query("SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", (level, index))
+        rows = self._query(
+            "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", (level, index)
+        )
         return bytes(rows[0][0]) if rows else None
 
     def close(self) -> None:
