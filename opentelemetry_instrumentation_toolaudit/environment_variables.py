@@ -27,3 +27,20 @@ OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS: Final = "OTEL_PYTHON_TOOLAUDIT_FAIL_CLO
 
 OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS: Final = "OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS"
 """``off`` (default) or ``all``: queue a ``tool.intent`` record when every tool starts."""
+# --- the audit trail -----------------------------------------------------------------------------
+
+OTEL_PYTHON_TOOLAUDIT_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_SINK"
+"""Audit sink URL: ``sqlite:///toolaudit.db`` (default), ``jsonl:///audit.jsonl``, ``postgresql://…``."""
+
+OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE"
+"""Ed25519 checkpoint signing key (signed-note text); generated with mode 0600 when absent, its public
+key written beside it as ``<file>.pub``. Default ``~/.config/toolaudit/signing.key``."""
+
+OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR"
+"""A second place for signed checkpoints, written as new files only (never rewritten)."""
+
+OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
+"""Write a signed checkpoint after this many records (default 1000)."""
+
+OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL"
+"""... or after this many seconds with new records (default 60)."""
