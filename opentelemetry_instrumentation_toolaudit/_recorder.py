@@ -230,7 +230,7 @@ def before_tool(call: ToolCall, active: ActiveCall | None) -> None:
     span = active.span if active is not None else None
     recording = isinstance(span, ReadableSpan) and span.is_recording()
     if not fail_closed:
-        if exporter is not None and recording:
+        if STATE.intent_records and exporter is not None and recording:
             exporter.enqueue_intent(span)  # type: ignore[arg-type]
         return
     if exporter is None:
