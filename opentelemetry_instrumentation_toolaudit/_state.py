@@ -19,6 +19,7 @@ from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+SCOPE_NAME = "opentelemetry_instrumentation_toolaudit"
 DEFAULT_MAX_ARGUMENT_BYTES = 8192
 
 
@@ -42,9 +43,10 @@ class _State:
     def __init__(self) -> None:
         # A ProxyTracer until the app sets a global TracerProvider; it follows that provider after.
         self.default_tracer: trace.Tracer = trace.get_tracer(
-            "opentelemetry_instrumentation_toolaudit", __version__, schema_url=SCHEMA_URL
+            SCOPE_NAME, __version__, schema_url=SCHEMA_URL
         )
         self.tracer: trace.Tracer | None = None
+        # Until instrument() loads the configured policy: same rules, an ephemeral hash key.
         self.policy: RedactionPolicy = RedactionPolicy()
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
         self.fail_closed_tools: frozenset[str] = frozenset()
