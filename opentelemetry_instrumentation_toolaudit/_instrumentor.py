@@ -35,14 +35,11 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Audits tool calls: ``@audited_tool`` functions, dispatch targets, and framework tool runners.
 
     ``instrument()`` accepts ``tracer_provider``, ``redaction_policy``, ``tools`` (a list of
-    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``) and
-<<<<<<< HEAD
-    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``).
-=======
+    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``),
+    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``) and
     ``redact_spans`` (default ``OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS``, true): put a
     ``RedactingSpanProcessor`` in front of every processor of the tracer provider, including those
     ``opentelemetry-instrument`` configured before any instrumentor ran and those added later.
->>>>>>> redaction
     """
 
     def __init__(self) -> None:
@@ -67,12 +64,8 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("tracer_provider"),
             schema_url=SCHEMA_URL,
         )
-<<<<<<< HEAD
         STATE.configure(tracer, kwargs.get("redaction_policy"), kwargs.get("fail_closed_tools", ()))
-=======
-        STATE.configure(tracer, kwargs.get("redaction_policy"))
         self._install_redaction(kwargs)
->>>>>>> redaction
         with self._lock:
             self._generation += 1
             generation = self._generation

@@ -77,18 +77,15 @@ TOOLAUDIT_ATTRIBUTION: Final = "toolaudit.attribution"
 TOOLAUDIT_ATTRIBUTION_SOURCE: Final = "toolaudit.attribution.source"
 TOOLAUDIT_RESULT_SUMMARY: Final = "toolaudit.result.summary"
 TOOLAUDIT_SUCCESS: Final = "toolaudit.success"
-<<<<<<< HEAD
 TOOLAUDIT_EVENT_TYPE: Final = "toolaudit.event_type"
 """Declares a span an audit event of this type (``auth``, ``admin``, ``guardrail.block``...)."""
 TOOLAUDIT_EVENT_PREFIX: Final = "toolaudit.event."
 """Prefix of a declared event's own values (``toolaudit.event.action``...), kept in the record's details."""
 TOOLAUDIT_EVENT_ACTION: Final = "toolaudit.event.action"
-=======
 TOOLAUDIT_REDACTION_COUNT: Final = "toolaudit.redaction.count"
 """How many values were redacted on this span (by our recorder and the redacting processor)."""
 TOOLAUDIT_REDACTION_KINDS: Final = "toolaudit.redaction.kinds"
 """The kinds found (string[], sorted), e.g. ``("credit_card", "email")``; never the values."""
->>>>>>> redaction
 
 # W3C baggage keys carrying attribution to downstream services (opt-in). They reuse the span
 # attribute names so that a BaggageSpanProcessor downstream produces correctly named attributes.

@@ -88,7 +88,9 @@ def issue_refund(order_id: str, amount: float) -> dict[str, Any]:
     return {"order_id": order_id, "status": "refunded"}
 
 
-def test_records_are_durable_when_export_returns(audited_provider, span_exporter, sink_url, signer, tmp_path):
+def test_records_are_durable_when_export_returns(
+    audited_provider, span_exporter, sink_url, signer, tmp_path
+):
     """Each tool call is in the sink, readable by another connection, once the span has ended."""
     with audit_context(user_id="usr_98765", user_role="support_agent", model="gpt-4.1"):
         update_order_status("ORD-1", "shipped")
@@ -189,7 +191,9 @@ def test_fail_closed_without_audit_exporter(tracer_provider, span_exporter):
 
 def test_fail_closed_from_environment(monkeypatch, audit_exporter, tracer_provider, sink_url):
     """OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS names the fail-closed tools."""
-    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS", "issue_refund, access_patient_record")
+    monkeypatch.setenv(
+        "OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS", "issue_refund, access_patient_record"
+    )
     tracer_provider.add_span_processor(SimpleSpanProcessor(audit_exporter))
     instrumentor = ToolAuditInstrumentor()
     instrumentor.instrument(tracer_provider=tracer_provider)
