@@ -277,3 +277,39 @@ def test_traces_exporter_entry_point():
     """OTEL_TRACES_EXPORTER=toolaudit finds the audit exporter."""
     (ep,) = entry_points(group="opentelemetry_traces_exporter", name="toolaudit")
     assert ep.load() is AuditLogExporter
+
+
+def test_exporter_refuses_to_write_flagged_values(sink_url, signer):
+    """A span that reached the exporter unredacted (no RedactingSpanProcessor in front) still
+    yields a record without the PII or secret, and the exporter counts what it caught."""
+    exporter = make_exporter(sink_url, signer)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("raw").start_span(
+        "execute_tool lookup",
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "lookup",
+            "gen_ai.tool.call.arguments": json.dumps(
+                {
+                    "email": "jane.doe@example.com",
+                    "card": "4111 1111 1111 1111",
+                    "order_id": "ORD-1",
+                }
+            ),
+            "toolaudit.result.summary": json.dumps(
+                {"success": True, "note": "key ghp_1a2B3c4D5e6F7g8H9i0J1k2L3m4N5o6P7q8R"}
+            ),
+        },
+    ).end()
+    exporter.shutdown()
+    (record,) = stored(sink_url)
+    text = json.dumps(record)
+    for secret in (
+        "jane.doe@example.com",
+        "4111 1111 1111 1111",
+        "ghp_1a2B3c4D5e6F7g8H9i0J1k2L3m4N5o6P7q8R",
+    ):
+        assert secret not in text
+    assert record["arguments"]["order_id"] == "ORD-1"
+    assert exporter.stats()["guarded"] == 2
