@@ -83,6 +83,7 @@ class AuditLogExporter(SpanExporter):
         self._log: AuditLog | None = log
         self._write_lock = threading.Lock()
         self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        self._intents: list[ReadableSpan] = []
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -176,11 +177,23 @@ class AuditLogExporter(SpanExporter):
         self._count("intents")
 
     def enqueue_intent(self, span: ReadableSpan) -> None:
-        """Queue the ``tool.intent`` record of a started tool span; the background writer commits it."""
+        """Queue the ``tool.intent`` record of a started tool span; the background writer commits it.
+
+        Only a snapshot of the span is taken on the app's thread; the record is built by the writer.
+        """
         try:
-            body = self._guard(_records.build_record(span, f.EVENT_TOOL_CALL, phase_intent=True))
-            self._buffer([body])
-            self._count("intents")
+            snapshot = ReadableSpan(
+                name=span.name,
+                context=span.get_span_context(),
+                parent=span.parent,
+                resource=span.resource,
+                attributes=dict(span.attributes or {}),
+                start_time=span.start_time,
+            )
+            with self._pending_lock:
+                self._intents.append(snapshot)
+            self._ensure_worker()
+            self._wake.set()
         except Exception as exc:  # noqa: BLE001
             internal_error("queueing an intent record", exc)
 
@@ -268,6 +281,7 @@ class AuditLogExporter(SpanExporter):
         timeout: float = -1,
     ) -> bool:
         """Append what is waiting, then ``bodies``, in one durable write. False when the sink failed."""
+        self._build_intents()
         if not self._write_lock.acquire(timeout=timeout):
             if buffer_on_failure:
                 self._buffer(bodies, wake=False)
@@ -293,6 +307,25 @@ class AuditLogExporter(SpanExporter):
         finally:
             self._write_lock.release()
 
+    def _build_intents(self) -> None:
+        """Turn the queued intent snapshots into records waiting to be written."""
+        with self._pending_lock:
+            snapshots, self._intents = self._intents, []
+        if not snapshots:
+            return
+        bodies = []
+        for snapshot in snapshots:
+            try:
+                bodies.append(
+                    self._guard(
+                        _records.build_record(snapshot, f.EVENT_TOOL_CALL, phase_intent=True)
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001
+                internal_error("building an intent record", exc)
+        self._count("intents", len(bodies))
+        self._buffer(bodies, wake=False)
+
     def _ensure_worker(self) -> None:
         if self._worker is not None or self._stopping.is_set():
             return
@@ -310,6 +343,7 @@ class AuditLogExporter(SpanExporter):
         while not self._stopping.is_set():
             self._wake.wait(timeout=delay)
             self._wake.clear()
+            self._build_intents()
             with self._pending_lock:
                 waiting = bool(self._pending)
             if not waiting or self._stopping.is_set():
