@@ -18,6 +18,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit._patching import Patcher, resolve
+from opentelemetry_instrumentation_toolaudit._stamping import install_stamping
 from opentelemetry_instrumentation_toolaudit._state import SCHEMA_URL, SCOPE_NAME, STATE
 from opentelemetry_instrumentation_toolaudit._targets import make_dispatch_wrapper, parse_targets
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -66,6 +67,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         )
         STATE.configure(tracer, kwargs.get("redaction_policy"), kwargs.get("fail_closed_tools", ()))
         self._install_redaction(kwargs)
+        self._install_stamping(kwargs.get("tracer_provider") or trace.get_tracer_provider())
         with self._lock:
             self._generation += 1
             generation = self._generation
@@ -115,8 +117,18 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
             internal_error("installing span redaction", exc)
 
+    @staticmethod
+    def _install_stamping(provider: Any) -> None:
+        """Attribution on other instrumentations' LLM spans (see ``_stamping``)."""
+        try:
+            if not isinstance(provider, trace.ProxyTracerProvider):
+                install_stamping(provider)
+        except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
+            internal_error("installing attribution stamping", exc)
+
     def _on_set_tracer_provider(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         result = wrapped(*args, **kwargs)
+        self._install_stamping(trace.get_tracer_provider())
         try:
             provider = trace.get_tracer_provider()
             if self._redaction is None and not isinstance(provider, trace.ProxyTracerProvider):

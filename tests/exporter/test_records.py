@@ -241,3 +241,29 @@ def test_record_event_failure(instrumented, span_exporter):
 def test_timestamp_format():
     """Record timestamps are RFC 3339 UTC with microseconds."""
     assert _records.timestamp(1_700_000_000_123_456_789) == "2023-11-14T22:13:20.123456Z"
+
+
+def test_llm_span_inside_audit_context_is_stamped(instrumented, span_exporter):
+    """A chat span another instrumentation starts inside an audit_context carries the attribution,
+    without its own values being overwritten."""
+    tracer = instrumented.get_tracer("openai-v2")
+    with audit_context(
+        user_id="usr_98765", user_role="support_agent", model="gpt-4.1", turn_number=3
+    ):
+        tracer.start_span(
+            "chat gpt-4o",
+            attributes={"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"},
+        ).end()
+    tracer.start_span("chat outside", attributes={"gen_ai.operation.name": "chat"}).end()
+    inside, outside = span_exporter.get_finished_spans()
+    assert {
+        k: inside.attributes[k]
+        for k in ("user.id", "user.roles", "toolaudit.turn_number", "gen_ai.request.model")
+    } == {
+        "user.id": "usr_98765",
+        "user.roles": ("support_agent",),
+        "toolaudit.turn_number": 3,
+        "gen_ai.request.model": "gpt-4o",
+    }
+    assert "user.id" not in outside.attributes
+    assert _records.build_record(inside, "llm.request")["user_id"] == "usr_98765"
