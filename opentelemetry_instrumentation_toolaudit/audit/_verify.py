@@ -223,7 +223,7 @@ def verify(
     )
 
     def proven_prefix(limit: int) -> int:
-        return max((m for m in matching if m <= limit), default=0)
+        return max((m for m in matching if m < limit), default=0)
 
     by_size: dict[int, _Seen] = {}
     compared = 0
@@ -293,6 +293,8 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
     hashes: list[bytes] = []
     size = 0
     prev = GENESIS_HASH
+    gaps: list[tuple[int, int, int]] = []
+    went_back = 0
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
@@ -302,20 +304,14 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         digest = h.digest()
         if row.seq != size and len(problems) < MAX_PROBLEMS:
             if row.seq > size:
+                gaps.append((len(problems), size, row.seq))
                 problems.append(
-                    Problem(
-                        size,
-                        DELETED,
-                        f"record #{size} is missing (the next stored record is #{row.seq}): deleted",
-                    )
+                    Problem(size, DELETED, f"record #{size} is missing (the next stored record is #{row.seq}): deleted")
                 )
             else:
+                went_back = went_back or size
                 problems.append(
-                    Problem(
-                        size,
-                        INSERTED,
-                        f"the record stored at position {size} says it is #{row.seq}: inserted or reordered",
-                    )
+                    Problem(size, INSERTED, f"the record stored at position {size} says it is #{row.seq}: inserted or reordered")
                 )
         if digest != row.entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
@@ -340,6 +336,13 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         size += 1
         if size in wanted:
             roots[size] = _fold(hashes)
+    if went_back:
+        # Sequence numbers that jump ahead and later fall back are records out of order, not a deletion.
+        for index, position, seq in gaps:
+            if position < went_back:
+                problems[index] = Problem(
+                    position, INSERTED, f"the record stored at position {position} is #{seq}: records reordered"
+                )
     return size, roots, _fold(hashes), problems
 
 
