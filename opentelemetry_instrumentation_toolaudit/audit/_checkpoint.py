@@ -93,7 +93,9 @@ class NoteVerifier:
             ) from None
         if len(hash_hex) != 8 or len(raw) != 33 or raw[0] != ALG_ED25519:
             raise VerificationError("malformed verifier key: not an Ed25519 signed-note key")
-        verifier = cls(_check_name(name), raw[1:])
+        if not name or _BAD_NAME.search(name):
+            raise VerificationError("malformed verifier key: the key name is empty or has spaces")
+        verifier = cls(name, raw[1:])
         if verifier.key_id != declared:
             raise VerificationError("malformed verifier key: its key id does not match the key")
         return verifier

@@ -306,12 +306,20 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
             if row.seq > size:
                 gaps.append((len(problems), size, row.seq))
                 problems.append(
-                    Problem(size, DELETED, f"record #{size} is missing (the next stored record is #{row.seq}): deleted")
+                    Problem(
+                        size,
+                        DELETED,
+                        f"record #{size} is missing (the next stored record is #{row.seq}): deleted",
+                    )
                 )
             else:
                 went_back = went_back or size
                 problems.append(
-                    Problem(size, INSERTED, f"the record stored at position {size} says it is #{row.seq}: inserted or reordered")
+                    Problem(
+                        size,
+                        INSERTED,
+                        f"the record stored at position {size} says it is #{row.seq}: inserted or reordered",
+                    )
                 )
         if digest != row.entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
@@ -341,7 +349,9 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         for index, position, seq in gaps:
             if position < went_back:
                 problems[index] = Problem(
-                    position, INSERTED, f"the record stored at position {position} is #{seq}: records reordered"
+                    position,
+                    INSERTED,
+                    f"the record stored at position {position} is #{seq}: records reordered",
                 )
     return size, roots, _fold(hashes), problems
 

@@ -35,7 +35,15 @@ def read_rows(url: str) -> list[Row]:
         rows = []
         for i, line in enumerate(lines):
             digest, canonical = unframe(line)  # type: ignore[misc]
-            rows.append({"seq": i, "canonical": canonical, "entry_hash": digest, "prev_hash": "", "columns": None})
+            rows.append(
+                {
+                    "seq": i,
+                    "canonical": canonical,
+                    "entry_hash": digest,
+                    "prev_hash": "",
+                    "columns": None,
+                }
+            )
         return rows
     cols = ", ".join(DATA_COLUMNS)
     query = f"SELECT seq, canonical, entry_hash, prev_hash, {cols} FROM audit_records ORDER BY seq"
@@ -49,10 +57,19 @@ def read_rows(url: str) -> list[Row]:
             raw = conn.execute(query).fetchall()
     out = []
     for seq, canonical, entry_hash, prev_hash, *values in raw:
-        columns = {c: (v.decode() if isinstance(v, bytes) else v) for c, v in zip(DATA_COLUMNS, values)}
+        columns = {
+            c: (v.decode() if isinstance(v, bytes) else v)
+            for c, v in zip(DATA_COLUMNS, values, strict=False)
+        }
         prev = prev_hash.decode() if isinstance(prev_hash, bytes) else prev_hash
         out.append(
-            {"seq": seq, "canonical": bytes(canonical), "entry_hash": bytes(entry_hash), "prev_hash": prev, "columns": columns}
+            {
+                "seq": seq,
+                "canonical": bytes(canonical),
+                "entry_hash": bytes(entry_hash),
+                "prev_hash": prev,
+                "columns": columns,
+            }
         )
     return out
 
@@ -62,11 +79,23 @@ def write_rows(url: str, rows: list[Row]) -> None:
     if url.startswith("jsonl"):
         with open(_path(url), "wb") as f:
             for r in rows:
-                f.write(frame(StoredRecord(r["seq"], r["canonical"], r["entry_hash"].hex(), r["prev_hash"], None)))
+                f.write(
+                    frame(
+                        StoredRecord(
+                            r["seq"], r["canonical"], r["entry_hash"].hex(), r["prev_hash"], None
+                        )
+                    )
+                )
         return
     cols = ["seq", "entry_hash", "prev_hash", "canonical", *DATA_COLUMNS]
     values = [
-        (r["seq"], r["entry_hash"], r["prev_hash"], r["canonical"], *[(r["columns"] or {}).get(c) for c in DATA_COLUMNS])
+        (
+            r["seq"],
+            r["entry_hash"],
+            r["prev_hash"],
+            r["canonical"],
+            *[(r["columns"] or {}).get(c) for c in DATA_COLUMNS],
+        )
         for r in rows
     ]
     if url.startswith("sqlite"):
@@ -86,7 +115,8 @@ def write_rows(url: str, rows: list[Row]) -> None:
         conn.execute("DELETE FROM audit_records")
         with conn.cursor() as cur:
             cur.executemany(
-                f"INSERT INTO audit_records ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})", values
+                f"INSERT INTO audit_records ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})",
+                values,
             )
         conn.execute("ALTER TABLE audit_records ENABLE TRIGGER USER")
 
@@ -104,7 +134,9 @@ def read_checkpoints(url: str) -> list[str]:
         conn.close()
         return notes
     with _pg(url) as conn:
-        return [r[0] for r in conn.execute("SELECT note FROM audit_checkpoints ORDER BY written_at")]
+        return [
+            r[0] for r in conn.execute("SELECT note FROM audit_checkpoints ORDER BY written_at")
+        ]
 
 
 def write_checkpoints(url: str, notes: list[str]) -> None:

@@ -6,7 +6,6 @@ import random
 import sys
 
 from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
-
 from tests.audit.conftest import body
 
 

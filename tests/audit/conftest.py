@@ -22,7 +22,9 @@ def _pg_admin():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(autouse=True)
-def _isolated_key_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_key_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test writes a signing key under the real ~/.config."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", raising=False)
@@ -84,9 +86,17 @@ def body(i: int, **extra: object) -> dict[str, object]:
     }
 
 
-def write_log(url: str, signer: NoteSigner, n: int, *, every: int = 5, checkpoint_dir: object = None) -> None:
+def write_log(
+    url: str, signer: NoteSigner, n: int, *, every: int = 5, checkpoint_dir: object = None
+) -> None:
     """Append n records one by one (a checkpoint every `every`) and close (final checkpoint)."""
-    log = AuditLog(open_sink(url), signer=signer, checkpoint_every=every, checkpoint_interval=3600, checkpoint_dir=checkpoint_dir)  # type: ignore[arg-type]
+    log = AuditLog(
+        open_sink(url),
+        signer=signer,
+        checkpoint_every=every,
+        checkpoint_interval=3600,
+        checkpoint_dir=checkpoint_dir,
+    )  # type: ignore[arg-type]
     for i in range(n):
         log.append([body(i)])
     log.close()

@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 KILL_TRIALS = int(os.environ.get("TOOLAUDIT_KILL_TRIALS", "2"))
 
 
-def _start_writer(url: str, key_file: Path, name: str, count: int) -> tuple[subprocess.Popen[str], list[str]]:
+def _start_writer(
+    url: str, key_file: Path, name: str, count: int
+) -> tuple[subprocess.Popen[str], list[str]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.audit._writer", url, str(key_file), name, str(count)],
         cwd=ROOT,
@@ -77,7 +79,7 @@ def test_torn_jsonl_tail_is_repaired_and_reported(tmp_path, key_file):
     """A JSONL log ending in half a line (a write cut short) is repaired on open, the bytes kept aside
     and reported by verify and the sink; no whole record is touched."""
     url = f"jsonl:///{tmp_path}/audit.jsonl"
-    proc, lines = _start_writer(url, key_file, "torn", 30)
+    proc, _lines = _start_writer(url, key_file, "torn", 30)
     assert proc.wait(timeout=120) == 0
     path = tmp_path / "audit.jsonl"
     with open(path, "ab") as f:
@@ -85,12 +87,14 @@ def test_torn_jsonl_tail_is_repaired_and_reported(tmp_path, key_file):
     signer = NoteSigner.from_file(key_file)
     with open_sink(url, create=False) as reader:
         before = verify(reader, public_key=signer.verifier)
-    assert (True, 30) == (before.ok, before.size)
-    assert ["a torn final write is present and not yet repaired (the next writer repairs it)"] == before.repairs
+    assert (before.ok, before.size) == (True, 30)
+    assert before.repairs == [
+        "a torn final write is present and not yet repaired (the next writer repairs it)"
+    ]
     with open_sink(url) as sink:
         after = verify(sink, public_key=signer.verifier)
-        assert 30 == sink.size()
-    assert (True, 1) == (after.ok, len(after.repairs))
+        assert sink.size() == 30
+    assert (after.ok, len(after.repairs)) == (True, 1)
     assert after.repairs[0].startswith("torn final write of 19 bytes at offset")
     assert (tmp_path / "audit.jsonl.torn").read_text().count("\n") == 1
     assert path.read_bytes().endswith(b"}\n")
@@ -106,7 +110,7 @@ def test_several_processes_keep_one_linear_chain(sink_url, key_file):
     with open_sink(sink_url, create=False) as sink:
         result = verify(sink, public_key=NoteSigner.from_file(key_file).verifier)
         records = list(sink.read())
-    assert (True, 180) == (result.ok, result.size), result.summary()
+    assert (result.ok, result.size) == (True, 180), result.summary()
     assert list(range(180)) == [r.seq for r in records]
     assert sorted(s for a in acked for s in a) == list(range(180))
     stored = {r.seq: r.entry_hash for r in records}

@@ -48,7 +48,10 @@ def test_triggers_reject_changes_even_for_the_owner(pg_url, signer, statement):
     log = AuditLog(open_sink(pg_url), signer=signer)
     log.append([body(i) for i in range(5)])
     log.close()
-    with _pg(pg_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+    with (
+        _pg(pg_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
         conn.execute(statement)
     with open_sink(pg_url, create=False) as sink:
         assert verify(sink, public_key=signer.verifier).ok
@@ -78,7 +81,7 @@ def test_writer_role_can_append_but_not_change(pg_url, writer_url, signer, state
             conn.execute(statement)
     with open_sink(pg_url, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
-    assert (True, 7) == (result.ok, result.size)
+    assert (result.ok, result.size) == (True, 7)
 
 
 def test_role_without_create_rights_gets_a_clear_error(pg_url):
@@ -109,4 +112,4 @@ def test_inclusion_proofs_use_stored_nodes(pg_url, signer):
     with open_sink(pg_url, create=False) as sink:
         assert sink.tree_node(9, 0) is not None
         for seq in (0, 255, 256, 511, 699):
-            assert 700 == check_proof(prove(sink, seq), signer.verifier).size
+            assert check_proof(prove(sink, seq), signer.verifier).size == 700

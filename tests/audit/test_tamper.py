@@ -8,7 +8,10 @@ import random
 import pytest
 
 from opentelemetry_instrumentation_toolaudit.audit import Checkpoint, NoteSigner, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint, sign_checkpoint
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    open_checkpoint,
+    sign_checkpoint,
+)
 from opentelemetry_instrumentation_toolaudit.audit._merkle import root_from_leaf_hashes
 from opentelemetry_instrumentation_toolaudit.audit._verify import (
     COLUMN,
@@ -44,7 +47,12 @@ def trail(sink_url, signer, tmp_path):
 def test_untouched_trail_verifies(trail, signer, tmp_path):
     """An untouched trail verifies on every sink, against the sink's and the directory's checkpoints."""
     result = _verify(trail, signer, tmp_path)
-    assert (True, N, [], True) == (result.ok, result.size, result.problems, result.signatures_checked)
+    assert (
+        result.ok,
+        result.size,
+        result.problems,
+        result.signatures_checked,
+    ) == (True, N, [], True)
     assert result.checkpoints >= 2 * (N // EVERY)
     assert result.summary().startswith(f"OK: {N} records, root {result.root}")
 
@@ -105,7 +113,9 @@ def test_truncated_tail(trail, signer, tmp_path, seed):
     """Cutting the tail (and the sink's checkpoints that cover it) is caught by the checkpoint directory."""
     k = random.Random(seed).randrange(1, N)
     write_rows(trail, read_rows(trail)[:k])
-    write_checkpoints(trail, [n for n in read_checkpoints(trail) if open_checkpoint(n)[0].size <= k])
+    write_checkpoints(
+        trail, [n for n in read_checkpoints(trail) if open_checkpoint(n)[0].size <= k]
+    )
     result = _verify(trail, signer, tmp_path)
     assert (k, TRUNCATED) == (result.first_bad_seq, result.problems[0].kind)
     assert "truncated tail" in result.summary()
@@ -140,11 +150,15 @@ def test_rewritten_and_resigned_chain(trail, signer, tmp_path, seed):
     notes = []
     for note in read_checkpoints(trail):
         cp = open_checkpoint(note)[0]
-        notes.append(sign_checkpoint(Checkpoint(cp.origin, cp.size, root_from_leaf_hashes(leaves[: cp.size])), attacker))
+        notes.append(
+            sign_checkpoint(
+                Checkpoint(cp.origin, cp.size, root_from_leaf_hashes(leaves[: cp.size])), attacker
+            )
+        )
     write_checkpoints(trail, notes)
     with open_sink(trail, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
-    assert (0, SIGNATURE) == (result.first_bad_seq, result.problems[0].kind)
+    assert (result.first_bad_seq, result.problems[0].kind) == (0, SIGNATURE)
     assert "fails signature verification" in result.summary()
 
 
