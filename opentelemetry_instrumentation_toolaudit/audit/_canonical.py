@@ -157,7 +157,7 @@ def canonicalize(record: Mapping[str, Any]) -> tuple[bytes, bool]:
     try:
         if _clean(record):
             return _encode_clean(record), True
-        return "".join(_c_encode(_fast(record), 0)).encode("utf-8"), False
+        return _encode_clean(_fast(record)), False
     except (
         _NeedsReferenceError,
         UnicodeEncodeError,

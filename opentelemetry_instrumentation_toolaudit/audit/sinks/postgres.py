@@ -92,7 +92,7 @@ _COPY = f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(
 _MISMATCH_QUERY = (
     "SELECT seq FROM (SELECT seq, prev_hash, "
     + ", ".join(DATA_COLUMNS)
-    + ", convert_from(canonical, 'UTF8')::jsonb AS j FROM audit_records) r WHERE "
+    + ", convert_from(canonical, 'UTF8')::jsonb AS j FROM audit_records OFFSET 0) r WHERE "
     + "j->>'seq' IS DISTINCT FROM seq::text OR j->>'prev_hash' IS DISTINCT FROM prev_hash OR "
     + " OR ".join(
         f"(CASE WHEN jsonb_typeof(j->'{c}') = 'boolean' THEN (j->'{c}')::boolean END) IS DISTINCT FROM {c}"
