@@ -63,9 +63,6 @@ CREATE TABLE IF NOT EXISTS audit_nodes (
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS audit_repairs (
-    id INTEGER PRIMARY KEY, repaired_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, detail TEXT NOT NULL
-);
 CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
 BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
@@ -246,11 +243,6 @@ class SQLiteSink(AuditSink):
 
     def checkpoints(self) -> list[str]:
         return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
-
-    def repairs(self) -> list[str]:
-        with contextlib.suppress(SinkError):
-            return [r[0] for r in self._query("SELECT detail FROM audit_repairs ORDER BY id")]
-        return []
 
     def scan(self) -> Iterator[ScanRow]:
         # A cursor of its own connection, so the column check can run on another thread meanwhile.
