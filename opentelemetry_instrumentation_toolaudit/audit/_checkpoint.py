@@ -162,7 +162,13 @@ class NoteSigner:
             pass
         except OSError as exc:
             raise ToolAuditError(f"cannot read the signing key {path}: {exc.strerror}") from None
-        return _create_key_file(path)
+        try:
+            return _create_key_file(path)
+        except OSError as exc:
+            raise ToolAuditError(
+                f"cannot create the signing key {path}: {exc.strerror}; "
+                f"set {OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE} to a writable path"
+            ) from None
 
 
 def _create_key_file(path: Path) -> NoteSigner:

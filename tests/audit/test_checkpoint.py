@@ -228,3 +228,25 @@ def test_inclusion_proof_checks_offline_and_rejects_tampering(tmp_path, signer):
         check_proof(bad_path, signer.verifier)
     with pytest.raises(VerificationError, match="says it is #20, the proof places it at #21"):
         check_proof(replace(proof, seq=21), signer.verifier)
+
+
+def test_memory_sink_for_tests(signer):
+    """memory:// seals, checkpoints and verifies like the durable sinks, for fast tests of writers."""
+    log = AuditLog(open_sink("memory://"), signer=signer, checkpoint_every=2)
+    log.append([body(0), body(1), body(2)])
+    assert [r["seq"] for r in log.sink.records] == [0, 1, 2]
+    result = verify(log.sink, public_key=signer.verifier)
+    log.close()
+    assert (result.ok, result.size, result.checkpoints) == (True, 3, 1)
+
+
+def test_unwritable_key_path_is_a_clear_error(tmp_path):
+    """A signing key path that cannot be used is a ToolAuditError naming the path, not an OSError."""
+    from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(
+        ToolAuditError, match=r"cannot (read|create) the signing key .*/file/signing.key"
+    ):
+        NoteSigner.from_file(blocker / "signing.key")
