@@ -48,7 +48,10 @@ class AuditLog:
     ``signer`` defaults to the key in ``OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE`` (or
     ``~/.config/toolaudit/signing.key``), generated when absent; ``origin`` (the checkpoint's first
     line) defaults to the key's name. Thread-safe; several processes may each hold an AuditLog on the
-    same sink and still build one chain.
+    same sink and still build one chain. The cadence is counted per AuditLog: each process checkpoints
+    once the log has grown by ``checkpoint_every`` records since its own last checkpoint (so with k
+    writers, checkpoints come about k times as often), and each checkpoint signs the sink's head at
+    that moment, whoever wrote the records.
     """
 
     def __init__(

@@ -118,3 +118,23 @@ def test_several_processes_keep_one_linear_chain(sink_url, key_file):
         assert {s: stored[s] for s in a} == a
     writers_seen = {r.record["writer"] for r in records}
     assert {"w0", "w1", "w2"} == writers_seen
+
+
+def test_writer_repairs_a_tail_torn_by_another_process(tmp_path, key_file):
+    """A writer that was already open when another process died mid-write repairs the torn tail
+    before appending, so its own records stay whole and the chain verifies."""
+    url = f"jsonl:///{tmp_path}/audit.jsonl"
+    signer = NoteSigner.from_file(key_file)
+    from opentelemetry_instrumentation_toolaudit.audit import AuditLog
+
+    from .conftest import body
+
+    log = AuditLog(open_sink(url), signer=signer)
+    log.append([body(0), body(1)])
+    with open(tmp_path / "audit.jsonl", "ab") as f:
+        f.write(b'{"entry_hash":"abcd')  # what a writer killed mid-write leaves behind
+    log.append([body(2)])
+    log.close()
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert (result.ok, result.size, len(result.repairs)) == (True, 3, 1)

@@ -197,6 +197,11 @@ class JSONLSink(AuditSink):
             return
         data = os.pread(self._fd, end - self._offset, self._offset)
         complete = data.rfind(b"\n") + 1
+        if complete < len(data) and self._create:
+            # Another writer died mid-write after we opened: repair before anything is appended
+            # after the partial line (which would otherwise swallow our first record).
+            self._repair_torn_tail()
+            data = data[:complete]
         for line in data[:complete].split(b"\n")[:-1]:
             parsed = unframe(line)
             if parsed is None:
