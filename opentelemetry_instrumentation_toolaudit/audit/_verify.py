@@ -298,18 +298,18 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
-    for row in sink.scan():
+    for row_seq, canonical, entry_hash, prev_hash in sink.scan():
         h = leaf()
-        h.update(row.canonical)
+        h.update(canonical)
         digest = h.digest()
-        if row.seq != size and len(problems) < MAX_PROBLEMS:
-            if row.seq > size:
-                gaps.append((len(problems), size, row.seq))
+        if row_seq != size and len(problems) < MAX_PROBLEMS:
+            if row_seq > size:
+                gaps.append((len(problems), size, row_seq))
                 problems.append(
                     Problem(
                         size,
                         DELETED,
-                        f"record #{size} is missing (the next stored record is #{row.seq}): deleted",
+                        f"record #{size} is missing (the next stored record is #{row_seq}): deleted",
                     )
                 )
             else:
@@ -318,14 +318,14 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                     Problem(
                         size,
                         INSERTED,
-                        f"the record stored at position {size} says it is #{row.seq}: inserted or reordered",
+                        f"the record stored at position {size} says it is #{row_seq}: inserted or reordered",
                     )
                 )
-        if digest != row.entry_hash and len(problems) < MAX_PROBLEMS:
+        if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
             )
-        if row.prev_hash != prev and len(problems) < MAX_PROBLEMS:
+        if prev_hash != prev and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(
                     size,
@@ -334,7 +334,7 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                 )
             )
         # The link is followed through the stored hash, so one modified record is reported once.
-        prev = row.entry_hash.hex()
+        prev = entry_hash.hex()
         node = digest
         s = size
         while s & 1:

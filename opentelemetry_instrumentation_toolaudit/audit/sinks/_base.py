@@ -6,7 +6,7 @@ import abc
 import dataclasses
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, column_values
@@ -36,9 +36,9 @@ class TreeHead:
     root: bytes
 
 
-@dataclasses.dataclass(frozen=True)
-class ScanRow:
-    """One record as the verifier scans it: what the sink stored, not what it should be."""
+class ScanRow(NamedTuple):
+    """One record as the verifier scans it: what the sink stored, not what it should be (a
+    NamedTuple: the verifier makes one per record)."""
 
     seq: int
     """The sink's own position for the record (its seq column, or its line's seq field)."""
@@ -87,9 +87,9 @@ class AuditSink(abc.ABC):
         """Every stored checkpoint note, oldest first."""
 
     @abc.abstractmethod
-    def scan(self) -> Iterator[ScanRow]:
-        """Every stored record in storage order, for verification. Raises SinkError when the store
-        cannot be read at all."""
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+        """Every stored record in storage order, for verification, as :class:`ScanRow` fields (a
+        ScanRow or a plain tuple in that order). Raises SinkError when the store cannot be read."""
 
     def column_problems(self) -> list[tuple[int, str]]:
         """``(seq, what)`` for every record whose stored columns (or seq/prev_hash columns) disagree

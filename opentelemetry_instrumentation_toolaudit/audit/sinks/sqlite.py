@@ -31,7 +31,6 @@ from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
-    ScanRow,
     TreeHead,
     compare_columns,
     node_collector,
@@ -244,7 +243,7 @@ class SQLiteSink(AuditSink):
     def checkpoints(self) -> list[str]:
         return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
 
-    def scan(self) -> Iterator[ScanRow]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
         # A cursor of its own connection, so the column check can run on another thread meanwhile.
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False)
@@ -261,8 +260,8 @@ class SQLiteSink(AuditSink):
                     raise SinkError(f"{self.path}: cannot read records ({exc})") from None
                 if not rows:
                     return
-                for seq, canonical, entry_hash, prev_hash in rows:
-                    yield ScanRow(seq, canonical, entry_hash, prev_hash)
+                # The rows are already (seq, canonical, entry_hash, prev_hash): no per-row wrapper.
+                yield from rows
         finally:
             conn.close()
 
