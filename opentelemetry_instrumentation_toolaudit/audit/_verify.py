@@ -132,9 +132,10 @@ class VerifyResult:
 
 @dataclasses.dataclass(frozen=True)
 class _Seen:
+    """A checkpoint that parsed and (when a key is given) carries a valid signature."""
+
     source: str
     checkpoint: Checkpoint
-    trusted: bool
 
 
 def _verifiers(
@@ -188,7 +189,7 @@ def verify(
             except VerificationError as exc:
                 bad_signature.append((source, checkpoint, str(exc)))
                 continue
-        seen.append(_Seen(source, checkpoint, True))
+        seen.append(_Seen(source, checkpoint))
 
     # Column checks run in SQL on another connection and thread while this one hashes.
     column_result: list[Any] = []
@@ -225,18 +226,22 @@ def verify(
     def proven_prefix(limit: int) -> int:
         return max((m for m in matching if m < limit), default=0)
 
+    beyond = [s for s in seen if s.checkpoint.size > size]
+    if beyond:
+        widest = max(beyond, key=lambda s: s.checkpoint.size)
+        problems.append(
+            Problem(
+                size,
+                TRUNCATED,
+                f"the log ends after {size} records but a signed checkpoint ({widest.source}) covers "
+                f"{widest.checkpoint.size}: truncated tail",
+            )
+        )
     by_size: dict[int, _Seen] = {}
     compared = 0
     for s in seen:
         cp = s.checkpoint
         if cp.size > size:
-            problems.append(
-                Problem(
-                    size,
-                    TRUNCATED,
-                    f"the log ends after {size} records but a signed checkpoint ({s.source}) covers {cp.size}: truncated tail",
-                )
-            )
             continue
         compared += 1
         other = by_size.setdefault(cp.size, s)
