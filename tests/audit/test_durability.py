@@ -138,3 +138,36 @@ def test_writer_repairs_a_tail_torn_by_another_process(tmp_path, key_file):
     with open_sink(url, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
     assert (result.ok, result.size, len(result.repairs)) == (True, 3, 1)
+
+
+def test_log_opened_before_fork_keeps_one_chain(sink_url, signer):
+    """An AuditLog opened before fork (gunicorn --preload) appends from parent and children into one
+    chain: each child gets its own connection, file description and locks."""
+    from opentelemetry_instrumentation_toolaudit.audit import AuditLog
+
+    from .conftest import body
+
+    log = AuditLog(
+        open_sink(sink_url), signer=signer, checkpoint_every=10, checkpoint_interval=3600
+    )
+    log.append([body(0)])
+    children = []
+    for k in range(2):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                for i in range(20):
+                    log.append([body(100 * (k + 1) + i)])
+                log.close()
+            except BaseException:  # noqa: BLE001 - the child reports any failure by its exit code
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    for i in range(20):
+        log.append([body(1000 + i)])
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
+    log.close()
+    with open_sink(sink_url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert (statuses, result.ok, result.size) == ([0, 0], True, 61), result.summary()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
+import os
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -168,3 +170,17 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
         if expected[name] != columns.get(name):
             return f"the {name} column does not match the record's canonical bytes (edited column)"
     return None
+
+
+def reinit_in_forked_child(obj: object, method: str) -> None:
+    """Call ``obj.<method>()`` in the child after a fork (gunicorn ``--preload``, multiprocessing):
+    locks held by other threads, database connections and shared file descriptions must not be
+    inherited. Holds only a weak reference to ``obj``."""
+    ref = weakref.ref(obj)
+
+    def hook() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    os.register_at_fork(after_in_child=hook)

@@ -38,7 +38,12 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.audit._schema import PREV_HASH, SEQ
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, ScanRow, TreeHead
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    AuditSink,
+    ScanRow,
+    TreeHead,
+    reinit_in_forked_child,
+)
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
 try:
@@ -82,10 +87,10 @@ class JSONLSink(AuditSink):
         self.url = url or f"jsonl:///{self.path}"
         self._lock = threading.RLock()
         self._create = create
-        flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
+        self._flags = os.O_RDWR | os.O_APPEND | os.O_CREAT if create else os.O_RDONLY
         try:
             existed = os.path.exists(self.path)
-            self._fd = os.open(self.path, flags if create else os.O_RDONLY, 0o640)
+            self._fd = os.open(self.path, self._flags, 0o640)
         except FileNotFoundError:
             raise SinkError(f"{self.path}: no such file") from None
         except OSError as exc:
@@ -101,6 +106,15 @@ class JSONLSink(AuditSink):
                 self._repair_torn_tail()
                 self._load_head()
                 self._catch_up()
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # flock belongs to the open file description, which a fork shares: the child needs its own,
+        # or parent and child would both "hold" the lock and interleave their appends.
+        self._lock = threading.RLock()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = os.open(self.path, self._flags, 0o640)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> JSONLSink:

@@ -34,6 +34,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     TreeHead,
     compare_columns,
     node_collector,
+    reinit_in_forked_child,
     restore_frontier,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
@@ -109,6 +110,8 @@ class SQLiteSink(AuditSink):
         self.path = os.fspath(path)
         self.url = url or f"sqlite:///{self.path}"
         self._lock = threading.RLock()
+        self._writer = create
+        self._inherited: list[sqlite3.Connection] = []
         if not create and not os.path.exists(self.path):
             raise SinkError(f"{self.path}: no such file")
         if (
@@ -125,6 +128,15 @@ class SQLiteSink(AuditSink):
             self._check_schema()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # A connection must not cross a fork: the child opens its own, and keeps the inherited one
+        # unused and unclosed (closing it could disturb the parent's locks).
+        self._lock = threading.RLock()
+        if self._conn is not None:
+            self._inherited.append(self._conn)
+            self._conn = self._connect(self._writer)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> SQLiteSink:
