@@ -171,3 +171,30 @@ def test_log_opened_before_fork_keeps_one_chain(sink_url, signer):
     with open_sink(sink_url, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
     assert (statuses, result.ok, result.size) == ([0, 0], True, 61), result.summary()
+
+
+def test_failed_jsonl_write_leaves_no_partial_batch(tmp_path, signer, monkeypatch):
+    """When the write or fsync fails (disk full, I/O error), append raises SinkError and the batch's
+    bytes are cut back, so a retry does not store it twice."""
+    from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+    from opentelemetry_instrumentation_toolaudit.audit.sinks import jsonl
+
+    from .conftest import body
+
+    sink = open_sink(f"jsonl:///{tmp_path}/audit.jsonl")
+    sink.append([body(0)])
+    before = (tmp_path / "audit.jsonl").read_bytes()
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(jsonl.os, "fsync", failing_fsync)
+    with pytest.raises(SinkError, match="append failed \\(No space left on device\\)"):
+        sink.append([body(1), body(2)])
+    monkeypatch.undo()
+    assert (tmp_path / "audit.jsonl").read_bytes() == before
+    sink.append([body(1), body(2)])
+    sink.close()
+    with open_sink(f"jsonl:///{tmp_path}/audit.jsonl", create=False) as reader:
+        result = verify(reader)
+    assert (result.ok, result.size) == (True, 3)

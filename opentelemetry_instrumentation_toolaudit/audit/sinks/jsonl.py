@@ -239,11 +239,18 @@ class JSONLSink(AuditSink):
                 frontier = self._frontier.copy()
                 records = seal_batch(bodies, frontier, self._prev)
                 payload = b"".join(frame(r) for r in records)
+            except OSError as exc:
+                raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
+            try:
                 written = 0
                 while written < len(payload):
                     written += os.write(self._fd, payload[written:])
                 os.fsync(self._fd)
             except OSError as exc:
+                # Not acknowledged, so not kept: cut back what was written (we hold the lock, nobody
+                # appended after us), so a retry does not leave the batch in the log twice.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._offset)
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
             self._frontier = frontier
             self._size = frontier.size
