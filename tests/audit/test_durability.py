@@ -16,7 +16,7 @@ import pytest
 from opentelemetry_instrumentation_toolaudit.audit import NoteSigner, open_sink, verify
 
 ROOT = Path(__file__).resolve().parents[2]
-KILL_TRIALS = int(os.environ.get("TOOLAUDIT_KILL_TRIALS", "2"))
+KILL_TRIALS = int(os.environ.get("TOOLAUDIT_KILL_TRIALS", "3"))
 
 
 def _start_writer(
