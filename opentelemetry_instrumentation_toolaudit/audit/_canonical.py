@@ -5,11 +5,12 @@ UTF-16 units, prints ``-0.0`` and ``NaN``, and formats some floats differently. 
 signed, so their bytes must be reproducible by any verifier in any language.
 
 The ``rfc8785`` package is the reference but is pure Python (tens of microseconds a record). Most
-records qualify for a fast path where the C ``json`` encoder produces exactly the RFC 8785 bytes:
-every key ASCII (code-point order equals UTF-16 order), no float outside the range where Python's
-``repr`` and ECMAScript's ``Number.prototype.toString`` agree, no integer beyond 2^53, every string
-valid UTF-8. :func:`canonical_bytes` takes the fast path when it applies and ``rfc8785`` otherwise;
-``tests/audit/test_canonical.py`` checks the two agree on generated values.
+records qualify for a fast path where ``orjson`` (the ``fast`` extra) or else the stdlib C ``json``
+encoder produces exactly the RFC 8785 bytes: every key ASCII (code-point order equals UTF-16 order),
+no float outside the range where the shortest round-trip form is printed as ECMAScript's
+``Number.prototype.toString`` prints it, no integer beyond 2^53, every string valid UTF-8.
+:func:`canonical_bytes` takes the fast path when it applies and ``rfc8785`` otherwise;
+``tests/audit/test_canonical.py`` checks both fast encoders against ``rfc8785`` on generated values.
 """
 
 from __future__ import annotations
@@ -48,9 +49,17 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 
 # The C encoder built once (``JSONEncoder.encode`` rebuilds it on every call). No cycle markers: the
 # walk in ``_clean`` runs first and a cycle ends it with RecursionError.
-_c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-    None, _no_default, json.encoder.encode_basestring, None, ":", ",", True, False, False
-)
+if json.encoder.c_make_encoder is not None:  # type: ignore[attr-defined]
+    _c_encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, _no_default, json.encoder.encode_basestring, None, ":", ",", True, False, False
+    )
+else:  # pragma: no cover - interpreters without the C accelerator
+    _encoder = json.JSONEncoder(
+        ensure_ascii=False, allow_nan=False, sort_keys=True, separators=(",", ":")
+    )
+
+    def _c_encode(value: Any, _level: int) -> list[str]:
+        return [_encoder.encode(value)]
 
 
 class _NeedsReferenceError(Exception):
@@ -157,7 +166,7 @@ def canonicalize(record: Mapping[str, Any]) -> tuple[bytes, bool]:
     try:
         if _clean(record):
             return _encode_clean(record), True
-        return "".join(_c_encode(_fast(record), 0)).encode("utf-8"), False
+        return _encode_clean(_fast(record)), False
     except (
         _NeedsReferenceError,
         UnicodeEncodeError,

@@ -93,7 +93,9 @@ class NoteVerifier:
             ) from None
         if len(hash_hex) != 8 or len(raw) != 33 or raw[0] != ALG_ED25519:
             raise VerificationError("malformed verifier key: not an Ed25519 signed-note key")
-        verifier = cls(_check_name(name), raw[1:])
+        if not name or _BAD_NAME.search(name):
+            raise VerificationError("malformed verifier key: the key name is empty or has spaces")
+        verifier = cls(name, raw[1:])
         if verifier.key_id != declared:
             raise VerificationError("malformed verifier key: its key id does not match the key")
         return verifier
@@ -160,7 +162,13 @@ class NoteSigner:
             pass
         except OSError as exc:
             raise ToolAuditError(f"cannot read the signing key {path}: {exc.strerror}") from None
-        return _create_key_file(path)
+        try:
+            return _create_key_file(path)
+        except OSError as exc:
+            raise ToolAuditError(
+                f"cannot create the signing key {path}: {exc.strerror}; "
+                f"set {OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE} to a writable path"
+            ) from None
 
 
 def _create_key_file(path: Path) -> NoteSigner:

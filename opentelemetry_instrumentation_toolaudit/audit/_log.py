@@ -32,6 +32,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks import (
     AuditSink,
     open_sink,
 )
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
@@ -48,7 +49,10 @@ class AuditLog:
     ``signer`` defaults to the key in ``OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE`` (or
     ``~/.config/toolaudit/signing.key``), generated when absent; ``origin`` (the checkpoint's first
     line) defaults to the key's name. Thread-safe; several processes may each hold an AuditLog on the
-    same sink and still build one chain.
+    same sink and still build one chain. The cadence is counted per AuditLog: each process checkpoints
+    once the log has grown by ``checkpoint_every`` records since its own last checkpoint (so with k
+    writers, checkpoints come about k times as often), and each checkpoint signs the sink's head at
+    that moment, whoever wrote the records.
     """
 
     def __init__(
@@ -75,6 +79,13 @@ class AuditLog:
         self._checkpointed_at = time.monotonic()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # Threads do not survive a fork and a lock may have been held by one: start afresh.
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._timer = None
 
     @classmethod
     def from_env(cls, sink_url: str | None = None) -> AuditLog:

@@ -132,9 +132,10 @@ class VerifyResult:
 
 @dataclasses.dataclass(frozen=True)
 class _Seen:
+    """A checkpoint that parsed and (when a key is given) carries a valid signature."""
+
     source: str
     checkpoint: Checkpoint
-    trusted: bool
 
 
 def _verifiers(
@@ -188,7 +189,7 @@ def verify(
             except VerificationError as exc:
                 bad_signature.append((source, checkpoint, str(exc)))
                 continue
-        seen.append(_Seen(source, checkpoint, True))
+        seen.append(_Seen(source, checkpoint))
 
     # Column checks run in SQL on another connection and thread while this one hashes.
     column_result: list[Any] = []
@@ -223,20 +224,24 @@ def verify(
     )
 
     def proven_prefix(limit: int) -> int:
-        return max((m for m in matching if m <= limit), default=0)
+        return max((m for m in matching if m < limit), default=0)
 
+    beyond = [s for s in seen if s.checkpoint.size > size]
+    if beyond:
+        widest = max(beyond, key=lambda s: s.checkpoint.size)
+        problems.append(
+            Problem(
+                size,
+                TRUNCATED,
+                f"the log ends after {size} records but a signed checkpoint ({widest.source}) covers "
+                f"{widest.checkpoint.size}: truncated tail",
+            )
+        )
     by_size: dict[int, _Seen] = {}
     compared = 0
     for s in seen:
         cp = s.checkpoint
         if cp.size > size:
-            problems.append(
-                Problem(
-                    size,
-                    TRUNCATED,
-                    f"the log ends after {size} records but a signed checkpoint ({s.source}) covers {cp.size}: truncated tail",
-                )
-            )
             continue
         compared += 1
         other = by_size.setdefault(cp.size, s)
@@ -293,35 +298,39 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
     hashes: list[bytes] = []
     size = 0
     prev = GENESIS_HASH
+    gaps: list[tuple[int, int, int]] = []
+    went_back = 0
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
-    for row in sink.scan():
+    for row_seq, canonical, entry_hash, prev_hash in sink.scan():
         h = leaf()
-        h.update(row.canonical)
+        h.update(canonical)
         digest = h.digest()
-        if row.seq != size and len(problems) < MAX_PROBLEMS:
-            if row.seq > size:
+        if row_seq != size and len(problems) < MAX_PROBLEMS:
+            if row_seq > size:
+                gaps.append((len(problems), size, row_seq))
                 problems.append(
                     Problem(
                         size,
                         DELETED,
-                        f"record #{size} is missing (the next stored record is #{row.seq}): deleted",
+                        f"record #{size} is missing (the next stored record is #{row_seq}): deleted",
                     )
                 )
             else:
+                went_back = went_back or size
                 problems.append(
                     Problem(
                         size,
                         INSERTED,
-                        f"the record stored at position {size} says it is #{row.seq}: inserted or reordered",
+                        f"the record stored at position {size} says it is #{row_seq}: inserted or reordered",
                     )
                 )
-        if digest != row.entry_hash and len(problems) < MAX_PROBLEMS:
+        if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
             )
-        if row.prev_hash != prev and len(problems) < MAX_PROBLEMS:
+        if prev_hash != prev and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(
                     size,
@@ -330,7 +339,7 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                 )
             )
         # The link is followed through the stored hash, so one modified record is reported once.
-        prev = row.entry_hash.hex()
+        prev = entry_hash.hex()
         node = digest
         s = size
         while s & 1:
@@ -340,6 +349,15 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         size += 1
         if size in wanted:
             roots[size] = _fold(hashes)
+    if went_back:
+        # Sequence numbers that jump ahead and later fall back are records out of order, not a deletion.
+        for index, position, seq in gaps:
+            if position < went_back:
+                problems[index] = Problem(
+                    position,
+                    INSERTED,
+                    f"the record stored at position {position} is #{seq}: records reordered",
+                )
     return size, roots, _fold(hashes), problems
 
 

@@ -35,6 +35,21 @@ def test_fast_path_equals_rfc8785(record):
 
 
 @settings(max_examples=200, deadline=None)
+@given(st.dictionaries(keys, values, max_size=8))
+def test_both_fast_encoders_equal_rfc8785(record):
+    """Where the fast path applies, the stdlib C encoder and orjson (when installed) both print RFC 8785."""
+    from opentelemetry_instrumentation_toolaudit.audit import _canonical
+
+    if not _canonical._clean(record):
+        record = _canonical.prepare(record)
+        if not _canonical._clean(record):
+            return
+    expected = rfc8785.dumps(record)
+    assert "".join(_canonical._c_encode(record, 0)).encode() == expected
+    assert _canonical._encode_clean(record) == expected
+
+
+@settings(max_examples=200, deadline=None)
 @given(st.floats(allow_nan=False, allow_infinity=False))
 def test_floats_match_ecmascript_form(value):
     """Every finite float is printed as RFC 8785 (ECMAScript) prints it, -0.0 as 0."""

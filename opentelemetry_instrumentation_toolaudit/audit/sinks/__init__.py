@@ -5,6 +5,7 @@
 ``sqlite:////var/audit.db``    SQLite file, absolute path (four slashes)
 ``jsonl:///audit.jsonl``       JSON Lines file, relative; ``jsonl:////abs/audit.jsonl`` absolute
 ``postgresql://user@host/db``  PostgreSQL (libpq URL; ``?options=-csearch_path%3Dschema`` picks a schema)
+``memory://``                  in memory, for tests only (nothing is durable)
 =============================  ================================================================
 
 The CLI also accepts a bare file path: ``*.jsonl`` is a JSONL sink, anything else SQLite.
@@ -17,7 +18,6 @@ import os
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, SinkError, TreeHead
 
 DEFAULT_SINK_URL = "sqlite:///toolaudit.db"
-_SCHEMES = ("sqlite", "jsonl", "postgresql", "postgres")
 
 
 def open_sink(url: str, *, create: bool = True) -> AuditSink:
@@ -33,6 +33,10 @@ def open_sink(url: str, *, create: bool = True) -> AuditSink:
         from opentelemetry_instrumentation_toolaudit.audit.sinks.jsonl import JSONLSink
 
         return JSONLSink.from_url(url, create=create)
+    if scheme == "memory":
+        from opentelemetry_instrumentation_toolaudit.audit.sinks.memory import MemorySink
+
+        return MemorySink(url)
     if scheme in ("postgresql", "postgres"):
         from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import PostgresSink
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import abc
 import dataclasses
 import json
+import os
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, column_values
@@ -36,9 +38,9 @@ class TreeHead:
     root: bytes
 
 
-@dataclasses.dataclass(frozen=True)
-class ScanRow:
-    """One record as the verifier scans it: what the sink stored, not what it should be."""
+class ScanRow(NamedTuple):
+    """One record as the verifier scans it: what the sink stored, not what it should be (a
+    NamedTuple: the verifier makes one per record)."""
 
     seq: int
     """The sink's own position for the record (its seq column, or its line's seq field)."""
@@ -87,9 +89,9 @@ class AuditSink(abc.ABC):
         """Every stored checkpoint note, oldest first."""
 
     @abc.abstractmethod
-    def scan(self) -> Iterator[ScanRow]:
-        """Every stored record in storage order, for verification. Raises SinkError when the store
-        cannot be read at all."""
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+        """Every stored record in storage order, for verification, as :class:`ScanRow` fields (a
+        ScanRow or a plain tuple in that order). Raises SinkError when the store cannot be read."""
 
     def column_problems(self) -> list[tuple[int, str]]:
         """``(seq, what)`` for every record whose stored columns (or seq/prev_hash columns) disagree
@@ -168,3 +170,17 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
         if expected[name] != columns.get(name):
             return f"the {name} column does not match the record's canonical bytes (edited column)"
     return None
+
+
+def reinit_in_forked_child(obj: object, method: str) -> None:
+    """Call ``obj.<method>()`` in the child after a fork (gunicorn ``--preload``, multiprocessing):
+    locks held by other threads, database connections and shared file descriptions must not be
+    inherited. Holds only a weak reference to ``obj``."""
+    ref = weakref.ref(obj)
+
+    def hook() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    os.register_at_fork(after_in_child=hook)

@@ -38,7 +38,12 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.audit._schema import PREV_HASH, SEQ
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, ScanRow, TreeHead
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    AuditSink,
+    ScanRow,
+    TreeHead,
+    reinit_in_forked_child,
+)
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
 try:
@@ -82,10 +87,10 @@ class JSONLSink(AuditSink):
         self.url = url or f"jsonl:///{self.path}"
         self._lock = threading.RLock()
         self._create = create
-        flags = os.O_RDWR | os.O_APPEND | (os.O_CREAT if create else 0)
+        self._flags = os.O_RDWR | os.O_APPEND | os.O_CREAT if create else os.O_RDONLY
         try:
             existed = os.path.exists(self.path)
-            self._fd = os.open(self.path, flags if create else os.O_RDONLY, 0o640)
+            self._fd = os.open(self.path, self._flags, 0o640)
         except FileNotFoundError:
             raise SinkError(f"{self.path}: no such file") from None
         except OSError as exc:
@@ -101,6 +106,15 @@ class JSONLSink(AuditSink):
                 self._repair_torn_tail()
                 self._load_head()
                 self._catch_up()
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # flock belongs to the open file description, which a fork shares: the child needs its own,
+        # or parent and child would both "hold" the lock and interleave their appends.
+        self._lock = threading.RLock()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = os.open(self.path, self._flags, 0o640)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> JSONLSink:
@@ -197,6 +211,11 @@ class JSONLSink(AuditSink):
             return
         data = os.pread(self._fd, end - self._offset, self._offset)
         complete = data.rfind(b"\n") + 1
+        if complete < len(data) and self._create:
+            # Another writer died mid-write after we opened: repair before anything is appended
+            # after the partial line (which would otherwise swallow our first record).
+            self._repair_torn_tail()
+            data = data[:complete]
         for line in data[:complete].split(b"\n")[:-1]:
             parsed = unframe(line)
             if parsed is None:
@@ -220,11 +239,18 @@ class JSONLSink(AuditSink):
                 frontier = self._frontier.copy()
                 records = seal_batch(bodies, frontier, self._prev)
                 payload = b"".join(frame(r) for r in records)
+            except OSError as exc:
+                raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
+            try:
                 written = 0
                 while written < len(payload):
                     written += os.write(self._fd, payload[written:])
                 os.fsync(self._fd)
             except OSError as exc:
+                # Not acknowledged, so not kept: cut back what was written (we hold the lock, nobody
+                # appended after us), so a retry does not leave the batch in the log twice.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._fd, self._offset)
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
             self._frontier = frontier
             self._size = frontier.size

@@ -38,6 +38,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     TreeHead,
     compare_columns,
     node_collector,
+    reinit_in_forked_child,
     restore_frontier,
 )
 
@@ -92,7 +93,7 @@ _COPY = f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(
 _MISMATCH_QUERY = (
     "SELECT seq FROM (SELECT seq, prev_hash, "
     + ", ".join(DATA_COLUMNS)
-    + ", convert_from(canonical, 'UTF8')::jsonb AS j FROM audit_records) r WHERE "
+    + ", convert_from(canonical, 'UTF8')::jsonb AS j FROM audit_records OFFSET 0) r WHERE "
     + "j->>'seq' IS DISTINCT FROM seq::text OR j->>'prev_hash' IS DISTINCT FROM prev_hash OR "
     + " OR ".join(
         f"(CASE WHEN jsonb_typeof(j->'{c}') = 'boolean' THEN (j->'{c}')::boolean END) IS DISTINCT FROM {c}"
@@ -139,6 +140,25 @@ class PostgresSink(AuditSink):
             raise SinkError(
                 f"{self._where}: cannot create the audit tables ({_first_line(exc)})"
             ) from None
+        self._inherited: list[Any] = []
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # The parent's session must be neither used nor closed (closing would end it for the parent):
+        # the child keeps it aside and opens its own on first use.
+        self._lock = threading.RLock()
+        if not self._conn.closed:
+            self._inherited.append(self._conn)
+            self._conn = None  # type: ignore[assignment]
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            pg = _require_psycopg()
+            try:
+                self._conn = pg.connect(self.url, autocommit=False)
+            except pg.Error as exc:
+                raise SinkError(f"{self._where}: cannot connect ({_first_line(exc)})") from None
+        return self._conn
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> PostgresSink:
@@ -151,21 +171,21 @@ class PostgresSink(AuditSink):
 
         with self._lock:
             try:
-                schema = self._conn.execute("SELECT current_schema()").fetchone()[0]
-                self._conn.execute(
+                schema = self._connection().execute("SELECT current_schema()").fetchone()[0]
+                self._connection().execute(
                     sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                         sql.Identifier(schema), sql.Identifier(role)
                     )
                 )
                 for table in _TABLES:
-                    self._conn.execute(
+                    self._connection().execute(
                         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                             sql.Identifier(table), sql.Identifier(role)
                         )
                     )
-                self._conn.commit()
+                self._connection().commit()
             except pg.Error as exc:
-                self._conn.rollback()
+                self._connection().rollback()
                 raise SinkError(
                     f"{self._where}: granting writer rights failed ({_first_line(exc)})"
                 ) from None
@@ -175,7 +195,7 @@ class PostgresSink(AuditSink):
             return []
         pg = _require_psycopg()
         with self._lock:
-            conn = self._conn
+            conn = self._connection()
             try:
                 conn.execute(_LOCK)
                 row = conn.execute(_HEAD).fetchone()
@@ -215,12 +235,13 @@ class PostgresSink(AuditSink):
     def _query(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         pg = _require_psycopg()
         with self._lock:
+            conn = self._connection()
             try:
-                rows = self._conn.execute(query, params).fetchall()
-                self._conn.commit()
+                rows = conn.execute(query, params).fetchall()
+                conn.commit()
                 return rows
             except pg.Error as exc:
-                self._conn.rollback()
+                conn.rollback()
                 raise SinkError(f"{self._where}: read failed ({_first_line(exc)})") from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
@@ -247,12 +268,12 @@ class PostgresSink(AuditSink):
         pg = _require_psycopg()
         with self._lock:
             try:
-                self._conn.execute(
+                self._connection().execute(
                     "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (size, note)
                 )
-                self._conn.commit()
+                self._connection().commit()
             except pg.Error as exc:
-                self._conn.rollback()
+                self._connection().rollback()
                 raise SinkError(
                     f"{self._where}: writing a checkpoint failed ({_first_line(exc)})"
                 ) from None
@@ -321,7 +342,7 @@ class PostgresSink(AuditSink):
 
     def close(self) -> None:
         with self._lock:
-            if not self._conn.closed:
+            if self._conn is not None and not self._conn.closed:
                 self._conn.close()
 
 

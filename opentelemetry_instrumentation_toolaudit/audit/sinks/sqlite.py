@@ -31,10 +31,10 @@ from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
-    ScanRow,
     TreeHead,
     compare_columns,
     node_collector,
+    reinit_in_forked_child,
     restore_frontier,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
@@ -62,9 +62,6 @@ CREATE TABLE IF NOT EXISTS audit_nodes (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit_repairs (
-    id INTEGER PRIMARY KEY, repaired_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, detail TEXT NOT NULL
 );
 CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
 BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
@@ -113,6 +110,8 @@ class SQLiteSink(AuditSink):
         self.path = os.fspath(path)
         self.url = url or f"sqlite:///{self.path}"
         self._lock = threading.RLock()
+        self._writer = create
+        self._inherited: list[sqlite3.Connection] = []
         if not create and not os.path.exists(self.path):
             raise SinkError(f"{self.path}: no such file")
         if (
@@ -129,6 +128,15 @@ class SQLiteSink(AuditSink):
             self._check_schema()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # A connection must not cross a fork: the child opens its own, and keeps the inherited one
+        # unused and unclosed (closing it could disturb the parent's locks).
+        self._lock = threading.RLock()
+        if self._conn is not None:
+            self._inherited.append(self._conn)
+            self._conn = self._connect(self._writer)
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> SQLiteSink:
@@ -247,12 +255,7 @@ class SQLiteSink(AuditSink):
     def checkpoints(self) -> list[str]:
         return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
 
-    def repairs(self) -> list[str]:
-        with contextlib.suppress(SinkError):
-            return [r[0] for r in self._query("SELECT detail FROM audit_repairs ORDER BY id")]
-        return []
-
-    def scan(self) -> Iterator[ScanRow]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
         # A cursor of its own connection, so the column check can run on another thread meanwhile.
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False)
@@ -269,8 +272,8 @@ class SQLiteSink(AuditSink):
                     raise SinkError(f"{self.path}: cannot read records ({exc})") from None
                 if not rows:
                     return
-                for seq, canonical, entry_hash, prev_hash in rows:
-                    yield ScanRow(seq, canonical, entry_hash, prev_hash)
+                # The rows are already (seq, canonical, entry_hash, prev_hash): no per-row wrapper.
+                yield from rows
         finally:
             conn.close()
 
