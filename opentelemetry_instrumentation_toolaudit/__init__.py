@@ -45,19 +45,35 @@ from opentelemetry_instrumentation_toolaudit._context import (
     current_attribution,
 )
 from opentelemetry_instrumentation_toolaudit._decorator import audited_tool
+from opentelemetry_instrumentation_toolaudit._events import record_event
+from opentelemetry_instrumentation_toolaudit._exceptions import (
+    AuditUnavailableError,
+    CanonicalizationError,
+    SinkError,
+    ToolAuditError,
+    VerificationError,
+)
 from opentelemetry_instrumentation_toolaudit._instrumentor import ToolAuditInstrumentor
 from opentelemetry_instrumentation_toolaudit._log import error_counts
 from opentelemetry_instrumentation_toolaudit._recorder import ToolCall
+from opentelemetry_instrumentation_toolaudit.audit._exporter import AuditLogExporter
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 __all__ = [
     "Attribution",
+    "AuditLogExporter",
+    "AuditUnavailableError",
     "CallTrigger",
+    "CanonicalizationError",
+    "SinkError",
+    "ToolAuditError",
     "ToolAuditInstrumentor",
     "ToolCall",
+    "VerificationError",
     "__version__",
     "audit_context",
     "audited_tool",
     "current_attribution",
     "error_counts",
+    "record_event",
 ]

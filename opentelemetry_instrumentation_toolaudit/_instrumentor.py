@@ -18,23 +18,30 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
 
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit._patching import Patcher, resolve
-from opentelemetry_instrumentation_toolaudit._state import SCHEMA_URL, STATE
+from opentelemetry_instrumentation_toolaudit._stamping import install_stamping
+from opentelemetry_instrumentation_toolaudit._state import SCHEMA_URL, SCOPE_NAME, STATE
 from opentelemetry_instrumentation_toolaudit._targets import make_dispatch_wrapper, parse_targets
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS,
+    OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS,
     OTEL_PYTHON_TOOLAUDIT_TOOLS,
 )
 from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
 from opentelemetry_instrumentation_toolaudit.integrations._remembered import REGISTRY
 from opentelemetry_instrumentation_toolaudit.package import _instruments
+from opentelemetry_instrumentation_toolaudit.redaction import Installation, install_redaction
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 
 class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Audits tool calls: ``@audited_tool`` functions, dispatch targets, and framework tool runners.
 
-    ``instrument()`` accepts ``tracer_provider``, ``redaction_policy`` and ``tools`` (a list of
-    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``).
+    ``instrument()`` accepts ``tracer_provider``, ``redaction_policy``, ``tools`` (a list of
+    ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``),
+    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``) and
+    ``redact_spans`` (default ``OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS``, true): put a
+    ``RedactingSpanProcessor`` in front of every processor of the tracer provider, including those
+    ``opentelemetry-instrument`` configured before any instrumentor ran and those added later.
     """
 
     def __init__(self) -> None:
@@ -46,6 +53,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         # wrapt post-import hooks cannot be removed; each hook checks it belongs to the live generation.
         self._generation = 0
         self._lock = threading.Lock()
+        self._redaction: Installation | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -62,7 +70,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("tracer_provider"),
             schema_url=SCHEMA_URL,
         )
-        STATE.configure(tracer, kwargs.get("redaction_policy"))
+        STATE.configure(tracer, kwargs.get("redaction_policy"), kwargs.get("fail_closed_tools", ()))
+        self._install_redaction(kwargs)
+        self._install_stamping(kwargs.get("tracer_provider") or trace.get_tracer_provider())
         with self._lock:
             self._generation += 1
             generation = self._generation
@@ -90,8 +100,53 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         with self._lock:
             self._generation += 1
         self._patcher.restore_all()
+        if self._redaction is not None:
+            self._redaction.remove()
+            self._redaction = None
         REGISTRY.clear()
         STATE.reset()
+
+    def _install_redaction(self, kwargs: dict[str, Any]) -> None:
+        """Redact spans before every exporter: now if the provider exists, else once it is set."""
+        redact = kwargs.get("redact_spans")
+        if redact is None:
+            setting = os.environ.get(OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS, "").strip().lower()
+            redact = setting not in ("false", "0", "off", "no")
+        if not redact:
+            return
+        try:
+            provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
+            if isinstance(provider, trace.ProxyTracerProvider):
+                # The app sets its provider after instrument(): install when it does.
+                self._patcher.wrap(trace, "set_tracer_provider", self._on_set_tracer_provider)
+                return
+            self._redaction = install_redaction(
+                provider, STATE.policy, source_redacted_scopes=frozenset({SCOPE_NAME})
+            )
+        except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
+            internal_error("installing span redaction", exc)
+
+    @staticmethod
+    def _install_stamping(provider: Any) -> None:
+        """Attribution on other instrumentations' LLM spans (see ``_stamping``)."""
+        try:
+            if not isinstance(provider, trace.ProxyTracerProvider):
+                install_stamping(provider)
+        except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
+            internal_error("installing attribution stamping", exc)
+
+    def _on_set_tracer_provider(self, wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        result = wrapped(*args, **kwargs)
+        self._install_stamping(trace.get_tracer_provider())
+        try:
+            provider = trace.get_tracer_provider()
+            if self._redaction is None and not isinstance(provider, trace.ProxyTracerProvider):
+                self._redaction = install_redaction(
+                    provider, STATE.policy, source_redacted_scopes=frozenset({SCOPE_NAME})
+                )
+        except Exception as exc:  # noqa: BLE001 - the app's own call must succeed regardless
+            internal_error("installing span redaction", exc)
+        return result
 
     def _when_imported(
         self, module_name: str, generation: int, patch: Any, *, target: bool = True

@@ -7,14 +7,17 @@ tool's own exception always propagates unchanged.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
@@ -24,6 +27,7 @@ from opentelemetry_instrumentation_toolaudit._context import (
     attach_attribution,
     current_attribution,
 )
+from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
 from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._state import STATE
@@ -60,28 +64,47 @@ class ToolCall:
     """Extra attributes an integration wants on the span."""
 
 
+def _redaction_attributes(found: collections.Counter[str]) -> dict[str, Any]:
+    """``toolaudit.redaction.count`` and ``.kinds`` for what redaction at the source removed."""
+    return {
+        attrs.TOOLAUDIT_REDACTION_COUNT: sum(found.values()),
+        attrs.TOOLAUDIT_REDACTION_KINDS: tuple(sorted(found)),
+    }
+
+
 class ActiveCall:
     """A started tool call: its span and the context token to restore when it ends."""
 
-    __slots__ = ("_owned", "_token", "span")
+    __slots__ = ("_found", "_owned", "_token", "span")
 
-    def __init__(self, span: trace.Span, token: object | None, owned: bool) -> None:
+    def __init__(
+        self,
+        span: trace.Span,
+        token: object | None,
+        owned: bool,
+        found: collections.Counter[str] | None = None,
+    ) -> None:
         self.span = span
         self._token = token
         self._owned = owned
+        # What redaction removed from the arguments; the result's findings are added at the end.
+        self._found = found if found is not None else collections.Counter()
 
     def succeeded(self, result: Any) -> None:
         """Record a normal return (a result dict with an ``error`` key still counts as a failure)."""
         try:
             span = self.span
             if span.is_recording():
-                policy = STATE.policy
-                summary = policy.redact(summarize_result(result))
+                found = self._found
+                before = sum(found.values())
+                summary = STATE.policy.redact_collect(summarize_result(result), found)
                 failed = result_failed(result)
                 values: dict[str, Any] = {
                     attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
                     attrs.TOOLAUDIT_SUCCESS: not failed,
                 }
+                if sum(found.values()) != before:
+                    values.update(_redaction_attributes(found))
                 if failed:
                     values[attrs.ERROR_TYPE] = error_type_of(result)
                     span.set_status(Status(StatusCode.ERROR, values[attrs.ERROR_TYPE]))
@@ -96,16 +119,31 @@ class ActiveCall:
             span = self.span
             if span.is_recording():
                 error_type = type(exc).__qualname__
-                message = STATE.policy.redact_text(str(exc))[:MAX_ERROR_MESSAGE]
-                summary = {"success": False, "error": message, "error_type": error_type}
-                span.set_attributes(
-                    {
-                        attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
-                        attrs.TOOLAUDIT_SUCCESS: False,
-                        attrs.ERROR_TYPE: error_type,
-                    }
+                policy = STATE.policy
+                found = self._found
+                before = sum(found.values())
+                message = policy.redact_collect(str(exc), found)[:MAX_ERROR_MESSAGE]
+                # The SDK's stack trace ends with str(exc): redact it too, or it leaks the message.
+                stacktrace = policy.redact_collect(
+                    "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), found
                 )
-                span.record_exception(exc, attributes={"exception.message": message}, escaped=True)
+                summary = {"success": False, "error": message, "error_type": error_type}
+                values: dict[str, Any] = {
+                    attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
+                    attrs.TOOLAUDIT_SUCCESS: False,
+                    attrs.ERROR_TYPE: error_type,
+                }
+                if sum(found.values()) != before:
+                    values.update(_redaction_attributes(found))
+                span.set_attributes(values)
+                span.record_exception(
+                    exc,
+                    attributes={
+                        attrs.EXCEPTION_MESSAGE: message,
+                        attrs.EXCEPTION_STACKTRACE: stacktrace,
+                    },
+                    escaped=True,
+                )
                 span.set_status(Status(StatusCode.ERROR, error_type))
         except Exception as err:  # noqa: BLE001
             internal_error("recording a tool exception", err)
@@ -122,13 +160,13 @@ class ActiveCall:
             internal_error("ending a tool span", exc)
 
 
-def _arguments_json(arguments: Any) -> str | None:
+def _arguments_json(arguments: Any, found: collections.Counter[str]) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
         with contextlib.suppress(ValueError):
             arguments = json.loads(arguments)
-    safe = STATE.policy.redact(to_jsonable(arguments))
+    safe = STATE.policy.redact_collect(to_jsonable(arguments), found)
     return bounded_dumps(safe, STATE.max_argument_bytes)
 
 
@@ -165,15 +203,19 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
     return attribution, values
 
 
-def _call_attributes(call: ToolCall, static: dict[str, Any]) -> dict[str, Any]:
+def _call_attributes(
+    call: ToolCall, static: dict[str, Any], found: collections.Counter[str]
+) -> dict[str, Any]:
     values = dict(static)
     if call.call_id:
         values[attrs.GEN_AI_TOOL_CALL_ID] = call.call_id
-    arguments = _arguments_json(call.arguments)
+    arguments = _arguments_json(call.arguments, found)
     if arguments is not None:
         values[attrs.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
     if call.attributes:
         values.update(call.attributes)
+    if found:
+        values.update(_redaction_attributes(found))
     return values
 
 
@@ -235,7 +277,8 @@ def start_call(call: ToolCall) -> ActiveCall | None:
                 call = dataclasses.replace(call, call_id=twin_call_id)
             call = _with_remembered(call)
         attribution, static = _static_attributes(call)
-        values = _call_attributes(call, static)
+        found: collections.Counter[str] = collections.Counter()
+        values = _call_attributes(call, static, found)
         if twin:
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
             existing = parent.attributes  # type: ignore[attr-defined]
@@ -243,7 +286,7 @@ def start_call(call: ToolCall) -> ActiveCall | None:
             for link in call.links:
                 parent.add_link(link.context, link.attributes)
             token = otel_context.attach(attach_attribution(attribution))
-            return ActiveCall(parent, token, owned=False)
+            return ActiveCall(parent, token, owned=False, found=found)
         span = STATE.current_tracer().start_span(
             f"{attrs.OPERATION_EXECUTE_TOOL} {call.name}",
             kind=SpanKind.INTERNAL,
@@ -251,10 +294,48 @@ def start_call(call: ToolCall) -> ActiveCall | None:
             links=call.links or None,
         )
         ctx = attach_attribution(attribution, trace.set_span_in_context(span))
-        return ActiveCall(span, otel_context.attach(ctx), owned=True)
+        return ActiveCall(span, otel_context.attach(ctx), owned=True, found=found)
     except Exception as exc:  # noqa: BLE001
         internal_error("starting a tool span", exc)
         return None
+
+
+def before_tool(call: ToolCall, active: ActiveCall | None) -> None:
+    """Write the intent record of a call that has started but not run yet.
+
+    A fail-closed tool runs only once its intent record is durable: when it cannot be written, the
+    span records ``AuditUnavailableError`` and the error is raised to the caller instead of running
+    the tool (the one place this package raises into the app, on purpose). With intent records on
+    for every tool, the record is queued without blocking.
+    """
+    from opentelemetry_instrumentation_toolaudit.audit._exporter import active_exporter
+
+    fail_closed = call.name in STATE.fail_closed_tools
+    exporter = active_exporter()
+    span = active.span if active is not None else None
+    recording = isinstance(span, ReadableSpan) and span.is_recording()
+    if not fail_closed:
+        if STATE.intent_records and exporter is not None and recording:
+            exporter.enqueue_intent(span)  # type: ignore[arg-type]
+        return
+    if exporter is None:
+        error = AuditUnavailableError(
+            f"fail-closed tool {call.name!r} needs an audit exporter (OTEL_TRACES_EXPORTER=…,toolaudit)"
+        )
+    elif not recording:
+        error = AuditUnavailableError(
+            f"the span of fail-closed tool {call.name!r} is not recorded (sampled out); "
+            "keep execute_tool spans in the sampler"
+        )
+    else:
+        try:
+            exporter.write_intent(span)  # type: ignore[arg-type]
+            return
+        except AuditUnavailableError as exc:
+            error = exc
+    if active is not None:
+        active.failed(error)
+    raise error
 
 
 def run_sync(
@@ -262,6 +343,8 @@ def run_sync(
 ) -> R:
     """Run ``fn(*args, **kwargs)`` inside the span for ``call``."""
     active = start_call(call)
+    if STATE.fail_closed_tools or STATE.intent_records:
+        before_tool(call, active)
     if active is None:
         return fn(*args, **kwargs)
     try:
@@ -278,6 +361,8 @@ async def run_async(
 ) -> R:
     """Await ``fn(*args, **kwargs)`` inside the span for ``call``."""
     active = start_call(call)
+    if STATE.fail_closed_tools or STATE.intent_records:
+        before_tool(call, active)
     if active is None:
         return await fn(*args, **kwargs)
     try:

@@ -7,9 +7,11 @@ and policy up here on each call rather than capturing them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 from opentelemetry import trace
 
+from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES,
 )
@@ -17,6 +19,7 @@ from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
+SCOPE_NAME = "opentelemetry_instrumentation_toolaudit"
 DEFAULT_MAX_ARGUMENT_BYTES = 8192
 
 
@@ -28,28 +31,48 @@ def _env_int(name: str, default: int) -> int:
 
 
 class _State:
-    __slots__ = ("default_tracer", "max_argument_bytes", "policy", "tracer")
+    __slots__ = (
+        "default_tracer",
+        "fail_closed_tools",
+        "intent_records",
+        "max_argument_bytes",
+        "policy",
+        "tracer",
+    )
 
     def __init__(self) -> None:
         # A ProxyTracer until the app sets a global TracerProvider; it follows that provider after.
         self.default_tracer: trace.Tracer = trace.get_tracer(
-            "opentelemetry_instrumentation_toolaudit", __version__, schema_url=SCHEMA_URL
+            SCOPE_NAME, __version__, schema_url=SCHEMA_URL
         )
         self.tracer: trace.Tracer | None = None
+        # Until instrument() loads the configured policy: same rules, an ephemeral hash key.
         self.policy: RedactionPolicy = RedactionPolicy()
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
+        self.fail_closed_tools: frozenset[str] = frozenset()
+        self.intent_records = False
 
-    def configure(self, tracer: trace.Tracer, policy: RedactionPolicy | None) -> None:
+    def configure(
+        self,
+        tracer: trace.Tracer,
+        policy: RedactionPolicy | None,
+        fail_closed_tools: Iterable[str] = (),
+    ) -> None:
         self.tracer = tracer
         self.policy = policy if policy is not None else RedactionPolicy.from_env()
         self.max_argument_bytes = _env_int(
             OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_ARGUMENT_BYTES
         )
+        audit = ExporterConfig.from_env()
+        self.fail_closed_tools = audit.fail_closed_tools | frozenset(fail_closed_tools)
+        self.intent_records = audit.intent_records
 
     def reset(self) -> None:
         self.tracer = None
         self.policy = RedactionPolicy()
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
+        self.fail_closed_tools = frozenset()
+        self.intent_records = False
 
     def current_tracer(self) -> trace.Tracer:
         return self.tracer or self.default_tracer

@@ -22,12 +22,36 @@ GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
 GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
 GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
 GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
 GEN_AI_SYSTEM: Final = "gen_ai.system"
 GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
 GEN_AI_AGENT_NAME: Final = "gen_ai.agent.name"
 GEN_AI_DATA_SOURCE_ID: Final = "gen_ai.data_source.id"
+GEN_AI_RETRIEVAL_DOCUMENTS: Final = "gen_ai.retrieval.documents"
+
+# Prompt and response content captured by other instrumentations (semconv, OpenLLMetry, OpenInference).
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_PROMPT: Final = "gen_ai.prompt"
+GEN_AI_COMPLETION: Final = "gen_ai.completion"
+OPENINFERENCE_INPUT_VALUE: Final = "input.value"
+OPENINFERENCE_OUTPUT_VALUE: Final = "output.value"
+LLM_PROMPTS: Final = "llm.prompts"
+TRACELOOP_ENTITY_INPUT: Final = "traceloop.entity.input"
+TRACELOOP_ENTITY_OUTPUT: Final = "traceloop.entity.output"
+CONTENT_HASH_SUFFIX: Final = "_hash"
+"""``gen_ai.input.messages`` becomes ``gen_ai.input.messages_hash`` (a keyed hash of the text)..."""
+CONTENT_SIZE_SUFFIX: Final = "_size"
+"""...and ``gen_ai.input.messages_size`` (its length in UTF-8 bytes)."""
+GEN_AI_INPUT_MESSAGES_HASH: Final = GEN_AI_INPUT_MESSAGES + CONTENT_HASH_SUFFIX
+GEN_AI_OUTPUT_MESSAGES_HASH: Final = GEN_AI_OUTPUT_MESSAGES + CONTENT_HASH_SUFFIX
+GEN_AI_SYSTEM_INSTRUCTIONS_HASH: Final = GEN_AI_SYSTEM_INSTRUCTIONS + CONTENT_HASH_SUFFIX
+
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 USER_ID: Final = "user.id"
 USER_ROLES: Final = "user.roles"
@@ -64,6 +88,15 @@ TOOLAUDIT_ATTRIBUTION: Final = "toolaudit.attribution"
 TOOLAUDIT_ATTRIBUTION_SOURCE: Final = "toolaudit.attribution.source"
 TOOLAUDIT_RESULT_SUMMARY: Final = "toolaudit.result.summary"
 TOOLAUDIT_SUCCESS: Final = "toolaudit.success"
+TOOLAUDIT_EVENT_TYPE: Final = "toolaudit.event_type"
+"""Declares a span an audit event of this type (``auth``, ``admin``, ``guardrail.block``...)."""
+TOOLAUDIT_EVENT_PREFIX: Final = "toolaudit.event."
+"""Prefix of a declared event's own values (``toolaudit.event.action``...), kept in the record's details."""
+TOOLAUDIT_EVENT_ACTION: Final = "toolaudit.event.action"
+TOOLAUDIT_REDACTION_COUNT: Final = "toolaudit.redaction.count"
+"""How many values were redacted on this span (by our recorder and the redacting processor)."""
+TOOLAUDIT_REDACTION_KINDS: Final = "toolaudit.redaction.kinds"
+"""The kinds found (string[], sorted), e.g. ``("credit_card", "email")``; never the values."""
 
 # W3C baggage keys carrying attribution to downstream services (opt-in). They reuse the span
 # attribute names so that a BaggageSpanProcessor downstream produces correctly named attributes.

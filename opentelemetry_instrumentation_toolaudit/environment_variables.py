@@ -15,3 +15,68 @@ OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS: Final = "OTEL_PYTHON_TOOLAUDIT_DISA
 
 OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES: Final = "OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES"
 """Upper bound on the recorded JSON of a call's arguments (default 8192)."""
+
+OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES: Final = "OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES"
+"""Comma-separated audit event types the audit exporter records (default: all of them)."""
+
+OTEL_PYTHON_TOOLAUDIT_BUFFER_SIZE: Final = "OTEL_PYTHON_TOOLAUDIT_BUFFER_SIZE"
+"""Records the audit exporter keeps for retry while the sink is down (default 10000)."""
+
+OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS: Final = "OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS"
+"""Comma-separated tools that run only after their intent record is durably written."""
+
+OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS: Final = "OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS"
+"""``off`` (default) or ``all``: queue a ``tool.intent`` record when every tool starts."""
+# --- the audit trail -----------------------------------------------------------------------------
+
+OTEL_PYTHON_TOOLAUDIT_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_SINK"
+"""Audit sink URL: ``sqlite:///toolaudit.db`` (default), ``jsonl:///audit.jsonl``, ``postgresql://…``."""
+
+OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE"
+"""Ed25519 checkpoint signing key (signed-note text); generated with mode 0600 when absent, its public
+key written beside it as ``<file>.pub``. Default ``~/.config/toolaudit/signing.key``."""
+
+OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR"
+"""A second place for signed checkpoints, written as new files only (never rewritten)."""
+
+OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
+"""Write a signed checkpoint after this many records (default 1000)."""
+
+OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL"
+"""... or after this many seconds with new records (default 60)."""
+# --- redaction ----------------------------------------------------------------------------------
+OTEL_PYTHON_TOOLAUDIT_HASH_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY"
+"""The secret key for keyed pseudonyms and content hashes (at least 16 characters)."""
+
+OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE"
+"""A file holding that key; created (0600) if missing. Default ``$XDG_DATA_HOME/toolaudit/hash.key``."""
+
+OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID"
+"""The key id written in every pseudonym (default: derived from the key)."""
+
+OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS"
+"""Comma-separated keys whose values are secrets, added to the defaults."""
+
+OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS"
+"""Comma-separated keys whose values become keyed pseudonyms, added to the defaults."""
+
+OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS"
+"""Comma-separated keys removed from the default secret and pseudonym vocabularies."""
+
+OTEL_PYTHON_TOOLAUDIT_REDACT_DISABLED_KINDS: Final = "OTEL_PYTHON_TOOLAUDIT_REDACT_DISABLED_KINDS"
+"""Comma-separated free-text detector kinds to turn off (e.g. ``ip_address,phone``)."""
+
+OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES: Final = "OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES"
+"""``keep`` (default), ``pseudonymize`` or ``redact`` IP addresses in ``client.address`` and the like."""
+
+OTEL_PYTHON_TOOLAUDIT_CONTENT: Final = "OTEL_PYTHON_TOOLAUDIT_CONTENT"
+"""Prompts and responses: ``hash`` (default, keyed hash and size only) or ``redact`` (redacted text)."""
+
+OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS: Final = "OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS"
+"""``true`` (default): put the redacting span processor in front of every exporter."""
+
+OTEL_PYTHON_TOOLAUDIT_PRESIDIO: Final = "OTEL_PYTHON_TOOLAUDIT_PRESIDIO"
+"""``true`` to add the Presidio NER detector for person names (needs the ``presidio`` extra)."""
+
+OTEL_PYTHON_TOOLAUDIT_PRESIDIO_MODEL: Final = "OTEL_PYTHON_TOOLAUDIT_PRESIDIO_MODEL"
+"""The spaCy model Presidio loads (default ``en_core_web_lg``; it must be installed)."""

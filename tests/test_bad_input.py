@@ -94,10 +94,10 @@ def test_hostile_objects_are_named_not_called(span_exporter):
 def test_broken_policy_does_not_break_the_tool(span_exporter, monkeypatch):
     """If our own redaction fails, the tool still runs and returns, and the failure is counted."""
 
-    def explode(value: Any) -> Any:
+    def explode(value: Any, found: Any) -> Any:
         raise RuntimeError("policy bug")
 
-    monkeypatch.setattr(STATE.policy, "redact", explode)
+    monkeypatch.setattr(STATE.policy, "redact_collect", explode)
     before = error_counts().get("starting a tool span", 0)
     assert echo("x") == "ok"
     assert error_counts()["starting a tool span"] == before + 1
@@ -110,7 +110,7 @@ def test_broken_policy_does_not_mask_tool_exception(monkeypatch):
     def failing() -> None:
         raise ValueError("tool's own")
 
-    monkeypatch.setattr(STATE.policy, "redact_text", lambda text: 1 / 0)
+    monkeypatch.setattr(STATE.policy, "redact_collect", lambda value, found: 1 / 0)
     with pytest.raises(ValueError, match="tool's own"):
         failing()
 

@@ -87,6 +87,8 @@ def test_sync_tool_span_has_every_attribute(span_exporter):
         "gen_ai.tool.call.arguments": '{"order_id":"ORD-123","status":"shipped","api_key":"***REDACTED***"}',
         "toolaudit.result.summary": '{"success":true,"order_id":"ORD-123","status":"shipped"}',
         "toolaudit.success": True,
+        "toolaudit.redaction.count": 1,
+        "toolaudit.redaction.kinds": ("secret_key",),
     }
 
 

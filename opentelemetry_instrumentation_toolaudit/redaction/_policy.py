@@ -1,43 +1,460 @@
-"""The redaction policy: what is removed from tool arguments and results before they are recorded."""
+"""The redaction policy: what is removed from values before they leave the process.
+
+Three layers, applied to any JSON-safe value (and to span attributes by the span processor):
+
+* keys: values under secret keys become ``***REDACTED***``; values under personal-data keys become
+  keyed pseudonyms; values under network-address keys follow ``attribution_addresses``;
+* free text: detectors find emails, SSNs, cards, phones, IBANs, IP addresses and secrets, replaced by
+  typed placeholders (``<CREDIT_CARD>``), keyed for linkable kinds (``<EMAIL:hmac-sha256:k…:…>``);
+* JSON inside strings is parsed and redacted as structure, then written back.
+
+``redact`` never raises (on an internal failure it returns ``***REDACTED***``: fail closed), keeps the
+shape, and is idempotent; ``findings`` names the kinds ``redact`` would remove, so
+``findings(redact(x)) == []``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import collections
+import contextlib
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES,
+    OTEL_PYTHON_TOOLAUDIT_CONTENT,
+    OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_PRESIDIO,
+    OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_REDACT_DISABLED_KINDS,
+    OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS,
+)
+from opentelemetry_instrumentation_toolaudit.redaction import _checks
+from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
+    PROTECTED,
+    Detector,
+    Finding,
+    Scanner,
+    builtin_detectors,
+)
+from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE, HashKey
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
+    ADDRESS,
+    DEFAULT_PSEUDONYM_KEYS,
     DEFAULT_SECRET_KEYS,
+    PSEUDONYM,
     REDACTED,
+    SECRET,
+    KeyRules,
     normalize_key,
 )
 
+DEFAULT_PSEUDONYMIZE_KINDS = frozenset({"email", "phone", "ip_address"})
+ADDRESS_MODES = ("keep", "pseudonymize", "redact")
+CONTENT_MODES = ("hash", "redact")
+SECRET_KEY_KIND = "secret_key"
+PII_KEY_KIND = "pii_key"
+NETWORK_ADDRESS_KIND = "ip_address"
+MAX_DEPTH = 64
+MAX_PASSES = 3
+"""Redaction passes over one string before giving up on it and replacing it whole."""
+WHOLE_STRING = "<REDACTED>"
+_SHORTEST_FINDING = 6  # "a@b.co"; no built-in kind fits in fewer characters
+# All-letter strings hold no built-in finding except AWS key ids and Google keys, which start so.
+_ALPHA_RISKY = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "AIza")  # fmt: skip
+_LABELS = {"secret_assignment": "SECRET", "url_password": "PASSWORD"}
+_TEXT_CACHE_MAX = 4096
+_TEXT_CACHE_LEN = 256
+"""Strings up to this length have their result cached: telemetry repeats the same short values."""
+
+
+def _label(kind: str) -> str:
+    label = _LABELS.get(kind) or "".join(c if c.isalnum() else "_" for c in kind.upper())
+    label = label[:40]
+    return label if len(label) >= 2 and label[0].isalpha() and label.isascii() else "SENSITIVE"
+
+
+def _env_list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _env_flag(name: str, *, default: bool) -> bool:
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    return value in ("1", "true", "on", "yes")
+
+
+def _normalize_for(kind: str, text: str) -> str:
+    """The form a value is pseudonymized in, so the same address or number links across formats."""
+    if kind == "email":
+        return text.strip().lower()
+    if kind == "phone":
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
+    if kind == "ip_address":
+        return text.strip().lower()
+    return text.strip()
+
+
+def _key_value_kind(norm_key: str) -> str:
+    if "email" in norm_key or norm_key == "mail":
+        return "email"
+    if any(word in norm_key for word in ("phone", "mobile", "tel", "fax")):
+        return "phone"
+    return PII_KEY_KIND
+
 
 class RedactionPolicy:
-    """Replaces values under sensitive keys, at any depth, with ``***REDACTED***``."""
+    """Decides what is removed from a value before it leaves the process.
 
-    def __init__(self, *, secret_keys: Iterable[str] | None = None) -> None:
-        keys = DEFAULT_SECRET_KEYS if secret_keys is None else secret_keys
-        self._secret_keys = frozenset(normalize_key(k) for k in keys)
+    ``RedactionPolicy()`` with no ``hash_key`` uses an ephemeral per-process key (a warning is logged
+    the first time it makes a pseudonym): pseudonyms are then stable within the process only. Use
+    :meth:`from_env` (or pass ``hash_key``) for pseudonyms that link across processes and restarts.
 
+    Arguments (all keyword-only):
+
+    * ``hash_key``: the HMAC key (bytes, str or :class:`HashKey`); ``key_id`` names it.
+    * ``secret_keys`` / ``pseudonym_keys``: replace the default key vocabularies;
+      ``extra_secret_keys`` / ``extra_pseudonym_keys`` add to them; ``keep_keys`` removes keys.
+    * ``detectors``: replace the built-in free-text detectors; ``extra_detectors`` add callables
+      (``detector(text) -> Iterable[Finding]``); ``disabled_kinds`` turns kinds off.
+    * ``pseudonymize_kinds``: kinds whose placeholder carries a keyed pseudonym (default email,
+      phone, ip_address); other kinds get a bare typed placeholder such as ``<CREDIT_CARD>``.
+    * ``attribution_addresses``: ``keep`` (default), ``pseudonymize`` or ``redact`` IP addresses under
+      network-address keys (``client.address``...), which attribute a call.
+    * ``content``: ``hash`` (default) replaces prompt/response attributes with keyed hashes and
+      sizes; ``redact`` keeps their text, redacted.
+    """
+
+    def __init__(
+        self,
+        *,
+        hash_key: bytes | str | HashKey | None = None,
+        key_id: str | None = None,
+        secret_keys: Iterable[str] | None = None,
+        extra_secret_keys: Iterable[str] = (),
+        pseudonym_keys: Iterable[str] | None = None,
+        extra_pseudonym_keys: Iterable[str] = (),
+        keep_keys: Iterable[str] = (),
+        detectors: Sequence[Detector] | None = None,
+        extra_detectors: Sequence[Detector] = (),
+        disabled_kinds: Iterable[str] = (),
+        pseudonymize_kinds: Iterable[str] | None = None,
+        attribution_addresses: str = "keep",
+        content: str = "hash",
+    ) -> None:
+        if isinstance(hash_key, HashKey):
+            self._hash_key: HashKey | None = hash_key
+        elif hash_key is not None:
+            secret = hash_key.encode("utf-8") if isinstance(hash_key, str) else bytes(hash_key)
+            self._hash_key = HashKey(secret, key_id)
+        else:
+            self._hash_key = None
+        if attribution_addresses not in ADDRESS_MODES:
+            raise ValueError(f"attribution_addresses must be one of {ADDRESS_MODES}")
+        if content not in CONTENT_MODES:
+            raise ValueError(f"content must be one of {CONTENT_MODES}")
+        self.attribution_addresses = attribution_addresses
+        self.content = content
+        self._keys = KeyRules(
+            [*(DEFAULT_SECRET_KEYS if secret_keys is None else secret_keys), *extra_secret_keys],
+            [
+                *(DEFAULT_PSEUDONYM_KEYS if pseudonym_keys is None else pseudonym_keys),
+                *extra_pseudonym_keys,
+            ],
+            keep_keys,
+        )
+        disabled = frozenset(disabled_kinds)
+        chosen = [*(builtin_detectors() if detectors is None else detectors), *extra_detectors]
+        chosen = [d for d in chosen if getattr(d, "kind", None) not in disabled]
+        self._disabled = disabled
+        self._scanner = Scanner(chosen)
+        # Short and all-letter strings can skip the scan only when every detector is built in.
+        self._builtin_only = all(getattr(d, "builtin", False) is True for d in chosen)
+        self._pseudonymize = frozenset(
+            DEFAULT_PSEUDONYMIZE_KINDS if pseudonymize_kinds is None else pseudonymize_kinds
+        )
+        self._text_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+    # --- construction ---------------------------------------------------------------------------
     @classmethod
-    def from_env(cls) -> RedactionPolicy:
-        """The policy configured by environment variables."""
-        return cls()
+    def from_env(cls, **overrides: Any) -> RedactionPolicy:
+        """The policy the environment configures, with its persistent hash key (loaded or created).
+
+        Reads ``OTEL_PYTHON_TOOLAUDIT_HASH_KEY`` / ``_HASH_KEY_FILE`` / ``_HASH_KEY_ID``,
+        ``_REDACT_KEYS``, ``_PSEUDONYM_KEYS``, ``_KEEP_KEYS``, ``_REDACT_DISABLED_KINDS``,
+        ``_ATTRIBUTION_ADDRESSES``, ``_CONTENT`` and ``_PRESIDIO``. Invalid values are logged and
+        ignored; keyword ``overrides`` win over the environment.
+        """
+        kwargs: dict[str, Any] = {
+            "extra_secret_keys": _env_list(OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS),
+            "extra_pseudonym_keys": _env_list(OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS),
+            "keep_keys": _env_list(OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS),
+            "disabled_kinds": _env_list(OTEL_PYTHON_TOOLAUDIT_REDACT_DISABLED_KINDS),
+        }
+        for name, key, allowed in (
+            (OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES, "attribution_addresses", ADDRESS_MODES),
+            (OTEL_PYTHON_TOOLAUDIT_CONTENT, "content", CONTENT_MODES),
+        ):
+            value = os.environ.get(name, "").strip().lower()
+            if value in allowed:
+                kwargs[key] = value
+            elif value:
+                logger.warning("toolaudit: %s must be one of %s; ignored", name, ", ".join(allowed))
+        if _env_flag(OTEL_PYTHON_TOOLAUDIT_PRESIDIO, default=False):
+            from opentelemetry_instrumentation_toolaudit.redaction._presidio import (
+                presidio_from_env,
+            )
+
+            presidio = presidio_from_env()
+            if presidio is not None:
+                kwargs["extra_detectors"] = [presidio]
+        kwargs.update(overrides)
+        if "hash_key" not in kwargs:
+            kwargs["hash_key"] = HashKey.from_env()
+        return cls(**kwargs)
+
+    @property
+    def hash_key(self) -> HashKey:
+        """The key pseudonyms are made with (the process's ephemeral key if none was given)."""
+        key = self._hash_key
+        if key is None:
+            key = self._hash_key = HashKey.ephemeral_key()
+            _warn_ephemeral()
+        return key
+
+    # --- the public operations ------------------------------------------------------------------
+    def pseudonym(self, value: Any) -> str:
+        """A stable keyed pseudonym, ``hmac-sha256:<key id>:<32 hex>``, of ``value`` (str or bytes;
+        other values by their ``str``)."""
+        data = value if isinstance(value, (str, bytes)) else str(value)
+        return self.hash_key.pseudonym(data)
 
     def is_secret_key(self, key: str) -> bool:
-        """Whether values under ``key`` are secrets."""
-        return normalize_key(key) in self._secret_keys
+        """Whether values under ``key`` are secrets (replaced by ``***REDACTED***``)."""
+        return self._keys.classify(key) == SECRET
 
     def redact(self, value: Any) -> Any:
-        """A redacted copy of a JSON-safe value, same shape. Never raises."""
-        if isinstance(value, dict):
-            return {
-                k: REDACTED if self.is_secret_key(k) else self.redact(v) for k, v in value.items()
-            }
-        if isinstance(value, list):
-            return [self.redact(v) for v in value]
-        return value
+        """A redacted copy of ``value`` (str, dict, list, JSON string, scalar), same shape. Never
+        raises; idempotent."""
+        return self.redact_collect(value, None)
 
     def redact_text(self, text: str) -> str:
-        """Free text with what the policy detects replaced (key-based policies leave it as is)."""
-        return text
+        """``text`` with every detected finding replaced by its placeholder (JSON text as structure)."""
+        return self.redact_collect(text, None)  # type: ignore[no-any-return]
+
+    def findings(self, value: Any) -> list[str]:
+        """The kinds of sensitive content ``redact`` would remove from ``value``, sorted; never the
+        content itself. ``findings(redact(x)) == []``."""
+        found: collections.Counter[str] = collections.Counter()
+        self.redact_collect(value, found)
+        return sorted(found)
+
+    def redact_collect(self, value: Any, found: collections.Counter[str] | None) -> Any:
+        """``redact(value)``, adding one count per kind replaced to ``found`` (when given)."""
+        counter: collections.Counter[str] = collections.Counter() if found is None else found
+        try:
+            return self._value(value, counter, 0)
+        except Exception as exc:  # noqa: BLE001 - fail closed, never into the caller
+            internal_error("redacting a value", exc)
+            counter["redaction_error"] += 1
+            return REDACTED
+
+    # --- values -----------------------------------------------------------------------------------
+    def _value(self, value: Any, found: collections.Counter[str], depth: int) -> Any:
+        kind = type(value)
+        if kind is str:
+            return self._text(value, found, depth)
+        if kind is dict:
+            return self._dict(value, found, depth)
+        if kind is list or kind is tuple:
+            if depth >= MAX_DEPTH:
+                found["max_depth"] += 1
+                return REDACTED
+            items = [self._value(item, found, depth + 1) for item in value]
+            return items if kind is list else tuple(items)
+        if kind is int:
+            return self._int(value, found)
+        if value is None or kind is bool or kind is float:
+            return value
+        if isinstance(value, str):
+            return self._text(str(value), found, depth)
+        if isinstance(value, Mapping):
+            return self._dict(dict(value), found, depth)
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return self._value(list(value), found, depth)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self._int(int(value), found)
+        from opentelemetry_instrumentation_toolaudit._jsonable import (
+            to_jsonable,
+        )
+
+        return self._value(to_jsonable(value), found, depth + 1)
+
+    def _int(self, value: int, found: collections.Counter[str]) -> Any:
+        # A card number passed as an int ({"card": 4111111111111111}) is still a card number.
+        if (
+            10**12 <= abs(value) < 10**19
+            and "credit_card" not in self._disabled
+            and _checks.card_ok(str(abs(value)))
+        ):
+            found["credit_card"] += 1
+            return "<CREDIT_CARD>"
+        return value
+
+    def _dict(self, value: dict[Any, Any], found: collections.Counter[str], depth: int) -> Any:
+        if depth >= MAX_DEPTH:
+            found["max_depth"] += 1
+            return REDACTED
+        classify = self._keys.classify
+        out: dict[Any, Any] = {}
+        for key, item in value.items():
+            rule = classify(key) if type(key) is str else 0
+            if rule == 0:
+                out[self._key_text(key, found, depth) if type(key) is str else key] = self._value(
+                    item, found, depth + 1
+                )
+            elif rule == SECRET:
+                if item is None or type(item) is bool or item == REDACTED:
+                    out[key] = item
+                else:
+                    found[SECRET_KEY_KIND] += 1
+                    out[key] = REDACTED
+            elif rule == PSEUDONYM:
+                out[key] = self._pseudonymize_value(item, normalize_key(key), found, depth)
+            elif rule == ADDRESS:
+                out[key] = self._address(item, found)
+        return out
+
+    def _key_text(self, key: str, found: collections.Counter[str], depth: int) -> str:
+        """A dict key is text too: ``{"jane@example.com": ...}`` must not leak the address."""
+        return self._text(key, found, depth + 1)
+
+    def _pseudonymize_value(
+        self, value: Any, norm_key: str, found: collections.Counter[str], depth: int
+    ) -> Any:
+        if value is None or type(value) is bool:
+            return value
+        if isinstance(value, str):
+            if not value or _is_ours(value):
+                return value
+            found[PII_KEY_KIND] += 1
+            return self.pseudonym(_normalize_for(_key_value_kind(norm_key), value))
+        if isinstance(value, (int, float)):
+            found[PII_KEY_KIND] += 1
+            return self.pseudonym(str(value))
+        if depth >= MAX_DEPTH:
+            found["max_depth"] += 1
+            return REDACTED
+        if isinstance(value, Mapping):
+            return {
+                k: self._pseudonymize_value(v, norm_key, found, depth + 1) for k, v in value.items()
+            }
+        if isinstance(value, (list, tuple)):
+            items = [self._pseudonymize_value(v, norm_key, found, depth + 1) for v in value]
+            return items if isinstance(value, list) else tuple(items)
+        found[PII_KEY_KIND] += 1
+        return REDACTED
+
+    def _address(self, value: Any, found: collections.Counter[str]) -> Any:
+        mode = self.attribution_addresses
+        if mode == "keep" or not isinstance(value, str):
+            return value
+        text = value.strip()
+        if not (_checks.ipv4_ok(text) or (":" in text and _checks.ipv6_ok(text))):
+            return value
+        found[NETWORK_ADDRESS_KIND] += 1
+        return (
+            self.pseudonym(_normalize_for("ip_address", text))
+            if mode == "pseudonymize"
+            else REDACTED
+        )
+
+    # --- text -------------------------------------------------------------------------------------
+    def _text(self, text: str, found: collections.Counter[str], depth: int) -> str:
+        n = len(text)
+        if self._builtin_only and (
+            n < _SHORTEST_FINDING or (text.isalpha() and not text.startswith(_ALPHA_RISKY))
+        ):
+            return text
+        cacheable = n <= _TEXT_CACHE_LEN
+        if cacheable:
+            hit = self._text_cache.get(text)
+            if hit is not None:
+                for kind in hit[1]:
+                    found[kind] += 1
+                return hit[0]
+        local: collections.Counter[str] = collections.Counter()
+        result = self._text_uncached(text, local, depth)
+        if local:
+            found.update(local)
+        if cacheable:
+            cache = self._text_cache
+            if len(cache) >= _TEXT_CACHE_MAX:
+                cache.clear()
+            cache[text] = (result, tuple(local.elements()))
+        return result
+
+    def _text_uncached(self, text: str, found: collections.Counter[str], depth: int) -> str:
+        head = text.lstrip()[:1]
+        if head in ("{", "[") and depth < MAX_DEPTH and text.rstrip()[-1:] in ("}", "]"):
+            parsed: Any = None
+            with contextlib.suppress(ValueError, RecursionError):
+                parsed = json.loads(text)
+            if isinstance(parsed, (dict, list)):
+                before = sum(found.values())
+                redacted = self._value(parsed, found, depth + 1)
+                if sum(found.values()) == before:
+                    return text
+                return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
+        findings = self._scanner.scan(text)
+        if not findings:
+            return text
+        for kind in (f.kind for f in findings):
+            found[kind] += 1
+        for _ in range(MAX_PASSES):
+            text = self._apply(text, findings)
+            # Replacing one finding can join its neighbours into a new one; rescan until none remain.
+            findings = self._scanner.scan(text)
+            if not findings:
+                return text
+        found["unredactable_text"] += 1
+        return WHOLE_STRING
+
+    def _apply(self, text: str, findings: list[Finding]) -> str:
+        parts: list[str] = []
+        position = 0
+        for finding in findings:
+            parts.append(text[position : finding.start])
+            parts.append(self._placeholder(finding.kind, text[finding.start : finding.end]))
+            position = finding.end
+        parts.append(text[position:])
+        return "".join(parts)
+
+    def _placeholder(self, kind: str, matched: str) -> str:
+        label = _label(kind)
+        if kind in self._pseudonymize:
+            return f"<{label}:{self.pseudonym(_normalize_for(kind, matched))}>"
+        return f"<{label}>"
+
+
+def _is_ours(text: str) -> bool:
+    return text == REDACTED or bool(PSEUDONYM_RE.fullmatch(text) or PROTECTED.fullmatch(text))
+
+
+_warned_ephemeral = False
+
+
+def _warn_ephemeral() -> None:
+    global _warned_ephemeral
+    if not _warned_ephemeral:
+        _warned_ephemeral = True
+        logger.warning(
+            "toolaudit: a RedactionPolicy without a hash key uses an ephemeral per-process key: "
+            "its pseudonyms will not match across processes or restarts "
+            "(use RedactionPolicy.from_env(), or set OTEL_PYTHON_TOOLAUDIT_HASH_KEY[_FILE])"
+        )

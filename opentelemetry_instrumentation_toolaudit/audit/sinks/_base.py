@@ -3,28 +3,70 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
-from typing import Any
+import dataclasses
+import json
+import os
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
+from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, column_values
+from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+    Frontier,
+    hash_children,
+    root_from_leaf_hashes,
+)
+from opentelemetry_instrumentation_toolaudit.audit._schema import INDEXED_COLUMNS, PREV_HASH, SEQ
 
-__all__ = ["AuditSink", "SinkError"]
+__all__ = ["DATA_COLUMNS", "NODE_MIN_LEVEL", "AuditSink", "ScanRow", "SinkError", "TreeHead"]
+
+DATA_COLUMNS = tuple(c for c in INDEXED_COLUMNS if c != SEQ)
+"""The indexed columns besides ``seq`` (which is every sink's key)."""
+
+NODE_MIN_LEVEL = 8
+"""Sinks that store Merkle node hashes keep those of perfect subtrees of 2^8 leaves and up (one write
+per 128 records on average); smaller subtrees are rehashed from at most 256 leaf hashes, so an
+inclusion proof costs O(log n) reads."""
+
+
+@dataclasses.dataclass(frozen=True)
+class TreeHead:
+    """A Merkle tree head: the number of records and the RFC 9162 root over them."""
+
+    size: int
+    root: bytes
+
+
+class ScanRow(NamedTuple):
+    """One record as the verifier scans it: what the sink stored, not what it should be (a
+    NamedTuple: the verifier makes one per record)."""
+
+    seq: int
+    """The sink's own position for the record (its seq column, or its line's seq field)."""
+    canonical: bytes
+    entry_hash: bytes
+    """The stored entry hash (32 bytes; empty when unreadable)."""
+    prev_hash: str
+    """The record's top-level ``prev_hash`` (hex), as the canonical bytes say."""
 
 
 class AuditSink(abc.ABC):
     """An append-only, hash-chained store of audit records.
 
     ``append`` is the only write. It assigns sequence numbers and previous hashes under a lock that
-    holds across processes (several gunicorn workers keep one linear chain), and returns only after
-    the whole batch is durably committed in one write (group commit).
+    holds across processes (several gunicorn workers keep one linear chain), advances the Merkle
+    frontier stored with the head, and returns only after the whole batch is durably committed in one
+    write (group commit).
     """
 
     url: str
+    last_head: TreeHead | None = None
+    """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
     @abc.abstractmethod
-    def append(self, bodies: Sequence[dict[str, Any]]) -> list[StoredRecord]:
-        """Seal (``_chain.seal``) and durably commit ``bodies`` in order; return the stored records."""
+    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+        """Seal (``_chain.seal_batch``) and durably commit ``bodies`` in order; return the stored records."""
 
     @abc.abstractmethod
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
@@ -35,12 +77,52 @@ class AuditSink(abc.ABC):
         """Number of records."""
 
     @abc.abstractmethod
-    def write_checkpoint(self, note: str) -> None:
-        """Store a signed checkpoint note (C2SP tlog-checkpoint text)."""
+    def head(self) -> TreeHead:
+        """The current tree head, from the stored frontier (no rereading of records)."""
+
+    @abc.abstractmethod
+    def write_checkpoint(self, note: str, size: int) -> None:
+        """Store a signed checkpoint note (C2SP tlog-checkpoint text) for tree size ``size``."""
 
     @abc.abstractmethod
     def checkpoints(self) -> list[str]:
         """Every stored checkpoint note, oldest first."""
+
+    @abc.abstractmethod
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+        """Every stored record in storage order, for verification, as :class:`ScanRow` fields (a
+        ScanRow or a plain tuple in that order). Raises SinkError when the store cannot be read."""
+
+    def column_problems(self) -> list[tuple[int, str]]:
+        """``(seq, what)`` for every record whose stored columns (or seq/prev_hash columns) disagree
+        with its canonical bytes. Sinks without columns return []."""
+        return []
+
+    def repairs(self) -> list[str]:
+        """Torn writes found and repaired when the sink was opened (by any process), oldest first."""
+        return []
+
+    def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
+        """Leaf (entry) hashes of records ``start..stop-1``."""
+        return [r.leaf_hash for r in self.read(start, stop)]
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        """A stored hash of the perfect subtree ``[index * 2^level, (index + 1) * 2^level)``, if any."""
+        return None
+
+    def subtree_hash(self, start: int, stop: int) -> bytes:
+        """``MTH(D[start:stop])`` for a range a proof needs: stored nodes where possible, else leaves."""
+        n = stop - start
+        if n <= 1 << NODE_MIN_LEVEL:
+            return root_from_leaf_hashes(self.leaf_hashes(start, stop))
+        if n & (n - 1) == 0 and start % n == 0:
+            node = self.tree_node(n.bit_length() - 1, start // n)
+            if node is not None:
+                return node
+        k = 1 << ((n - 1).bit_length() - 1)
+        return hash_children(
+            self.subtree_hash(start, start + k), self.subtree_hash(start + k, stop)
+        )
 
     def close(self) -> None:  # noqa: B027 - optional for sinks holding no resources
         """Release connections and file handles."""
@@ -50,3 +132,55 @@ class AuditSink(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def node_collector(nodes: list[tuple[int, int, bytes]]) -> Any:
+    """An ``on_node`` callback for ``Frontier.append`` keeping the nodes a sink stores."""
+
+    def on_node(level: int, index: int, node: bytes) -> None:
+        if level >= NODE_MIN_LEVEL:
+            nodes.append((level, index, node))
+
+    return on_node
+
+
+def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:
+    """The stored frontier, or a SinkError naming the sink when it is damaged."""
+    try:
+        return Frontier.from_bytes(size, bytes(data or b""))
+    except (VerificationError, TypeError, ValueError) as exc:
+        raise SinkError(f"{where}: the stored Merkle frontier is damaged ({exc})") from None
+
+
+def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
+    """What is wrong with a sink's ``columns`` (plus ``seq`` and ``prev_hash``) given the canonical
+    bytes, or None when they agree. Names the column, never its value."""
+    try:
+        record = json.loads(canonical)
+    except ValueError:
+        return "the record's bytes are not valid JSON"
+    if not isinstance(record, dict):
+        return "the record's bytes are not a JSON object"
+    if record.get(SEQ) != columns.get(SEQ):
+        return f"the record's seq field says {record.get(SEQ)!r} (inserted or reordered record)"
+    if PREV_HASH in columns and record.get(PREV_HASH) != columns[PREV_HASH]:
+        return "the prev_hash column does not match the record's canonical bytes (edited column)"
+    expected = column_values(record)
+    for name in DATA_COLUMNS:
+        if expected[name] != columns.get(name):
+            return f"the {name} column does not match the record's canonical bytes (edited column)"
+    return None
+
+
+def reinit_in_forked_child(obj: object, method: str) -> None:
+    """Call ``obj.<method>()`` in the child after a fork (gunicorn ``--preload``, multiprocessing):
+    locks held by other threads, database connections and shared file descriptions must not be
+    inherited. Holds only a weak reference to ``obj``."""
+    ref = weakref.ref(obj)
+
+    def hook() -> None:
+        target = ref()
+        if target is not None:
+            getattr(target, method)()
+
+    os.register_at_fork(after_in_child=hook)

@@ -1,0 +1,357 @@
+"""``AuditLogExporter``: spans in, durable hash-chained audit records out.
+
+The configurator wraps every exporter named in ``OTEL_TRACES_EXPORTER`` in a ``BatchSpanProcessor``,
+so ``export()`` runs on the processor's worker thread, never the app's. It returns ``SUCCESS`` only
+once the batch is durably committed (one durable write per batch). When the sink is down the records
+wait in a bounded buffer that a background thread keeps retrying; what overflows is counted, logged
+and reported by :meth:`AuditLogExporter.stats`, never raised.
+
+The one path that blocks the app's thread is deliberate: a fail-closed tool's intent record
+(:meth:`AuditLogExporter.write_intent`) must be durable before the tool may run.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import weakref
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit.audit import _records
+from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
+
+if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
+    from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
+
+logger = logging.getLogger(__name__)
+
+# Fields that hold identifiers, times and attribution the policy decided on when the span was made;
+# the guard re-checks only the fields that carry free content.
+_GUARDED_FIELDS = (f.ARGUMENTS, f.RESULT_SUMMARY, f.DETAILS, f.ERROR_TYPE, f.ATTRIBUTION)
+
+_exporters: list[weakref.ReferenceType[AuditLogExporter]] = []
+_exporters_lock = threading.Lock()
+
+
+def active_exporter() -> AuditLogExporter | None:
+    """The most recently created audit exporter that is not shut down, if any."""
+    with _exporters_lock:
+        for ref in reversed(_exporters):
+            exporter = ref()
+            if exporter is not None and not exporter.is_shut_down:
+                return exporter
+    return None
+
+
+class AuditLogExporter(SpanExporter):
+    """Writes the audited spans (tool calls, LLM requests, retrievals, declared events) to an audit log.
+
+    With no arguments everything comes from the environment (``OTEL_PYTHON_TOOLAUDIT_SINK``...), which
+    is how ``OTEL_TRACES_EXPORTER=otlp,toolaudit`` creates it. ``log`` gives an already opened
+    :class:`~opentelemetry_instrumentation_toolaudit.audit.AuditLog` instead (the exporter then owns it
+    and closes it on shutdown).
+    """
+
+    def __init__(
+        self,
+        log: AuditLog | None = None,
+        *,
+        sink_url: str | None = None,
+        policy: RedactionPolicy | None = None,
+        event_types: Collection[str] | None = None,
+        max_buffer: int | None = None,
+        retry_interval: float = 1.0,
+    ) -> None:
+        config = ExporterConfig.from_env()
+        self._sink_url = sink_url
+        self._event_types = (
+            frozenset(event_types) if event_types is not None else config.event_types
+        )
+        self._max_buffer = max_buffer if max_buffer is not None else config.max_buffer
+        self._retry_interval = retry_interval
+        self._policy = policy
+        self._log: AuditLog | None = log
+        self._write_lock = threading.Lock()
+        self._pending: collections.deque[dict[str, Any]] = collections.deque()
+        self._intents: list[ReadableSpan] = []
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._shut_down = False
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._worker: threading.Thread | None = None
+        with _exporters_lock:
+            _exporters[:] = [r for r in _exporters if r() is not None]
+            _exporters.append(weakref.ref(self))
+
+    # --- SpanExporter ------------------------------------------------------------------------------
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Durably append a record for each audited span; SUCCESS only once they are committed."""
+        if self._shut_down:
+            return SpanExportResult.FAILURE
+        try:
+            bodies = [b for b in (self._body_of(s) for s in spans) if b is not None]
+            if not bodies:
+                return SpanExportResult.SUCCESS
+            with suppress_instrumentation():
+                return SpanExportResult.SUCCESS if self._write(bodies) else SpanExportResult.FAILURE
+        except Exception as exc:  # noqa: BLE001 - an exporter never raises into the SDK
+            internal_error("audit export", exc)
+            self._count("failed_exports")
+            return SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Retry the buffered records now; True when nothing is left waiting."""
+        if self._shut_down:
+            return True
+        try:
+            with suppress_instrumentation():
+                self._write([], timeout=timeout_millis / 1000)
+        except Exception as exc:  # noqa: BLE001
+            internal_error("audit flush", exc)
+        with self._pending_lock:
+            return not self._pending
+
+    def shutdown(self) -> None:
+        """Flush what is buffered, write the final checkpoint and close the sink. Idempotent."""
+        if self._shut_down:
+            return
+        self.force_flush()
+        self._shut_down = True
+        self._stopping.set()
+        self._wake.set()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout=5)
+        with self._pending_lock:
+            lost = len(self._pending)
+            self._pending.clear()
+        if lost:
+            self._count("dropped", lost)
+        counts = self.stats()
+        if counts.get("dropped"):
+            logger.error(
+                "toolaudit: %d audit records could not be written to the sink and are lost "
+                "(see AuditLogExporter.stats())",
+                counts["dropped"],
+            )
+        log = self._log
+        self._log = None
+        if log is not None:
+            try:
+                with suppress_instrumentation():
+                    log.close()
+            except Exception as exc:  # noqa: BLE001
+                internal_error("closing the audit log", exc)
+
+    # --- intent records ------------------------------------------------------------------------------
+    def write_intent(self, span: ReadableSpan) -> None:
+        """Durably write the ``tool.intent`` record of a started tool span, on the caller's thread.
+
+        Raises :class:`AuditUnavailableError` when it cannot; the fail-closed tool then does not run.
+        """
+        if self._shut_down:
+            raise AuditUnavailableError("the audit exporter is shut down")
+        try:
+            body = self._guard(_records.build_record(span, f.EVENT_TOOL_CALL, phase_intent=True))
+            with suppress_instrumentation():
+                written = self._write([body], buffer_on_failure=False)
+        except Exception as exc:  # noqa: BLE001 - turned into the documented error below
+            internal_error("writing an intent record", exc)
+            written = False
+        if not written:
+            self._count("refused_intents")
+            raise AuditUnavailableError(
+                "the audit sink could not durably record this call's intent; the tool was not run"
+            )
+        self._count("intents")
+
+    def enqueue_intent(self, span: ReadableSpan) -> None:
+        """Queue the ``tool.intent`` record of a started tool span; the background writer commits it.
+
+        Only a snapshot of the span is taken on the app's thread; the record is built by the writer.
+        """
+        try:
+            snapshot = ReadableSpan(
+                name=span.name,
+                context=span.get_span_context(),
+                parent=span.parent,
+                resource=span.resource,
+                attributes=dict(span.attributes or {}),
+                start_time=span.start_time,
+            )
+            with self._pending_lock:
+                self._intents.append(snapshot)
+            self._ensure_worker()
+            self._wake.set()
+        except Exception as exc:  # noqa: BLE001
+            internal_error("queueing an intent record", exc)
+
+    # --- introspection -----------------------------------------------------------------------------
+    @property
+    def is_shut_down(self) -> bool:
+        return self._shut_down
+
+    def stats(self) -> dict[str, int]:
+        """Counters: ``records`` written, ``buffered`` now, ``dropped`` (lost), ``write_failures``,
+        ``guarded`` (values the policy flagged and this exporter redacted), ``intents``..."""
+        with self._pending_lock:
+            counts = dict(self._counts)
+            counts["buffered"] = len(self._pending)
+        return counts
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._pending_lock:
+            self._counts[key] += n
+
+    def _body_of(self, span: ReadableSpan) -> dict[str, Any] | None:
+        event_type = _records.event_type_of(span, self._event_types)
+        if event_type is None:
+            return None
+        return self._guard(_records.build_record(span, event_type))
+
+    def _guard(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Redact any free-content field the policy still flags (redaction runs earlier; this is the
+        last line before the permanent record)."""
+        policy = self._current_policy()
+        for field in _GUARDED_FIELDS:
+            value = body.get(field)
+            if value is None:
+                continue
+            kinds = policy.findings(value)
+            if kinds:
+                body[field] = policy.redact(value)
+                self._count("guarded")
+                internal_error(f"audit guard: {field} still held {', '.join(sorted(set(kinds)))}")
+        return body
+
+    def _current_policy(self) -> RedactionPolicy:
+        if self._policy is None:
+            from opentelemetry_instrumentation_toolaudit._state import STATE
+
+            return STATE.policy
+        return self._policy
+
+    def _open_log(self) -> AuditLog:
+        if self._log is None:
+            from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
+
+            self._log = AuditLog.from_env(self._sink_url)
+        return self._log
+
+    def _buffer(
+        self, bodies: Sequence[dict[str, Any]], *, front: bool = False, wake: bool = True
+    ) -> None:
+        """Keep ``bodies`` for the background writer; beyond the bound the newest are dropped.
+
+        ``wake`` asks the writer to commit them now; after a failed write it is left to its backoff.
+        """
+        with self._pending_lock:
+            room = max(0, self._max_buffer - len(self._pending))
+            kept = list(bodies[:room])
+            if front:
+                self._pending.extendleft(reversed(kept))
+            else:
+                self._pending.extend(kept)
+            dropped = len(bodies) - len(kept)
+            if dropped:
+                self._counts["dropped"] += dropped
+        if dropped:
+            internal_error("audit buffer overflow: records dropped")
+        self._ensure_worker()
+        if wake:
+            self._wake.set()
+
+    def _write(
+        self,
+        bodies: Sequence[dict[str, Any]],
+        *,
+        buffer_on_failure: bool = True,
+        timeout: float = -1,
+    ) -> bool:
+        """Append what is waiting, then ``bodies``, in one durable write. False when the sink failed."""
+        self._build_intents()
+        if not self._write_lock.acquire(timeout=timeout):
+            if buffer_on_failure:
+                self._buffer(bodies, wake=False)
+            return False
+        try:
+            with self._pending_lock:
+                waiting = list(self._pending)
+                self._pending.clear()
+            batch = [*waiting, *bodies]
+            if not batch:
+                return True
+            try:
+                self._open_log().append(batch)
+            except Exception as exc:  # noqa: BLE001 - the sink is down: keep, retry, count
+                internal_error("writing to the audit sink", exc)
+                self._count("write_failures")
+                self._buffer(waiting, front=True, wake=False)
+                if buffer_on_failure:
+                    self._buffer(bodies, wake=False)
+                return False
+            self._count("records", len(batch))
+            return True
+        finally:
+            self._write_lock.release()
+
+    def _build_intents(self) -> None:
+        """Turn the queued intent snapshots into records waiting to be written."""
+        with self._pending_lock:
+            snapshots, self._intents = self._intents, []
+        if not snapshots:
+            return
+        bodies = []
+        for snapshot in snapshots:
+            try:
+                bodies.append(
+                    self._guard(
+                        _records.build_record(snapshot, f.EVENT_TOOL_CALL, phase_intent=True)
+                    )
+                )
+            except Exception as exc:  # noqa: BLE001
+                internal_error("building an intent record", exc)
+        self._count("intents", len(bodies))
+        self._buffer(bodies, wake=False)
+
+    def _ensure_worker(self) -> None:
+        if self._worker is not None or self._stopping.is_set():
+            return
+        with self._pending_lock:
+            if self._worker is not None:
+                return
+            self._worker = threading.Thread(
+                target=self._run_worker, name="toolaudit-audit-writer", daemon=True
+            )
+        self._worker.start()
+
+    def _run_worker(self) -> None:
+        """Commit queued intents promptly and retry a failed sink with growing waits."""
+        delay = self._retry_interval
+        while not self._stopping.is_set():
+            self._wake.wait(timeout=delay)
+            self._wake.clear()
+            self._build_intents()
+            with self._pending_lock:
+                waiting = bool(self._pending)
+            if not waiting or self._stopping.is_set():
+                continue
+            try:
+                with suppress_instrumentation():
+                    ok = self._write([])
+            except Exception as exc:  # noqa: BLE001
+                internal_error("audit retry", exc)
+                ok = False
+            delay = self._retry_interval if ok else min(delay * 2, 30.0)

@@ -1,0 +1,232 @@
+"""The audit log writer: appends sealed records to a sink and signs checkpoints of its Merkle tree.
+
+``AuditLog.append`` returns only when every record of the batch is durably committed (one durable
+write per batch). A signed checkpoint is written after ``checkpoint_every`` records, or
+``checkpoint_interval`` seconds after new records (a background timer covers an idle writer), and
+on ``close``. Checkpoints go to the sink and, when configured, to a checkpoint directory as new files
+only: a file is created with ``O_EXCL`` and never rewritten, so that directory can live where the
+writer may add files but not change them (e.g. a WORM mount or a directory with the sticky bit).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, ToolAuditError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    default_key_path,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from opentelemetry_instrumentation_toolaudit.audit.sinks import (
+    DEFAULT_SINK_URL,
+    AuditSink,
+    open_sink,
+)
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
+    OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
+    OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL,
+    OTEL_PYTHON_TOOLAUDIT_SINK,
+)
+
+CHECKPOINT_SUFFIX = ".checkpoint"
+
+
+class AuditLog:
+    """Appends audit records to ``sink`` and signs checkpoints with ``signer``.
+
+    ``signer`` defaults to the key in ``OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE`` (or
+    ``~/.config/toolaudit/signing.key``), generated when absent; ``origin`` (the checkpoint's first
+    line) defaults to the key's name. Thread-safe; several processes may each hold an AuditLog on the
+    same sink and still build one chain. The cadence is counted per AuditLog: each process checkpoints
+    once the log has grown by ``checkpoint_every`` records since its own last checkpoint (so with k
+    writers, checkpoints come about k times as often), and each checkpoint signs the sink's head at
+    that moment, whoever wrote the records.
+    """
+
+    def __init__(
+        self,
+        sink: AuditSink,
+        *,
+        signer: NoteSigner | None = None,
+        origin: str | None = None,
+        checkpoint_every: int = 1000,
+        checkpoint_interval: float = 60.0,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.sink = sink
+        self.signer = signer if signer is not None else NoteSigner.from_file(default_key_path())
+        self.origin = origin or self.signer.name
+        self.checkpoint_every = max(1, int(checkpoint_every))
+        self.checkpoint_interval = float(checkpoint_interval)
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
+        if self.checkpoint_dir is not None:
+            self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._closed = False
+        self._checkpointed_size = _latest_checkpoint_size(sink)
+        self._checkpointed_at = time.monotonic()
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # Threads do not survive a fork and a lock may have been held by one: start afresh.
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._timer = None
+
+    @classmethod
+    def from_env(cls, sink_url: str | None = None) -> AuditLog:
+        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see the README)."""
+        url = sink_url or os.environ.get(OTEL_PYTHON_TOOLAUDIT_SINK, "").strip() or DEFAULT_SINK_URL
+        every = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY, 1000, int)
+        interval = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL, 60.0, float)
+        directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
+        signer = NoteSigner.from_file(default_key_path())
+        sink = open_sink(url)
+        return cls(
+            sink,
+            signer=signer,
+            checkpoint_every=int(every),
+            checkpoint_interval=float(interval),
+            checkpoint_dir=directory,
+        )
+
+    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+        """Seal and durably commit ``bodies`` in order (one durable write); returns the stored records.
+
+        Raises SinkError when the batch could not be committed (nothing of it is then acknowledged).
+        A failing checkpoint after a committed batch is logged and counted, not raised: the records
+        are safe, and the next checkpoint covers them."""
+        with self._lock:
+            if self._closed:
+                raise SinkError(f"{self.sink.url}: the audit log is closed")
+            records = self.sink.append(bodies)
+            head = self.sink.last_head
+            if head is not None and (
+                head.size - self._checkpointed_size >= self.checkpoint_every
+                or time.monotonic() - self._checkpointed_at >= self.checkpoint_interval
+            ):
+                try:
+                    self.checkpoint()
+                except Exception as exc:  # noqa: BLE001 - the batch is committed; the next checkpoint covers it
+                    internal_error("audit checkpoint", exc)
+            if self._timer is None and self.checkpoint_interval > 0:
+                self._timer = threading.Thread(
+                    target=self._run_timer, name="toolaudit-checkpoint", daemon=True
+                )
+                self._timer.start()
+        return records
+
+    def checkpoint(self) -> str:
+        """Sign and store a checkpoint for the sink's current size now; returns the signed note."""
+        with self._lock:
+            head = self.sink.head()
+            note = sign_checkpoint(Checkpoint(self.origin, head.size, head.root), self.signer)
+            self.sink.write_checkpoint(note, head.size)
+            if self.checkpoint_dir is not None:
+                write_checkpoint_file(self.checkpoint_dir, note)
+            self._checkpointed_size = head.size
+            self._checkpointed_at = time.monotonic()
+            return note
+
+    def close(self) -> None:
+        """Write a final checkpoint and close the sink; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stop.set()
+            try:
+                if self.sink.size() != self._checkpointed_size:
+                    self.checkpoint()
+            finally:
+                self.sink.close()
+        if self._timer is not None and self._timer is not threading.current_thread():
+            self._timer.join(timeout=5)
+
+    def _run_timer(self) -> None:
+        while not self._stop.wait(self.checkpoint_interval):
+            try:
+                with self._lock:
+                    if self._closed:
+                        return
+                    due = time.monotonic() - self._checkpointed_at >= self.checkpoint_interval
+                    if due and self.sink.size() != self._checkpointed_size:
+                        self.checkpoint()
+            except Exception as exc:  # noqa: BLE001 - a timer thread must survive a failing sink
+                internal_error("audit checkpoint", exc)
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path | None:
+    """Write ``note`` as a new file in ``directory`` (``O_EXCL``, fsynced); never rewrites a file.
+    Returns the path, or None when the same checkpoint is already there."""
+    checkpoint, _ = open_checkpoint(note)
+    name = f"{checkpoint.size:012d}-{checkpoint.root.hex()[:16]}{CHECKPOINT_SUFFIX}"
+    path = Path(directory) / name
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        raise SinkError(f"cannot write a checkpoint in {directory}: {exc.strerror}") from None
+    try:
+        os.write(fd, note.encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """``(file name, note)`` for every checkpoint file in ``directory``, by name."""
+    out = []
+    for path in sorted(Path(directory).glob(f"*{CHECKPOINT_SUFFIX}")):
+        out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
+    return out
+
+
+def _latest_checkpoint_size(sink: AuditSink) -> int:
+    sizes = [0]
+    for note in sink.checkpoints()[-16:]:
+        try:
+            sizes.append(open_checkpoint(note)[0].size)
+        except ToolAuditError:
+            continue
+    return max(sizes)
+
+
+def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ToolAuditError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ToolAuditError(f"{name} must not be negative")
+    return value

@@ -1,0 +1,218 @@
+"""Turn a finished (already redacted) span into the body of an audit record, or decide it is none.
+
+Which spans become records:
+
+* ``execute_tool`` spans, always (``tool.call``);
+* LLM calls: ``gen_ai.operation.name`` ``chat``, ``generate_content``, ``text_completion`` or
+  ``invoke_agent`` (``llm.request``: model, provider, token counts, prompt/response hashes);
+* retrievals: ``gen_ai.operation.name = retrieval`` or OpenInference ``RETRIEVER`` spans (``rag.query``);
+* app-declared events: any span carrying ``toolaudit.event_type`` (``guardrail.block``, ``auth``,
+  ``admin``, or any of the others), as :func:`record_event` makes them.
+
+The body holds the fields of ``_schema`` that the span knows; unknown fields are left out.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import format_span_id, format_trace_id
+
+from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+
+LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "invoke_agent"})
+RETRIEVAL_OPERATION = "retrieval"
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+OPENINFERENCE_RETRIEVER = "RETRIEVER"
+OPENINFERENCE_GUARDRAIL = "GUARDRAIL"
+
+# Span attribute → record field, for the fields every event type shares.
+_COMMON: tuple[tuple[str, str], ...] = (
+    (attrs.USER_ID, f.USER_ID),
+    (attrs.SESSION_ID, f.SESSION_ID),
+    (attrs.GEN_AI_CONVERSATION_ID, f.CONVERSATION_ID),
+    (attrs.TOOLAUDIT_TURN_NUMBER, f.TURN_NUMBER),
+    (attrs.GEN_AI_REQUEST_MODEL, f.MODEL),
+    (attrs.GEN_AI_PROVIDER_NAME, f.PROVIDER),
+    (attrs.TOOLAUDIT_TRIGGER, f.TRIGGER),
+    (attrs.TOOLAUDIT_PURPOSE, f.PURPOSE),
+    (attrs.TOOLAUDIT_ATTRIBUTION, f.ATTRIBUTION),
+    (attrs.CLIENT_ADDRESS, f.CLIENT_ADDRESS),
+    (attrs.USER_AGENT_ORIGINAL, f.USER_AGENT),
+    (attrs.GEN_AI_TOOL_NAME, f.TOOL_NAME),
+    (attrs.GEN_AI_TOOL_CALL_ID, f.CALL_ID),
+    (attrs.ERROR_TYPE, f.ERROR_TYPE),
+)
+
+# LLM-request attributes kept in ``details`` (the prompt itself never reaches here: redaction has
+# replaced it with keyed hashes, which are kept).
+_LLM_DETAILS: tuple[tuple[str, str], ...] = (
+    (attrs.GEN_AI_RESPONSE_MODEL, "response_model"),
+    (attrs.GEN_AI_RESPONSE_ID, "response_id"),
+    (attrs.GEN_AI_RESPONSE_FINISH_REASONS, "finish_reasons"),
+    (attrs.GEN_AI_USAGE_INPUT_TOKENS, "input_tokens"),
+    (attrs.GEN_AI_USAGE_OUTPUT_TOKENS, "output_tokens"),
+    (attrs.GEN_AI_AGENT_NAME, "agent_name"),
+)
+_RAG_DETAILS: tuple[tuple[str, str], ...] = (
+    (attrs.GEN_AI_DATA_SOURCE_ID, "data_source_id"),
+    (attrs.GEN_AI_RETRIEVAL_DOCUMENTS, "documents"),
+)
+_HASH_SUFFIXES = ("_hash", ".hash", "_size", ".size")
+
+
+def event_type_of(span: ReadableSpan, enabled: Collection[str] = f.EVENT_TYPES) -> str | None:
+    """The audit event type ``span`` is a record of, or None (not audited, or type not enabled)."""
+    span_attrs = span.attributes or {}
+    declared = span_attrs.get(attrs.TOOLAUDIT_EVENT_TYPE)
+    if isinstance(declared, str) and declared:
+        kind: str | None = declared
+    else:
+        operation = span_attrs.get(attrs.GEN_AI_OPERATION_NAME)
+        if operation == attrs.OPERATION_EXECUTE_TOOL:
+            kind = f.EVENT_TOOL_CALL
+        elif operation in LLM_OPERATIONS:
+            kind = f.EVENT_LLM_REQUEST
+        elif (
+            operation == RETRIEVAL_OPERATION
+            or span_attrs.get(OPENINFERENCE_SPAN_KIND) == OPENINFERENCE_RETRIEVER
+        ):
+            kind = f.EVENT_RAG_QUERY
+        elif span_attrs.get(OPENINFERENCE_SPAN_KIND) == OPENINFERENCE_GUARDRAIL:
+            kind = f.EVENT_GUARDRAIL_BLOCK if _failed(span) else None
+        else:
+            kind = None
+    return kind if kind in enabled else None
+
+
+def timestamp(nanos: int | None) -> str | None:
+    """RFC 3339 UTC with microseconds, ``2026-11-24T10:30:45.123456Z``."""
+    if nanos is None:
+        return None
+    seconds, rest = divmod(nanos, 1_000_000_000)
+    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1000:06d}Z"
+
+
+def now() -> str:
+    """The current time in the record format."""
+    moment = datetime.datetime.now(datetime.timezone.utc)
+    return f"{moment:%Y-%m-%dT%H:%M:%S.%f}Z"
+
+
+def _json_value(text: Any) -> Any:
+    """A JSON attribute (arguments, result summary) as a value; kept as the string if not JSON."""
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as JSON: sequences become lists."""
+    if isinstance(value, (tuple, list)):
+        return list(value)
+    return value
+
+
+def _failed(span: ReadableSpan) -> bool:
+    span_attrs = span.attributes or {}
+    if span_attrs.get(attrs.TOOLAUDIT_SUCCESS) is False:
+        return True
+    return bool(span.status is not None and not span.status.is_ok)
+
+
+def build_record(
+    span: ReadableSpan, event_type: str, *, phase_intent: bool = False
+) -> dict[str, Any]:
+    """The record body (no chain fields) for ``span`` as an event of ``event_type``.
+
+    ``phase_intent`` builds the ``tool.intent`` record of a span that has started but not ended.
+    """
+    span_attrs = span.attributes or {}
+    ctx = span.get_span_context()
+    body: dict[str, Any] = {
+        f.EVENT_ID: uuid.uuid4().hex,
+        f.EVENT_TYPE: f.EVENT_TOOL_INTENT if phase_intent else event_type,
+        f.RECORDED_AT: now(),
+    }
+    if ctx is not None:
+        body[f.TRACE_ID] = format_trace_id(ctx.trace_id)
+        body[f.SPAN_ID] = format_span_id(ctx.span_id)
+    if span.parent is not None:
+        body[f.PARENT_SPAN_ID] = format_span_id(span.parent.span_id)
+    start = timestamp(span.start_time)
+    if start is not None:
+        body[f.START_TIME] = start
+    if not phase_intent and span.end_time is not None:
+        body[f.END_TIME] = timestamp(span.end_time)
+        if span.start_time is not None:
+            body[f.DURATION_MS] = round((span.end_time - span.start_time) / 1e6, 3)
+    for key, field in _COMMON:
+        value = span_attrs.get(key)
+        if value is not None:
+            body[field] = _plain(value)
+    roles = span_attrs.get(attrs.USER_ROLES)
+    if isinstance(roles, str):
+        body[f.USER_ROLES] = [roles]
+    elif isinstance(roles, (list, tuple)) and roles:
+        body[f.USER_ROLES] = [str(r) for r in roles]
+    if f.PROVIDER not in body and span_attrs.get(attrs.GEN_AI_SYSTEM) is not None:
+        body[f.PROVIDER] = span_attrs[attrs.GEN_AI_SYSTEM]
+    arguments = span_attrs.get(attrs.GEN_AI_TOOL_CALL_ARGUMENTS)
+    if arguments is not None:
+        body[f.ARGUMENTS] = _json_value(arguments)
+    if not phase_intent:
+        summary = span_attrs.get(attrs.TOOLAUDIT_RESULT_SUMMARY)
+        if summary is not None:
+            body[f.RESULT_SUMMARY] = _json_value(summary)
+        body[f.SUCCESS] = not _failed(span)
+    details = _details(span_attrs, event_type)
+    if details:
+        body[f.DETAILS] = details
+    _resource_fields(span, body)
+    return body
+
+
+def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
+    details: dict[str, Any] = {}
+    if event_type == f.EVENT_LLM_REQUEST:
+        pairs = _LLM_DETAILS
+    elif event_type == f.EVENT_RAG_QUERY:
+        pairs = _RAG_DETAILS
+    else:
+        pairs = ()
+    for key, name in pairs:
+        value = span_attrs.get(key)
+        if value is not None:
+            details[name] = _plain(value)
+    for key, value in span_attrs.items():
+        if key.startswith(attrs.TOOLAUDIT_EVENT_PREFIX) and key != attrs.TOOLAUDIT_EVENT_TYPE:
+            details[key[len(attrs.TOOLAUDIT_EVENT_PREFIX) :]] = _plain(value)
+        elif key.endswith(_HASH_SUFFIXES) and event_type != f.EVENT_TOOL_CALL:
+            details[key] = _plain(value)
+    return details
+
+
+def _resource_fields(span: ReadableSpan, body: dict[str, Any]) -> None:
+    resource = span.resource.attributes if span.resource is not None else {}
+    for key, field in (
+        (attrs.SERVICE_NAME, f.SERVICE_NAME),
+        (attrs.SERVICE_VERSION, f.SERVICE_VERSION),
+    ):
+        value = resource.get(key)
+        if value is not None:
+            body[field] = value
+    environment = resource.get(attrs.DEPLOYMENT_ENVIRONMENT)
+    if environment is None:
+        environment = resource.get(attrs.DEPLOYMENT_ENVIRONMENT_LEGACY)
+    if environment is not None:
+        body[f.DEPLOYMENT_ENVIRONMENT] = environment

@@ -1,0 +1,373 @@
+"""Verifying an audit trail: every record, every link, every column, every checkpoint.
+
+:func:`verify` reads the whole sink once. For each record it checks that the stored entry hash is the
+hash of the stored bytes (a modified record), that ``prev_hash`` is the previous record's hash (a
+deleted, inserted or reordered record), that the sequence numbers run without gaps, and that the
+sink's indexed columns say what the canonical bytes say (an edited column). It rebuilds the Merkle
+tree as it goes and compares the root at every checkpoint's size with that checkpoint (from the sink
+and from a checkpoint directory), after checking the checkpoint's signature with a trusted key (a
+rewritten, re-signed chain), its size against the log (a truncated tail), and checkpoints against
+each other (a fork: two signed views of history that cannot both be true).
+
+The result names the first bad sequence number and what is wrong there. Messages never quote a
+record's values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
+from opentelemetry_instrumentation_toolaudit.audit._chain import GENESIS_HASH
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    Checkpoint,
+    NoteVerifier,
+    load_verifier,
+    open_checkpoint,
+)
+from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
+
+# Problem kinds, in the order they are reported when several hit the same record.
+MODIFIED = "modified"
+DELETED = "deleted"
+INSERTED = "inserted"
+LINK = "link"
+COLUMN = "column"
+TRUNCATED = "truncated"
+REWRITTEN = "rewritten"
+SIGNATURE = "signature"
+FORK = "fork"
+CHECKPOINT = "checkpoint"
+_ORDER = {
+    k: i
+    for i, k in enumerate(
+        (
+            MODIFIED,
+            DELETED,
+            INSERTED,
+            LINK,
+            COLUMN,
+            TRUNCATED,
+            REWRITTEN,
+            FORK,
+            SIGNATURE,
+            CHECKPOINT,
+        )
+    )
+}
+MAX_PROBLEMS = 100
+
+_LEAF = hashlib.sha256(b"\x00")
+_NODE = b"\x01"
+_sha256 = hashlib.sha256
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the trail, at the first record it affects."""
+
+    seq: int
+    kind: str
+    message: str
+
+
+@dataclasses.dataclass
+class VerifyResult:
+    """What :func:`verify` found."""
+
+    sink: str
+    size: int
+    root: str
+    """Hex Merkle root over all stored records."""
+    checkpoints: int = 0
+    """Checkpoints compared with the log."""
+    signatures_checked: bool = False
+    """Whether checkpoint signatures were checked against a trusted key."""
+    repairs: list[str] = dataclasses.field(default_factory=list)
+    """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def first_bad_seq(self) -> int | None:
+        return self.problems[0].seq if self.problems else None
+
+    def summary(self) -> str:
+        """``OK: N records, root …`` or ``FAIL: record #i: what``."""
+        if self.problems:
+            first = self.problems[0]
+            more = (
+                f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
+            )
+            return f"FAIL: record #{first.seq}: {first.message}{more}"
+        notes = [f"{self.checkpoints} checkpoints"]
+        if not self.signatures_checked:
+            notes.append("signatures not checked: no public key given")
+        if self.repairs:
+            notes.append(f"torn writes: {len(self.repairs)}, see repairs")
+        return f"OK: {self.size} records, root {self.root} ({'; '.join(notes)})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "sink": self.sink,
+            "size": self.size,
+            "root": self.root,
+            "checkpoints": self.checkpoints,
+            "signatures_checked": self.signatures_checked,
+            "repairs": list(self.repairs),
+            "first_bad_seq": self.first_bad_seq,
+            "problems": [dataclasses.asdict(p) for p in self.problems],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class _Seen:
+    """A checkpoint that parsed and (when a key is given) carries a valid signature."""
+
+    source: str
+    checkpoint: Checkpoint
+
+
+def _verifiers(
+    public_key: NoteVerifier | str | Sequence[NoteVerifier] | None,
+) -> list[NoteVerifier]:
+    if public_key is None:
+        return []
+    if isinstance(public_key, NoteVerifier):
+        return [public_key]
+    if isinstance(public_key, str):
+        return [load_verifier(public_key)]
+    return list(public_key)
+
+
+def verify(
+    sink: AuditSink,
+    *,
+    public_key: NoteVerifier | str | Sequence[NoteVerifier] | None = None,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+) -> VerifyResult:
+    """Check the whole trail in ``sink``; see the module docstring. ``public_key`` is a
+    :class:`NoteVerifier`, a verifier key's text or a file holding it; without one, checkpoint
+    signatures are not checked (and the result says so). Raises SinkError when the sink cannot be
+    read at all."""
+    verifiers = _verifiers(public_key)
+    problems: list[Problem] = []
+    notes = [("sink", n) for n in sink.checkpoints()]
+    if checkpoint_dir is not None:
+        from opentelemetry_instrumentation_toolaudit.audit._log import read_checkpoint_dir
+
+        try:
+            notes += [
+                (f"{os.fspath(checkpoint_dir)}/{name}", n)
+                for name, n in read_checkpoint_dir(checkpoint_dir)
+            ]
+        except OSError as exc:
+            raise SinkError(
+                f"cannot read the checkpoint directory {os.fspath(checkpoint_dir)}: {exc.strerror}"
+            ) from None
+    seen: list[_Seen] = []
+    bad_signature: list[tuple[str, Checkpoint, str]] = []
+    for source, note in notes:
+        try:
+            checkpoint, _ = open_checkpoint(note)
+        except VerificationError as exc:
+            problems.append(Problem(0, CHECKPOINT, f"checkpoint in {source} is unreadable ({exc})"))
+            continue
+        if verifiers:
+            try:
+                open_checkpoint(note, verifiers)
+            except VerificationError as exc:
+                bad_signature.append((source, checkpoint, str(exc)))
+                continue
+        seen.append(_Seen(source, checkpoint))
+
+    # Column checks run in SQL on another connection and thread while this one hashes.
+    column_result: list[Any] = []
+
+    def check_columns() -> None:
+        try:
+            column_result.extend(sink.column_problems())
+        except Exception as exc:  # noqa: BLE001 - re-raised on the caller's thread below
+            column_result.append(exc)
+
+    worker = threading.Thread(target=check_columns, name="toolaudit-verify-columns", daemon=True)
+    worker.start()
+    wanted = {s.checkpoint.size for s in seen} | {c.size for _, c, _ in bad_signature}
+    size, roots, root, scan_problems = _scan(sink, wanted)
+    worker.join()
+    problems += scan_problems
+    for item in column_result:
+        if isinstance(item, Exception):
+            raise item
+        seq, what = item
+        problems.append(Problem(seq, INSERTED if "seq field" in what else COLUMN, what))
+
+    record_problem_seqs = sorted(
+        p.seq for p in problems if p.kind in (MODIFIED, DELETED, INSERTED, LINK)
+    )
+
+    def explained(lo: int, hi: int) -> bool:
+        return any(lo <= s < hi for s in record_problem_seqs)
+
+    matching = sorted(
+        s.checkpoint.size for s in seen if roots.get(s.checkpoint.size) == s.checkpoint.root
+    )
+
+    def proven_prefix(limit: int) -> int:
+        return max((m for m in matching if m < limit), default=0)
+
+    beyond = [s for s in seen if s.checkpoint.size > size]
+    if beyond:
+        widest = max(beyond, key=lambda s: s.checkpoint.size)
+        problems.append(
+            Problem(
+                size,
+                TRUNCATED,
+                f"the log ends after {size} records but a signed checkpoint ({widest.source}) covers "
+                f"{widest.checkpoint.size}: truncated tail",
+            )
+        )
+    by_size: dict[int, _Seen] = {}
+    compared = 0
+    for s in seen:
+        cp = s.checkpoint
+        if cp.size > size:
+            continue
+        compared += 1
+        other = by_size.setdefault(cp.size, s)
+        if other.checkpoint.root != cp.root:
+            problems.append(
+                Problem(
+                    proven_prefix(cp.size),
+                    FORK,
+                    f"two signed checkpoints for size {cp.size} disagree ({other.source}, {s.source}): fork",
+                )
+            )
+        if roots.get(cp.size) != cp.root:
+            start = proven_prefix(cp.size)
+            later = [m for m in matching if m > cp.size]
+            if later:
+                what = (
+                    f"the signed checkpoint for size {cp.size} ({s.source}) is not consistent with the signed "
+                    f"checkpoint for size {later[0]}, which matches the log: fork"
+                )
+                problems.append(Problem(start, FORK, what))
+            elif not explained(start, cp.size):
+                what = (
+                    f"records #{start}..#{cp.size - 1} do not match the signed checkpoint for size {cp.size} "
+                    f"({s.source}): chain rewritten"
+                )
+                problems.append(Problem(start, REWRITTEN, what))
+    for source, cp, why in bad_signature:
+        problems.append(
+            Problem(
+                proven_prefix(min(cp.size, size)),
+                SIGNATURE,
+                f"checkpoint for size {cp.size} ({source}) fails signature verification ({why}): chain rewritten or re-signed",
+            )
+        )
+    problems.sort(key=lambda p: (p.seq, _ORDER.get(p.kind, 99)))
+    return VerifyResult(
+        sink=sink.url,
+        size=size,
+        root=root.hex(),
+        checkpoints=compared,
+        signatures_checked=bool(verifiers),
+        repairs=sink.repairs(),
+        problems=problems[:MAX_PROBLEMS],
+    )
+
+
+def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], bytes, list[Problem]]:
+    """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
+    sizes. The loop is kept flat because it is the verifier's cost per record."""
+    problems: list[Problem] = []
+    roots: dict[int, bytes] = {}
+    if 0 in wanted:
+        roots[0] = EMPTY_ROOT
+    hashes: list[bytes] = []
+    size = 0
+    prev = GENESIS_HASH
+    gaps: list[tuple[int, int, int]] = []
+    went_back = 0
+    leaf = _LEAF.copy
+    sha = _sha256
+    node_prefix = _NODE
+    for row_seq, canonical, entry_hash, prev_hash in sink.scan():
+        h = leaf()
+        h.update(canonical)
+        digest = h.digest()
+        if row_seq != size and len(problems) < MAX_PROBLEMS:
+            if row_seq > size:
+                gaps.append((len(problems), size, row_seq))
+                problems.append(
+                    Problem(
+                        size,
+                        DELETED,
+                        f"record #{size} is missing (the next stored record is #{row_seq}): deleted",
+                    )
+                )
+            else:
+                went_back = went_back or size
+                problems.append(
+                    Problem(
+                        size,
+                        INSERTED,
+                        f"the record stored at position {size} says it is #{row_seq}: inserted or reordered",
+                    )
+                )
+        if digest != entry_hash and len(problems) < MAX_PROBLEMS:
+            problems.append(
+                Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
+            )
+        if prev_hash != prev and len(problems) < MAX_PROBLEMS:
+            problems.append(
+                Problem(
+                    size,
+                    LINK,
+                    f"its prev_hash is not the hash of the record before it: a record was deleted, inserted or reordered before #{size}",
+                )
+            )
+        # The link is followed through the stored hash, so one modified record is reported once.
+        prev = entry_hash.hex()
+        node = digest
+        s = size
+        while s & 1:
+            node = sha(node_prefix + hashes.pop() + node).digest()
+            s >>= 1
+        hashes.append(node)
+        size += 1
+        if size in wanted:
+            roots[size] = _fold(hashes)
+    if went_back:
+        # Sequence numbers that jump ahead and later fall back are records out of order, not a deletion.
+        for index, position, seq in gaps:
+            if position < went_back:
+                problems[index] = Problem(
+                    position,
+                    INSERTED,
+                    f"the record stored at position {position} is #{seq}: records reordered",
+                )
+    return size, roots, _fold(hashes), problems
+
+
+def _fold(hashes: list[bytes]) -> bytes:
+    if not hashes:
+        return EMPTY_ROOT
+    node = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        node = _sha256(_NODE + left + node).digest()
+    return node
+
+
+__all__ = ["Problem", "VerifyResult", "verify"]

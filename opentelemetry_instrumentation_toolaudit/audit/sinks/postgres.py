@@ -1,0 +1,362 @@
+"""The PostgreSQL sink (``pip install 'opentelemetry-instrumentation-toolaudit[postgres]'``).
+
+URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a schema with
+``?options=-csearch_path%3Daudit``. Tables (created when absent, by a role allowed to):
+
+* ``audit_records``: one row per record (canonical bytes verbatim in ``canonical``, indexed columns);
+* ``audit_heads``: one row per batch: size, last hash and Merkle frontier after it (current = largest);
+* ``audit_nodes``: Merkle subtree hashes (2^8 leaves and up) for O(log n) proofs;
+* ``audit_checkpoints``: signed checkpoint notes.
+
+Append-only is enforced by the database: triggers reject UPDATE, DELETE and TRUNCATE on every table,
+and writers need only ``INSERT`` and ``SELECT`` (no ``UPDATE``): the head is a new row per batch, not
+an update. :meth:`PostgresSink.grant_writer` grants exactly that to a role. Keep table ownership with
+an administrator role that the application never uses, since an owner can drop triggers.
+
+Many writers, one chain: each batch runs in one transaction holding a transaction-scoped advisory
+lock for the schema, reads the current head, inserts the records (COPY), the nodes and the new head,
+and commits (durable on return with the default ``synchronous_commit``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit.audit._chain import (
+    GENESIS_HASH,
+    StoredRecord,
+    seal_batch,
+)
+from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    DATA_COLUMNS,
+    AuditSink,
+    ScanRow,
+    TreeHead,
+    compare_columns,
+    node_collector,
+    reinit_in_forked_child,
+    restore_frontier,
+)
+
+try:
+    import psycopg
+except ImportError:  # pragma: no cover - depends on the installed extras
+    psycopg = None  # type: ignore[assignment]
+
+_TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
+_INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_records (
+    seq BIGINT PRIMARY KEY,
+    entry_hash BYTEA NOT NULL,
+    prev_hash TEXT NOT NULL,
+    canonical BYTEA NOT NULL,
+    {", ".join(f"{c} {'BOOLEAN' if c == SUCCESS else 'TEXT'}" for c in DATA_COLUMNS)}
+);
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{c} ON audit_records ({c});" for c in _INDEXED)}
+CREATE TABLE IF NOT EXISTS audit_heads (
+    size BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, frontier BYTEA NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_nodes (
+    level INTEGER NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (level, idx)
+);
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    size BIGINT NOT NULL, note TEXT NOT NULL, written_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE OR REPLACE FUNCTION toolaudit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'toolaudit: % on % is not allowed: the audit trail is append-only', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+""" + "".join(
+    f"""
+DROP TRIGGER IF EXISTS {t}_append_only ON {t};
+CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_append_only();
+DROP TRIGGER IF EXISTS {t}_no_truncate ON {t};
+CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
+    FOR EACH STATEMENT EXECUTE FUNCTION toolaudit_append_only();
+"""
+    for t in _TABLES
+)
+
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
+_HEAD = "SELECT size, prev_hash, frontier FROM audit_heads ORDER BY size DESC LIMIT 1"
+_COPY = f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(DATA_COLUMNS)}) FROM STDIN"
+
+# Rows whose columns may disagree with the canonical bytes; they are then checked exactly.
+_MISMATCH_QUERY = (
+    "SELECT seq FROM (SELECT seq, prev_hash, "
+    + ", ".join(DATA_COLUMNS)
+    + ", convert_from(canonical, 'UTF8')::jsonb AS j FROM audit_records OFFSET 0) r WHERE "
+    + "j->>'seq' IS DISTINCT FROM seq::text OR j->>'prev_hash' IS DISTINCT FROM prev_hash OR "
+    + " OR ".join(
+        f"(CASE WHEN jsonb_typeof(j->'{c}') = 'boolean' THEN (j->'{c}')::boolean END) IS DISTINCT FROM {c}"
+        if c == SUCCESS
+        else f"j->>'{c}' IS DISTINCT FROM {c}"
+        for c in DATA_COLUMNS
+    )
+)
+
+
+def _require_psycopg() -> Any:
+    if psycopg is None:
+        raise SinkError(
+            "the PostgreSQL sink needs psycopg: pip install 'opentelemetry-instrumentation-toolaudit[postgres]'"
+        )
+    return psycopg
+
+
+class PostgresSink(AuditSink):
+    """Records in PostgreSQL; see the module docstring for the tables, roles and locking."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        pg = _require_psycopg()
+        self.url = url
+        self._where = _redact(url)
+        self._lock = threading.RLock()
+        try:
+            self._conn = pg.connect(url, autocommit=False)
+        except pg.Error as exc:
+            raise SinkError(f"{self._where}: cannot connect ({_first_line(exc)})") from None
+        try:
+            existing = self._conn.execute(
+                "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
+                (list(_TABLES),),
+            ).fetchone()[0]
+            if existing < len(_TABLES):
+                if not create:
+                    raise SinkError(f"{self._where}: no toolaudit tables in this database/schema")
+                self._conn.execute(_LOCK)
+                self._conn.execute(_SCHEMA)
+            self._conn.commit()
+        except pg.Error as exc:
+            self._conn.rollback()
+            raise SinkError(
+                f"{self._where}: cannot create the audit tables ({_first_line(exc)})"
+            ) from None
+        self._inherited: list[Any] = []
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # The parent's session must be neither used nor closed (closing would end it for the parent):
+        # the child keeps it aside and opens its own on first use.
+        self._lock = threading.RLock()
+        if not self._conn.closed:
+            self._inherited.append(self._conn)
+            self._conn = None  # type: ignore[assignment]
+
+    def _connection(self) -> Any:
+        if self._conn is None:
+            pg = _require_psycopg()
+            try:
+                self._conn = pg.connect(self.url, autocommit=False)
+            except pg.Error as exc:
+                raise SinkError(f"{self._where}: cannot connect ({_first_line(exc)})") from None
+        return self._conn
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> PostgresSink:
+        return cls(url, create=create)
+
+    def grant_writer(self, role: str) -> None:
+        """Let ``role`` append (INSERT, SELECT on the audit tables; USAGE on the schema) and nothing else."""
+        pg = _require_psycopg()
+        from psycopg import sql
+
+        with self._lock:
+            try:
+                schema = self._connection().execute("SELECT current_schema()").fetchone()[0]
+                self._connection().execute(
+                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                        sql.Identifier(schema), sql.Identifier(role)
+                    )
+                )
+                for table in _TABLES:
+                    self._connection().execute(
+                        sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+                            sql.Identifier(table), sql.Identifier(role)
+                        )
+                    )
+                self._connection().commit()
+            except pg.Error as exc:
+                self._connection().rollback()
+                raise SinkError(
+                    f"{self._where}: granting writer rights failed ({_first_line(exc)})"
+                ) from None
+
+    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+        if not bodies:
+            return []
+        pg = _require_psycopg()
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute(_LOCK)
+                row = conn.execute(_HEAD).fetchone()
+                size, prev, data = row if row else (0, GENESIS_HASH, b"")
+                frontier = restore_frontier(size, data, self._where)
+                nodes: list[tuple[int, int, bytes]] = []
+                records = seal_batch(bodies, frontier, prev, node_collector(nodes))
+                with conn.cursor() as cur:
+                    with cur.copy(_COPY) as copy:
+                        for r in records:
+                            columns = r.columns or {}
+                            copy.write_row(
+                                (
+                                    r.seq,
+                                    bytes.fromhex(r.entry_hash),
+                                    r.prev_hash,
+                                    r.canonical,
+                                    *[columns.get(c) for c in DATA_COLUMNS],
+                                )
+                            )
+                    if nodes:
+                        cur.executemany("INSERT INTO audit_nodes VALUES (%s, %s, %s)", nodes)
+                    cur.execute(
+                        "INSERT INTO audit_heads VALUES (%s, %s, %s)",
+                        (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
+                    )
+                conn.commit()
+            except pg.Error as exc:
+                conn.rollback()
+                raise SinkError(f"{self._where}: append failed ({_first_line(exc)})") from None
+            except BaseException:
+                conn.rollback()
+                raise
+        self.last_head = TreeHead(frontier.size, frontier.root())
+        return records
+
+    def _query(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
+        pg = _require_psycopg()
+        with self._lock:
+            conn = self._connection()
+            try:
+                rows = conn.execute(query, params).fetchall()
+                conn.commit()
+                return rows
+            except pg.Error as exc:
+                conn.rollback()
+                raise SinkError(f"{self._where}: read failed ({_first_line(exc)})") from None
+
+    def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
+        rows = self._query(
+            f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records "
+            "WHERE seq >= %s AND seq < %s ORDER BY seq",
+            (start, stop if stop is not None else 2**63 - 1),
+        )
+        for seq, canonical, entry_hash, prev_hash, *cols in rows:
+            columns = dict(zip(DATA_COLUMNS, cols, strict=False))
+            columns[SEQ] = seq
+            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
+
+    def size(self) -> int:
+        rows = self._query("SELECT size FROM audit_heads ORDER BY size DESC LIMIT 1")
+        return int(rows[0][0]) if rows else 0
+
+    def head(self) -> TreeHead:
+        rows = self._query("SELECT size, frontier FROM audit_heads ORDER BY size DESC LIMIT 1")
+        size, data = rows[0] if rows else (0, b"")
+        return TreeHead(size, restore_frontier(size, data, self._where).root())
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        pg = _require_psycopg()
+        with self._lock:
+            try:
+                self._connection().execute(
+                    "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (size, note)
+                )
+                self._connection().commit()
+            except pg.Error as exc:
+                self._connection().rollback()
+                raise SinkError(
+                    f"{self._where}: writing a checkpoint failed ({_first_line(exc)})"
+                ) from None
+
+    def checkpoints(self) -> list[str]:
+        return [
+            r[0]
+            for r in self._query("SELECT note FROM audit_checkpoints ORDER BY written_at, size")
+        ]
+
+    def scan(self) -> Iterator[ScanRow]:
+        pg = _require_psycopg()
+        try:
+            conn = pg.connect(self.url)
+            try:
+                with conn.cursor(name="toolaudit_scan") as cur:
+                    cur.itersize = 10000
+                    cur.execute(
+                        "SELECT seq, canonical, entry_hash, prev_hash FROM audit_records ORDER BY seq"
+                    )
+                    for seq, canonical, entry_hash, prev_hash in cur:
+                        yield ScanRow(seq, bytes(canonical), bytes(entry_hash), prev_hash)
+            finally:
+                conn.close()
+        except pg.Error as exc:
+            raise SinkError(f"{self._where}: cannot read records ({_first_line(exc)})") from None
+
+    def column_problems(self) -> list[tuple[int, str]]:
+        pg = _require_psycopg()
+        try:
+            with pg.connect(self.url) as conn:
+                try:
+                    suspects = [r[0] for r in conn.execute(_MISMATCH_QUERY)]
+                except pg.Error:
+                    # A record that is not valid UTF-8 JSON stops the cast: check every row exactly.
+                    conn.rollback()
+                    suspects = [r[0] for r in conn.execute("SELECT seq FROM audit_records")]
+                problems = []
+                for seq in suspects:
+                    canonical, prev_hash, *cols = conn.execute(
+                        f"SELECT canonical, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records WHERE seq = %s",
+                        (seq,),
+                    ).fetchone()
+                    columns = dict(zip(DATA_COLUMNS, cols, strict=False))
+                    columns[SEQ] = seq
+                    columns["prev_hash"] = prev_hash
+                    what = compare_columns(bytes(canonical), columns)
+                    if what:
+                        problems.append((seq, what))
+                return problems
+        except pg.Error as exc:
+            raise SinkError(f"{self._where}: cannot read records ({_first_line(exc)})") from None
+
+    def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
+        rows = self._query(
+            "SELECT entry_hash FROM audit_records WHERE seq >= %s AND seq < %s ORDER BY seq",
+            (start, stop),
+        )
+        return [bytes(r[0]) for r in rows]
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        rows = self._query(
+            "SELECT hash FROM audit_nodes WHERE level = %s AND idx = %s", (level, index)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.close()
+
+
+def _redact(url: str) -> str:
+    """The URL without a password, for messages."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+__all__ = ["PostgresSink"]

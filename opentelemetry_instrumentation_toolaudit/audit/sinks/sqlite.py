@@ -1,0 +1,340 @@
+"""The SQLite sink, the embedded default: ``sqlite:///toolaudit.db``.
+
+Durability: WAL journal with ``synchronous=FULL``, so a batch is on disk when ``COMMIT`` returns, and
+a batch is one transaction (group commit). Several processes share one chain: each append is a
+``BEGIN IMMEDIATE`` transaction that reads the head (size, last hash, Merkle frontier), seals the
+batch after it and writes records, Merkle nodes and the new head together. A process killed mid-write
+leaves an uncommitted transaction that SQLite itself rolls back on the next open, so a torn batch is
+never half-present (and was never acknowledged).
+
+Triggers reject UPDATE and DELETE on the records table. They are a guard against mistakes, not
+against an attacker with the file: tampering is what :func:`verify` detects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from itertools import chain
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit.audit._chain import (
+    GENESIS_HASH,
+    StoredRecord,
+    seal_batch,
+)
+from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    AuditSink,
+    TreeHead,
+    compare_columns,
+    node_collector,
+    reinit_in_forked_child,
+    restore_frontier,
+)
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
+
+_INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
+_ROWS_PER_INSERT = 50
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_records (
+    seq INTEGER PRIMARY KEY,
+    entry_hash BLOB NOT NULL,
+    prev_hash TEXT NOT NULL,
+    canonical TEXT NOT NULL,
+    {", ".join(f"{c} {'INTEGER' if c == SUCCESS else 'TEXT'}" for c in _COLUMNS)}
+);
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{c} ON audit_records({c});" for c in _INDEXED)}
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
+    frontier BLOB NOT NULL
+);
+INSERT OR IGNORE INTO audit_head VALUES (1, 0, '{GENESIS_HASH}', x'');
+CREATE TABLE IF NOT EXISTS audit_nodes (
+    level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+"""
+
+_INSERT = (
+    f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (4 + len(_COLUMNS)))})"
+)
+_INSERT_MANY = _INSERT.replace(
+    "VALUES (" + ", ".join("?" * (4 + len(_COLUMNS))) + ")",
+    "VALUES " + ", ".join(["(" + ", ".join("?" * (4 + len(_COLUMNS))) + ")"] * _ROWS_PER_INSERT),
+)
+
+# The columns' claim about each record, as one JSON array, next to what the canonical bytes say. The
+# multi-path json_extract parses each record once, in C; rows it flags are rechecked exactly.
+_MISMATCH_QUERY = (
+    "SELECT seq FROM audit_records WHERE json_extract(canonical, "
+    + ", ".join(f"'$.{c}'" for c in ("seq", "prev_hash", *_COLUMNS))
+    + ") IS NOT json_array(seq, prev_hash, "
+    + ", ".join(
+        f"CASE {c} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END" if c == SUCCESS else c
+        for c in _COLUMNS
+    )
+    + ")"
+)
+
+
+def is_sqlite_file(path: str) -> bool:
+    """Whether ``path`` starts with the SQLite file header."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+class SQLiteSink(AuditSink):
+    """Records in one SQLite file; see the module docstring for durability and concurrency."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, url: str | None = None
+    ) -> None:
+        self.path = os.fspath(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self._lock = threading.RLock()
+        self._writer = create
+        self._inherited: list[sqlite3.Connection] = []
+        if not create and not os.path.exists(self.path):
+            raise SinkError(f"{self.path}: no such file")
+        if (
+            os.path.exists(self.path)
+            and os.path.getsize(self.path)
+            and not is_sqlite_file(self.path)
+        ):
+            raise SinkError(f"{self.path}: not an SQLite database (unknown file header)")
+        try:
+            self._conn = self._connect(create)
+            if create:
+                # One script, one transaction: processes starting together create the schema once.
+                self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            self._check_schema()
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
+        reinit_in_forked_child(self, "_after_fork")
+
+    def _after_fork(self) -> None:
+        # A connection must not cross a fork: the child opens its own, and keeps the inherited one
+        # unused and unclosed (closing it could disturb the parent's locks).
+        self._lock = threading.RLock()
+        if self._conn is not None:
+            self._inherited.append(self._conn)
+            self._conn = self._connect(self._writer)
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteSink:
+        return cls(path_from_url(url, "sqlite"), create=create, url=url)
+
+    def _connect(self, writer: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+        )
+        conn.execute("PRAGMA busy_timeout = 60000")
+        if writer:  # a verifier leaves the file exactly as it found it
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    def _check_schema(self) -> None:
+        tables = {
+            r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        missing = {"audit_records", "audit_head", "audit_checkpoints"} - tables
+        if missing:
+            raise SinkError(
+                f"{self.path}: not a toolaudit database (no table {sorted(missing)[0]})"
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+        if not bodies:
+            return []
+        with self._lock:
+            try:
+                with self._transaction():
+                    size, prev, data = self._conn.execute(
+                        "SELECT size, prev_hash, frontier FROM audit_head"
+                    ).fetchone()
+                    frontier = restore_frontier(size, data, self.path)
+                    nodes: list[tuple[int, int, bytes]] = []
+                    records = seal_batch(bodies, frontier, prev, node_collector(nodes))
+                    self._insert(records)
+                    if nodes:
+                        self._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
+                    self._conn.execute(
+                        "UPDATE audit_head SET size = ?, prev_hash = ?, frontier = ?",
+                        (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
+                    )
+            except sqlite3.Error as exc:
+                raise SinkError(
+                    f"{self.path}: append failed ({type(exc).__name__}: {exc})"
+                ) from None
+        self.last_head = TreeHead(frontier.size, frontier.root())
+        return records
+
+    def _insert(self, records: list[StoredRecord]) -> None:
+        rows = [_row(r) for r in records]
+        # Many rows per INSERT statement: one sqlite3_step and far less binding overhead per row.
+        whole = len(rows) - len(rows) % _ROWS_PER_INSERT
+        if whole:
+            self._conn.executemany(
+                _INSERT_MANY,
+                [
+                    tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
+                    for i in range(0, whole, _ROWS_PER_INSERT)
+                ],
+            )
+        if whole < len(rows):
+            self._conn.executemany(_INSERT, rows[whole:])
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise SinkError(f"{self.path}: read failed ({type(exc).__name__}: {exc})") from None
+
+    def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
+        rows = self._query(
+            f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} FROM audit_records "
+            "WHERE seq >= ? AND seq < ? ORDER BY seq",
+            (start, stop if stop is not None else 2**63 - 1),
+        )
+        for seq, canonical, entry_hash, prev_hash, *cols in rows:
+            columns = dict(zip(_COLUMNS, cols, strict=False))
+            columns[SEQ] = seq
+            if columns[SUCCESS] is not None:
+                columns[SUCCESS] = bool(columns[SUCCESS])
+            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
+
+    def size(self) -> int:
+        return int(self._query("SELECT size FROM audit_head")[0][0])
+
+    def head(self) -> TreeHead:
+        size, data = self._query("SELECT size, frontier FROM audit_head")[0]
+        return TreeHead(size, restore_frontier(size, data, self.path).root())
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        with self._lock:
+            try:
+                with self._transaction():
+                    self._conn.execute(
+                        "INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (size, note)
+                    )
+            except sqlite3.Error as exc:
+                raise SinkError(f"{self.path}: writing a checkpoint failed ({exc})") from None
+
+    def checkpoints(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
+
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+        # A cursor of its own connection, so the column check can run on another thread meanwhile.
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            cursor = conn.execute(
+                "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash FROM audit_records ORDER BY seq"
+            )
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot read records ({exc})") from None
+        try:
+            while True:
+                try:
+                    rows = cursor.fetchmany(4096)
+                except sqlite3.Error as exc:
+                    raise SinkError(f"{self.path}: cannot read records ({exc})") from None
+                if not rows:
+                    return
+                # The rows are already (seq, canonical, entry_hash, prev_hash): no per-row wrapper.
+                yield from rows
+        finally:
+            conn.close()
+
+    def column_problems(self) -> list[tuple[int, str]]:
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            try:
+                suspects = [r[0] for r in conn.execute(_MISMATCH_QUERY)]
+            except sqlite3.OperationalError:
+                # Malformed JSON in some record stops json_extract: check every row exactly instead.
+                suspects = [r[0] for r in conn.execute("SELECT seq FROM audit_records")]
+            problems = []
+            for seq in suspects:
+                row = conn.execute(
+                    f"SELECT CAST(canonical AS BLOB), prev_hash, {', '.join(_COLUMNS)} FROM audit_records WHERE seq = ?",
+                    (seq,),
+                ).fetchone()
+                columns = dict(zip(_COLUMNS, row[2:], strict=False))
+                if columns[SUCCESS] is not None:
+                    columns[SUCCESS] = bool(columns[SUCCESS])
+                columns[SEQ] = seq
+                columns["prev_hash"] = row[1]
+                what = compare_columns(row[0], columns)
+                if what:
+                    problems.append((seq, what))
+            conn.close()
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot read records ({exc})") from None
+        return problems
+
+    def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
+        return [
+            bytes(r[0])
+            for r in self._query(
+                "SELECT entry_hash FROM audit_records WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, stop),
+            )
+        ]
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        rows = self._query(
+            "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", (level, index)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+
+
+def _row(record: StoredRecord) -> tuple[Any, ...]:
+    columns = record.columns or {}
+    return (
+        record.seq,
+        bytes.fromhex(record.entry_hash),
+        record.prev_hash,
+        record.canonical.decode("utf-8"),
+        *[columns.get(c) for c in _COLUMNS],
+    )
+
+
+__all__ = ["SQLiteSink", "is_sqlite_file"]

@@ -1,0 +1,86 @@
+"""Which span attributes hold prompt or response content, and which are safe structure.
+
+Content attributes (the whole conversation, as other instrumentations capture it) are replaced by a
+keyed hash and a size: ``gen_ai.input.messages`` becomes ``gen_ai.input.messages_hash`` and
+``gen_ai.input.messages_size``. The hash proves what was said, to whoever holds the text and the key,
+without carrying it.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from opentelemetry_instrumentation_toolaudit import attributes as attrs
+
+CONTENT_ATTRIBUTES = frozenset(
+    {
+        # OpenTelemetry GenAI semantic conventions (official OpenAI, google-genai instrumentations).
+        attrs.GEN_AI_INPUT_MESSAGES,
+        attrs.GEN_AI_OUTPUT_MESSAGES,
+        attrs.GEN_AI_SYSTEM_INSTRUCTIONS,
+        attrs.GEN_AI_TOOL_CALL_RESULT,
+        # Older semconv span events (gen_ai.content.prompt / gen_ai.content.completion).
+        attrs.GEN_AI_PROMPT,
+        attrs.GEN_AI_COMPLETION,
+        # OpenInference (Arize Phoenix).
+        attrs.OPENINFERENCE_INPUT_VALUE,
+        attrs.OPENINFERENCE_OUTPUT_VALUE,
+        attrs.LLM_PROMPTS,
+        # OpenLLMetry (Traceloop) workflow and task spans.
+        attrs.TRACELOOP_ENTITY_INPUT,
+        attrs.TRACELOOP_ENTITY_OUTPUT,
+    }
+)
+_INDEXED_CONTENT = re.compile(
+    # OpenLLMetry: gen_ai.prompt.0.content, gen_ai.completion.1.content (and reasoning/refusal).
+    r"gen_ai\.(?:prompt|completion)\.\d+\.(?:content|reasoning|refusal)"
+    # OpenInference: llm.input_messages.0.message.content and multi-part contents.
+    r"|llm\.(?:input|output)_messages\.\d+\.message\.(?:content|contents\.\d+\.message_content\.text)"
+)
+
+# Structure our spans and the GenAI conventions carry: names, ids, enums, counts. Never scanned.
+SAFE_ATTRIBUTES = frozenset(
+    {
+        attrs.GEN_AI_OPERATION_NAME,
+        attrs.GEN_AI_TOOL_NAME,
+        attrs.GEN_AI_TOOL_TYPE,
+        attrs.GEN_AI_TOOL_CALL_ID,
+        attrs.GEN_AI_REQUEST_MODEL,
+        attrs.GEN_AI_RESPONSE_MODEL,
+        attrs.GEN_AI_RESPONSE_ID,
+        attrs.GEN_AI_PROVIDER_NAME,
+        attrs.GEN_AI_SYSTEM,
+        attrs.GEN_AI_USAGE_INPUT_TOKENS,
+        attrs.GEN_AI_USAGE_OUTPUT_TOKENS,
+        attrs.TOOLAUDIT_TRIGGER,
+        attrs.TOOLAUDIT_SUCCESS,
+        attrs.TOOLAUDIT_TURN_NUMBER,
+        attrs.TOOLAUDIT_ATTRIBUTION_SOURCE,
+        attrs.TOOLAUDIT_REDACTION_COUNT,
+        attrs.TOOLAUDIT_REDACTION_KINDS,
+        attrs.ERROR_TYPE,
+        "exception.type",
+        "exception.escaped",
+        "gen_ai.response.finish_reasons",
+    }
+)
+
+# On spans our own recorder made, these were redacted at the source by the same policy.
+SOURCE_REDACTED_ATTRIBUTES = frozenset(
+    {attrs.GEN_AI_TOOL_CALL_ARGUMENTS, attrs.TOOLAUDIT_RESULT_SUMMARY}
+)
+
+SCAN, SAFE, CONTENT = 0, 1, 2
+
+
+@functools.lru_cache(maxsize=4096)
+def attribute_rule(name: str) -> int:
+    """SCAN (redact as a value), SAFE (leave alone) or CONTENT (hash, or redact as text)."""
+    if name in CONTENT_ATTRIBUTES or _INDEXED_CONTENT.fullmatch(name):
+        return CONTENT
+    if name in SAFE_ATTRIBUTES or name.endswith(
+        (attrs.CONTENT_HASH_SUFFIX, attrs.CONTENT_SIZE_SUFFIX)
+    ):
+        return SAFE
+    return SCAN

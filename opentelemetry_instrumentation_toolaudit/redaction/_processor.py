@@ -1,0 +1,230 @@
+"""``RedactingSpanProcessor``: redacts each finished span, then hands a copy to the processors behind it.
+
+The SDK freezes a span's attributes before ``on_end``, so redaction cannot edit the span in place:
+the processor builds a redacted ``ReadableSpan`` (attributes, event and link attributes, status
+description, name) and passes that downstream. A span with nothing to redact is passed as is.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import Link, Status
+
+from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit.redaction._content import (
+    CONTENT,
+    SAFE,
+    SOURCE_REDACTED_ATTRIBUTES,
+    attribute_rule,
+)
+from opentelemetry_instrumentation_toolaudit.redaction._keys import (
+    ADDRESS,
+    PSEUDONYM,
+    REDACTED,
+    SECRET,
+    normalize_key,
+)
+from opentelemetry_instrumentation_toolaudit.redaction._policy import (
+    SECRET_KEY_KIND,
+    RedactionPolicy,
+)
+
+CONTENT_KIND = "message_content"
+_Counter = collections.Counter
+
+
+class RedactingSpanProcessor(SpanProcessor):
+    """Redacts every span that ends, then passes the redacted copy to ``downstream`` processors.
+
+    ``RedactingSpanProcessor(BatchSpanProcessor(OTLPSpanExporter()), policy=policy)``. With no
+    ``policy``, ``RedactionPolicy.from_env()``. ``on_start`` and ``shutdown``/``force_flush`` are
+    forwarded unchanged; only ``on_end`` (where exporters take spans) sees the redacted copy.
+    Redaction failures are logged once and counted; the span is then dropped rather than leaked.
+    """
+
+    def __init__(
+        self,
+        *downstream: SpanProcessor,
+        policy: RedactionPolicy | None = None,
+        source_redacted_scopes: frozenset[str] = frozenset(),
+    ) -> None:
+        self.policy = policy if policy is not None else RedactionPolicy.from_env()
+        self._downstream: tuple[SpanProcessor, ...] = tuple(downstream)
+        self._lock = threading.Lock()
+        # Spans from these instrumentation scopes had their arguments/summary redacted at the source
+        # by this same policy: no need to scan them twice.
+        self._source_scopes = source_redacted_scopes
+
+    @property
+    def downstream(self) -> tuple[SpanProcessor, ...]:
+        """The processors that receive redacted spans, in order."""
+        return self._downstream
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        """Put ``processor`` behind this one (it will receive redacted spans)."""
+        with self._lock:
+            self._downstream += (processor,)
+
+    # --- SpanProcessor --------------------------------------------------------------------------
+    def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
+        for processor in self._downstream:
+            processor.on_start(span, parent_context=parent_context)
+
+    def _on_ending(self, span: Span) -> None:
+        for processor in self._downstream:
+            processor._on_ending(span)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            redacted = self.redact_span(span)
+        except Exception as exc:  # noqa: BLE001 - never raise into the app; never leak either
+            internal_error("redacting a span", exc)
+            return
+        for processor in self._downstream:
+            processor.on_end(redacted)
+
+    def shutdown(self) -> None:
+        for processor in self._downstream:
+            processor.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return all([processor.force_flush(timeout_millis) for processor in self._downstream])
+
+    # --- redaction ------------------------------------------------------------------------------
+    def redact_span(self, span: ReadableSpan) -> ReadableSpan:
+        """``span`` itself if it holds nothing to redact, else a redacted copy."""
+        found: collections.Counter[str] = _Counter()
+        scope = span.instrumentation_scope
+        trusted = scope is not None and scope.name in self._source_scopes
+        attributes = self.redact_attributes(span.attributes or {}, found, trusted=trusted)
+        events = self._events(span.events, found)
+        links = self._links(span.links, found)
+        name = self.policy.redact_collect(span.name, found)
+        status = span.status
+        if status.description:
+            description = self.policy.redact_collect(status.description, found)
+            if description != status.description:
+                status = Status(status.status_code, description)
+        if not found:
+            return span
+        new_attributes = dict(span.attributes or {}) if attributes is None else attributes
+        _add_counts(new_attributes, found)
+        return ReadableSpan(
+            name=name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=new_attributes,
+            events=span.events if events is None else events,
+            links=span.links if links is None else links,
+            kind=span.kind,
+            status=status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_info=getattr(span, "_instrumentation_info", None),
+            instrumentation_scope=scope,
+        )
+
+    def redact_attributes(
+        self,
+        attributes: Mapping[str, Any],
+        found: collections.Counter[str],
+        *,
+        trusted: bool = False,
+    ) -> dict[str, Any] | None:
+        """A redacted copy of span (or event/link) attributes; None when nothing changed."""
+        out: dict[str, Any] | None = None
+        for name, value in attributes.items():
+            rule = attribute_rule(name)
+            if rule == SAFE or (trusted and name in SOURCE_REDACTED_ATTRIBUTES):
+                continue
+            before = sum(found.values())
+            if rule == CONTENT:
+                replacement = self._content(name, value, found)
+            else:
+                replacement = {name: self._value(name, value, found)}
+            if sum(found.values()) == before:
+                continue
+            if out is None:
+                out = dict(attributes)
+            del out[name]
+            out.update(replacement)
+        return out
+
+    def _value(self, name: str, value: Any, found: collections.Counter[str]) -> Any:
+        policy = self.policy
+        key_rule = policy._keys.classify(name)
+        if key_rule == SECRET:
+            if value is None or type(value) is bool or value == REDACTED:
+                return value
+            found[SECRET_KEY_KIND] += 1
+            return REDACTED
+        if key_rule == PSEUDONYM:
+            return policy._pseudonymize_value(value, normalize_key(name), found, 0)
+        if key_rule == ADDRESS:
+            return policy._address(value, found)
+        return policy.redact_collect(value, found)
+
+    def _content(self, name: str, value: Any, found: collections.Counter[str]) -> dict[str, Any]:
+        policy = self.policy
+        if policy.content == "redact":
+            return {name: policy.redact_collect(value, found)}
+        if isinstance(value, str):
+            text = value
+        else:
+            from opentelemetry_instrumentation_toolaudit._jsonable import dumps
+
+            text = dumps(list(value) if isinstance(value, (list, tuple)) else value)
+        found[CONTENT_KIND] += 1
+        data = text.encode("utf-8", "surrogatepass")
+        return {
+            name + attrs.CONTENT_HASH_SUFFIX: policy.pseudonym(data),
+            name + attrs.CONTENT_SIZE_SUFFIX: len(data),
+        }
+
+    def _events(self, events: Any, found: collections.Counter[str]) -> list[Event] | None:
+        if not events:
+            return None
+        out: list[Event] | None = None
+        for index, event in enumerate(events):
+            new = self.redact_attributes(event.attributes or {}, found)
+            if new is None:
+                continue
+            if out is None:
+                out = list(events)
+            out[index] = Event(event.name, new, event.timestamp)
+        return out
+
+    def _links(self, links: Any, found: collections.Counter[str]) -> list[Link] | None:
+        if not links:
+            return None
+        out: list[Link] | None = None
+        for index, link in enumerate(links):
+            if not link.attributes:
+                continue
+            new = self.redact_attributes(link.attributes, found)
+            if new is None:
+                continue
+            if out is None:
+                out = list(links)
+            out[index] = Link(link.context, new)
+        return out
+
+
+def _add_counts(attributes: dict[str, Any], found: collections.Counter[str]) -> None:
+    """Add this pass's counts and kinds to any the recorder already put on the span."""
+    count = attributes.get(attrs.TOOLAUDIT_REDACTION_COUNT)
+    kinds = attributes.get(attrs.TOOLAUDIT_REDACTION_KINDS) or ()
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    attributes[attrs.TOOLAUDIT_REDACTION_COUNT] = (count if isinstance(count, int) else 0) + sum(
+        found.values()
+    )
+    attributes[attrs.TOOLAUDIT_REDACTION_KINDS] = tuple(sorted({*kinds, *found}))

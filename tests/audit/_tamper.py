@@ -1,0 +1,186 @@
+"""Raw access to each sink's storage, bypassing the sink and its guards, as an attacker would."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+from urllib.parse import unquote
+
+from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, seal
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS
+from opentelemetry_instrumentation_toolaudit.audit.sinks.jsonl import frame, unframe
+
+Row = dict[str, Any]
+
+
+def _path(url: str) -> str:
+    return url.split(":///", 1)[1]
+
+
+def _pg(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    base, options = url.split("?options=")
+    schema = unquote(options).split("=", 1)[1]
+    conn = psycopg.connect(base, autocommit=True)
+    conn.execute(f'SET search_path TO "{schema}"')
+    return conn
+
+
+def read_rows(url: str) -> list[Row]:
+    if url.startswith("jsonl"):
+        with open(_path(url), "rb") as f:
+            lines = f.read().split(b"\n")[:-1]
+        rows = []
+        for i, line in enumerate(lines):
+            digest, canonical = unframe(line)  # type: ignore[misc]
+            rows.append(
+                {
+                    "seq": i,
+                    "canonical": canonical,
+                    "entry_hash": digest,
+                    "prev_hash": "",
+                    "columns": None,
+                }
+            )
+        return rows
+    cols = ", ".join(DATA_COLUMNS)
+    query = f"SELECT seq, canonical, entry_hash, prev_hash, {cols} FROM audit_records ORDER BY seq"
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        conn.text_factory = bytes
+        raw = conn.execute(query).fetchall()
+        conn.close()
+    else:
+        with _pg(url) as conn:
+            raw = conn.execute(query).fetchall()
+    out = []
+    for seq, canonical, entry_hash, prev_hash, *values in raw:
+        columns = {
+            c: (v.decode() if isinstance(v, bytes) else v)
+            for c, v in zip(DATA_COLUMNS, values, strict=False)
+        }
+        prev = prev_hash.decode() if isinstance(prev_hash, bytes) else prev_hash
+        out.append(
+            {
+                "seq": seq,
+                "canonical": bytes(canonical),
+                "entry_hash": bytes(entry_hash),
+                "prev_hash": prev,
+                "columns": columns,
+            }
+        )
+    return out
+
+
+def write_rows(url: str, rows: list[Row]) -> None:
+    """Replace every stored record with ``rows`` (the attacker's edit)."""
+    if url.startswith("jsonl"):
+        with open(_path(url), "wb") as f:
+            for r in rows:
+                f.write(
+                    frame(
+                        StoredRecord(
+                            r["seq"], r["canonical"], r["entry_hash"].hex(), r["prev_hash"], None
+                        )
+                    )
+                )
+        return
+    cols = ["seq", "entry_hash", "prev_hash", "canonical", *DATA_COLUMNS]
+    values = [
+        (
+            r["seq"],
+            r["entry_hash"],
+            r["prev_hash"],
+            r["canonical"],
+            *[(r["columns"] or {}).get(c) for c in DATA_COLUMNS],
+        )
+        for r in rows
+    ]
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        conn.execute("DROP TRIGGER IF EXISTS audit_records_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS audit_records_no_delete")
+        conn.execute("DELETE FROM audit_records")
+        conn.executemany(
+            f"INSERT INTO audit_records ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [(v[0], v[1], v[2], v[3].decode(), *v[4:]) for v in values],
+        )
+        conn.commit()
+        conn.close()
+        return
+    with _pg(url) as conn:
+        conn.execute("ALTER TABLE audit_records DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_records")
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO audit_records ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})",
+                values,
+            )
+        conn.execute("ALTER TABLE audit_records ENABLE TRIGGER USER")
+
+
+def read_checkpoints(url: str) -> list[str]:
+    if url.startswith("jsonl"):
+        try:
+            with open(_path(url) + ".checkpoints") as f:
+                return [json.loads(line)["note"] for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        notes = [r[0] for r in conn.execute("SELECT note FROM audit_checkpoints ORDER BY id")]
+        conn.close()
+        return notes
+    with _pg(url) as conn:
+        return [
+            r[0] for r in conn.execute("SELECT note FROM audit_checkpoints ORDER BY written_at")
+        ]
+
+
+def write_checkpoints(url: str, notes: list[str]) -> None:
+    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint
+
+    sized = [(open_checkpoint(n)[0].size, n) for n in notes]
+    if url.startswith("jsonl"):
+        with open(_path(url) + ".checkpoints", "w") as f:
+            for size, note in sized:
+                f.write(json.dumps({"size": size, "note": note}) + "\n")
+        return
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        conn.execute("DELETE FROM audit_checkpoints")
+        conn.executemany("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", sized)
+        conn.commit()
+        conn.close()
+        return
+    with _pg(url) as conn:
+        conn.execute("ALTER TABLE audit_checkpoints DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_checkpoints")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", sized)
+        conn.execute("ALTER TABLE audit_checkpoints ENABLE TRIGGER USER")
+
+
+def forge(record: dict[str, Any], seq: int, prev_hash: str) -> Row:
+    """A record sealed properly at ``seq`` after ``prev_hash``: hash, link and columns all consistent."""
+    stored = seal(record, seq, prev_hash)
+    return {
+        "seq": seq,
+        "canonical": stored.canonical,
+        "entry_hash": bytes.fromhex(stored.entry_hash),
+        "prev_hash": prev_hash,
+        "columns": {c: (stored.columns or {}).get(c) for c in DATA_COLUMNS},
+    }
+
+
+def reseal_from(rows: list[Row], start: int) -> list[Row]:
+    """Rows with every record from ``start`` on re-sealed after its predecessor (a consistent rewrite)."""
+    out = rows[:start]
+    prev = out[-1]["entry_hash"].hex() if out else "0" * 64
+    for r in rows[start:]:
+        forged = forge(json.loads(r["canonical"]), len(out), prev)
+        out.append(forged)
+        prev = forged["entry_hash"].hex()
+    return out

@@ -1,0 +1,206 @@
+"""RFC 9162 Merkle hashing and proofs, against the transparency-dev/merkle test vectors."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
+from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+    EMPTY_ROOT,
+    Frontier,
+    consistency_proof,
+    hash_leaf,
+    inclusion_proof,
+    root_from_leaf_hashes,
+    subtree_from_leaves,
+    verify_consistency,
+    verify_inclusion,
+)
+
+h = bytes.fromhex
+
+# transparency-dev/merkle testonly/constants.go: the standard 8 leaf inputs and the roots for sizes 0..8.
+LEAF_INPUTS = [
+    h(x)
+    for x in (
+        "",
+        "00",
+        "10",
+        "2021",
+        "3031",
+        "40414243",
+        "5051525354555657",
+        "606162636465666768696a6b6c6d6e6f",
+    )
+]
+ROOTS = [
+    h("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+    h("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"),
+    h("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"),
+    h("aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77"),
+    h("d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"),
+    h("4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4"),
+    h("76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef"),
+    h("ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c"),
+    h("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"),
+]
+# proof/verify_test.go: (1-based leaf, size, path) and (size1, size2, proof).
+INCLUSION = [
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (3, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
+    (
+        2,
+        5,
+        [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (1, 1, []),
+]
+CONSISTENCY = [
+    (1, 1, []),
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (
+        2,
+        5,
+        [
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (
+        6,
+        7,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+]
+LEAVES = [hash_leaf(d) for d in LEAF_INPUTS]
+
+
+def test_empty_root():
+    """The empty tree's root is SHA-256 of the empty string."""
+    assert EMPTY_ROOT.hex() == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+
+@pytest.mark.parametrize("size", range(9))
+def test_roots_for_sizes_0_to_8(size):
+    """Batch and incremental roots equal the published roots for every size 0..8."""
+    frontier = Frontier()
+    for leaf in LEAVES[:size]:
+        frontier.append(leaf)
+    assert (ROOTS[size], ROOTS[size]) == (root_from_leaf_hashes(LEAVES[:size]), frontier.root())
+    restored = Frontier.from_bytes(size, frontier.to_bytes())
+    assert ROOTS[size] == restored.root()
+
+
+@pytest.mark.parametrize(("leaf", "size", "path"), INCLUSION)
+def test_inclusion_vectors(leaf, size, path):
+    """Generated inclusion proofs equal the published ones and verify; a flipped bit fails."""
+    proof = inclusion_proof(leaf - 1, size, subtree_from_leaves(LEAVES))
+    assert [h(p) for p in path] == proof
+    verify_inclusion(leaf - 1, size, LEAVES[leaf - 1], proof, ROOTS[size])
+    for i in range(len(proof)):
+        bad = list(proof)
+        bad[i] = bytes([bad[i][0] ^ 8]) + bad[i][1:]
+        with pytest.raises(VerificationError):
+            verify_inclusion(leaf - 1, size, LEAVES[leaf - 1], bad, ROOTS[size])
+    for index, tsize, p in (
+        (leaf, size, proof),
+        (leaf - 1, size * 2, proof),
+        (leaf - 1, size, [*proof, ROOTS[size]]),
+    ):
+        with pytest.raises(VerificationError):
+            verify_inclusion(index, tsize, LEAVES[leaf - 1], p, ROOTS[size])
+
+
+@pytest.mark.parametrize(("size1", "size2", "path"), CONSISTENCY)
+def test_consistency_vectors(size1, size2, path):
+    """Generated consistency proofs equal the published ones and verify; corruptions fail."""
+    proof = consistency_proof(size1, size2, subtree_from_leaves(LEAVES))
+    assert [h(p) for p in path] == proof
+    verify_consistency(size1, size2, proof, ROOTS[size1], ROOTS[size2])
+    if proof:
+        probes = [
+            (size1 + 1, size2, proof, ROOTS[size1], ROOTS[size2]),
+            (size1, size2, proof, ROOTS[size2], ROOTS[size1]),
+            (size1, size2, proof[:-1], ROOTS[size1], ROOTS[size2]),
+            (size1, size2, [*proof, ROOTS[size1]], ROOTS[size1], ROOTS[size2]),
+            (size1, size2, [], ROOTS[size1], ROOTS[size2]),
+        ]
+        for probe in probes:
+            with pytest.raises(VerificationError):
+                verify_consistency(*probe)
+
+
+def test_random_trees_all_proofs_verify():
+    """Every inclusion and consistency proof of random trees up to 70 leaves verifies."""
+    rng = random.Random(7)
+    leaves = [hash_leaf(rng.randbytes(8)) for _ in range(70)]
+    subtree = subtree_from_leaves(leaves)
+    for size in range(1, 71):
+        root = root_from_leaf_hashes(leaves[:size])
+        for index in range(size):
+            verify_inclusion(
+                index, size, leaves[index], inclusion_proof(index, size, subtree), root
+            )
+        for old in range(0, size + 1):
+            verify_consistency(
+                old,
+                size,
+                consistency_proof(old, size, subtree),
+                root_from_leaf_hashes(leaves[:old]),
+                root,
+            )
+
+
+def test_frontier_reports_completed_nodes():
+    """append() reports each completed perfect subtree with its level and index."""
+    seen = {}
+    frontier = Frontier()
+    for leaf in LEAVES:
+        frontier.append(leaf, lambda level, index, node: seen.__setitem__((level, index), node))
+    assert {(1, 0), (1, 1), (1, 2), (1, 3), (2, 0), (2, 1), (3, 0)} == set(seen)
+    assert ROOTS[8] == seen[(3, 0)]
+    assert root_from_leaf_hashes(LEAVES[4:8]) == seen[(2, 1)]

@@ -1,0 +1,115 @@
+"""PostgreSQL enforces append-only itself: triggers for everyone, and a writer role that can only insert."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import PostgresSink
+
+from ._tamper import _pg
+from .conftest import _pg_admin, body
+
+psycopg = pytest.importorskip("psycopg")
+
+
+@pytest.fixture
+def writer_url(pg_url):
+    """A URL that logs in as a fresh role holding only the writer grants (dropped afterwards)."""
+    role = f"toolaudit_writer_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin()
+    admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    with open_sink(pg_url) as owner:
+        assert isinstance(owner, PostgresSink)
+        owner.grant_writer(role)
+    try:
+        yield pg_url.replace("postgresql://postgres@", f"postgresql://{role}@")
+    finally:
+        admin.execute(f'DROP OWNED BY "{role}"')
+        admin.execute(f'DROP ROLE "{role}"')
+        admin.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_records SET user_id = 'x' WHERE seq = 1",
+        "DELETE FROM audit_records WHERE seq = 1",
+        "TRUNCATE audit_records",
+        "UPDATE audit_checkpoints SET note = ''",
+        "DELETE FROM audit_heads",
+        "TRUNCATE audit_nodes",
+    ],
+)
+def test_triggers_reject_changes_even_for_the_owner(pg_url, signer, statement):
+    """UPDATE, DELETE and TRUNCATE fail for the table owner too, and the trail still verifies."""
+    log = AuditLog(open_sink(pg_url), signer=signer)
+    log.append([body(i) for i in range(5)])
+    log.close()
+    with (
+        _pg(pg_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        conn.execute(statement)
+    with open_sink(pg_url, create=False) as sink:
+        assert verify(sink, public_key=signer.verifier).ok
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_records SET user_id = 'x' WHERE seq = 1",
+        "DELETE FROM audit_records WHERE seq = 1",
+        "TRUNCATE audit_records",
+        "ALTER TABLE audit_records DISABLE TRIGGER USER",
+        "DROP TRIGGER audit_records_append_only ON audit_records",
+        "UPDATE audit_heads SET size = 0",
+    ],
+)
+def test_writer_role_can_append_but_not_change(pg_url, writer_url, signer, statement):
+    """The documented writer role appends and checkpoints, and is refused every change or escape."""
+    with open_sink(pg_url):
+        pass  # the owner created the tables before the writer arrived
+    log = AuditLog(open_sink(writer_url), signer=signer)
+    log.append([body(i) for i in range(7)])
+    log.close()
+    with _pg(writer_url) as conn:
+        conn.execute("SELECT count(*) FROM audit_records")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+    with open_sink(pg_url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert (result.ok, result.size) == (True, 7)
+
+
+def test_role_without_create_rights_gets_a_clear_error(pg_url):
+    """A role that may not create tables, opening a schema without them, gets a SinkError saying so."""
+    from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+
+    role = f"toolaudit_reader_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin()
+    schema = pg_url.rsplit("%3D", 1)[1]
+    admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+    try:
+        with pytest.raises(SinkError, match="cannot create the audit tables"):
+            open_sink(pg_url.replace("postgresql://postgres@", f"postgresql://{role}@"))
+    finally:
+        admin.execute(f'DROP OWNED BY "{role}"')
+        admin.execute(f'DROP ROLE "{role}"')
+        admin.close()
+
+
+def test_inclusion_proofs_use_stored_nodes(pg_url, signer):
+    """Past 256 records, proofs read stored subtree hashes, and they check against the signed root."""
+    from opentelemetry_instrumentation_toolaudit.audit import check_proof, prove
+
+    log = AuditLog(open_sink(pg_url), signer=signer, checkpoint_every=10**6)
+    log.append([body(i) for i in range(700)])
+    log.close()
+    with open_sink(pg_url, create=False) as sink:
+        assert sink.tree_node(9, 0) is not None
+        for seq in (0, 255, 256, 511, 699):
+            assert check_proof(prove(sink, seq), signer.verifier).size == 700

@@ -1,0 +1,189 @@
+"""Every tamper kind, in randomized trials on every sink: verify names the first bad record and why."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from opentelemetry_instrumentation_toolaudit.audit import Checkpoint, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    open_checkpoint,
+    sign_checkpoint,
+)
+from opentelemetry_instrumentation_toolaudit.audit._merkle import root_from_leaf_hashes
+from opentelemetry_instrumentation_toolaudit.audit._verify import (
+    COLUMN,
+    DELETED,
+    FORK,
+    INSERTED,
+    LINK,
+    MODIFIED,
+    REWRITTEN,
+    SIGNATURE,
+    TRUNCATED,
+)
+
+from ._tamper import forge, read_checkpoints, read_rows, reseal_from, write_checkpoints, write_rows
+from .conftest import body, write_log
+
+N = 23
+EVERY = 5
+TRIALS = (11, 29)
+
+
+def _verify(url, signer, tmp_path):
+    with open_sink(url, create=False) as sink:
+        return verify(sink, public_key=signer.verifier, checkpoint_dir=tmp_path / "cps")
+
+
+@pytest.fixture
+def trail(sink_url, signer, tmp_path):
+    write_log(sink_url, signer, N, every=EVERY, checkpoint_dir=tmp_path / "cps")
+    return sink_url
+
+
+def test_untouched_trail_verifies(trail, signer, tmp_path):
+    """An untouched trail verifies on every sink, against the sink's and the directory's checkpoints."""
+    result = _verify(trail, signer, tmp_path)
+    assert (
+        result.ok,
+        result.size,
+        result.problems,
+        result.signatures_checked,
+    ) == (True, N, [], True)
+    assert result.checkpoints >= 2 * (N // EVERY)
+    assert result.summary().startswith(f"OK: {N} records, root {result.root}")
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_modified_record(trail, signer, tmp_path, seed):
+    """Changing a record's bytes (hash left as it was) is reported at that record as modified."""
+    k = random.Random(seed).randrange(N)
+    rows = read_rows(trail)
+    record = json.loads(rows[k]["canonical"])
+    record["tool_name"] = "tampered"
+    rows[k]["canonical"] = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
+    write_rows(trail, rows)
+    result = _verify(trail, signer, tmp_path)
+    assert (k, MODIFIED) == (result.first_bad_seq, result.problems[0].kind)
+    assert result.summary().startswith(f"FAIL: record #{k}: its bytes do not match its entry hash")
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_deleted_record(trail, signer, tmp_path, seed):
+    """Removing a record from the middle is reported at the missing sequence number."""
+    k = random.Random(seed).randrange(N - 1)
+    rows = read_rows(trail)
+    del rows[k]
+    write_rows(trail, rows)
+    result = _verify(trail, signer, tmp_path)
+    assert (k, DELETED) == (result.first_bad_seq, result.problems[0].kind)
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_inserted_record(trail, signer, tmp_path, seed):
+    """A forged record, hashed and linked to its predecessor, is caught at the record it displaced."""
+    k = random.Random(seed).randrange(1, N)
+    rows = read_rows(trail)
+    forged = forge(body(999, tool_name="issue_refund"), k, rows[k - 1]["entry_hash"].hex())
+    shifted = [{**r, "seq": r["seq"] + 1} for r in rows[k:]]
+    write_rows(trail, [*rows[:k], forged, *shifted])
+    result = _verify(trail, signer, tmp_path)
+    assert (k + 1, INSERTED) == (result.first_bad_seq, result.problems[0].kind)
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_reordered_records(trail, signer, tmp_path, seed):
+    """Swapping two records is reported at the first of them."""
+    i, j = sorted(random.Random(seed).sample(range(N), 2))
+    rows = read_rows(trail)
+    a, b = rows[i], rows[j]
+    rows[i] = {**b, "seq": a["seq"]}
+    rows[j] = {**a, "seq": b["seq"]}
+    write_rows(trail, rows)
+    result = _verify(trail, signer, tmp_path)
+    assert i == result.first_bad_seq
+    assert result.problems[0].kind in (INSERTED, LINK)
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_truncated_tail(trail, signer, tmp_path, seed):
+    """Cutting the tail (and the sink's checkpoints that cover it) is caught by the checkpoint directory."""
+    k = random.Random(seed).randrange(1, N)
+    write_rows(trail, read_rows(trail)[:k])
+    write_checkpoints(
+        trail, [n for n in read_checkpoints(trail) if open_checkpoint(n)[0].size <= k]
+    )
+    result = _verify(trail, signer, tmp_path)
+    assert (k, TRUNCATED) == (result.first_bad_seq, result.problems[0].kind)
+    assert "truncated tail" in result.summary()
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_rewritten_chain(trail, signer, tmp_path, seed):
+    """A consistent rewrite from record k on (hashes and links recomputed) fails the signed checkpoints,
+    reported from the last checkpoint that still matches."""
+    k = random.Random(seed).randrange(N)
+    rows = read_rows(trail)
+    record = json.loads(rows[k]["canonical"])
+    record["user_id"] = "usr_someone_else"
+    rows[k]["canonical"] = json.dumps(record).encode()
+    write_rows(trail, reseal_from(rows, k))
+    result = _verify(trail, signer, tmp_path)
+    assert (k // EVERY * EVERY, REWRITTEN) == (result.first_bad_seq, result.problems[0].kind)
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_rewritten_and_resigned_chain(trail, signer, tmp_path, seed):
+    """A rewrite whose checkpoints are re-signed with the attacker's key fails signature verification."""
+    k = random.Random(seed).randrange(N)
+    rows = read_rows(trail)
+    record = json.loads(rows[k]["canonical"])
+    record["success"] = not record["success"]
+    rows[k]["canonical"] = json.dumps(record).encode()
+    rows = reseal_from(rows, k)
+    write_rows(trail, rows)
+    attacker = NoteSigner.generate(signer.name)
+    leaves = [r["entry_hash"] for r in rows]
+    notes = []
+    for note in read_checkpoints(trail):
+        cp = open_checkpoint(note)[0]
+        notes.append(
+            sign_checkpoint(
+                Checkpoint(cp.origin, cp.size, root_from_leaf_hashes(leaves[: cp.size])), attacker
+            )
+        )
+    write_checkpoints(trail, notes)
+    with open_sink(trail, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert (result.first_bad_seq, result.problems[0].kind) == (0, SIGNATURE)
+    assert "fails signature verification" in result.summary()
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_forked_checkpoint(trail, signer, tmp_path, seed):
+    """A second signed checkpoint for a size, with another root, is reported as a fork."""
+    s = random.Random(seed).choice(range(EVERY, N, EVERY))
+    bogus = sign_checkpoint(Checkpoint(signer.name, s, bytes(32)), signer)
+    write_checkpoints(trail, [*read_checkpoints(trail), bogus])
+    result = _verify(trail, signer, tmp_path)
+    assert (s - EVERY, FORK) == (result.first_bad_seq, result.problems[0].kind)
+
+
+@pytest.mark.parametrize("seed", TRIALS)
+def test_edited_column(sink_url, signer, tmp_path, seed):
+    """Editing an indexed column (hiding a record from queries) is reported at that record."""
+    if sink_url.startswith("jsonl"):
+        pytest.skip("the JSONL sink has no columns")
+    write_log(sink_url, signer, N, every=EVERY, checkpoint_dir=tmp_path / "cps")
+    rng = random.Random(seed)
+    k = rng.randrange(N)
+    column = rng.choice(["user_id", "tool_name", "conversation_id", "success"])
+    rows = read_rows(sink_url)
+    rows[k]["columns"][column] = None if column == "success" else "someone_else"
+    write_rows(sink_url, rows)
+    result = _verify(sink_url, signer, tmp_path)
+    assert (k, COLUMN) == (result.first_bad_seq, result.problems[0].kind)
+    assert f"the {column} column does not match" in result.summary()
