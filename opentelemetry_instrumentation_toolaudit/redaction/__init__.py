@@ -24,11 +24,11 @@ every exporter receives redacted spans. Configuration is by environment variable
 
 from __future__ import annotations
 
+from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_detectors
 from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     Detector,
     Finding,
     PatternDetector,
-    builtin_detectors,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import HashKey
 from opentelemetry_instrumentation_toolaudit.redaction._install import (

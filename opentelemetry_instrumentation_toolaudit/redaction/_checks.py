@@ -118,10 +118,11 @@ def ipv4_ok(candidate: str) -> bool:
 
 def ipv6_ok(candidate: str) -> bool:
     """An IPv6 address (zone ids and embedded IPv4 allowed) other than ``::1`` and ``::``."""
-    if not any(ch.isdigit() for ch in candidate):
-        return False  # "add::dead" and friends: hex words, not addresses
+    address = candidate.split("%", 1)[0]
+    if not any(ch.isdigit() for ch in address) or sum(1 for g in address.split(":") if g) < 2:
+        return False  # "add::dead", slices like "a[::2]": hex words and code, not addresses
     try:
-        return _routable(ipaddress.IPv6Address(candidate.split("%", 1)[0]))
+        return _routable(ipaddress.IPv6Address(address))
     except ValueError:
         return False
 

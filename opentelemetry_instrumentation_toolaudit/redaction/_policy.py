@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,12 +34,12 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import _checks
+from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_detectors
 from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     PROTECTED,
     Detector,
     Finding,
     Scanner,
-    builtin_detectors,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE, HashKey
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
@@ -66,12 +67,13 @@ _SHORTEST_FINDING = 6  # "a@b.co"; no built-in kind fits in fewer characters
 # All-letter strings hold no built-in finding except AWS key ids and Google keys, which start so.
 _ALPHA_RISKY = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "AIza")  # fmt: skip
 _LABELS = {"secret_assignment": "SECRET", "url_password": "PASSWORD"}
-_TEXT_CACHE_MAX = 4096
 _TEXT_CACHE_LEN = 256
 """Strings up to this length have their result cached: telemetry repeats the same short values."""
 
 
+@functools.lru_cache(maxsize=256)
 def _label(kind: str) -> str:
+    """The placeholder label for a kind: ``credit_card`` → ``CREDIT_CARD``."""
     label = _LABELS.get(kind) or "".join(c if c.isalnum() else "_" for c in kind.upper())
     label = label[:40]
     return label if len(label) >= 2 and label[0].isalpha() and label.isascii() else "SENSITIVE"
@@ -128,6 +130,8 @@ class RedactionPolicy:
       network-address keys (``client.address``...), which attribute a call.
     * ``content``: ``hash`` (default) replaces prompt/response attributes with keyed hashes and
       sizes; ``redact`` keeps their text, redacted.
+    * ``cache_size``: how many short strings (up to 256 characters) keep their result, since
+      telemetry repeats the same values (user ids, models, statuses); 0 turns the cache off.
     """
 
     def __init__(
@@ -146,6 +150,7 @@ class RedactionPolicy:
         pseudonymize_kinds: Iterable[str] | None = None,
         attribution_addresses: str = "keep",
         content: str = "hash",
+        cache_size: int = 4096,
     ) -> None:
         if isinstance(hash_key, HashKey):
             self._hash_key: HashKey | None = hash_key
@@ -179,6 +184,7 @@ class RedactionPolicy:
             DEFAULT_PSEUDONYMIZE_KINDS if pseudonymize_kinds is None else pseudonymize_kinds
         )
         self._text_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._cache_size = max(0, cache_size)
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
@@ -256,7 +262,7 @@ class RedactionPolicy:
 
     def redact_collect(self, value: Any, found: collections.Counter[str] | None) -> Any:
         """``redact(value)``, adding one count per kind replaced to ``found`` (when given)."""
-        counter: collections.Counter[str] = collections.Counter() if found is None else found
+        counter = _DISCARD if found is None else found
         try:
             return self._value(value, counter, 0)
         except Exception as exc:  # noqa: BLE001 - fail closed, never into the caller
@@ -381,65 +387,117 @@ class RedactionPolicy:
             n < _SHORTEST_FINDING or (text.isalpha() and not text.startswith(_ALPHA_RISKY))
         ):
             return text
-        cacheable = n <= _TEXT_CACHE_LEN
-        if cacheable:
-            hit = self._text_cache.get(text)
+        cache = self._text_cache
+        if n <= _TEXT_CACHE_LEN:
+            hit = cache.get(text)
             if hit is not None:
                 for kind in hit[1]:
                     found[kind] += 1
                 return hit[0]
-        local: collections.Counter[str] = collections.Counter()
-        result = self._text_uncached(text, local, depth)
-        if local:
-            found.update(local)
-        if cacheable:
-            cache = self._text_cache
-            if len(cache) >= _TEXT_CACHE_MAX:
+        kinds: list[str] = []
+        result = self._text_uncached(text, kinds, depth)
+        for kind in kinds:
+            found[kind] += 1
+        if n <= _TEXT_CACHE_LEN and self._cache_size:
+            if len(cache) >= self._cache_size:
                 cache.clear()
-            cache[text] = (result, tuple(local.elements()))
+            cache[text] = (result, tuple(kinds))
         return result
 
-    def _text_uncached(self, text: str, found: collections.Counter[str], depth: int) -> str:
+    def _text_uncached(self, text: str, kinds: list[str], depth: int) -> str:
         head = text.lstrip()[:1]
-        if head in ("{", "[") and depth < MAX_DEPTH and text.rstrip()[-1:] in ("}", "]"):
+        if (head == "{" or head == "[") and depth < MAX_DEPTH and text.rstrip()[-1:] in "}]":
             parsed: Any = None
             with contextlib.suppress(ValueError, RecursionError):
                 parsed = json.loads(text)
             if isinstance(parsed, (dict, list)):
-                before = sum(found.values())
+                found: collections.Counter[str] = collections.Counter()
                 redacted = self._value(parsed, found, depth + 1)
-                if sum(found.values()) == before:
+                if not found:
                     return text
+                kinds.extend(found.elements())
                 return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
-        findings = self._scanner.scan(text)
+        scan = self._scanner.scan
+        findings = scan(text)
         if not findings:
             return text
-        for kind in (f.kind for f in findings):
-            found[kind] += 1
+        kinds.extend(f.kind for f in findings)
         for _ in range(MAX_PASSES):
-            text = self._apply(text, findings)
-            # Replacing one finding can join its neighbours into a new one; rescan until none remain.
-            findings = self._scanner.scan(text)
+            isolated = self._builtin_only and _isolated(text, findings)
+            text, skeleton = self._apply(text, findings)
+            # Replacing a finding changes what its neighbours see, which can (rarely) complete a new
+            # one: rescan until none remain, unless every finding stood apart from its neighbours
+            # (no built-in pattern looks further than two characters past its match). The skeleton
+            # has bare <KIND> placeholders (no pseudonym digits to trip the numeric pre-checks)
+            # and the same text around them.
+            if isolated or not scan(skeleton):
+                return text
+            findings = scan(text)
             if not findings:
                 return text
-        found["unredactable_text"] += 1
+        kinds.append("unredactable_text")
         return WHOLE_STRING
 
-    def _apply(self, text: str, findings: list[Finding]) -> str:
+    def _apply(self, text: str, findings: list[Finding]) -> tuple[str, str]:
+        """``text`` with placeholders for ``findings``, and the same with bare ``<KIND>`` ones."""
         parts: list[str] = []
+        bare: list[str] = []
         position = 0
         for finding in findings:
-            parts.append(text[position : finding.start])
-            parts.append(self._placeholder(finding.kind, text[finding.start : finding.end]))
+            before = text[position : finding.start]
+            label = _label(finding.kind)
+            parts.append(before)
+            bare.append(before)
+            if finding.kind in self._pseudonymize:
+                matched = text[finding.start : finding.end]
+                parts.append(f"<{label}:{self.pseudonym(_normalize_for(finding.kind, matched))}>")
+            else:
+                parts.append(f"<{label}>")
+            bare.append(f"<{label}>")
             position = finding.end
         parts.append(text[position:])
-        return "".join(parts)
+        bare.append(text[position:])
+        return "".join(parts), "".join(bare)
 
-    def _placeholder(self, kind: str, matched: str) -> str:
-        label = _label(kind)
-        if kind in self._pseudonymize:
-            return f"<{label}:{self.pseudonym(_normalize_for(kind, matched))}>"
-        return f"<{label}>"
+
+_SAFE_BEFORE = frozenset(" \t\r\n\"'([{<,;")
+_SAFE_AFTER = frozenset(" \t\r\n\"')]}>,;!?")
+_SENTENCE_END = frozenset(" \t\r\n\"')")
+
+
+def _isolated(text: str, findings: list[Finding]) -> bool:
+    """Whether every finding is set apart by whitespace or punctuation, so that replacing it cannot
+    turn a neighbour into a new finding.
+
+    The built-in patterns look at most one character before a match (the international phone
+    pattern two: a digit and a separator), at most two after it (``.`` then a digit), and the email
+    and IPv6 detectors walk back over adjacent local-part or hex characters; none of that can see
+    through a space or bracket to a replaced finding, except a phone starting with ``+``/``0`` right
+    after one space.
+    """
+    n = len(text)
+    for finding in findings:
+        start, end = finding.start, finding.end
+        if start > 0 and text[start - 1] not in _SAFE_BEFORE:
+            return False
+        if end < n:
+            after = text[end]
+            if after == ".":
+                if end + 1 < n and text[end + 1] not in _SENTENCE_END:
+                    return False
+            elif after not in _SAFE_AFTER or (end + 1 < n and text[end + 1] in "+0"):
+                return False
+    return True
+
+
+class _Discard(collections.Counter):  # type: ignore[type-arg]
+    """A counter that keeps nothing: ``redact()`` does not need the kinds it found."""
+
+    def __setitem__(self, key: str, value: int) -> None:
+        pass
+
+
+_DISCARD = _Discard()
 
 
 def _is_ours(text: str) -> bool:
