@@ -228,7 +228,8 @@ class EmailDetector(PatternDetector):
 
 _IPV6_CORE = re.compile(r":[0-9A-Fa-f]{0,4}:")
 _IPV6 = re.compile(
-    r"(?<![\w:.])[0-9A-Fa-f:]{2,39}(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?:%[\w.]{1,16})?(?![\w:])",
+    r"(?<![\w:.])[0-9A-Fa-f:]{2,40}(?:(?<=:)[0-9]{1,3}(?:\.[0-9]{1,3}){3})?(?:%[\w.]{1,16})?"
+    r"(?![\w]|:[0-9A-Fa-f:])",
     re.ASCII,
 )
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -252,9 +253,14 @@ class Ipv6Detector(PatternDetector):
             while start > last_end and start - core.start() > -4 and text[start - 1] in _HEX:
                 start -= 1
             match = _IPV6.match(text, start, endpos)
-            if match is not None and _checks.ipv6_ok(match.group()):
-                found.append(Finding(self.kind, start, match.end()))
-                last_end = match.end()
+            if match is None:
+                continue
+            end = match.end()
+            if text[end - 1] == ":" and text[end - 2] != ":":
+                end -= 1  # "at 2001:db8::1: done": the colon is punctuation
+            if _checks.ipv6_ok(text[start:end]):
+                found.append(Finding(self.kind, start, end))
+                last_end = end
         return found
 
 

@@ -333,7 +333,7 @@ class RedactionPolicy:
             elif rule == PSEUDONYM:
                 out[key] = self._pseudonymize_value(item, normalize_key(key), found, depth)
             elif rule == ADDRESS:
-                out[key] = self._address(item, found)
+                out[key] = self._address(item, found, depth)
         return out
 
     def _key_text(self, key: str, found: collections.Counter[str], depth: int) -> str:
@@ -366,12 +366,16 @@ class RedactionPolicy:
         found[PII_KEY_KIND] += 1
         return REDACTED
 
-    def _address(self, value: Any, found: collections.Counter[str]) -> Any:
-        mode = self.attribution_addresses
-        if mode == "keep" or not isinstance(value, str):
-            return value
+    def _address(self, value: Any, found: collections.Counter[str], depth: int) -> Any:
+        """An address that attributes a call follows ``attribution_addresses``; anything else under
+        such a key (a hostname, or personal data put there by mistake) is redacted as usual."""
+        if not isinstance(value, str):
+            return self._value(value, found, depth + 1)
         text = value.strip()
         if not (_checks.ipv4_ok(text) or (":" in text and _checks.ipv6_ok(text))):
+            return self._text(value, found, depth + 1)
+        mode = self.attribution_addresses
+        if mode == "keep":
             return value
         found[NETWORK_ADDRESS_KIND] += 1
         return (

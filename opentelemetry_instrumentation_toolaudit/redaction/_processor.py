@@ -169,7 +169,7 @@ class RedactingSpanProcessor(SpanProcessor):
         if key_rule == PSEUDONYM:
             return policy._pseudonymize_value(value, normalize_key(name), found, 0)
         if key_rule == ADDRESS:
-            return policy._address(value, found)
+            return policy._address(value, found, 0)
         return policy.redact_collect(value, found)
 
     def _content(self, name: str, value: Any, found: collections.Counter[str]) -> dict[str, Any]:
