@@ -57,7 +57,7 @@ class ToolCall:
     """Extra attributes an integration wants on the span."""
 
 
-def _redaction_attributes(found: collections.Counter[str]) -> dict[str, Any]:
+def _redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
     """``toolaudit.redaction.count`` and ``.kinds`` for what redaction at the source removed."""
     return {
         attrs.TOOLAUDIT_REDACTION_COUNT: sum(found.values()),
@@ -75,13 +75,13 @@ class ActiveCall:
         span: trace.Span,
         token: object | None,
         owned: bool,
-        found: collections.Counter[str] | None = None,
+        found: dict[str, int] | None = None,
     ) -> None:
         self.span = span
         self._token = token
         self._owned = owned
         # What redaction removed from the arguments; the result's findings are added at the end.
-        self._found = found if found is not None else collections.Counter()
+        self._found = found if found is not None else collections.defaultdict(int)
 
     def succeeded(self, result: Any) -> None:
         """Record a normal return (a result dict with an ``error`` key still counts as a failure)."""
@@ -153,7 +153,7 @@ class ActiveCall:
             internal_error("ending a tool span", exc)
 
 
-def _arguments_json(arguments: Any, found: collections.Counter[str]) -> str | None:
+def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
@@ -197,7 +197,7 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
 
 
 def _call_attributes(
-    call: ToolCall, static: dict[str, Any], found: collections.Counter[str]
+    call: ToolCall, static: dict[str, Any], found: dict[str, int]
 ) -> dict[str, Any]:
     values = dict(static)
     if call.call_id:
@@ -232,7 +232,7 @@ def start_call(call: ToolCall) -> ActiveCall | None:
     """
     try:
         attribution, static = _static_attributes(call)
-        found: collections.Counter[str] = collections.Counter()
+        found: dict[str, int] = collections.defaultdict(int)
         values = _call_attributes(call, static, found)
         parent = trace.get_current_span()
         if _is_twin(parent, call.name):

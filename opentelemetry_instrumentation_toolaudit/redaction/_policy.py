@@ -256,12 +256,13 @@ class RedactionPolicy:
     def findings(self, value: Any) -> list[str]:
         """The kinds of sensitive content ``redact`` would remove from ``value``, sorted; never the
         content itself. ``findings(redact(x)) == []``."""
-        found: collections.Counter[str] = collections.Counter()
+        found: dict[str, int] = collections.defaultdict(int)
         self.redact_collect(value, found)
         return sorted(found)
 
-    def redact_collect(self, value: Any, found: collections.Counter[str] | None) -> Any:
-        """``redact(value)``, adding one count per kind replaced to ``found`` (when given)."""
+    def redact_collect(self, value: Any, found: dict[str, int] | None) -> Any:
+        """``redact(value)``, adding one count per kind replaced to ``found`` (when given: a
+        ``collections.Counter`` or ``defaultdict(int)``)."""
         counter = _DISCARD if found is None else found
         try:
             return self._value(value, counter, 0)
@@ -271,7 +272,7 @@ class RedactionPolicy:
             return REDACTED
 
     # --- values -----------------------------------------------------------------------------------
-    def _value(self, value: Any, found: collections.Counter[str], depth: int) -> Any:
+    def _value(self, value: Any, found: dict[str, int], depth: int) -> Any:
         kind = type(value)
         if kind is str:
             return self._text(value, found, depth)
@@ -282,7 +283,9 @@ class RedactionPolicy:
                 found["max_depth"] += 1
                 return REDACTED
             items = [self._value(item, found, depth + 1) for item in value]
-            return items if kind is list else tuple(items)
+            if kind is tuple:
+                return value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
+            return items
         if kind is int:
             return self._int(value, found)
         if value is None or kind is bool or kind is float:
@@ -301,7 +304,7 @@ class RedactionPolicy:
 
         return self._value(to_jsonable(value), found, depth + 1)
 
-    def _int(self, value: int, found: collections.Counter[str]) -> Any:
+    def _int(self, value: int, found: dict[str, int]) -> Any:
         # A card number passed as an int ({"card": 4111111111111111}) is still a card number.
         if (
             10**12 <= abs(value) < 10**19
@@ -312,7 +315,7 @@ class RedactionPolicy:
             return "<CREDIT_CARD>"
         return value
 
-    def _dict(self, value: dict[Any, Any], found: collections.Counter[str], depth: int) -> Any:
+    def _dict(self, value: dict[Any, Any], found: dict[str, int], depth: int) -> Any:
         if depth >= MAX_DEPTH:
             found["max_depth"] += 1
             return REDACTED
@@ -336,12 +339,12 @@ class RedactionPolicy:
                 out[key] = self._address(item, found, depth)
         return out
 
-    def _key_text(self, key: str, found: collections.Counter[str], depth: int) -> str:
+    def _key_text(self, key: str, found: dict[str, int], depth: int) -> str:
         """A dict key is text too: ``{"jane@example.com": ...}`` must not leak the address."""
         return self._text(key, found, depth + 1)
 
     def _pseudonymize_value(
-        self, value: Any, norm_key: str, found: collections.Counter[str], depth: int
+        self, value: Any, norm_key: str, found: dict[str, int], depth: int
     ) -> Any:
         if value is None or type(value) is bool:
             return value
@@ -366,7 +369,7 @@ class RedactionPolicy:
         found[PII_KEY_KIND] += 1
         return REDACTED
 
-    def _address(self, value: Any, found: collections.Counter[str], depth: int) -> Any:
+    def _address(self, value: Any, found: dict[str, int], depth: int) -> Any:
         """An address that attributes a call follows ``attribution_addresses``; anything else under
         such a key (a hostname, or personal data put there by mistake) is redacted as usual."""
         if not isinstance(value, str):
@@ -385,7 +388,7 @@ class RedactionPolicy:
         )
 
     # --- text -------------------------------------------------------------------------------------
-    def _text(self, text: str, found: collections.Counter[str], depth: int) -> str:
+    def _text(self, text: str, found: dict[str, int], depth: int) -> str:
         n = len(text)
         if self._builtin_only and (
             n < _SHORTEST_FINDING or (text.isalpha() and not text.startswith(_ALPHA_RISKY))
@@ -395,6 +398,8 @@ class RedactionPolicy:
         if n <= _TEXT_CACHE_LEN:
             hit = cache.get(text)
             if hit is not None:
+                if not hit[1]:
+                    return text  # unchanged: the caller's own object, so it can test `is`
                 for kind in hit[1]:
                     found[kind] += 1
                 return hit[0]
@@ -415,11 +420,12 @@ class RedactionPolicy:
             with contextlib.suppress(ValueError, RecursionError):
                 parsed = json.loads(text)
             if isinstance(parsed, (dict, list)):
-                found: collections.Counter[str] = collections.Counter()
+                found: dict[str, int] = collections.defaultdict(int)
                 redacted = self._value(parsed, found, depth + 1)
                 if not found:
                     return text
-                kinds.extend(found.elements())
+                for kind, count in found.items():
+                    kinds.extend([kind] * count)
                 return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
         scan = self._scanner.scan
         findings = scan(text)

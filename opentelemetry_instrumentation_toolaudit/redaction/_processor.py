@@ -21,11 +21,13 @@ from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.redaction._content import (
     CONTENT,
     SAFE,
+    SCAN,
     SOURCE_REDACTED_ATTRIBUTES,
     attribute_rule,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
     ADDRESS,
+    PLAIN,
     PSEUDONYM,
     REDACTED,
     SECRET,
@@ -37,7 +39,18 @@ from opentelemetry_instrumentation_toolaudit.redaction._policy import (
 )
 
 CONTENT_KIND = "message_content"
-_Counter = collections.Counter
+SOURCE_REDACTED = -1  # an attribute our recorder redacts at the source (skipped on trusted spans)
+
+
+def _attribute_items(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as a plain mapping, without the SDK's per-access locking."""
+    raw = getattr(span, "_attributes", None)
+    inner = getattr(raw, "_dict", None)
+    if type(inner) is dict:
+        return inner
+    if type(raw) is dict:
+        return raw
+    return span.attributes or {}
 
 
 class RedactingSpanProcessor(SpanProcessor):
@@ -61,6 +74,8 @@ class RedactingSpanProcessor(SpanProcessor):
         # Spans from these instrumentation scopes had their arguments/summary redacted at the source
         # by this same policy: no need to scan them twice.
         self._source_scopes = source_redacted_scopes
+        # attribute name -> (attribute rule, key rule): names repeat on every span.
+        self._rules: dict[str, tuple[int, int]] = {}
 
     @property
     def downstream(self) -> tuple[SpanProcessor, ...]:
@@ -100,13 +115,15 @@ class RedactingSpanProcessor(SpanProcessor):
     # --- redaction ------------------------------------------------------------------------------
     def redact_span(self, span: ReadableSpan) -> ReadableSpan:
         """``span`` itself if it holds nothing to redact, else a redacted copy."""
-        found: collections.Counter[str] = _Counter()
+        found: dict[str, int] = collections.defaultdict(int)
         scope = span.instrumentation_scope
         trusted = scope is not None and scope.name in self._source_scopes
-        attributes = self.redact_attributes(span.attributes or {}, found, trusted=trusted)
-        events = self._events(span.events, found)
-        links = self._links(span.links, found)
-        name = self.policy.redact_collect(span.name, found)
+        original = _attribute_items(span)
+        attributes = self.redact_attributes(original, found, trusted=trusted)
+        # Read the private lists first: the public properties copy them under a lock.
+        events = self._events(span.events, found) if getattr(span, "_events", True) else None
+        links = self._links(span.links, found) if getattr(span, "_links", True) else None
+        name = self.policy._text(span.name, found, 0)
         status = span.status
         if status.description:
             description = self.policy.redact_collect(status.description, found)
@@ -114,7 +131,7 @@ class RedactingSpanProcessor(SpanProcessor):
                 status = Status(status.status_code, description)
         if not found:
             return span
-        new_attributes = dict(span.attributes or {}) if attributes is None else attributes
+        new_attributes = dict(original) if attributes is None else attributes
         _add_counts(new_attributes, found)
         return ReadableSpan(
             name=name,
@@ -135,32 +152,51 @@ class RedactingSpanProcessor(SpanProcessor):
     def redact_attributes(
         self,
         attributes: Mapping[str, Any],
-        found: collections.Counter[str],
+        found: dict[str, int],
         *,
         trusted: bool = False,
     ) -> dict[str, Any] | None:
         """A redacted copy of span (or event/link) attributes; None when nothing changed."""
         out: dict[str, Any] | None = None
+        rules = self._rules
         for name, value in attributes.items():
-            rule = attribute_rule(name)
-            if rule == SAFE or (trusted and name in SOURCE_REDACTED_ATTRIBUTES):
+            entry = rules.get(name)
+            if entry is None:
+                entry = self._rule_for(name)
+            rule, key_rule = entry
+            if rule == SAFE or (trusted and rule == SOURCE_REDACTED):
                 continue
-            before = sum(found.values())
             if rule == CONTENT:
                 replacement = self._content(name, value, found)
-            else:
-                replacement = {name: self._value(name, value, found)}
-            if sum(found.values()) == before:
+                if out is None:
+                    out = dict(attributes)
+                del out[name]
+                out.update(replacement)
+                continue
+            new = self._value(key_rule, name, value, found)
+            # Redaction returns the very object it was given when it changes nothing.
+            if new is value or (type(new) is not str and new == value):
                 continue
             if out is None:
                 out = dict(attributes)
-            del out[name]
-            out.update(replacement)
+            out[name] = new
         return out
 
-    def _value(self, name: str, value: Any, found: collections.Counter[str]) -> Any:
+    def _rule_for(self, name: str) -> tuple[int, int]:
+        rule = attribute_rule(name)
+        if rule == SCAN and name in SOURCE_REDACTED_ATTRIBUTES:
+            rule = SOURCE_REDACTED
+        entry = (rule, self.policy._keys.classify(name))
+        if len(self._rules) >= 4096:
+            self._rules.clear()
+        self._rules[name] = entry
+        return entry
+
+    def _value(self, key_rule: int, name: str, value: Any, found: dict[str, int]) -> Any:
         policy = self.policy
-        key_rule = policy._keys.classify(name)
+        if key_rule == PLAIN and type(value) is str:
+            # The common case, without redact()'s safety net: a failure here drops the whole span.
+            return policy._text(value, found, 0)
         if key_rule == SECRET:
             if value is None or type(value) is bool or value == REDACTED:
                 return value
@@ -172,7 +208,7 @@ class RedactingSpanProcessor(SpanProcessor):
             return policy._address(value, found, 0)
         return policy.redact_collect(value, found)
 
-    def _content(self, name: str, value: Any, found: collections.Counter[str]) -> dict[str, Any]:
+    def _content(self, name: str, value: Any, found: dict[str, int]) -> dict[str, Any]:
         policy = self.policy
         if policy.content == "redact":
             return {name: policy.redact_collect(value, found)}
@@ -189,7 +225,7 @@ class RedactingSpanProcessor(SpanProcessor):
             name + attrs.CONTENT_SIZE_SUFFIX: len(data),
         }
 
-    def _events(self, events: Any, found: collections.Counter[str]) -> list[Event] | None:
+    def _events(self, events: Any, found: dict[str, int]) -> list[Event] | None:
         if not events:
             return None
         out: list[Event] | None = None
@@ -202,7 +238,7 @@ class RedactingSpanProcessor(SpanProcessor):
             out[index] = Event(event.name, new, event.timestamp)
         return out
 
-    def _links(self, links: Any, found: collections.Counter[str]) -> list[Link] | None:
+    def _links(self, links: Any, found: dict[str, int]) -> list[Link] | None:
         if not links:
             return None
         out: list[Link] | None = None
@@ -218,7 +254,7 @@ class RedactingSpanProcessor(SpanProcessor):
         return out
 
 
-def _add_counts(attributes: dict[str, Any], found: collections.Counter[str]) -> None:
+def _add_counts(attributes: dict[str, Any], found: dict[str, int]) -> None:
     """Add this pass's counts and kinds to any the recorder already put on the span."""
     count = attributes.get(attrs.TOOLAUDIT_REDACTION_COUNT)
     kinds = attributes.get(attrs.TOOLAUDIT_REDACTION_KINDS) or ()

@@ -36,10 +36,20 @@ def main() -> None:
                     "gen_ai.operation.name": "chat",
                     "gen_ai.request.model": "gpt-4.1",
                     "gen_ai.input.messages": json.dumps(
-                        [{"role": "user", "parts": [{"type": "text", "content": f"I am {EMAIL}, SSN {SSN}"}]}]
+                        [
+                            {
+                                "role": "user",
+                                "parts": [{"type": "text", "content": f"I am {EMAIL}, SSN {SSN}"}],
+                            }
+                        ]
                     ),
                     "gen_ai.output.messages": json.dumps(
-                        [{"role": "assistant", "parts": [{"type": "text", "content": "Thanks Jane Doe"}]}]
+                        [
+                            {
+                                "role": "assistant",
+                                "parts": [{"type": "text", "content": "Thanks Jane Doe"}],
+                            }
+                        ]
                     ),
                     "server.address": "127.0.0.1",
                 }

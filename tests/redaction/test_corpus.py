@@ -95,7 +95,11 @@ def test_corpus_checksums_are_real():
 
     def luhn(number: str) -> bool:
         digits = [int(c) for c in number if c.isdigit()][::-1]
-        return sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)) % 10 == 0
+        return (
+            sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
+            % 10
+            == 0
+        )
 
     cards = [row["values"][0] for row in load("positives") if row["kind"] == "credit_card"]
     fails = [

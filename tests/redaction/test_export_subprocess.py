@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -32,10 +32,12 @@ from tests.test_auto_instrumentation import console_spans
 ROOT = Path(__file__).resolve().parents[2]
 HASH_KEY = "subprocess-test-hash-key-0123456789"
 PII = [app.EMAIL, app.CARD, app.CARD.replace(" ", ""), app.SSN, app.PHONE, "555-2671", "Jane Doe"]
+
+
 class Receiver(BaseHTTPRequestHandler):
     """A minimal OTLP/HTTP traces receiver: keeps each request body, answers an empty response."""
 
-    bodies: list[bytes] = []
+    bodies: ClassVar[list[bytes]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -107,7 +109,9 @@ def attributes(key_values: Any) -> dict[str, Any]:
     for kv in key_values:
         kind = kv.value.WhichOneof("value")
         value = getattr(kv.value, kind)
-        out[kv.key] = tuple(v.string_value for v in value.values) if kind == "array_value" else value
+        out[kv.key] = (
+            tuple(v.string_value for v in value.values) if kind == "array_value" else value
+        )
     return out
 
 
@@ -141,11 +145,19 @@ def test_every_exporter_receives_redacted_spans(server):
         "gen_ai.output.messages_size",
     }
     messages = json.dumps(
-        [{"role": "user", "parts": [{"type": "text", "content": f"I am {app.EMAIL}, SSN {app.SSN}"}]}]
+        [
+            {
+                "role": "user",
+                "parts": [{"type": "text", "content": f"I am {app.EMAIL}, SSN {app.SSN}"}],
+            }
+        ]
     )
     assert chat["gen_ai.input.messages_hash"] == policy.pseudonym(messages.encode())
     assert chat["gen_ai.input.messages_size"] == len(messages.encode())
-    assert (chat["server.address"], chat["toolaudit.redaction.kinds"]) == ("127.0.0.1", ("message_content",))
+    assert (chat["server.address"], chat["toolaudit.redaction.kinds"]) == (
+        "127.0.0.1",
+        ("message_content",),
+    )
 
     hand = spans["llm call"]
     assert attributes(hand.attributes) == {

@@ -85,7 +85,9 @@ def test_permissive_key_file_warned(env_without_key, caplog):
     os.chmod(path, 0o644)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         HashKey.from_env()
-    assert any("group or others" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records)
+    assert any(
+        "group or others" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records
+    )
 
 
 def test_short_inline_key_warned(monkeypatch, caplog):

@@ -75,7 +75,9 @@ def test_secret_under_key_redacted_whole(policy):
 
 def test_pseudonym_keys_are_linkable_and_keyed(policy):
     """Values under personal-data keys become stable keyed pseudonyms with the key id."""
-    first = policy.redact({"patient_name": "Jane Doe", "email": "Jane@Example.com", "dob": "1984-03-02"})
+    first = policy.redact(
+        {"patient_name": "Jane Doe", "email": "Jane@Example.com", "dob": "1984-03-02"}
+    )
     second = policy.redact({"full_name": "Jane Doe", "EMAIL": "jane@example.com"})
     assert first["patient_name"] == second["full_name"] == policy.pseudonym("Jane Doe")
     assert first["email"] == second["EMAIL"] == policy.pseudonym("jane@example.com")
@@ -103,7 +105,9 @@ def test_pseudonym_key_id_rotation():
 
 def test_pseudonym_nested_and_non_string_values(policy):
     """Pseudonym keys keep the shape of nested values; numbers are pseudonymized, booleans kept."""
-    out = policy.redact({"address": {"street": "1 Main St", "zip": 94103}, "phone": 4155552671, "email": None})
+    out = policy.redact(
+        {"address": {"street": "1 Main St", "zip": 94103}, "phone": 4155552671, "email": None}
+    )
     assert PSEUDONYM.fullmatch(out["address"]["street"])
     assert out["address"]["zip"] == policy.pseudonym("94103")
     assert out["phone"] == policy.pseudonym("4155552671")
@@ -140,7 +144,9 @@ def test_secrets_in_free_text(policy):
 
 def test_luhn_and_iin_decide_cards(policy):
     """16 digits are a card only with a known issuer prefix and a valid Luhn check."""
-    assert [policy.findings(t) for t in ("4111111111111111", "4111111111111112", "1111111111111117")] == [
+    assert [
+        policy.findings(t) for t in ("4111111111111111", "4111111111111112", "1111111111111117")
+    ] == [
         ["credit_card"],
         [],
         [],
@@ -149,14 +155,23 @@ def test_luhn_and_iin_decide_cards(policy):
 
 def test_ssn_invalid_areas_are_not_ssns(policy):
     """Areas 000, 666 and 9xx, group 00 and serial 0000 are not SSNs."""
-    texts = ["SSN 000-12-3456", "SSN 666-12-3456", "SSN 912-12-3456", "SSN 123-00-4567", "SSN 123-45-0000"]
+    texts = [
+        "SSN 000-12-3456",
+        "SSN 666-12-3456",
+        "SSN 912-12-3456",
+        "SSN 123-00-4567",
+        "SSN 123-45-0000",
+    ]
     assert [policy.findings(t) for t in texts] == [[], [], [], [], []]
     assert policy.findings("SSN 219-09-9998") == ["ssn"]
 
 
 def test_iban_mod97(policy):
     """An IBAN counts only with its country's length and a valid mod-97 check."""
-    assert (policy.findings("GB82WEST12345698765432"), policy.findings("GB83WEST12345698765432")) == (
+    assert (
+        policy.findings("GB82WEST12345698765432"),
+        policy.findings("GB83WEST12345698765432"),
+    ) == (
         ["iban"],
         [],
     )
@@ -181,12 +196,17 @@ def test_clean_json_string_kept_verbatim(policy):
 
 def test_dict_keys_are_scanned(policy):
     """A key that is itself personal data is redacted too."""
-    assert policy.redact({"jane@example.com": 1}) == {f"<EMAIL:{policy.pseudonym('jane@example.com')}>": 1}
+    assert policy.redact({"jane@example.com": 1}) == {
+        f"<EMAIL:{policy.pseudonym('jane@example.com')}>": 1
+    }
 
 
 def test_int_card_number(policy):
     """A card number passed as an integer is caught."""
-    assert policy.redact({"note": 4111111111111111, "count": 3}) == {"note": "<CREDIT_CARD>", "count": 3}
+    assert policy.redact({"note": 4111111111111111, "count": 3}) == {
+        "note": "<CREDIT_CARD>",
+        "count": 3,
+    }
 
 
 def test_idempotent_and_no_findings_after(policy):
@@ -200,7 +220,15 @@ def test_idempotent_and_no_findings_after(policy):
     once = policy.redact(value)
     assert policy.redact(once) == once
     assert policy.findings(once) == []
-    assert policy.findings(value) == ["aws_access_key", "credit_card", "email", "ip_address", "pii_key", "secret_assignment", "secret_key"]
+    assert policy.findings(value) == [
+        "aws_access_key",
+        "credit_card",
+        "email",
+        "ip_address",
+        "pii_key",
+        "secret_assignment",
+        "secret_key",
+    ]
 
 
 def test_adjacent_findings_rescanned(policy):
@@ -254,9 +282,14 @@ def test_internal_failure_fails_closed(policy, monkeypatch):
 def test_configurable_keys():
     """Keys can be added to either vocabulary and removed from the defaults."""
     policy = RedactionPolicy(
-        hash_key=KEY, extra_secret_keys=["pin_code"], extra_pseudonym_keys=["member_no"], keep_keys=["token"]
+        hash_key=KEY,
+        extra_secret_keys=["pin_code"],
+        extra_pseudonym_keys=["member_no"],
+        keep_keys=["token"],
     )
-    out = policy.redact({"pin_code": "1234", "member_no": "M-1", "token": "next-page", "password": "p"})
+    out = policy.redact(
+        {"pin_code": "1234", "member_no": "M-1", "token": "next-page", "password": "p"}
+    )
     assert (out["pin_code"], out["token"], out["password"]) == (REDACTED, "next-page", REDACTED)
     assert out["member_no"] == policy.pseudonym("M-1")
 
@@ -269,7 +302,11 @@ def test_disabled_kinds_and_plain_placeholders():
 
 def test_attribution_addresses_modes():
     """Addresses under client.address-like keys are kept, pseudonymized or redacted by policy."""
-    value = {"client.address": "10.0.1.5", "client_ip": "2001:db8::1", "server.address": "api.example.com"}
+    value = {
+        "client.address": "10.0.1.5",
+        "client_ip": "2001:db8::1",
+        "server.address": "api.example.com",
+    }
     keep = RedactionPolicy(hash_key=KEY).redact(value)
     pseudo = RedactionPolicy(hash_key=KEY, attribution_addresses="pseudonymize")
     redact = RedactionPolicy(hash_key=KEY, attribution_addresses="redact").redact(value)
@@ -279,7 +316,11 @@ def test_attribution_addresses_modes():
         "client_ip": pseudo.pseudonym("2001:db8::1"),
         "server.address": "api.example.com",
     }
-    assert redact == {"client.address": REDACTED, "client_ip": REDACTED, "server.address": "api.example.com"}
+    assert redact == {
+        "client.address": REDACTED,
+        "client_ip": REDACTED,
+        "server.address": "api.example.com",
+    }
 
 
 def test_address_keys_do_not_shelter_other_data():
@@ -336,7 +377,15 @@ def test_from_env_reads_configuration(monkeypatch):
     expected = RedactionPolicy(hash_key=HashKey(b"env-key-0123456789abcdef", "prod1"))
     assert policy.pseudonym("x") == expected.pseudonym("x")
     assert policy.pseudonym("x").split(":")[1] == "prod1"
-    assert policy.redact({"pin_code": "1", "badge": "2", "member_no": "3", "token": "4", "client.address": "10.0.0.1"}) == {
+    assert policy.redact(
+        {
+            "pin_code": "1",
+            "badge": "2",
+            "member_no": "3",
+            "token": "4",
+            "client.address": "10.0.0.1",
+        }
+    ) == {
         "pin_code": REDACTED,
         "badge": REDACTED,
         "member_no": policy.pseudonym("3"),
@@ -373,4 +422,8 @@ def test_no_value_in_logs_or_errors(policy, caplog, monkeypatch):
         policy.redact({"note": "jane@example.com 4111111111111111"})
         repr(policy.hash_key)
     text = caplog.text + repr(policy.hash_key)
-    assert ("jane@example.com" in text, "4111111111111111" in text, KEY.decode() in text) == (False, False, False)
+    assert ("jane@example.com" in text, "4111111111111111" in text, KEY.decode() in text) == (
+        False,
+        False,
+        False,
+    )

@@ -29,7 +29,9 @@ from opentelemetry_instrumentation_toolaudit.redaction import (
 KEY = b"processor-test-key-0123456789ab"
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"
-MESSAGES = json.dumps([{"role": "user", "parts": [{"type": "text", "content": f"I am {EMAIL}, card {CARD}"}]}])
+MESSAGES = json.dumps(
+    [{"role": "user", "parts": [{"type": "text", "content": f"I am {EMAIL}, card {CARD}"}]}]
+)
 
 
 @pytest.fixture
@@ -41,7 +43,9 @@ def policy() -> RedactionPolicy:
 def pipeline(policy) -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(RedactingSpanProcessor(SimpleSpanProcessor(exporter), policy=policy))
+    provider.add_span_processor(
+        RedactingSpanProcessor(SimpleSpanProcessor(exporter), policy=policy)
+    )
     yield provider, exporter
     provider.shutdown()
 
@@ -80,7 +84,9 @@ def test_semconv_messages_become_hashes(pipeline, policy):
         "gen_ai.input.messages_size": content_hash(policy, MESSAGES)["size"],
         "gen_ai.output.messages_hash": content_hash(policy, output)["hash"],
         "gen_ai.output.messages_size": content_hash(policy, output)["size"],
-        "gen_ai.system_instructions_hash": content_hash(policy, "You help jane.doe@example.com")["hash"],
+        "gen_ai.system_instructions_hash": content_hash(policy, "You help jane.doe@example.com")[
+            "hash"
+        ],
         "gen_ai.system_instructions_size": 29,
         "toolaudit.redaction.count": 3,
         "toolaudit.redaction.kinds": ("message_content",),
@@ -97,7 +103,9 @@ def test_openllmetry_and_openinference_content(pipeline, policy):
                 "gen_ai.prompt.0.role": "user",
                 "gen_ai.prompt.0.content": f"mail {EMAIL}",
                 "gen_ai.completion.0.content": "done",
-                "gen_ai.completion.0.tool_calls.0.arguments": json.dumps({"email": EMAIL, "order": "ORD-1"}),
+                "gen_ai.completion.0.tool_calls.0.arguments": json.dumps(
+                    {"email": EMAIL, "order": "ORD-1"}
+                ),
                 "input.value": f"card {CARD}",
                 "output.value": "ok",
                 "llm.input_messages.0.message.content": f"hi {EMAIL}",
@@ -125,8 +133,12 @@ def test_events_with_content_and_exceptions(pipeline, policy):
     provider, exporter = pipeline
     with provider.get_tracer("legacy").start_as_current_span("chat") as span:
         span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": f"I am {EMAIL}"})
-        span.add_event("gen_ai.choice", {"index": 0, "message": json.dumps({"content": f"card {CARD}"})})
-        span.add_event("exception", {"exception.type": "ValueError", "exception.message": f"no user {EMAIL}"})
+        span.add_event(
+            "gen_ai.choice", {"index": 0, "message": json.dumps({"content": f"card {CARD}"})}
+        )
+        span.add_event(
+            "exception", {"exception.type": "ValueError", "exception.message": f"no user {EMAIL}"}
+        )
     prompt, choice, exception = one_span(exporter).events
     assert dict(prompt.attributes) == {
         "gen_ai.prompt_hash": content_hash(policy, f"I am {EMAIL}")["hash"],
@@ -144,7 +156,9 @@ def test_content_redact_mode_keeps_redacted_text(policy):
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(
-        RedactingSpanProcessor(SimpleSpanProcessor(exporter), policy=RedactionPolicy(hash_key=KEY, content="redact"))
+        RedactingSpanProcessor(
+            SimpleSpanProcessor(exporter), policy=RedactionPolicy(hash_key=KEY, content="redact")
+        )
     )
     with provider.get_tracer("t").start_as_current_span("chat") as span:
         span.set_attribute("input.value", f"card {CARD} from {EMAIL}")
@@ -167,9 +181,19 @@ def test_clean_span_passes_through_unchanged(pipeline):
     redactor = provider._active_span_processor._span_processors[0]
     redactor.add_span_processor(Spy(InMemorySpanExporter()))
     with provider.get_tracer("t").start_as_current_span("GET /orders/{id}") as span:
-        span.set_attributes({"http.request.method": "GET", "url.path": "/orders/ORD-12345", "http.response.status_code": 200})
+        span.set_attributes(
+            {
+                "http.request.method": "GET",
+                "url.path": "/orders/ORD-12345",
+                "http.response.status_code": 200,
+            }
+        )
     out = one_span(exporter)
-    assert dict(out.attributes) == {"http.request.method": "GET", "url.path": "/orders/ORD-12345", "http.response.status_code": 200}
+    assert dict(out.attributes) == {
+        "http.request.method": "GET",
+        "url.path": "/orders/ORD-12345",
+        "http.response.status_code": 200,
+    }
     assert seen[0] is out
 
 
@@ -197,7 +221,13 @@ def test_headers_urls_names_status_and_links(pipeline, policy):
         "toolaudit.redaction.count": 6,
         "toolaudit.redaction.kinds": None,
     }
-    assert out.attributes["toolaudit.redaction.kinds"] == ("credit_card", "email", "pii_key", "secret_assignment", "secret_key")
+    assert out.attributes["toolaudit.redaction.kinds"] == (
+        "credit_card",
+        "email",
+        "pii_key",
+        "secret_assignment",
+        "secret_key",
+    )
     assert out.status.description == "card <CREDIT_CARD> declined"
     assert dict(out.links[0].attributes) == {"peer.email": policy.pseudonym(EMAIL)}
 
@@ -254,12 +284,15 @@ def test_processors_added_later_are_behind_redaction(instrumented):
     provider.add_span_processor(SimpleSpanProcessor(late))
     with provider.get_tracer("other").start_as_current_span("s") as span:
         span.set_attribute("note", EMAIL)
-    assert (EMAIL in str(one_span(late).attributes), EMAIL in str(one_span(exporter).attributes)) == (False, False)
+    assert (
+        EMAIL in str(one_span(late).attributes),
+        EMAIL in str(one_span(exporter).attributes),
+    ) == (False, False)
 
 
 def test_uninstrument_restores_processors(instrumented):
     """uninstrument() puts every processor back in place, including those added meanwhile."""
-    provider, exporter, instrumentor = instrumented
+    provider, _, instrumentor = instrumented
     multi = provider._active_span_processor
     (original,) = multi._span_processors[0].downstream
     late = SimpleSpanProcessor(InMemorySpanExporter())

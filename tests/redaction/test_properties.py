@@ -37,11 +37,19 @@ SEPARATORS = [" ", ", ", "; ", "\n", " (", ") ", ": ", ' "', '" ', " [", "] ", "
 words = st.text(
     alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), max_size=12
 ).filter(lambda w: not any(c.isalnum() for c in w[-1:] + w[:1]))
-json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+)
 json_values = st.recursive(
     json_scalars | st.sampled_from(SECRETS),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12) | st.sampled_from(["password", "email", "apiKey", "note"]), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=12) | st.sampled_from(["password", "email", "apiKey", "note"]),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 
@@ -77,7 +85,13 @@ def test_redact_json_values_keeps_shape(value):
 
 
 @SETTINGS
-@given(st.lists(st.tuples(words, st.sampled_from(SECRETS), st.sampled_from(SEPARATORS)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(words, st.sampled_from(SECRETS), st.sampled_from(SEPARATORS)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_secrets_in_random_text_never_survive(parts):
     """Secrets embedded between random words and separators never appear in the output."""
     text = "".join(f"{word}{sep}{secret}{sep}" for word, secret, sep in parts)
