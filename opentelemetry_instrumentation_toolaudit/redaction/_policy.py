@@ -284,7 +284,11 @@ class RedactionPolicy:
                 return REDACTED
             items = [self._value(item, found, depth + 1) for item in value]
             if kind is tuple:
-                return value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
+                return (
+                    value
+                    if all(a is b for a, b in zip(items, value, strict=True))
+                    else tuple(items)
+                )
             return items
         if kind is int:
             return self._int(value, found)
