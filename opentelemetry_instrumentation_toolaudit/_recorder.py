@@ -166,14 +166,16 @@ def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
 MAX_DERIVED = 256
 
 
-def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
-    """The attribution for ``call`` and the span attributes that do not vary from call to call.
+def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tuple[str, ...]]:
+    """The attribution for ``call``, the span attributes that do not vary from call to call (redacted
+    at the source), and the kinds that redaction removed from them.
 
-    Both depend only on the context's attribution and the tool, so they are computed once per
-    (audit_context, tool) and reused: a tool called in a loop pays for them once.
+    They depend only on the context's attribution, the tool and the policy, so they are computed
+    once per (audit_context, tool) and reused: a tool called in a loop pays for them once.
     """
     base = current_attribution()
-    key = (call.name, call.model, call.provider, call.trigger, call.description)
+    policy = STATE.policy
+    key = (call.name, call.model, call.provider, call.trigger, call.description, id(policy))
     derived = base._derived
     cached = derived.get(key)
     if cached is not None:
@@ -190,23 +192,28 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
     values[attrs.TOOLAUDIT_ATTRIBUTION] = attribution.summary()
     if call.description:
         values[attrs.GEN_AI_TOOL_DESCRIPTION] = call.description
+    # Attribution values come from the app or from upstream baggage: redact them here, once.
+    found: dict[str, int] = collections.defaultdict(int)
+    values = policy.redact_collect(values, found)
+    kinds = tuple(kind for kind, count in found.items() for _ in range(count))
     if len(derived) >= MAX_DERIVED:
         derived.clear()
-    derived[key] = (attribution, values)
-    return attribution, values
+    derived[key] = (attribution, values, kinds)
+    return attribution, values, kinds
 
 
 def _call_attributes(
     call: ToolCall, static: dict[str, Any], found: dict[str, int]
 ) -> dict[str, Any]:
     values = dict(static)
+    policy = STATE.policy
     if call.call_id:
-        values[attrs.GEN_AI_TOOL_CALL_ID] = call.call_id
+        values[attrs.GEN_AI_TOOL_CALL_ID] = policy.redact_collect(call.call_id, found)
     arguments = _arguments_json(call.arguments, found)
     if arguments is not None:
         values[attrs.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
     if call.attributes:
-        values.update(call.attributes)
+        values.update(policy.redact_collect(dict(call.attributes), found))
     if found:
         values.update(_redaction_attributes(found))
     return values
@@ -231,8 +238,10 @@ def start_call(call: ToolCall) -> ActiveCall | None:
     opening a nested twin.
     """
     try:
-        attribution, static = _static_attributes(call)
+        attribution, static, static_kinds = _static_attributes(call)
         found: dict[str, int] = collections.defaultdict(int)
+        for kind in static_kinds:
+            found[kind] += 1
         values = _call_attributes(call, static, found)
         parent = trace.get_current_span()
         if _is_twin(parent, call.name):

@@ -43,9 +43,9 @@ from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
 )
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE, HashKey
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
-    ADDRESS,
     DEFAULT_PSEUDONYM_KEYS,
     DEFAULT_SECRET_KEYS,
+    PLAIN,
     PSEUDONYM,
     REDACTED,
     SECRET,
@@ -67,6 +67,7 @@ _SHORTEST_FINDING = 6  # "a@b.co"; no built-in kind fits in fewer characters
 # All-letter strings hold no built-in finding except AWS key ids and Google keys, which start so.
 _ALPHA_RISKY = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "AIza")  # fmt: skip
 _LABELS = {"secret_assignment": "SECRET", "url_password": "PASSWORD"}
+_KEY_CACHE_MAX = 8192
 _TEXT_CACHE_LEN = 256
 """Strings up to this length have their result cached: telemetry repeats the same short values."""
 
@@ -185,6 +186,7 @@ class RedactionPolicy:
         )
         self._text_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._cache_size = max(0, cache_size)
+        self._key_cache: dict[str, tuple[int, str, tuple[str, ...]]] = {}
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
@@ -323,14 +325,20 @@ class RedactionPolicy:
         if depth >= MAX_DEPTH:
             found["max_depth"] += 1
             return REDACTED
-        classify = self._keys.classify
+        keys = self._key_cache
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            rule = classify(key) if type(key) is str else 0
-            if rule == 0:
-                out[self._key_text(key, found, depth) if type(key) is str else key] = self._value(
-                    item, found, depth + 1
-                )
+            if type(key) is str:
+                entry = keys.get(key)
+                if entry is None:
+                    entry = self._key_entry(key)
+                rule, new_key, kinds = entry
+            else:
+                rule, new_key, kinds = PLAIN, key, ()
+            if rule == PLAIN:
+                for kind in kinds:
+                    found[kind] += 1
+                out[new_key] = self._value(item, found, depth + 1)
             elif rule == SECRET:
                 if item is None or type(item) is bool or item == REDACTED:
                     out[key] = item
@@ -339,13 +347,21 @@ class RedactionPolicy:
                     out[key] = REDACTED
             elif rule == PSEUDONYM:
                 out[key] = self._pseudonymize_value(item, normalize_key(key), found, depth)
-            elif rule == ADDRESS:
+            else:
                 out[key] = self._address(item, found, depth)
         return out
 
-    def _key_text(self, key: str, found: dict[str, int], depth: int) -> str:
-        """A dict key is text too: ``{"jane@example.com": ...}`` must not leak the address."""
-        return self._text(key, found, depth + 1)
+    def _key_entry(self, key: str) -> tuple[int, str, tuple[str, ...]]:
+        """How a dict key is handled: its rule, and (plain keys being text too, so that
+        ``{"jane@example.com": ...}`` leaks nothing) its redacted form and the kinds found in it."""
+        rule = self._keys.classify(key)
+        kinds: list[str] = []
+        new_key = self._text_uncached(key, kinds, MAX_DEPTH) if rule == PLAIN else key
+        entry = (rule, new_key, tuple(kinds))
+        if len(self._key_cache) >= _KEY_CACHE_MAX:
+            self._key_cache.clear()
+        self._key_cache[key] = entry
+        return entry
 
     def _pseudonymize_value(
         self, value: Any, norm_key: str, found: dict[str, int], depth: int
