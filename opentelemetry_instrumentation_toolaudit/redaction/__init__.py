@@ -41,13 +41,13 @@ from opentelemetry_instrumentation_toolaudit.redaction._presidio import Presidio
 from opentelemetry_instrumentation_toolaudit.redaction._processor import RedactingSpanProcessor
 
 __all__ = [
-    "REDACTED",
     "Detector",
     "Finding",
     "HashKey",
     "Installation",
     "PatternDetector",
     "PresidioDetector",
+    "REDACTED",
     "RedactingSpanProcessor",
     "RedactionPolicy",
     "builtin_detectors",

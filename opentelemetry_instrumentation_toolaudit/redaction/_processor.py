@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
@@ -138,9 +140,11 @@ class RedactingSpanProcessor(SpanProcessor):
             context=span.context,
             parent=span.parent,
             resource=span.resource,
-            attributes=new_attributes,
-            events=span.events if events is None else events,
-            links=span.links if links is None else links,
+            attributes=_with_dropped(new_attributes, span.dropped_attributes),
+            events=span.events
+            if events is None
+            else _list_with_dropped(events, span.dropped_events),
+            links=span.links if links is None else _list_with_dropped(links, span.dropped_links),
             kind=span.kind,
             status=status,
             start_time=span.start_time,
@@ -252,6 +256,23 @@ class RedactingSpanProcessor(SpanProcessor):
                 out = list(links)
             out[index] = Link(link.context, new)
         return out
+
+
+def _with_dropped(attributes: dict[str, Any], dropped: int) -> Any:
+    """The attributes, still reporting how many the SDK dropped (exporters send that count)."""
+    if not dropped:
+        return attributes
+    bounded = BoundedAttributes(maxlen=None, attributes=attributes, immutable=True)
+    bounded.dropped = dropped
+    return bounded
+
+
+def _list_with_dropped(items: list[Any], dropped: int) -> Any:
+    if not dropped:
+        return items
+    bounded = BoundedList.from_seq(None, items)
+    bounded.dropped = dropped
+    return bounded
 
 
 def _add_counts(attributes: dict[str, Any], found: dict[str, int]) -> None:

@@ -427,3 +427,22 @@ def test_no_value_in_logs_or_errors(policy, caplog, monkeypatch):
         False,
         False,
     )
+
+
+def test_redaction_all_is_sorted_and_complete():
+    """The redaction package's public names are all in its sorted __all__."""
+    import types
+
+    from opentelemetry_instrumentation_toolaudit import redaction
+
+    public = {
+        name
+        for name, value in vars(redaction).items()
+        if not name.startswith("_")
+        and not isinstance(value, types.ModuleType)
+        and name != "annotations"
+    }
+    assert (redaction.__all__ == sorted(redaction.__all__), set(redaction.__all__)) == (
+        True,
+        public,
+    )

@@ -232,6 +232,24 @@ def test_headers_urls_names_status_and_links(pipeline, policy):
     assert dict(out.links[0].attributes) == {"peer.email": policy.pseudonym(EMAIL)}
 
 
+def test_dropped_counts_survive_the_copy(policy):
+    """A redacted copy still reports the attributes and events the SDK had to drop."""
+    from opentelemetry.sdk.trace import SpanLimits
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(span_limits=SpanLimits(max_span_attributes=2, max_events=1))
+    provider.add_span_processor(
+        RedactingSpanProcessor(SimpleSpanProcessor(exporter), policy=policy)
+    )
+    with provider.get_tracer("t").start_as_current_span("s") as span:
+        span.set_attributes({"a": 1, "note": EMAIL, "b": 2, "c": 3})
+        span.add_event("e1", {"x": EMAIL})
+        span.add_event("e2", {"x": EMAIL})
+    out = one_span(exporter)
+    assert (out.dropped_attributes, out.dropped_events) == (2, 1)
+    assert EMAIL not in str(dict(out.attributes)) + str([dict(e.attributes) for e in out.events])
+
+
 def test_failure_drops_span_and_counts(pipeline, monkeypatch):
     """If redacting a span fails, the span is dropped (never exported raw) and the failure counted."""
     provider, exporter = pipeline
