@@ -35,7 +35,6 @@ from opentelemetry_instrumentation_toolaudit.redaction._install import (
     Installation,
     install_redaction,
 )
-from opentelemetry_instrumentation_toolaudit.redaction._keys import REDACTED
 from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.redaction._presidio import PresidioDetector
 from opentelemetry_instrumentation_toolaudit.redaction._processor import RedactingSpanProcessor
@@ -47,7 +46,6 @@ __all__ = [
     "Installation",
     "PatternDetector",
     "PresidioDetector",
-    "REDACTED",
     "RedactingSpanProcessor",
     "RedactionPolicy",
     "builtin_detectors",

@@ -21,7 +21,7 @@ import functools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -134,6 +134,9 @@ class RedactionPolicy:
     * ``cache_size``: how many short strings (up to 256 characters) keep their result, since
       telemetry repeats the same values (user ids, models, statuses); 0 turns the cache off.
     """
+
+    REDACTED: ClassVar[str] = REDACTED
+    """What values under secret keys become: ``***REDACTED***``."""
 
     def __init__(
         self,

@@ -11,7 +11,6 @@ import re
 import pytest
 
 from opentelemetry_instrumentation_toolaudit.redaction import (
-    REDACTED,
     Finding,
     HashKey,
     PatternDetector,
@@ -19,6 +18,7 @@ from opentelemetry_instrumentation_toolaudit.redaction import (
 )
 from opentelemetry_instrumentation_toolaudit.redaction import _policy as policy_module
 
+REDACTED = RedactionPolicy.REDACTED
 KEY = b"policy-test-key-0123456789abcdef"
 PSEUDONYM = re.compile(r"hmac-sha256:[A-Za-z0-9._-]+:[0-9a-f]{32}")
 

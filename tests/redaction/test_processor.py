@@ -21,11 +21,11 @@ from opentelemetry_instrumentation_toolaudit import (
     error_counts,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import (
-    REDACTED,
     RedactingSpanProcessor,
     RedactionPolicy,
 )
 
+REDACTED = RedactionPolicy.REDACTED
 KEY = b"processor-test-key-0123456789ab"
 EMAIL = "jane.doe@example.com"
 CARD = "4111 1111 1111 1111"
