@@ -48,7 +48,7 @@ CORPUS = Path(__file__).resolve().parent.parent / "tests" / "redaction" / "corpu
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    with open(CORPUS / f"{name}.jsonl", encoding="utf-8") as handle:
+    with open(CORPUS / f"{name}.ndjson", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 

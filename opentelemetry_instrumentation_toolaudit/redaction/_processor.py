@@ -18,30 +18,12 @@ from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
 
-from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.redaction._content import (
-    CONTENT,
-    SAFE,
-    SCAN,
-    SOURCE_REDACTED_ATTRIBUTES,
-    attribute_rule,
+from opentelemetry_instrumentation_toolaudit.redaction._attributes import (
+    AttributeRedactor,
+    add_counts,
 )
-from opentelemetry_instrumentation_toolaudit.redaction._keys import (
-    ADDRESS,
-    PLAIN,
-    PSEUDONYM,
-    REDACTED,
-    SECRET,
-    normalize_key,
-)
-from opentelemetry_instrumentation_toolaudit.redaction._policy import (
-    SECRET_KEY_KIND,
-    RedactionPolicy,
-)
-
-CONTENT_KIND = "message_content"
-SOURCE_REDACTED = -1  # an attribute our recorder redacts at the source (skipped on trusted spans)
+from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 
 
 def _attribute_items(span: ReadableSpan) -> Mapping[str, Any]:
@@ -76,8 +58,7 @@ class RedactingSpanProcessor(SpanProcessor):
         # Spans from these instrumentation scopes had their arguments/summary redacted at the source
         # by this same policy: no need to scan them twice.
         self._source_scopes = source_redacted_scopes
-        # attribute name -> (attribute rule, key rule): names repeat on every span.
-        self._rules: dict[str, tuple[int, int]] = {}
+        self._attributes = AttributeRedactor(self.policy)
 
     @property
     def downstream(self) -> tuple[SpanProcessor, ...]:
@@ -134,7 +115,7 @@ class RedactingSpanProcessor(SpanProcessor):
         if not found:
             return span
         new_attributes = dict(original) if attributes is None else attributes
-        _add_counts(new_attributes, found)
+        add_counts(new_attributes, found)
         return ReadableSpan(
             name=name,
             context=span.context,
@@ -161,73 +142,7 @@ class RedactingSpanProcessor(SpanProcessor):
         trusted: bool = False,
     ) -> dict[str, Any] | None:
         """A redacted copy of span (or event/link) attributes; None when nothing changed."""
-        out: dict[str, Any] | None = None
-        rules = self._rules
-        for name, value in attributes.items():
-            entry = rules.get(name)
-            if entry is None:
-                entry = self._rule_for(name)
-            rule, key_rule = entry
-            if rule == SAFE or (trusted and rule == SOURCE_REDACTED):
-                continue
-            if rule == CONTENT:
-                replacement = self._content(name, value, found)
-                if out is None:
-                    out = dict(attributes)
-                del out[name]
-                out.update(replacement)
-                continue
-            new = self._value(key_rule, name, value, found)
-            # Redaction returns the very object it was given when it changes nothing.
-            if new is value or (type(new) is not str and new == value):
-                continue
-            if out is None:
-                out = dict(attributes)
-            out[name] = new
-        return out
-
-    def _rule_for(self, name: str) -> tuple[int, int]:
-        rule = attribute_rule(name)
-        if rule == SCAN and name in SOURCE_REDACTED_ATTRIBUTES:
-            rule = SOURCE_REDACTED
-        entry = (rule, self.policy._keys.classify(name))
-        if len(self._rules) >= 4096:
-            self._rules.clear()
-        self._rules[name] = entry
-        return entry
-
-    def _value(self, key_rule: int, name: str, value: Any, found: dict[str, int]) -> Any:
-        policy = self.policy
-        if key_rule == PLAIN and type(value) is str:
-            # The common case, without redact()'s safety net: a failure here drops the whole span.
-            return policy._text(value, found, 0)
-        if key_rule == SECRET:
-            if value is None or type(value) is bool or value == REDACTED:
-                return value
-            found[SECRET_KEY_KIND] += 1
-            return REDACTED
-        if key_rule == PSEUDONYM:
-            return policy._pseudonymize_value(value, normalize_key(name), found, 0)
-        if key_rule == ADDRESS:
-            return policy._address(value, found, 0)
-        return policy.redact_collect(value, found)
-
-    def _content(self, name: str, value: Any, found: dict[str, int]) -> dict[str, Any]:
-        policy = self.policy
-        if policy.content == "redact":
-            return {name: policy.redact_collect(value, found)}
-        if isinstance(value, str):
-            text = value
-        else:
-            from opentelemetry_instrumentation_toolaudit._jsonable import dumps
-
-            text = dumps(list(value) if isinstance(value, (list, tuple)) else value)
-        found[CONTENT_KIND] += 1
-        data = text.encode("utf-8", "surrogatepass")
-        return {
-            name + attrs.CONTENT_HASH_SUFFIX: policy.pseudonym(data),
-            name + attrs.CONTENT_SIZE_SUFFIX: len(data),
-        }
+        return self._attributes.redact(attributes, found, trusted=trusted)
 
     def _events(self, events: Any, found: dict[str, int]) -> list[Event] | None:
         if not events:
@@ -273,15 +188,3 @@ def _list_with_dropped(items: list[Any], dropped: int) -> Any:
     bounded = BoundedList.from_seq(None, items)
     bounded.dropped = dropped
     return bounded
-
-
-def _add_counts(attributes: dict[str, Any], found: dict[str, int]) -> None:
-    """Add this pass's counts and kinds to any the recorder already put on the span."""
-    count = attributes.get(attrs.TOOLAUDIT_REDACTION_COUNT)
-    kinds = attributes.get(attrs.TOOLAUDIT_REDACTION_KINDS) or ()
-    if isinstance(kinds, str):
-        kinds = (kinds,)
-    attributes[attrs.TOOLAUDIT_REDACTION_COUNT] = (count if isinstance(count, int) else 0) + sum(
-        found.values()
-    )
-    attributes[attrs.TOOLAUDIT_REDACTION_KINDS] = tuple(sorted({*kinds, *found}))

@@ -25,7 +25,7 @@ a URL, a JWT as a bearer token) is reported as the more specific container."""
 
 
 def load(name: str) -> list[dict[str, Any]]:
-    with open(CORPUS / f"{name}.jsonl", encoding="utf-8") as handle:
+    with open(CORPUS / f"{name}.ndjson", encoding="utf-8") as handle:
         return [json.loads(line) for line in handle]
 
 

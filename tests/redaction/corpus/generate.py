@@ -2,12 +2,12 @@
 
 Writes, beside this file:
 
-* ``positives.jsonl``: ``{"kind", "text", "values"}``: free text holding sensitive ``values`` of
+* ``positives.ndjson``: ``{"kind", "text", "values"}``: free text holding sensitive ``values`` of
   ``kind`` (emails, SSNs, cards, phones, IBANs, IP addresses, secrets of each kind);
-* ``negatives.jsonl``: ``{"category", "text"}``: near misses that must come out unchanged (trace and
+* ``negatives.ndjson``: ``{"category", "text"}``: near misses that must come out unchanged (trace and
   span ids, UUIDs, digests, timestamps, order/ticket ids, versions, Luhn-failing card-like numbers,
   invalid-area SSN-like numbers, bad-checksum IBANs, dates, prices...);
-* ``structured.jsonl``: ``{"value", "secrets", "kinds"}``: JSON values (nested dicts, lists, JSON
+* ``structured.ndjson``: ``{"value", "secrets", "kinds"}``: JSON values (nested dicts, lists, JSON
   inside strings) whose ``secrets`` must not survive redaction.
 
 Every checksum is computed here (Luhn, ISO 7064 mod-97), independently of the package's own code.
@@ -568,7 +568,7 @@ def main() -> None:
         ("negatives", negatives()),
         ("structured", structured()),
     ):
-        with open(HERE / f"{name}.jsonl", "w", encoding="utf-8") as handle:
+        with open(HERE / f"{name}.ndjson", "w", encoding="utf-8") as handle:
             for row in rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         print(f"{name}: {len(rows)} rows")
