@@ -12,6 +12,7 @@ from typing import Any
 
 import wrapt
 from opentelemetry import trace
+from opentelemetry._logs import get_logger_provider
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
@@ -27,7 +28,12 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 )
 from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
 from opentelemetry_instrumentation_toolaudit.package import _instruments
-from opentelemetry_instrumentation_toolaudit.redaction import Installation, install_redaction
+from opentelemetry_instrumentation_toolaudit.redaction import (
+    Installation,
+    LogInstallation,
+    install_log_redaction,
+    install_redaction,
+)
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 
@@ -38,7 +44,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``) and
     ``redact_spans`` (default ``OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS``, true): put a
     ``RedactingSpanProcessor`` in front of every processor of the tracer provider, including those
-    ``opentelemetry-instrument`` configured before any instrumentor ran and those added later.
+    ``opentelemetry-instrument`` configured before any instrumentor ran and those added later, and a
+    ``RedactingLogRecordProcessor`` first among the (SDK) logger provider's processors
+    (``logger_provider`` or the global one).
     """
 
     def __init__(self) -> None:
@@ -47,6 +55,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._generation = 0
         self._lock = threading.Lock()
         self._redaction: Installation | None = None
+        self._log_redaction: LogInstallation | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -92,6 +101,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if self._redaction is not None:
             self._redaction.remove()
             self._redaction = None
+        if self._log_redaction is not None:
+            self._log_redaction.remove()
+            self._log_redaction = None
         STATE.reset()
 
     def _install_redaction(self, kwargs: dict[str, Any]) -> None:
@@ -102,6 +114,11 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             redact = setting not in ("false", "0", "off", "no")
         if not redact:
             return
+        try:
+            logger_provider = kwargs.get("logger_provider") or get_logger_provider()
+            self._log_redaction = install_log_redaction(logger_provider, STATE.policy)
+        except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
+            internal_error("installing log redaction", exc)
         try:
             provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
             if isinstance(provider, trace.ProxyTracerProvider):

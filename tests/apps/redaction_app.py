@@ -3,14 +3,16 @@
 It makes the kinds of spans that carry personal data: our own tool span; a chat span with the GenAI
 semantic conventions' ``gen_ai.input.messages`` / ``gen_ai.output.messages`` (as the official OpenAI
 instrumentation records them with content capture on); and a span with OpenLLMetry / OpenInference
-content attributes and a content event.
+content attributes and a content event; and log records (a GenAI message event, a log line).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 
 from opentelemetry import trace
+from opentelemetry._logs import LogRecord, get_logger
 
 from opentelemetry_instrumentation_toolaudit import audit_context, audited_tool
 
@@ -58,6 +60,11 @@ def main() -> None:
             span.set_attribute("gen_ai.prompt.0.content", f"my card is {CARD}")
             span.set_attribute("input.value", f"mail {EMAIL}")
             span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": f"ssn {SSN}"})
+        # Log records too: a GenAI message event and an ordinary log line.
+        get_logger("genai-instrumentation").emit(
+            LogRecord(event_name="gen_ai.user.message", body={"content": f"I am {EMAIL}"})
+        )
+        logging.getLogger("app").warning("refund to card %s for %s", CARD, EMAIL)
     print("APP-DONE")
 
 

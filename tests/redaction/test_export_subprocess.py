@@ -1,8 +1,8 @@
 """Under `opentelemetry-instrument` with env vars only, every exporter receives redacted spans.
 
-A real subprocess runs ``tests/apps/redaction_app.py`` with ``OTEL_TRACES_EXPORTER=otlp,console``:
-the OTLP/HTTP exporter posts protobuf to a local HTTP server started here, and the console exporter
-prints JSON. The test checks the raw bytes that arrive, then the decoded attributes.
+A real subprocess runs ``tests/apps/redaction_app.py`` with ``OTEL_TRACES_EXPORTER=otlp,console``
+(and the same for logs): the OTLP/HTTP exporters post protobuf to a local HTTP server started here,
+and the console exporters print JSON. The test checks the raw bytes that arrive, then the decoded attributes.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -35,9 +36,10 @@ PII = [app.EMAIL, app.CARD, app.CARD.replace(" ", ""), app.SSN, app.PHONE, "555-
 
 
 class Receiver(BaseHTTPRequestHandler):
-    """A minimal OTLP/HTTP traces receiver: keeps each request body, answers an empty response."""
+    """A minimal OTLP/HTTP receiver: keeps each request body by path, answers an empty response."""
 
     bodies: ClassVar[list[bytes]] = []
+    paths: ClassVar[list[str]] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -47,6 +49,7 @@ class Receiver(BaseHTTPRequestHandler):
         elif encoding == "deflate":
             body = zlib.decompress(body)
         Receiver.bodies.append(body)
+        Receiver.paths.append(self.path)
         payload = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -60,7 +63,7 @@ class Receiver(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    Receiver.bodies = []
+    Receiver.bodies, Receiver.paths = [], []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -76,8 +79,10 @@ def run_app(url: str) -> subprocess.CompletedProcess[str]:
         "OTEL_TRACES_EXPORTER": "otlp,console",
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": f"{url}/v1/traces",
+        "OTEL_LOGS_EXPORTER": "otlp,console",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": f"{url}/v1/logs",
+        "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
         "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
         "OTEL_PYTHON_TOOLAUDIT_HASH_KEY": HASH_KEY,
     }
     instrument = Path(sys.executable).with_name("opentelemetry-instrument")
@@ -93,9 +98,11 @@ def run_app(url: str) -> subprocess.CompletedProcess[str]:
 
 
 def decoded_spans(bodies: list[bytes]) -> dict[str, Any]:
-    """Span name → the span's protobuf message, over every request received."""
+    """Span name → the span's protobuf message, over every traces request received."""
     spans = {}
-    for body in bodies:
+    for path, body in zip(Receiver.paths, bodies, strict=True):
+        if not path.endswith("/v1/traces"):
+            continue
         request = ExportTraceServiceRequest.FromString(body)
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
@@ -116,12 +123,13 @@ def attributes(key_values: Any) -> dict[str, Any]:
 
 
 def test_every_exporter_receives_redacted_spans(server):
-    """OTLP bytes and console output hold no PII; LLM content arrives as keyed hashes only."""
+    """OTLP bytes (traces and logs) and console output hold no PII; LLM content arrives as keyed
+    hashes only."""
     proc = run_app(server)
     assert proc.returncode == 0, proc.stderr
     assert "APP-DONE" in proc.stdout
     raw = b"".join(Receiver.bodies)
-    assert raw, "the OTLP exporter sent nothing"
+    assert {p.rsplit("/", 1)[-1] for p in Receiver.paths} == {"traces", "logs"}
     assert [p for p in PII if p.encode() in raw] == []
     assert [p for p in PII if p in proc.stdout] == []
 
@@ -172,6 +180,25 @@ def test_every_exporter_receives_redacted_spans(server):
         "gen_ai.prompt_hash": policy.pseudonym(f"ssn {app.SSN}".encode()),
         "gen_ai.prompt_size": len(f"ssn {app.SSN}"),
     }
+
+    logs = [
+        record
+        for path, body in zip(Receiver.paths, Receiver.bodies, strict=True)
+        if path.endswith("/v1/logs")
+        for resource_logs in ExportLogsServiceRequest.FromString(body).resource_logs
+        for scope_logs in resource_logs.scope_logs
+        for record in scope_logs.log_records
+    ]
+    event = next(r for r in logs if r.event_name == "gen_ai.user.message")
+    body = {kv.key: kv.value for kv in event.body.kvlist_value.values}
+    assert body["body_hash"].string_value == policy.pseudonym(
+        json.dumps({"content": f"I am {app.EMAIL}"}, separators=(",", ":")).encode()
+    )
+    line = next(r for r in logs if r.body.string_value.startswith("refund"))
+    assert (
+        line.body.string_value
+        == f"refund to card <CREDIT_CARD> for <EMAIL:{policy.pseudonym(app.EMAIL)}>"
+    )
 
     printed = {s["name"]: s for s in console_spans(proc.stdout)}
     assert printed["llm call"]["attributes"] == {
