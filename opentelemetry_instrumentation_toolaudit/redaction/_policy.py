@@ -493,7 +493,7 @@ class RedactionPolicy:
         return "".join(parts), "".join(bare)
 
 
-_SAFE_BEFORE = frozenset(" \t\r\n\"'([{<,;")
+_SAFE_BEFORE = frozenset(" \t\r\n\"'([{<,;=@/")
 _SAFE_AFTER = frozenset(" \t\r\n\"')]}>,;!?")
 _SENTENCE_END = frozenset(" \t\r\n\"')")
 
