@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import functools
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,6 +51,11 @@ from opentelemetry_instrumentation_toolaudit.redaction._keys import (
     KeyRules,
     normalize_key,
 )
+from opentelemetry_instrumentation_toolaudit.redaction._placeholders import (
+    findings_isolated,
+    normalize_for,
+    placeholder_label,
+)
 
 DEFAULT_PSEUDONYMIZE_KINDS = frozenset({"email", "phone", "ip_address"})
 ADDRESS_MODES = ("keep", "pseudonymize", "redact")
@@ -66,18 +70,9 @@ WHOLE_STRING = "<REDACTED>"
 _SHORTEST_FINDING = 6  # "a@b.co"; no built-in kind fits in fewer characters
 # All-letter strings hold no built-in finding except AWS key ids and Google keys, which start so.
 _ALPHA_RISKY = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "AIza")  # fmt: skip
-_LABELS = {"secret_assignment": "SECRET", "url_password": "PASSWORD"}
 _KEY_CACHE_MAX = 8192
 _TEXT_CACHE_LEN = 256
 """Strings up to this length have their result cached: telemetry repeats the same short values."""
-
-
-@functools.lru_cache(maxsize=256)
-def _label(kind: str) -> str:
-    """The placeholder label for a kind: ``credit_card`` → ``CREDIT_CARD``."""
-    label = _LABELS.get(kind) or "".join(c if c.isalnum() else "_" for c in kind.upper())
-    label = label[:40]
-    return label if len(label) >= 2 and label[0].isalpha() and label.isascii() else "SENSITIVE"
 
 
 def _env_list(name: str) -> list[str]:
@@ -89,18 +84,6 @@ def _env_flag(name: str, *, default: bool) -> bool:
     if not value:
         return default
     return value in ("1", "true", "on", "yes")
-
-
-def _normalize_for(kind: str, text: str) -> str:
-    """The form a value is pseudonymized in, so the same address or number links across formats."""
-    if kind == "email":
-        return text.strip().lower()
-    if kind == "phone":
-        digits = "".join(ch for ch in text if ch.isdigit())
-        return digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
-    if kind == "ip_address":
-        return text.strip().lower()
-    return text.strip()
 
 
 def _key_value_kind(norm_key: str) -> str:
@@ -375,7 +358,7 @@ class RedactionPolicy:
             if not value or _is_ours(value):
                 return value
             found[PII_KEY_KIND] += 1
-            return self.pseudonym(_normalize_for(_key_value_kind(norm_key), value))
+            return self.pseudonym(normalize_for(_key_value_kind(norm_key), value))
         if isinstance(value, (int, float)):
             found[PII_KEY_KIND] += 1
             return self.pseudonym(str(value))
@@ -405,7 +388,7 @@ class RedactionPolicy:
             return value
         found[NETWORK_ADDRESS_KIND] += 1
         return (
-            self.pseudonym(_normalize_for("ip_address", text))
+            self.pseudonym(normalize_for("ip_address", text))
             if mode == "pseudonymize"
             else REDACTED
         )
@@ -456,7 +439,7 @@ class RedactionPolicy:
             return text
         kinds.extend(f.kind for f in findings)
         for _ in range(MAX_PASSES):
-            isolated = self._builtin_only and _isolated(text, findings)
+            isolated = self._builtin_only and findings_isolated(text, findings)
             text, skeleton = self._apply(text, findings)
             # Replacing a finding changes what its neighbours see, which can (rarely) complete a new
             # one: rescan until none remain, unless every finding stood apart from its neighbours
@@ -478,12 +461,12 @@ class RedactionPolicy:
         position = 0
         for finding in findings:
             before = text[position : finding.start]
-            label = _label(finding.kind)
+            label = placeholder_label(finding.kind)
             parts.append(before)
             bare.append(before)
             if finding.kind in self._pseudonymize:
                 matched = text[finding.start : finding.end]
-                parts.append(f"<{label}:{self.pseudonym(_normalize_for(finding.kind, matched))}>")
+                parts.append(f"<{label}:{self.pseudonym(normalize_for(finding.kind, matched))}>")
             else:
                 parts.append(f"<{label}>")
             bare.append(f"<{label}>")
@@ -491,36 +474,6 @@ class RedactionPolicy:
         parts.append(text[position:])
         bare.append(text[position:])
         return "".join(parts), "".join(bare)
-
-
-_SAFE_BEFORE = frozenset(" \t\r\n\"'([{<,;=@/")
-_SAFE_AFTER = frozenset(" \t\r\n\"')]}>,;!?")
-_SENTENCE_END = frozenset(" \t\r\n\"')")
-
-
-def _isolated(text: str, findings: list[Finding]) -> bool:
-    """Whether every finding is set apart by whitespace or punctuation, so that replacing it cannot
-    turn a neighbour into a new finding.
-
-    The built-in patterns look at most one character before a match (the international phone
-    pattern two: a digit and a separator), at most two after it (``.`` then a digit), and the email
-    and IPv6 detectors walk back over adjacent local-part or hex characters; none of that can see
-    through a space or bracket to a replaced finding, except a phone starting with ``+``/``0`` right
-    after one space.
-    """
-    n = len(text)
-    for finding in findings:
-        start, end = finding.start, finding.end
-        if start > 0 and text[start - 1] not in _SAFE_BEFORE:
-            return False
-        if end < n:
-            after = text[end]
-            if after == ".":
-                if end + 1 < n and text[end + 1] not in _SENTENCE_END:
-                    return False
-            elif after not in _SAFE_AFTER or (end + 1 < n and text[end + 1] in "+0"):
-                return False
-    return True
 
 
 class _Discard(collections.Counter):  # type: ignore[type-arg]
