@@ -409,3 +409,63 @@ def test_provider_set_after_instrument_gets_redaction(unset_global_provider):
         assert EMAIL not in str(one_span(exporter).attributes)
     finally:
         instrumentor.uninstrument()
+
+
+def test_concurrent_multi_processor_supported(policy):
+    """A provider with concurrent processors gets redaction in front of them too."""
+    from opentelemetry.sdk.trace import ConcurrentMultiSpanProcessor
+
+    from opentelemetry_instrumentation_toolaudit.redaction import install_redaction
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(active_span_processor=ConcurrentMultiSpanProcessor(2))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    installation = install_redaction(provider, policy)
+    try:
+        with provider.get_tracer("t").start_as_current_span("s") as span:
+            span.set_attribute("note", EMAIL)
+        assert EMAIL not in str(dict(one_span(exporter).attributes))
+    finally:
+        installation.remove()
+        provider.shutdown()
+
+
+def test_non_sdk_provider_is_reported(policy, caplog):
+    """A provider that is not the SDK's cannot be redacted by us: that is logged, not raised."""
+    from opentelemetry_instrumentation_toolaudit.redaction import install_redaction
+
+    with caplog.at_level("WARNING"):
+        assert install_redaction(trace.NoOpTracerProvider(), policy) is None
+    assert any("RedactingSpanProcessor yourself" in r.getMessage() for r in caplog.records)
+
+
+def test_start_and_ending_hooks_forwarded(policy):
+    """on_start and _on_ending reach the processors behind the redactor, with the live span."""
+    calls: list[str] = []
+
+    class Hooks(SimpleSpanProcessor):
+        def on_start(self, span: Any, parent_context: Any = None) -> None:
+            calls.append("start")
+
+        def _on_ending(self, span: Any) -> None:
+            calls.append("ending")
+
+        def on_end(self, span: Any) -> None:
+            calls.append("end")
+
+    provider = TracerProvider()
+    provider.add_span_processor(
+        RedactingSpanProcessor(Hooks(InMemorySpanExporter()), policy=policy)
+    )
+    with provider.get_tracer("t").start_as_current_span("s"):
+        pass
+    assert calls == ["start", "ending", "end"]
+
+
+def test_default_policy_comes_from_env(monkeypatch):
+    """RedactingSpanProcessor() with no policy loads RedactionPolicy.from_env()."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "env-key-for-processor-0123")
+    processor = RedactingSpanProcessor()
+    assert processor.policy.pseudonym("x") == RedactionPolicy(
+        hash_key="env-key-for-processor-0123"
+    ).pseudonym("x")
