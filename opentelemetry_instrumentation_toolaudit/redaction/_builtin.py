@@ -206,7 +206,9 @@ def builtin_detectors() -> list[PatternDetector]:
         ),
         PatternDetector(
             "ip_address",
-            r"[0-9](?<![\w.][0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?![\w]|\.[0-9])",
+            # Not after "Name/": "Chrome/120.0.0.0" in a user agent is a version, not an address.
+            r"[0-9](?<![\w.][0-9])(?<![A-Za-z0-9_]/[0-9])[0-9]{0,2}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}"
+            r"(?![\w]|\.[0-9])",
             validate=_checks.ipv4_ok,
             min_digits=4,
             required=(".",),

@@ -502,6 +502,12 @@ def negatives() -> list[dict[str, Any]]:
         )
     for _ in range(10):
         add("base64", f"payload {base64.b64encode(rng.randbytes(24)).decode()}")
+    for i in range(10):
+        chrome = f"{rng.randint(100, 131)}.0.{rng.randint(1000, 6999)}.{rng.randint(10, 200)}"
+        add("user_agent", [f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{chrome} Safari/537.36",
+                           f"Mozilla/5.0 (X11; Linux x86_64) Chrome/{rng.randint(100, 131)}.0.0.0 Safari/537.36",
+                           f"python-requests/2.{rng.randint(20, 32)}.0", f"SupportDashboard/{rng.randint(1, 9)}.{rng.randint(0, 9)}",
+                           f"okhttp/4.{rng.randint(1, 12)}.{rng.randint(0, 9)} Dalvik/2.1.0"][i % 5])  # fmt: skip
     return rows
 
 
