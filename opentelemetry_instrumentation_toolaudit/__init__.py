@@ -34,6 +34,9 @@ Configuration
 * ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE``: ``off`` (default), ``inject``, ``extract`` or ``both``: carry
   attribution to downstream services as W3C baggage, and/or accept it from upstream.
 * ``OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES``: bound on recorded argument JSON (default 8192).
+* Redaction (``OTEL_PYTHON_TOOLAUDIT_HASH_KEY``, ``_HASH_KEY_FILE``, ``_CONTENT``, ...): see
+  :mod:`opentelemetry_instrumentation_toolaudit.redaction`. ``instrument()`` puts a redacting
+  processor in front of every span and log exporter.
 """
 
 from __future__ import annotations

@@ -7,11 +7,12 @@ import importlib.util
 import os
 import sys
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import wrapt
 from opentelemetry import trace
+from opentelemetry._logs import get_logger_provider
 from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-defined]
     BaseInstrumentor,
 )
@@ -29,7 +30,12 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
 from opentelemetry_instrumentation_toolaudit.integrations._remembered import REGISTRY
 from opentelemetry_instrumentation_toolaudit.package import _instruments
-from opentelemetry_instrumentation_toolaudit.redaction import Installation, install_redaction
+from opentelemetry_instrumentation_toolaudit.redaction import (
+    Installation,
+    LogInstallation,
+    install_log_redaction,
+    install_redaction,
+)
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 
@@ -41,7 +47,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``) and
     ``redact_spans`` (default ``OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS``, true): put a
     ``RedactingSpanProcessor`` in front of every processor of the tracer provider, including those
-    ``opentelemetry-instrument`` configured before any instrumentor ran and those added later.
+    ``opentelemetry-instrument`` configured before any instrumentor ran and those added later, and a
+    ``RedactingLogRecordProcessor`` first among the (SDK) logger provider's processors
+    (``logger_provider`` or the global one).
     """
 
     def __init__(self) -> None:
@@ -54,6 +62,8 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         self._generation = 0
         self._lock = threading.Lock()
         self._redaction: Installation | None = None
+        self._stamping: Callable[[], None] | None = None
+        self._log_redaction: LogInstallation | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -100,9 +110,15 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         with self._lock:
             self._generation += 1
         self._patcher.restore_all()
+        if self._stamping is not None:
+            self._stamping()
+            self._stamping = None
         if self._redaction is not None:
             self._redaction.remove()
             self._redaction = None
+        if self._log_redaction is not None:
+            self._log_redaction.remove()
+            self._log_redaction = None
         REGISTRY.clear()
         STATE.reset()
 
@@ -115,6 +131,11 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         if not redact:
             return
         try:
+            logger_provider = kwargs.get("logger_provider") or get_logger_provider()
+            self._log_redaction = install_log_redaction(logger_provider, STATE.policy)
+        except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
+            internal_error("installing log redaction", exc)
+        try:
             provider = kwargs.get("tracer_provider") or trace.get_tracer_provider()
             if isinstance(provider, trace.ProxyTracerProvider):
                 # The app sets its provider after instrument(): install when it does.
@@ -126,12 +147,11 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
             internal_error("installing span redaction", exc)
 
-    @staticmethod
-    def _install_stamping(provider: Any) -> None:
+    def _install_stamping(self, provider: Any) -> None:
         """Attribution on other instrumentations' LLM spans (see ``_stamping``)."""
         try:
-            if not isinstance(provider, trace.ProxyTracerProvider):
-                install_stamping(provider)
+            if self._stamping is None and not isinstance(provider, trace.ProxyTracerProvider):
+                self._stamping = install_stamping(provider)
         except Exception as exc:  # noqa: BLE001 - instrument() must not break the app
             internal_error("installing attribution stamping", exc)
 

@@ -64,7 +64,7 @@ class ToolCall:
     """Extra attributes an integration wants on the span."""
 
 
-def _redaction_attributes(found: collections.Counter[str]) -> dict[str, Any]:
+def _redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
     """``toolaudit.redaction.count`` and ``.kinds`` for what redaction at the source removed."""
     return {
         attrs.TOOLAUDIT_REDACTION_COUNT: sum(found.values()),
@@ -82,13 +82,13 @@ class ActiveCall:
         span: trace.Span,
         token: object | None,
         owned: bool,
-        found: collections.Counter[str] | None = None,
+        found: dict[str, int] | None = None,
     ) -> None:
         self.span = span
         self._token = token
         self._owned = owned
         # What redaction removed from the arguments; the result's findings are added at the end.
-        self._found = found if found is not None else collections.Counter()
+        self._found = found if found is not None else collections.defaultdict(int)
 
     def succeeded(self, result: Any) -> None:
         """Record a normal return (a result dict with an ``error`` key still counts as a failure)."""
@@ -160,7 +160,7 @@ class ActiveCall:
             internal_error("ending a tool span", exc)
 
 
-def _arguments_json(arguments: Any, found: collections.Counter[str]) -> str | None:
+def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
@@ -173,14 +173,16 @@ def _arguments_json(arguments: Any, found: collections.Counter[str]) -> str | No
 MAX_DERIVED = 256
 
 
-def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
-    """The attribution for ``call`` and the span attributes that do not vary from call to call.
+def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tuple[str, ...]]:
+    """The attribution for ``call``, the span attributes that do not vary from call to call (redacted
+    at the source), and the kinds that redaction removed from them.
 
-    Both depend only on the context's attribution and the tool, so they are computed once per
-    (audit_context, tool) and reused: a tool called in a loop pays for them once.
+    They depend only on the context's attribution, the tool and the policy, so they are computed
+    once per (audit_context, tool) and reused: a tool called in a loop pays for them once.
     """
     base = current_attribution()
-    key = (call.name, call.model, call.provider, call.trigger, call.description)
+    policy = STATE.policy
+    key = (call.name, call.model, call.provider, call.trigger, call.description, id(policy))
     derived = base._derived
     cached = derived.get(key)
     if cached is not None:
@@ -197,23 +199,28 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any]]:
     values[attrs.TOOLAUDIT_ATTRIBUTION] = attribution.summary()
     if call.description:
         values[attrs.GEN_AI_TOOL_DESCRIPTION] = call.description
+    # Attribution values come from the app or from upstream baggage: redact them here, once.
+    found: dict[str, int] = collections.defaultdict(int)
+    values = policy.redact_collect(values, found)
+    kinds = tuple(kind for kind, count in found.items() for _ in range(count))
     if len(derived) >= MAX_DERIVED:
         derived.clear()
-    derived[key] = (attribution, values)
-    return attribution, values
+    derived[key] = (attribution, values, kinds)
+    return attribution, values, kinds
 
 
 def _call_attributes(
-    call: ToolCall, static: dict[str, Any], found: collections.Counter[str]
+    call: ToolCall, static: dict[str, Any], found: dict[str, int]
 ) -> dict[str, Any]:
     values = dict(static)
+    policy = STATE.policy
     if call.call_id:
-        values[attrs.GEN_AI_TOOL_CALL_ID] = call.call_id
+        values[attrs.GEN_AI_TOOL_CALL_ID] = policy.redact_collect(call.call_id, found)
     arguments = _arguments_json(call.arguments, found)
     if arguments is not None:
         values[attrs.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
     if call.attributes:
-        values.update(call.attributes)
+        values.update(policy.redact_collect(dict(call.attributes), found))
     if found:
         values.update(_redaction_attributes(found))
     return values
@@ -276,8 +283,10 @@ def start_call(call: ToolCall) -> ActiveCall | None:
             if isinstance(twin_call_id, str) and not call.call_id:
                 call = dataclasses.replace(call, call_id=twin_call_id)
             call = _with_remembered(call)
-        attribution, static = _static_attributes(call)
-        found: collections.Counter[str] = collections.Counter()
+        attribution, static, static_kinds = _static_attributes(call)
+        found: dict[str, int] = collections.defaultdict(int)
+        for kind in static_kinds:
+            found[kind] += 1
         values = _call_attributes(call, static, found)
         if twin:
             # Keep the twin's own ids and arguments when it has them; add what it lacks.

@@ -8,26 +8,28 @@ roles, session, conversation, turn, purpose and client from it here, so the audi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
+    ReadableSpan,
+    Span,
+    SpanProcessor,
+    SynchronousMultiSpanProcessor,
+)
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._context import current_attribution
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit._state import STATE
-
-_MARK = "_toolaudit_stamping"
 
 
 class AttributionStampingProcessor(SpanProcessor):
     """On start, adds the attribution to spans with a ``gen_ai.operation.name`` other than
-    ``execute_tool`` (ours carry it already). Inactive while the instrumentor is not instrumented."""
+    ``execute_tool`` (ours carry it already)."""
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-        if STATE.tracer is None:
-            return
         try:
             existing = span.attributes or {}
             operation = existing.get(attrs.GEN_AI_OPERATION_NAME)
@@ -52,10 +54,21 @@ class AttributionStampingProcessor(SpanProcessor):
         return True
 
 
-def install_stamping(provider: Any) -> None:
-    """Add the stamping processor to an SDK ``TracerProvider`` once (a provider cannot drop a
-    processor again, so it stays and goes quiet after ``uninstrument()``)."""
-    if not hasattr(provider, "add_span_processor") or getattr(provider, _MARK, False):
-        return
-    provider.add_span_processor(AttributionStampingProcessor())
-    setattr(provider, _MARK, True)
+def install_stamping(provider: Any) -> Callable[[], None] | None:
+    """Add the stamping processor to an SDK ``TracerProvider``, in front of nothing and behind
+    nothing that redacts (it only adds attributes at start); returns the function that takes it out
+    again, or None when the provider is not an SDK one."""
+    multi: Any = getattr(provider, "_active_span_processor", None)
+    if not isinstance(multi, (SynchronousMultiSpanProcessor, ConcurrentMultiSpanProcessor)):
+        return None
+    stamper = AttributionStampingProcessor()
+    with multi._lock:
+        # Straight onto the provider's own list: an add_span_processor routed behind a redactor
+        # would tuck it among the exporting processors, where uninstrument could not find it.
+        multi._span_processors = (*multi._span_processors, stamper)
+
+    def remove() -> None:
+        with multi._lock:
+            multi._span_processors = tuple(p for p in multi._span_processors if p is not stamper)
+
+    return remove

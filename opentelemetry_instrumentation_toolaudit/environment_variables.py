@@ -73,7 +73,7 @@ OTEL_PYTHON_TOOLAUDIT_CONTENT: Final = "OTEL_PYTHON_TOOLAUDIT_CONTENT"
 """Prompts and responses: ``hash`` (default, keyed hash and size only) or ``redact`` (redacted text)."""
 
 OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS: Final = "OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS"
-"""``true`` (default): put the redacting span processor in front of every exporter."""
+"""``true`` (default): redact spans and log records before every exporter (``false`` to skip)."""
 
 OTEL_PYTHON_TOOLAUDIT_PRESIDIO: Final = "OTEL_PYTHON_TOOLAUDIT_PRESIDIO"
 """``true`` to add the Presidio NER detector for person names (needs the ``presidio`` extra)."""

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,10 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor
+
+# instrument() loads the redaction policy from the environment: give it a key, so that tests never
+# create a hash key file in the developer's home directory.
+os.environ.setdefault("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "tests-only-hash-key-0123456789abcdef")
 
 
 @pytest.fixture

@@ -18,38 +18,45 @@ Usage::
 
 ``ToolAuditInstrumentor().instrument()`` puts a ``RedactingSpanProcessor`` in front of every processor
 of the tracer provider (the one ``opentelemetry-instrument`` configured, or the one passed in), so
-every exporter receives redacted spans. Configuration is by environment variables; see
+every exporter receives redacted spans, and a ``RedactingLogRecordProcessor`` first among the logger
+provider's processors, for OpenTelemetry log records. Configuration is by environment variables; see
 :meth:`RedactionPolicy.from_env` and the README's Redaction section.
 """
 
 from __future__ import annotations
 
+from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_detectors
 from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     Detector,
     Finding,
     PatternDetector,
-    builtin_detectors,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import HashKey
 from opentelemetry_instrumentation_toolaudit.redaction._install import (
     Installation,
     install_redaction,
 )
-from opentelemetry_instrumentation_toolaudit.redaction._keys import REDACTED
+from opentelemetry_instrumentation_toolaudit.redaction._logs import (
+    LogInstallation,
+    RedactingLogRecordProcessor,
+    install_log_redaction,
+)
 from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.redaction._presidio import PresidioDetector
 from opentelemetry_instrumentation_toolaudit.redaction._processor import RedactingSpanProcessor
 
 __all__ = [
-    "REDACTED",
     "Detector",
     "Finding",
     "HashKey",
     "Installation",
+    "LogInstallation",
     "PatternDetector",
     "PresidioDetector",
+    "RedactingLogRecordProcessor",
     "RedactingSpanProcessor",
     "RedactionPolicy",
     "builtin_detectors",
+    "install_log_redaction",
     "install_redaction",
 ]

@@ -5,6 +5,7 @@ A regex finds candidates; these decide. They never raise on any string.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 # Payment card issuer prefixes (IIN ranges) and the lengths each issues. A Luhn-valid number with no
@@ -108,6 +109,7 @@ def _routable(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     return not (address.is_loopback or address.is_unspecified)
 
 
+@functools.lru_cache(maxsize=4096)
 def ipv4_ok(candidate: str) -> bool:
     """A dotted-quad IPv4 address other than loopback or 0.0.0.0."""
     try:
@@ -116,12 +118,14 @@ def ipv4_ok(candidate: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=4096)
 def ipv6_ok(candidate: str) -> bool:
     """An IPv6 address (zone ids and embedded IPv4 allowed) other than ``::1`` and ``::``."""
-    if not any(ch.isdigit() for ch in candidate):
-        return False  # "add::dead" and friends: hex words, not addresses
+    address = candidate.split("%", 1)[0]
+    if not any(ch.isdigit() for ch in address) or sum(1 for g in address.split(":") if g) < 2:
+        return False  # "add::dead", slices like "a[::2]": hex words and code, not addresses
     try:
-        return _routable(ipaddress.IPv6Address(candidate.split("%", 1)[0]))
+        return _routable(ipaddress.IPv6Address(address))
     except ValueError:
         return False
 

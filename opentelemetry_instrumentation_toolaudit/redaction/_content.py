@@ -66,9 +66,23 @@ SAFE_ATTRIBUTES = frozenset(
     }
 )
 
-# On spans our own recorder made, these were redacted at the source by the same policy.
+# On spans our own recorder made, it set these and redacted them at the source with the same policy
+# (attribution values once per audit_context, arguments and results per call). Any other attribute
+# on such a span, set by someone else, is scanned as usual.
 SOURCE_REDACTED_ATTRIBUTES = frozenset(
-    {attrs.GEN_AI_TOOL_CALL_ARGUMENTS, attrs.TOOLAUDIT_RESULT_SUMMARY}
+    {
+        attrs.GEN_AI_TOOL_CALL_ARGUMENTS,
+        attrs.TOOLAUDIT_RESULT_SUMMARY,
+        attrs.GEN_AI_TOOL_DESCRIPTION,
+        attrs.GEN_AI_CONVERSATION_ID,
+        attrs.USER_ID,
+        attrs.USER_ROLES,
+        attrs.SESSION_ID,
+        attrs.CLIENT_ADDRESS,
+        attrs.USER_AGENT_ORIGINAL,
+        attrs.TOOLAUDIT_PURPOSE,
+        attrs.TOOLAUDIT_ATTRIBUTION,
+    }
 )
 
 SCAN, SAFE, CONTENT = 0, 1, 2

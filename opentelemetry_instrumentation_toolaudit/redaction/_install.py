@@ -88,7 +88,7 @@ def install_redaction(
             *behind, policy=policy, source_redacted_scopes=source_redacted_scopes
         )
         multi._span_processors = (*kept, redactor)
-        original_add = type(multi).add_span_processor
+        original_add: Any = type(multi).add_span_processor
 
         def add_span_processor(span_processor: SpanProcessor) -> None:
             # A redactor the app adds itself goes in front; anything else goes behind ours.

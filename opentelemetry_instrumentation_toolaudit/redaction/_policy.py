@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -33,23 +33,28 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import _checks
+from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_detectors
 from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     PROTECTED,
     Detector,
     Finding,
     Scanner,
-    builtin_detectors,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE, HashKey
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
-    ADDRESS,
     DEFAULT_PSEUDONYM_KEYS,
     DEFAULT_SECRET_KEYS,
+    PLAIN,
     PSEUDONYM,
     REDACTED,
     SECRET,
     KeyRules,
     normalize_key,
+)
+from opentelemetry_instrumentation_toolaudit.redaction._placeholders import (
+    findings_isolated,
+    normalize_for,
+    placeholder_label,
 )
 
 DEFAULT_PSEUDONYMIZE_KINDS = frozenset({"email", "phone", "ip_address"})
@@ -65,16 +70,9 @@ WHOLE_STRING = "<REDACTED>"
 _SHORTEST_FINDING = 6  # "a@b.co"; no built-in kind fits in fewer characters
 # All-letter strings hold no built-in finding except AWS key ids and Google keys, which start so.
 _ALPHA_RISKY = ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA", "AIza")  # fmt: skip
-_LABELS = {"secret_assignment": "SECRET", "url_password": "PASSWORD"}
-_TEXT_CACHE_MAX = 4096
+_KEY_CACHE_MAX = 8192
 _TEXT_CACHE_LEN = 256
 """Strings up to this length have their result cached: telemetry repeats the same short values."""
-
-
-def _label(kind: str) -> str:
-    label = _LABELS.get(kind) or "".join(c if c.isalnum() else "_" for c in kind.upper())
-    label = label[:40]
-    return label if len(label) >= 2 and label[0].isalpha() and label.isascii() else "SENSITIVE"
 
 
 def _env_list(name: str) -> list[str]:
@@ -86,18 +84,6 @@ def _env_flag(name: str, *, default: bool) -> bool:
     if not value:
         return default
     return value in ("1", "true", "on", "yes")
-
-
-def _normalize_for(kind: str, text: str) -> str:
-    """The form a value is pseudonymized in, so the same address or number links across formats."""
-    if kind == "email":
-        return text.strip().lower()
-    if kind == "phone":
-        digits = "".join(ch for ch in text if ch.isdigit())
-        return digits[1:] if len(digits) == 11 and digits[0] == "1" else digits
-    if kind == "ip_address":
-        return text.strip().lower()
-    return text.strip()
 
 
 def _key_value_kind(norm_key: str) -> str:
@@ -128,7 +114,12 @@ class RedactionPolicy:
       network-address keys (``client.address``...), which attribute a call.
     * ``content``: ``hash`` (default) replaces prompt/response attributes with keyed hashes and
       sizes; ``redact`` keeps their text, redacted.
+    * ``cache_size``: how many short strings (up to 256 characters) keep their result, since
+      telemetry repeats the same values (user ids, models, statuses); 0 turns the cache off.
     """
+
+    REDACTED: ClassVar[str] = REDACTED
+    """What values under secret keys become: ``***REDACTED***``."""
 
     def __init__(
         self,
@@ -146,6 +137,7 @@ class RedactionPolicy:
         pseudonymize_kinds: Iterable[str] | None = None,
         attribution_addresses: str = "keep",
         content: str = "hash",
+        cache_size: int = 4096,
     ) -> None:
         if isinstance(hash_key, HashKey):
             self._hash_key: HashKey | None = hash_key
@@ -179,6 +171,8 @@ class RedactionPolicy:
             DEFAULT_PSEUDONYMIZE_KINDS if pseudonymize_kinds is None else pseudonymize_kinds
         )
         self._text_cache: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._cache_size = max(0, cache_size)
+        self._key_cache: dict[str, tuple[int, str, tuple[str, ...]]] = {}
 
     # --- construction ---------------------------------------------------------------------------
     @classmethod
@@ -250,13 +244,14 @@ class RedactionPolicy:
     def findings(self, value: Any) -> list[str]:
         """The kinds of sensitive content ``redact`` would remove from ``value``, sorted; never the
         content itself. ``findings(redact(x)) == []``."""
-        found: collections.Counter[str] = collections.Counter()
+        found: dict[str, int] = collections.defaultdict(int)
         self.redact_collect(value, found)
         return sorted(found)
 
-    def redact_collect(self, value: Any, found: collections.Counter[str] | None) -> Any:
-        """``redact(value)``, adding one count per kind replaced to ``found`` (when given)."""
-        counter: collections.Counter[str] = collections.Counter() if found is None else found
+    def redact_collect(self, value: Any, found: dict[str, int] | None) -> Any:
+        """``redact(value)``, adding one count per kind replaced to ``found`` (when given: a
+        ``collections.Counter`` or ``defaultdict(int)``)."""
+        counter = _DISCARD if found is None else found
         try:
             return self._value(value, counter, 0)
         except Exception as exc:  # noqa: BLE001 - fail closed, never into the caller
@@ -265,7 +260,7 @@ class RedactionPolicy:
             return REDACTED
 
     # --- values -----------------------------------------------------------------------------------
-    def _value(self, value: Any, found: collections.Counter[str], depth: int) -> Any:
+    def _value(self, value: Any, found: dict[str, int], depth: int) -> Any:
         kind = type(value)
         if kind is str:
             return self._text(value, found, depth)
@@ -276,7 +271,13 @@ class RedactionPolicy:
                 found["max_depth"] += 1
                 return REDACTED
             items = [self._value(item, found, depth + 1) for item in value]
-            return items if kind is list else tuple(items)
+            if kind is tuple:
+                return (
+                    value
+                    if all(a is b for a, b in zip(items, value, strict=True))
+                    else tuple(items)
+                )
+            return items
         if kind is int:
             return self._int(value, found)
         if value is None or kind is bool or kind is float:
@@ -295,7 +296,7 @@ class RedactionPolicy:
 
         return self._value(to_jsonable(value), found, depth + 1)
 
-    def _int(self, value: int, found: collections.Counter[str]) -> Any:
+    def _int(self, value: int, found: dict[str, int]) -> Any:
         # A card number passed as an int ({"card": 4111111111111111}) is still a card number.
         if (
             10**12 <= abs(value) < 10**19
@@ -306,18 +307,24 @@ class RedactionPolicy:
             return "<CREDIT_CARD>"
         return value
 
-    def _dict(self, value: dict[Any, Any], found: collections.Counter[str], depth: int) -> Any:
+    def _dict(self, value: dict[Any, Any], found: dict[str, int], depth: int) -> Any:
         if depth >= MAX_DEPTH:
             found["max_depth"] += 1
             return REDACTED
-        classify = self._keys.classify
+        keys = self._key_cache
         out: dict[Any, Any] = {}
         for key, item in value.items():
-            rule = classify(key) if type(key) is str else 0
-            if rule == 0:
-                out[self._key_text(key, found, depth) if type(key) is str else key] = self._value(
-                    item, found, depth + 1
-                )
+            if type(key) is str:
+                entry = keys.get(key)
+                if entry is None:
+                    entry = self._key_entry(key)
+                rule, new_key, kinds = entry
+            else:
+                rule, new_key, kinds = PLAIN, key, ()
+            if rule == PLAIN:
+                for kind in kinds:
+                    found[kind] += 1
+                out[new_key] = self._value(item, found, depth + 1)
             elif rule == SECRET:
                 if item is None or type(item) is bool or item == REDACTED:
                     out[key] = item
@@ -326,16 +333,24 @@ class RedactionPolicy:
                     out[key] = REDACTED
             elif rule == PSEUDONYM:
                 out[key] = self._pseudonymize_value(item, normalize_key(key), found, depth)
-            elif rule == ADDRESS:
-                out[key] = self._address(item, found)
+            else:
+                out[key] = self._address(item, found, depth)
         return out
 
-    def _key_text(self, key: str, found: collections.Counter[str], depth: int) -> str:
-        """A dict key is text too: ``{"jane@example.com": ...}`` must not leak the address."""
-        return self._text(key, found, depth + 1)
+    def _key_entry(self, key: str) -> tuple[int, str, tuple[str, ...]]:
+        """How a dict key is handled: its rule, and (plain keys being text too, so that
+        ``{"jane@example.com": ...}`` leaks nothing) its redacted form and the kinds found in it."""
+        rule = self._keys.classify(key)
+        kinds: list[str] = []
+        new_key = self._text_uncached(key, kinds, MAX_DEPTH) if rule == PLAIN else key
+        entry = (rule, new_key, tuple(kinds))
+        if len(self._key_cache) >= _KEY_CACHE_MAX:
+            self._key_cache.clear()
+        self._key_cache[key] = entry
+        return entry
 
     def _pseudonymize_value(
-        self, value: Any, norm_key: str, found: collections.Counter[str], depth: int
+        self, value: Any, norm_key: str, found: dict[str, int], depth: int
     ) -> Any:
         if value is None or type(value) is bool:
             return value
@@ -343,7 +358,7 @@ class RedactionPolicy:
             if not value or _is_ours(value):
                 return value
             found[PII_KEY_KIND] += 1
-            return self.pseudonym(_normalize_for(_key_value_kind(norm_key), value))
+            return self.pseudonym(normalize_for(_key_value_kind(norm_key), value))
         if isinstance(value, (int, float)):
             found[PII_KEY_KIND] += 1
             return self.pseudonym(str(value))
@@ -360,86 +375,115 @@ class RedactionPolicy:
         found[PII_KEY_KIND] += 1
         return REDACTED
 
-    def _address(self, value: Any, found: collections.Counter[str]) -> Any:
-        mode = self.attribution_addresses
-        if mode == "keep" or not isinstance(value, str):
-            return value
+    def _address(self, value: Any, found: dict[str, int], depth: int) -> Any:
+        """An address that attributes a call follows ``attribution_addresses``; anything else under
+        such a key (a hostname, or personal data put there by mistake) is redacted as usual."""
+        if not isinstance(value, str):
+            return self._value(value, found, depth + 1)
         text = value.strip()
         if not (_checks.ipv4_ok(text) or (":" in text and _checks.ipv6_ok(text))):
+            return self._text(value, found, depth + 1)
+        mode = self.attribution_addresses
+        if mode == "keep":
             return value
         found[NETWORK_ADDRESS_KIND] += 1
         return (
-            self.pseudonym(_normalize_for("ip_address", text))
+            self.pseudonym(normalize_for("ip_address", text))
             if mode == "pseudonymize"
             else REDACTED
         )
 
     # --- text -------------------------------------------------------------------------------------
-    def _text(self, text: str, found: collections.Counter[str], depth: int) -> str:
+    def _text(self, text: str, found: dict[str, int], depth: int) -> str:
         n = len(text)
         if self._builtin_only and (
             n < _SHORTEST_FINDING or (text.isalpha() and not text.startswith(_ALPHA_RISKY))
         ):
             return text
-        cacheable = n <= _TEXT_CACHE_LEN
-        if cacheable:
-            hit = self._text_cache.get(text)
+        cache = self._text_cache
+        if n <= _TEXT_CACHE_LEN:
+            hit = cache.get(text)
             if hit is not None:
+                if not hit[1]:
+                    return text  # unchanged: the caller's own object, so it can test `is`
                 for kind in hit[1]:
                     found[kind] += 1
                 return hit[0]
-        local: collections.Counter[str] = collections.Counter()
-        result = self._text_uncached(text, local, depth)
-        if local:
-            found.update(local)
-        if cacheable:
-            cache = self._text_cache
-            if len(cache) >= _TEXT_CACHE_MAX:
+        kinds: list[str] = []
+        result = self._text_uncached(text, kinds, depth)
+        for kind in kinds:
+            found[kind] += 1
+        if n <= _TEXT_CACHE_LEN and self._cache_size:
+            if len(cache) >= self._cache_size:
                 cache.clear()
-            cache[text] = (result, tuple(local.elements()))
+            cache[text] = (result, tuple(kinds))
         return result
 
-    def _text_uncached(self, text: str, found: collections.Counter[str], depth: int) -> str:
+    def _text_uncached(self, text: str, kinds: list[str], depth: int) -> str:
         head = text.lstrip()[:1]
-        if head in ("{", "[") and depth < MAX_DEPTH and text.rstrip()[-1:] in ("}", "]"):
+        if (head == "{" or head == "[") and depth < MAX_DEPTH and text.rstrip()[-1:] in "}]":
             parsed: Any = None
             with contextlib.suppress(ValueError, RecursionError):
                 parsed = json.loads(text)
             if isinstance(parsed, (dict, list)):
-                before = sum(found.values())
+                found: dict[str, int] = collections.defaultdict(int)
                 redacted = self._value(parsed, found, depth + 1)
-                if sum(found.values()) == before:
+                if not found:
                     return text
+                for kind, count in found.items():
+                    kinds.extend([kind] * count)
                 return json.dumps(redacted, ensure_ascii=False, separators=(",", ":"))
-        findings = self._scanner.scan(text)
+        scan = self._scanner.scan
+        findings = scan(text)
         if not findings:
             return text
-        for kind in (f.kind for f in findings):
-            found[kind] += 1
+        kinds.extend(f.kind for f in findings)
         for _ in range(MAX_PASSES):
-            text = self._apply(text, findings)
-            # Replacing one finding can join its neighbours into a new one; rescan until none remain.
-            findings = self._scanner.scan(text)
+            isolated = self._builtin_only and findings_isolated(text, findings)
+            text, skeleton = self._apply(text, findings)
+            # Replacing a finding changes what its neighbours see, which can (rarely) complete a new
+            # one: rescan until none remain, unless every finding stood apart from its neighbours
+            # (no built-in pattern looks further than two characters past its match). The skeleton
+            # has bare <KIND> placeholders (no pseudonym digits to trip the numeric pre-checks)
+            # and the same text around them.
+            if isolated or not scan(skeleton):
+                return text
+            findings = scan(text)
             if not findings:
                 return text
-        found["unredactable_text"] += 1
+        kinds.append("unredactable_text")
         return WHOLE_STRING
 
-    def _apply(self, text: str, findings: list[Finding]) -> str:
+    def _apply(self, text: str, findings: list[Finding]) -> tuple[str, str]:
+        """``text`` with placeholders for ``findings``, and the same with bare ``<KIND>`` ones."""
         parts: list[str] = []
+        bare: list[str] = []
         position = 0
         for finding in findings:
-            parts.append(text[position : finding.start])
-            parts.append(self._placeholder(finding.kind, text[finding.start : finding.end]))
+            before = text[position : finding.start]
+            label = placeholder_label(finding.kind)
+            parts.append(before)
+            bare.append(before)
+            if finding.kind in self._pseudonymize:
+                matched = text[finding.start : finding.end]
+                parts.append(f"<{label}:{self.pseudonym(normalize_for(finding.kind, matched))}>")
+            else:
+                parts.append(f"<{label}>")
+            bare.append(f"<{label}>")
             position = finding.end
         parts.append(text[position:])
-        return "".join(parts)
+        bare.append(text[position:])
+        return "".join(parts), "".join(bare)
 
-    def _placeholder(self, kind: str, matched: str) -> str:
-        label = _label(kind)
-        if kind in self._pseudonymize:
-            return f"<{label}:{self.pseudonym(_normalize_for(kind, matched))}>"
-        return f"<{label}>"
+
+class _Discard(collections.Counter):  # type: ignore[type-arg]
+    """A counter that keeps nothing: ``redact()`` does not need the kinds it found."""
+
+    def __setitem__(self, key: str, value: int) -> None:
+        pass
+
+
+_DISCARD = _Discard()
 
 
 def _is_ours(text: str) -> bool:

@@ -13,31 +13,28 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
 
-from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.redaction._content import (
-    CONTENT,
-    SAFE,
-    SOURCE_REDACTED_ATTRIBUTES,
-    attribute_rule,
+from opentelemetry_instrumentation_toolaudit.redaction._attributes import (
+    AttributeRedactor,
+    add_counts,
 )
-from opentelemetry_instrumentation_toolaudit.redaction._keys import (
-    ADDRESS,
-    PSEUDONYM,
-    REDACTED,
-    SECRET,
-    normalize_key,
-)
-from opentelemetry_instrumentation_toolaudit.redaction._policy import (
-    SECRET_KEY_KIND,
-    RedactionPolicy,
-)
+from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 
-CONTENT_KIND = "message_content"
-_Counter = collections.Counter
+
+def _attribute_items(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as a plain mapping, without the SDK's per-access locking."""
+    raw = getattr(span, "_attributes", None)
+    inner = getattr(raw, "_dict", None)
+    if type(inner) is dict:
+        return inner
+    if type(raw) is dict:
+        return raw
+    return span.attributes or {}
 
 
 class RedactingSpanProcessor(SpanProcessor):
@@ -61,6 +58,7 @@ class RedactingSpanProcessor(SpanProcessor):
         # Spans from these instrumentation scopes had their arguments/summary redacted at the source
         # by this same policy: no need to scan them twice.
         self._source_scopes = source_redacted_scopes
+        self._attributes = AttributeRedactor(self.policy)
 
     @property
     def downstream(self) -> tuple[SpanProcessor, ...]:
@@ -100,13 +98,15 @@ class RedactingSpanProcessor(SpanProcessor):
     # --- redaction ------------------------------------------------------------------------------
     def redact_span(self, span: ReadableSpan) -> ReadableSpan:
         """``span`` itself if it holds nothing to redact, else a redacted copy."""
-        found: collections.Counter[str] = _Counter()
+        found: dict[str, int] = collections.defaultdict(int)
         scope = span.instrumentation_scope
         trusted = scope is not None and scope.name in self._source_scopes
-        attributes = self.redact_attributes(span.attributes or {}, found, trusted=trusted)
-        events = self._events(span.events, found)
-        links = self._links(span.links, found)
-        name = self.policy.redact_collect(span.name, found)
+        original = _attribute_items(span)
+        attributes = self.redact_attributes(original, found, trusted=trusted)
+        # Read the private lists first: the public properties copy them under a lock.
+        events = self._events(span.events, found) if getattr(span, "_events", True) else None
+        links = self._links(span.links, found) if getattr(span, "_links", True) else None
+        name = self.policy._text(span.name, found, 0)
         status = span.status
         if status.description:
             description = self.policy.redact_collect(status.description, found)
@@ -114,16 +114,18 @@ class RedactingSpanProcessor(SpanProcessor):
                 status = Status(status.status_code, description)
         if not found:
             return span
-        new_attributes = dict(span.attributes or {}) if attributes is None else attributes
-        _add_counts(new_attributes, found)
+        new_attributes = dict(original) if attributes is None else attributes
+        add_counts(new_attributes, found)
         return ReadableSpan(
             name=name,
             context=span.context,
             parent=span.parent,
             resource=span.resource,
-            attributes=new_attributes,
-            events=span.events if events is None else events,
-            links=span.links if links is None else links,
+            attributes=_with_dropped(new_attributes, span.dropped_attributes),
+            events=span.events
+            if events is None
+            else _list_with_dropped(events, span.dropped_events),
+            links=span.links if links is None else _list_with_dropped(links, span.dropped_links),
             kind=span.kind,
             status=status,
             start_time=span.start_time,
@@ -135,61 +137,14 @@ class RedactingSpanProcessor(SpanProcessor):
     def redact_attributes(
         self,
         attributes: Mapping[str, Any],
-        found: collections.Counter[str],
+        found: dict[str, int],
         *,
         trusted: bool = False,
     ) -> dict[str, Any] | None:
         """A redacted copy of span (or event/link) attributes; None when nothing changed."""
-        out: dict[str, Any] | None = None
-        for name, value in attributes.items():
-            rule = attribute_rule(name)
-            if rule == SAFE or (trusted and name in SOURCE_REDACTED_ATTRIBUTES):
-                continue
-            before = sum(found.values())
-            if rule == CONTENT:
-                replacement = self._content(name, value, found)
-            else:
-                replacement = {name: self._value(name, value, found)}
-            if sum(found.values()) == before:
-                continue
-            if out is None:
-                out = dict(attributes)
-            del out[name]
-            out.update(replacement)
-        return out
+        return self._attributes.redact(attributes, found, trusted=trusted)
 
-    def _value(self, name: str, value: Any, found: collections.Counter[str]) -> Any:
-        policy = self.policy
-        key_rule = policy._keys.classify(name)
-        if key_rule == SECRET:
-            if value is None or type(value) is bool or value == REDACTED:
-                return value
-            found[SECRET_KEY_KIND] += 1
-            return REDACTED
-        if key_rule == PSEUDONYM:
-            return policy._pseudonymize_value(value, normalize_key(name), found, 0)
-        if key_rule == ADDRESS:
-            return policy._address(value, found)
-        return policy.redact_collect(value, found)
-
-    def _content(self, name: str, value: Any, found: collections.Counter[str]) -> dict[str, Any]:
-        policy = self.policy
-        if policy.content == "redact":
-            return {name: policy.redact_collect(value, found)}
-        if isinstance(value, str):
-            text = value
-        else:
-            from opentelemetry_instrumentation_toolaudit._jsonable import dumps
-
-            text = dumps(list(value) if isinstance(value, (list, tuple)) else value)
-        found[CONTENT_KIND] += 1
-        data = text.encode("utf-8", "surrogatepass")
-        return {
-            name + attrs.CONTENT_HASH_SUFFIX: policy.pseudonym(data),
-            name + attrs.CONTENT_SIZE_SUFFIX: len(data),
-        }
-
-    def _events(self, events: Any, found: collections.Counter[str]) -> list[Event] | None:
+    def _events(self, events: Any, found: dict[str, int]) -> list[Event] | None:
         if not events:
             return None
         out: list[Event] | None = None
@@ -202,7 +157,7 @@ class RedactingSpanProcessor(SpanProcessor):
             out[index] = Event(event.name, new, event.timestamp)
         return out
 
-    def _links(self, links: Any, found: collections.Counter[str]) -> list[Link] | None:
+    def _links(self, links: Any, found: dict[str, int]) -> list[Link] | None:
         if not links:
             return None
         out: list[Link] | None = None
@@ -218,13 +173,18 @@ class RedactingSpanProcessor(SpanProcessor):
         return out
 
 
-def _add_counts(attributes: dict[str, Any], found: collections.Counter[str]) -> None:
-    """Add this pass's counts and kinds to any the recorder already put on the span."""
-    count = attributes.get(attrs.TOOLAUDIT_REDACTION_COUNT)
-    kinds = attributes.get(attrs.TOOLAUDIT_REDACTION_KINDS) or ()
-    if isinstance(kinds, str):
-        kinds = (kinds,)
-    attributes[attrs.TOOLAUDIT_REDACTION_COUNT] = (count if isinstance(count, int) else 0) + sum(
-        found.values()
-    )
-    attributes[attrs.TOOLAUDIT_REDACTION_KINDS] = tuple(sorted({*kinds, *found}))
+def _with_dropped(attributes: dict[str, Any], dropped: int) -> Any:
+    """The attributes, still reporting how many the SDK dropped (exporters send that count)."""
+    if not dropped:
+        return attributes
+    bounded = BoundedAttributes(maxlen=None, attributes=attributes, immutable=True)
+    bounded.dropped = dropped
+    return bounded
+
+
+def _list_with_dropped(items: list[Any], dropped: int) -> Any:
+    if not dropped:
+        return items
+    bounded = BoundedList.from_seq(None, items)
+    bounded.dropped = dropped
+    return bounded

@@ -1,0 +1,124 @@
+"""The hash key: loaded or created once (0600, logged by path only), shared by racing processes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from opentelemetry_instrumentation_toolaudit.redaction import HashKey, RedactionPolicy
+from opentelemetry_instrumentation_toolaudit.redaction._hashkey import load_or_create_key_file
+
+LOGGER = "opentelemetry_instrumentation_toolaudit"
+
+
+@pytest.fixture
+def env_without_key(monkeypatch, tmp_path):
+    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", raising=False)
+    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID", raising=False)
+    path = tmp_path / "keys" / "hash.key"
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE", str(path))
+    return path
+
+
+def test_missing_key_file_created_0600_and_logged_by_path(env_without_key, caplog):
+    """A missing key is generated once, stored 0600, and the log names the path, never the key."""
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        key = HashKey.from_env()
+    path = env_without_key
+    secret = path.read_text().strip()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert len(secret) == 64
+    created = [r.getMessage() for r in caplog.records if "created a new hash key" in r.getMessage()]
+    assert len(created) == 1
+    assert str(path) in created[0]
+    assert secret not in caplog.text
+    assert key.ephemeral is False
+
+
+def test_key_file_reused_across_loads(env_without_key, caplog):
+    """A second load reads the same key: pseudonyms are stable across restarts."""
+    first = RedactionPolicy.from_env().pseudonym("jane@example.com")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        second = RedactionPolicy.from_env().pseudonym("jane@example.com")
+    assert first == second
+    assert "created" not in caplog.text
+
+
+def test_inline_key_wins_over_file(env_without_key, monkeypatch):
+    """OTEL_PYTHON_TOOLAUDIT_HASH_KEY is used as is and no file is created."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "inline-key-0123456789abcdef")
+    key = HashKey.from_env()
+    assert key.pseudonym("x") == HashKey(b"inline-key-0123456789abcdef").pseudonym("x")
+    assert env_without_key.exists() is False
+
+
+def test_same_key_in_env_or_file_gives_same_pseudonyms(env_without_key, monkeypatch):
+    """A key moved from a file into the environment keeps every pseudonym (and key id) the same."""
+    from_file = HashKey.from_env().pseudonym("x")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", env_without_key.read_text().strip())
+    assert HashKey.from_env().pseudonym("x") == from_file
+
+
+def test_unusable_key_file_falls_back_to_ephemeral(monkeypatch, tmp_path, caplog):
+    """If the key file can be neither read nor created, an ephemeral key is used, with a warning."""
+    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", raising=False)
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE", str(blocker / "hash.key"))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        key = HashKey.from_env()
+    assert key.ephemeral is True
+    assert any("ephemeral" in r.getMessage() for r in caplog.records)
+
+
+def test_permissive_key_file_warned(env_without_key, caplog):
+    """A key file readable by others is reported (by path) so it can be fixed."""
+    path = env_without_key
+    path.parent.mkdir(parents=True)
+    path.write_text("shared-key-0123456789abcdef\n")
+    os.chmod(path, 0o644)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        HashKey.from_env()
+    assert any(
+        "group or others" in r.getMessage() and str(path) in r.getMessage() for r in caplog.records
+    )
+
+
+def test_short_inline_key_warned(monkeypatch, caplog):
+    """A key shorter than 16 characters works but is reported as weak (without showing it)."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "short")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        HashKey.from_env()
+    assert any("shorter than 16" in r.getMessage() for r in caplog.records)
+    assert "short" not in " ".join(str(r.args) for r in caplog.records)
+
+
+def test_repr_hides_secret():
+    """A HashKey's repr shows its id, never its secret."""
+    key = HashKey(b"super-secret-key-material", "k9")
+    assert repr(key) == "HashKey(key_id='k9', ephemeral=False)"
+
+
+def _create(path: str, queue: multiprocessing.Queue) -> None:
+    queue.put(load_or_create_key_file(Path(path)))
+
+
+def test_racing_processes_agree_on_one_key(tmp_path):
+    """Processes that start together and all find no key end up with the same key."""
+    path = tmp_path / "race" / "hash.key"
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    workers = [ctx.Process(target=_create, args=(str(path), queue)) for _ in range(6)]
+    for worker in workers:
+        worker.start()
+    keys = {queue.get(timeout=60) for _ in workers}
+    for worker in workers:
+        worker.join(timeout=60)
+    assert keys == {path.read_bytes().strip()}
+    assert [p.name for p in path.parent.iterdir()] == ["hash.key"]

@@ -1,0 +1,111 @@
+"""Properties (hypothesis): redact never raises, keeps the shape, is idempotent, leaves no secret."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
+
+POLICY = RedactionPolicy(hash_key=b"property-test-key-0123456789ab")
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# Sensitive values the detectors must always remove, whatever surrounds them.
+SECRETS = [
+    "jane.doe@example.com",
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "378282246310005",
+    "219-09-9998",
+    "GB82 WEST 1234 5698 7654 32",
+    "DE89370400440532013000",
+    "+44 20 7946 0958",
+    "(415) 555-2671",
+    "203.0.113.195",
+    "2001:db8:85a3::8a2e:370:7334",
+    "AKIAIOSFODNN7EXAMPLE",
+    "ghp_0123456789abcdefABCDEF0123456789abcd",
+    "sk-proj-Ab3dEfGh1jKlMnOpQrStUvWx12",
+    "xoxb-123456789012-abcdefGHIJKL",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV",
+]
+SEPARATORS = [" ", ", ", "; ", "\n", " (", ") ", ": ", ' "', '" ', " [", "] ", " - ", "\t"]
+
+words = st.text(
+    alphabet=st.characters(codec="utf-8", categories=["L", "N", "P", "Zs"]), max_size=12
+).filter(lambda w: not any(c.isalnum() for c in w[-1:] + w[:1]))
+json_scalars = (
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_scalars | st.sampled_from(SECRETS),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.text(max_size=12) | st.sampled_from(["password", "email", "apiKey", "note"]),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+def shape(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {"dict": len(value)}
+    if isinstance(value, list):
+        return [shape(v) for v in value]
+    return "scalar"
+
+
+@SETTINGS
+@given(st.text(max_size=200))
+def test_redact_text_never_raises_and_is_idempotent(text):
+    """Any string: no exception, a string back, idempotent, and no findings left."""
+    once = POLICY.redact(text)
+    assert isinstance(once, str)
+    assert POLICY.redact(once) == once
+    assert POLICY.findings(once) == []
+
+
+@SETTINGS
+@given(json_values)
+def test_redact_json_values_keeps_shape(value):
+    """Any JSON value: same shape, idempotent, no findings left, none of the secrets survive."""
+    once = POLICY.redact(value)
+    assert shape(once) == shape(value)
+    assert POLICY.redact(once) == once
+    assert POLICY.findings(once) == []
+    dumped = json.dumps(once)
+    assert [s for s in SECRETS if s in dumped] == []
+
+
+@SETTINGS
+@given(
+    st.lists(
+        st.tuples(words, st.sampled_from(SECRETS), st.sampled_from(SEPARATORS)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_secrets_in_random_text_never_survive(parts):
+    """Secrets embedded between random words and separators never appear in the output."""
+    text = "".join(f"{word}{sep}{secret}{sep}" for word, secret, sep in parts)
+    out = POLICY.redact(text)
+    assert [s for _, s, _ in parts if s in out] == []
+    assert POLICY.findings(out) == []
+    assert POLICY.redact(out) == out
+
+
+@SETTINGS
+@given(json_values)
+def test_secrets_inside_json_strings_never_survive(value):
+    """The same holds when the value travels as a JSON string (tool arguments often do)."""
+    text = json.dumps(value)
+    out = POLICY.redact(text)
+    assert [s for s in SECRETS if s in out] == []
+    assert POLICY.findings(out) == []

@@ -1,0 +1,24 @@
+"""The quickstart's refund call carries a card number: it must not be printed in clear."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_quickstart_prints_no_card_number():
+    """examples/quickstart.py prints the refund's arguments with the card number redacted."""
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "quickstart.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (refund,) = [line for line in proc.stdout.splitlines() if "issue_refund(" in line]
+    assert ("4111" in proc.stdout, '"card_number":"***REDACTED***"' in refund) == (False, True)
