@@ -2,7 +2,10 @@
 
 A scripted "model" reads each user message and decides which tools to call, the way an LLM would
 return tool calls. Every call runs through ``@audited_tool`` inside an ``audit_context``, becomes an
-``execute_tool`` span with its attribution, and is printed as one readable line.
+``execute_tool`` span with its attribution (arguments redacted: the refund's card number never
+leaves), is printed as one readable line, and is written to the audit trail: a hash-chained, signed
+SQLite file (``toolaudit.db`` in the working directory, or ``OTEL_PYTHON_TOOLAUDIT_SINK``) that the
+demo verifies at the end, as ``toolaudit verify toolaudit.db`` would.
 
 Run it with ``python examples/quickstart.py``.
 """
@@ -17,10 +20,18 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 from opentelemetry_instrumentation_toolaudit import (
+    AuditLogExporter,
     CallTrigger,
     ToolAuditInstrumentor,
     audit_context,
     audited_tool,
+)
+from opentelemetry_instrumentation_toolaudit.audit import (
+    AuditLog,
+    default_key_path,
+    open_sink,
+    public_key_path,
+    verify,
 )
 
 ORDERS = {"ORD-456": {"status": "shipped", "total": 59.90}, "ORD-789": {"status": "processing"}}
@@ -138,6 +149,9 @@ def run_conversation(provider: TracerProvider, messages: Sequence[str]) -> None:
 def main() -> None:
     provider = TracerProvider(resource=Resource.create({"service.name": "support-agent"}))
     provider.add_span_processor(SimpleSpanProcessor(AuditLinePrinter()))
+    # The audit trail: the embedded default sink (SQLite), the signing key from its default place.
+    log = AuditLog.from_env()
+    provider.add_span_processor(SimpleSpanProcessor(AuditLogExporter(log)))
     instrumentor = ToolAuditInstrumentor()
     instrumentor.instrument(tracer_provider=provider)
     try:
@@ -152,7 +166,15 @@ def main() -> None:
         )
     finally:
         instrumentor.uninstrument()
-        provider.shutdown()
+        provider.shutdown()  # the exporter writes a final signed checkpoint and closes the sink
+    with open_sink(log.sink.url, create=False) as sink:
+        result = verify(sink, public_key=str(public_key_path(default_key_path())))
+        (refund,) = [r.record for r in sink.read() if r.record.get("tool_name") == "issue_refund"][
+            -1:
+        ]
+    print(f"\naudit trail {log.sink.url}: {result.summary()}")
+    print(f"  the refund as recorded: {refund['arguments']} by {refund['user_id']}")
+    print("  check it yourself: toolaudit verify toolaudit.db")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,16 @@ from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor
 os.environ.setdefault("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "tests-only-hash-key-0123456789abcdef")
 
 
+@pytest.fixture(autouse=True)
+def _isolated_key_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test (nor a subprocess it starts) writes a signing or hash key under the real home."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
+    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", raising=False)
+
+
 @pytest.fixture
 def span_exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()

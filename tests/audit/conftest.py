@@ -21,15 +21,6 @@ def _pg_admin():  # type: ignore[no-untyped-def]
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_key_home(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """No test writes a signing key under the real ~/.config."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
-    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", raising=False)
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped after the test."""

@@ -9,7 +9,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quickstart_prints_no_card_number():
+def test_quickstart_prints_no_card_number(tmp_path):
     """examples/quickstart.py prints the refund's arguments with the card number redacted."""
     proc = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
@@ -17,8 +17,9 @@ def test_quickstart_prints_no_card_number():
         text=True,
         timeout=120,
         check=False,
-        cwd=ROOT,
+        cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr
     (refund,) = [line for line in proc.stdout.splitlines() if "issue_refund(" in line]
     assert ("4111" in proc.stdout, '"card_number":"***REDACTED***"' in refund) == (False, True)
+    assert b"4111" not in (tmp_path / "toolaudit.db").read_bytes()
