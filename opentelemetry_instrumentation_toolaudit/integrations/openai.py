@@ -38,12 +38,14 @@ CHAT = "/chat/completions"
 RESPONSES = "/responses"
 
 
-def _chat_tool_call(
-    tool_call: Any, response_id: str | None, request: ModelRequest, model: str | None
+def _remembered(
+    call_id: Any,
+    spec: Any,
+    response_id: str | None,
+    request: ModelRequest,
+    model: str | None,
 ) -> RememberedCall | None:
-    """A ``ChatCompletionMessageToolCall`` (function or custom) as a remembered call."""
-    call_id = field(tool_call, "id")
-    spec = field(tool_call, "function") or field(tool_call, "custom")
+    """The call named by ``spec`` (its ``name`` and ``arguments``, or ``input`` for custom tools)."""
     name = field(spec, "name")
     if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name):
         return None
@@ -61,28 +63,21 @@ def _chat_tool_call(
     )
 
 
+def _chat_tool_call(
+    tool_call: Any, response_id: str | None, request: ModelRequest, model: str | None
+) -> RememberedCall | None:
+    """A ``ChatCompletionMessageToolCall`` (function or custom) as a remembered call."""
+    spec = field(tool_call, "function") or field(tool_call, "custom")
+    return _remembered(field(tool_call, "id"), spec, response_id, request, model)
+
+
 def _response_item_call(
     item: Any, response_id: str | None, request: ModelRequest, model: str | None
 ) -> RememberedCall | None:
     """A Responses ``function_call`` (or ``custom_tool_call``) output item as a remembered call."""
     if field(item, "type") not in ("function_call", "custom_tool_call"):
         return None
-    call_id = field(item, "call_id")
-    name = field(item, "name")
-    if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name):
-        return None
-    arguments = field(item, "arguments")
-    if arguments is None:
-        arguments = field(item, "input")
-    return RememberedCall(
-        call_id=call_id,
-        name=name,
-        arguments=arguments,
-        provider=request.provider,
-        model=model,
-        response_id=response_id,
-        chat_context=request.chat_context,
-    )
+    return _remembered(field(item, "call_id"), item, response_id, request, model)
 
 
 def _response_calls(response: Any, request: ModelRequest) -> list[RememberedCall]:
