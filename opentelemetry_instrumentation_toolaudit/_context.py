@@ -17,6 +17,7 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_BAGGAGE,
 )
@@ -153,7 +154,8 @@ def _from_baggage(ctx: otel_context.Context | None) -> Attribution | None:
         session_id=text(attrs.SESSION_ID),
         conversation_id=text(attrs.GEN_AI_CONVERSATION_ID),
         model=text(attrs.GEN_AI_REQUEST_MODEL),
-        turn_number=int(turn) if turn and turn.isdigit() else None,
+        # isascii: str.isdigit() accepts "²", which int() refuses. Baggage is caller-controlled input.
+        turn_number=int(turn) if turn and turn.isascii() and turn.isdigit() else None,
         trigger=CallTrigger(trigger) if trigger in CallTrigger._value2member_map_ else None,
         purpose=text(attrs.TOOLAUDIT_PURPOSE),
         source="baggage",
@@ -171,7 +173,10 @@ def current_attribution(ctx: otel_context.Context | None = None) -> Attribution:
     if isinstance(value, Attribution):
         return value
     if _baggage_mode() in ("extract", "both"):
-        return _from_baggage(ctx) or _EMPTY
+        try:
+            return _from_baggage(ctx) or _EMPTY
+        except Exception as exc:  # noqa: BLE001 - a caller's malformed baggage must not break the app
+            internal_error("reading attribution from baggage", exc)
     return _EMPTY
 
 

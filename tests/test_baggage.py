@@ -109,3 +109,25 @@ def test_local_context_wins_over_baggage(span_exporter, monkeypatch):
     assert span.attributes["user.id"] == "usr_up"
     assert span.attributes["toolaudit.purpose"] == "treatment"
     assert "toolaudit.attribution.source" not in span.attributes
+
+
+def test_hostile_baggage_neither_breaks_nor_silences_auditing(monkeypatch, span_exporter):
+    """A caller's malformed baggage (a superscript digit as the turn) is ignored, not fatal: the
+    tool call is still audited and audit_context still works."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_BAGGAGE", "extract")
+    ctx = W3CBaggagePropagator().extract(
+        {"baggage": "user.id=usr_9,toolaudit.turn_number=%C2%B2"}
+    )
+    token = otel_context.attach(ctx)
+    try:
+        read_chart("P-1")
+        with audit_context(model="gpt-4.1"):
+            read_chart("P-2")
+    finally:
+        otel_context.detach(token)
+    first, second = tool_spans(span_exporter)
+    assert (first.attributes["user.id"], "toolaudit.turn_number" in first.attributes) == (
+        "usr_9",
+        False,
+    )
+    assert second.attributes["gen_ai.request.model"] == "gpt-4.1"
