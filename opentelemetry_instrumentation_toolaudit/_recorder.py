@@ -267,16 +267,24 @@ def _with_remembered(call: ToolCall) -> ToolCall:
     )
 
 
-def start_call(call: ToolCall) -> ActiveCall | None:
-    """Start the span for ``call`` and make it current; None if telemetry itself failed.
+# The tool function running in the current context (set around its body): a tool that calls itself
+# opens a new span, while an audited dispatcher calling the tool of the same name shares one.
+_RUNNING_KEY = otel_context.create_key("toolaudit-running-tool")
+
+
+def start_call(call: ToolCall, fn: Callable[..., Any] | None = None) -> ActiveCall | None:
+    """Start the span for ``call`` (about to run ``fn``) and make it current; None if telemetry
+    itself failed.
 
     When the current span is already an ``execute_tool`` span for the same tool (another
     instrumentation's, or an outer dispatcher of ours), it is enriched with our attribution instead of
-    opening a nested twin.
+    opening a nested twin; unless ``fn`` is the very function already running there (recursion).
     """
     try:
         parent = trace.get_current_span()
-        twin = _is_twin(parent, call)
+        twin = _is_twin(parent, call) and (
+            fn is None or otel_context.get_value(_RUNNING_KEY) is not fn
+        )
         if REGISTRY.pending:
             # A twin that knows its call id names the call (already claimed, if the twin is ours).
             twin_call_id = parent.attributes.get(attrs.GEN_AI_TOOL_CALL_ID) if twin else None  # type: ignore[attr-defined]
@@ -294,8 +302,10 @@ def start_call(call: ToolCall) -> ActiveCall | None:
             parent.set_attributes({k: v for k, v in values.items() if k not in existing})
             for link in call.links:
                 parent.add_link(link.context, link.attributes)
-            token = otel_context.attach(attach_attribution(attribution))
-            return ActiveCall(parent, token, owned=False, found=found)
+            ctx = attach_attribution(attribution)
+            if fn is not None:
+                ctx = otel_context.set_value(_RUNNING_KEY, fn, ctx)
+            return ActiveCall(parent, otel_context.attach(ctx), owned=False, found=found)
         span = STATE.current_tracer().start_span(
             f"{attrs.OPERATION_EXECUTE_TOOL} {call.name}",
             kind=SpanKind.INTERNAL,
@@ -303,6 +313,8 @@ def start_call(call: ToolCall) -> ActiveCall | None:
             links=call.links or None,
         )
         ctx = attach_attribution(attribution, trace.set_span_in_context(span))
+        if fn is not None:
+            ctx = otel_context.set_value(_RUNNING_KEY, fn, ctx)
         return ActiveCall(span, otel_context.attach(ctx), owned=True, found=found)
     except Exception as exc:  # noqa: BLE001
         internal_error("starting a tool span", exc)
@@ -347,37 +359,75 @@ def before_tool(call: ToolCall, active: ActiveCall | None) -> None:
     raise error
 
 
-def run_sync(
-    call: ToolCall, fn: Callable[..., R], args: Sequence[Any], kwargs: Mapping[str, Any]
-) -> R:
-    """Run ``fn(*args, **kwargs)`` inside the span for ``call``."""
-    active = start_call(call)
+def begin_call(call: ToolCall, fn: Callable[..., Any] | None = None) -> ActiveCall | None:
+    """Start the span for ``call``, then write its intent record when asked to (see
+    :func:`before_tool`). Every path that runs a tool, integrations included, starts here, so that
+    fail-closed tools are refused whichever way they are reached."""
+    active = start_call(call, fn)
     if STATE.fail_closed_tools or STATE.intent_records:
         before_tool(call, active)
+    return active
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def run_sync(
+    call: ToolCall | None,
+    fn: Callable[..., R],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    exception: Callable[[BaseException], BaseException] = _identity,
+    outcome: Callable[[R], Any] = _identity,
+) -> R:
+    """Run ``fn(*args, **kwargs)`` inside the span for ``call`` (just run it when ``call`` is None).
+
+    ``exception`` maps what ``fn`` raised to the exception to record (e.g. the tool's own inside a
+    framework's wrapper); ``outcome`` maps its result to what the summary describes. What ``fn``
+    raised or returned reaches the caller unchanged either way.
+    """
+    active = begin_call(call, fn) if call is not None else None
     if active is None:
         return fn(*args, **kwargs)
     try:
         result = fn(*args, **kwargs)
     except BaseException as exc:
-        active.failed(exc)
+        active.failed(_mapped(exception, exc))
         raise
-    active.succeeded(result)
+    active.succeeded(_mapped(outcome, result))
     return result
 
 
 async def run_async(
-    call: ToolCall, fn: Callable[..., Awaitable[R]], args: Sequence[Any], kwargs: Mapping[str, Any]
+    call: ToolCall | None,
+    fn: Callable[..., Awaitable[R]],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    *,
+    exception: Callable[[BaseException], BaseException] = _identity,
+    outcome: Callable[[R], Any] = _identity,
 ) -> R:
-    """Await ``fn(*args, **kwargs)`` inside the span for ``call``."""
-    active = start_call(call)
-    if STATE.fail_closed_tools or STATE.intent_records:
-        before_tool(call, active)
+    """Await ``fn(*args, **kwargs)`` inside the span for ``call``; see :func:`run_sync`."""
+    active = begin_call(call, fn) if call is not None else None
     if active is None:
         return await fn(*args, **kwargs)
     try:
         result = await fn(*args, **kwargs)
     except BaseException as exc:
-        active.failed(exc)
+        active.failed(_mapped(exception, exc))
         raise
-    active.succeeded(result)
+    active.succeeded(_mapped(outcome, result))
     return result
+
+
+def _mapped(mapping: Callable[[Any], Any], value: Any) -> Any:
+    """``mapping(value)``, or ``value`` itself when the mapping fails (it is ours: never raise)."""
+    if mapping is _identity:
+        return value
+    try:
+        return mapping(value)
+    except Exception as exc:  # noqa: BLE001
+        internal_error("describing a tool outcome", exc)
+        return value

@@ -115,9 +115,7 @@ def test_hostile_baggage_neither_breaks_nor_silences_auditing(monkeypatch, span_
     """A caller's malformed baggage (a superscript digit as the turn) is ignored, not fatal: the
     tool call is still audited and audit_context still works."""
     monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_BAGGAGE", "extract")
-    ctx = W3CBaggagePropagator().extract(
-        {"baggage": "user.id=usr_9,toolaudit.turn_number=%C2%B2"}
-    )
+    ctx = W3CBaggagePropagator().extract({"baggage": "user.id=usr_9,toolaudit.turn_number=%C2%B2"})
     token = otel_context.attach(ctx)
     try:
         read_chart("P-1")

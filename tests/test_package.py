@@ -63,7 +63,7 @@ def test_quickstart_runs_offline(tmp_path):
             [sys.executable, str(ROOT / "examples" / "quickstart.py")],
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
             check=False,
             cwd=tmp_path,
         )

@@ -21,7 +21,7 @@ from typing import Any
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._patching import Patcher
-from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, start_call
+from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, begin_call
 from opentelemetry_instrumentation_toolaudit.integrations._versions import version_supported
 
 SUPPORTED = ">= 0.20, < 0.25"
@@ -58,7 +58,7 @@ async def _invoke(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
         internal_error("describing an openai-agents tool call", exc)
         return await wrapped(*args, **kwargs)
-    active = start_call(call)
+    active = begin_call(call, wrapped)
     if active is None:
         return await wrapped(*args, **kwargs)
     handled: list[BaseException] = []

@@ -40,7 +40,6 @@ from opentelemetry_instrumentation_toolaudit._recorder import (
     ToolCall,
     run_async,
     run_sync,
-    start_call,
 )
 from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit.integrations import Integration
@@ -206,16 +205,7 @@ def _invoke(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
             return wrapped(*args, **kwargs)
         finally:
             _HANDOFF.reset(token)
-    active = start_call(call)
-    if active is None:
-        return wrapped(*args, **kwargs)
-    try:
-        result = wrapped(*args, **kwargs)
-    except BaseException as exc:
-        active.failed(_tool_exception(exc))
-        raise
-    active.succeeded(result)
-    return result
+    return run_sync(call, wrapped, args, kwargs, exception=_tool_exception)
 
 
 async def _invoke_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -229,16 +219,7 @@ async def _invoke_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> 
             return await wrapped(*args, **kwargs)
         finally:
             _HANDOFF.reset(token)
-    active = start_call(call)
-    if active is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        active.failed(_tool_exception(exc))
-        raise
-    active.succeeded(result)
-    return result
+    return await run_async(call, wrapped, args, kwargs, exception=_tool_exception)
 
 
 async def _adapter_call_tool(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
@@ -251,16 +232,7 @@ async def _adapter_call_tool(wrapped: Any, instance: Any, args: Any, kwargs: Any
     except Exception as exc:  # noqa: BLE001
         internal_error("describing a genai MCP tool call", exc)
         call = None
-    active = start_call(call) if call is not None else None
-    if active is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        active.failed(exc)
-        raise
-    active.succeeded(call_tool_outcome(result))
-    return result
+    return await run_async(call, wrapped, args, kwargs, outcome=call_tool_outcome)
 
 
 def audited_tool_function(tool_function: Callable[..., Any]) -> Callable[..., Any]:

@@ -32,7 +32,7 @@ from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._context import _baggage_mode
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit._patching import Patcher
-from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, start_call
+from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_async
 from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit.integrations import Integration
 from opentelemetry_instrumentation_toolaudit.integrations._support import release, supported
@@ -106,16 +106,9 @@ def _tool_exception(exc: BaseException) -> BaseException:
 
 
 async def _run(call: ToolCall | None, wrapped: Any, args: Any, kwargs: Any) -> Any:
-    active = start_call(call) if call is not None else None
-    if active is None:
-        return await wrapped(*args, **kwargs)
-    try:
-        result = await wrapped(*args, **kwargs)
-    except BaseException as exc:
-        active.failed(_tool_exception(exc))
-        raise
-    active.succeeded(call_tool_outcome(result))
-    return result
+    return await run_async(
+        call, wrapped, args, kwargs, exception=_tool_exception, outcome=call_tool_outcome
+    )
 
 
 def _bound(
@@ -156,17 +149,14 @@ def _client_wrapper(inject: bool) -> Any:
         except Exception as exc:  # noqa: BLE001
             internal_error("describing an MCP client tool call", exc)
             call = None
-        active = start_call(call) if call is not None else None
-        if active is None:
-            return await wrapped(*args, **kwargs)
-        try:
-            # Inside our span, so the server's span becomes its child.
-            result = await wrapped(*args, **(_with_trace_meta(kwargs) if inject else kwargs))
-        except BaseException as exc:
-            active.failed(exc)
-            raise
-        active.succeeded(call_tool_outcome(result))
-        return result
+
+        async def send(*call_args: Any, **call_kwargs: Any) -> Any:
+            # Runs inside our span, so the server's span becomes its child.
+            return await wrapped(
+                *call_args, **(_with_trace_meta(call_kwargs) if inject else call_kwargs)
+            )
+
+        return await run_async(call, send, args, kwargs, outcome=call_tool_outcome)
 
     return call_tool
 

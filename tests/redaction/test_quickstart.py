@@ -15,7 +15,7 @@ def test_quickstart_prints_no_card_number(tmp_path):
         [sys.executable, str(ROOT / "examples" / "quickstart.py")],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
         cwd=tmp_path,
     )
