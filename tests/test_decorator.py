@@ -279,3 +279,21 @@ def test_decorator_keeps_function_metadata():
     assert update_order_status.__name__ == "update_order_status"
     assert update_order_status.__doc__.startswith("Change an order's status.")
     assert asyncio.iscoroutinefunction(lookup_order)
+
+
+def test_recursive_tool_calls_are_separate_spans(span_exporter):
+    """A tool that calls itself is recorded once per call, each a child of the one that called it."""
+
+    @audited_tool
+    def delete_path(path: str, depth: int) -> int:
+        return 1 + (delete_path(f"{path}/child", depth - 1) if depth else 0)
+
+    assert delete_path("/srv", 2) == 3
+    spans = tool_spans(span_exporter)
+    assert [json_attr(s, "gen_ai.tool.call.arguments")["path"] for s in spans] == [
+        "/srv/child/child",
+        "/srv/child",
+        "/srv",
+    ]
+    assert spans[0].parent.span_id == spans[1].context.span_id
+    assert spans[1].parent.span_id == spans[2].context.span_id
