@@ -6,6 +6,7 @@ audit exporter turns it into a record like any tool call, and it shows in the tr
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +16,7 @@ from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._context import current_attribution
 from opentelemetry_instrumentation_toolaudit._jsonable import dumps, to_jsonable
 from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit._recorder import redaction_attributes
 from opentelemetry_instrumentation_toolaudit._state import STATE
 
 
@@ -40,12 +42,18 @@ def record_event(
     """
     try:
         policy = STATE.policy
+        # Our own spans are redacted here, at the source (the redacting processor trusts them):
+        # the attribution as much as the details.
+        found: dict[str, int] = collections.defaultdict(int)
         values: dict[str, Any] = current_attribution().span_attributes()
         values[attrs.TOOLAUDIT_EVENT_TYPE] = event_type
         values[attrs.TOOLAUDIT_EVENT_ACTION] = action
-        values[attrs.TOOLAUDIT_SUCCESS] = success
-        for key, value in policy.redact(to_jsonable(dict(details or {}))).items():
+        for key, value in to_jsonable(dict(details or {})).items():
             values[f"{attrs.TOOLAUDIT_EVENT_PREFIX}{key}"] = _attribute(value)
+        values = policy.redact_collect(values, found)
+        values[attrs.TOOLAUDIT_SUCCESS] = success
+        if found:
+            values.update(redaction_attributes(found))
         span = STATE.current_tracer().start_span(
             f"toolaudit {event_type} {action}", kind=SpanKind.INTERNAL, attributes=values
         )

@@ -64,7 +64,7 @@ class ToolCall:
     """Extra attributes an integration wants on the span."""
 
 
-def _redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
+def redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
     """``toolaudit.redaction.count`` and ``.kinds`` for what redaction at the source removed."""
     return {
         attrs.TOOLAUDIT_REDACTION_COUNT: sum(found.values()),
@@ -104,7 +104,7 @@ class ActiveCall:
                     attrs.TOOLAUDIT_SUCCESS: not failed,
                 }
                 if sum(found.values()) != before:
-                    values.update(_redaction_attributes(found))
+                    values.update(redaction_attributes(found))
                 if failed:
                     values[attrs.ERROR_TYPE] = error_type_of(result)
                     span.set_status(Status(StatusCode.ERROR, values[attrs.ERROR_TYPE]))
@@ -134,7 +134,7 @@ class ActiveCall:
                     attrs.ERROR_TYPE: error_type,
                 }
                 if sum(found.values()) != before:
-                    values.update(_redaction_attributes(found))
+                    values.update(redaction_attributes(found))
                 span.set_attributes(values)
                 span.record_exception(
                     exc,
@@ -222,7 +222,7 @@ def _call_attributes(
     if call.attributes:
         values.update(policy.redact_collect(dict(call.attributes), found))
     if found:
-        values.update(_redaction_attributes(found))
+        values.update(redaction_attributes(found))
     return values
 
 

@@ -35,10 +35,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Fields that hold identifiers, times and attribution the policy decided on when the span was made;
-# the guard re-checks only the fields that carry free content.
-_GUARDED_FIELDS = (f.ARGUMENTS, f.RESULT_SUMMARY, f.DETAILS, f.ERROR_TYPE, f.ATTRIBUTION)
-
 _exporters: list[weakref.ReferenceType[AuditLogExporter]] = []
 _exporters_lock = threading.Lock()
 
@@ -222,19 +218,17 @@ class AuditLogExporter(SpanExporter):
         return self._guard(_records.build_record(span, event_type))
 
     def _guard(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Redact any free-content field the policy still flags (redaction runs earlier; this is the
-        last line before the permanent record)."""
+        """Redact whatever the policy still flags anywhere in the record (redaction runs earlier;
+        this is the last line before the permanent record). Ids and timestamps are not flagged by
+        the policy, and attribution addresses follow its rule for them, as on the span."""
         policy = self._current_policy()
-        for field in _GUARDED_FIELDS:
-            value = body.get(field)
-            if value is None:
-                continue
-            kinds = policy.findings(value)
-            if kinds:
-                body[field] = policy.redact(value)
-                self._count("guarded")
-                internal_error(f"audit guard: {field} still held {', '.join(sorted(set(kinds)))}")
-        return body
+        kinds = policy.findings(body)
+        if not kinds:
+            return body
+        self._count("guarded")
+        internal_error(f"audit guard: a record still held {', '.join(sorted(set(kinds)))}")
+        redacted: dict[str, Any] = policy.redact(body)
+        return redacted
 
     def _current_policy(self) -> RedactionPolicy:
         if self._policy is None:

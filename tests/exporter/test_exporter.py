@@ -290,6 +290,8 @@ def test_exporter_refuses_to_write_flagged_values(sink_url, signer):
         attributes={
             "gen_ai.operation.name": "execute_tool",
             "gen_ai.tool.name": "lookup",
+            "user.id": "jane.doe@example.com",
+            "client.address": "10.0.1.5",
             "gen_ai.tool.call.arguments": json.dumps(
                 {
                     "email": "jane.doe@example.com",
@@ -312,4 +314,8 @@ def test_exporter_refuses_to_write_flagged_values(sink_url, signer):
     ):
         assert secret not in text
     assert record["arguments"]["order_id"] == "ORD-1"
-    assert exporter.stats()["guarded"] == 2
+    assert (record["user_id"].startswith("<EMAIL:hmac-sha256:"), record["client_address"]) == (
+        True,
+        "10.0.1.5",
+    )
+    assert exporter.stats()["guarded"] == 1

@@ -267,3 +267,21 @@ def test_llm_span_inside_audit_context_is_stamped(instrumented, span_exporter):
     }
     assert "user.id" not in outside.attributes
     assert _records.build_record(inside, "llm.request")["user_id"] == "usr_98765"
+
+
+def test_record_event_redacts_the_attribution_at_the_source(instrumented, span_exporter):
+    """The attribution on a declared event's span is redacted like a tool span's (the redacting
+    processor trusts our own spans, so nothing else would catch it)."""
+    with audit_context(user_id="jane.doe@example.com", purpose="card 4111 1111 1111 1111"):
+        record_event("auth", "login")
+    span = _only(span_exporter)
+    text = str(dict(span.attributes))
+    assert ("jane.doe@example.com" in text, "4111" in text) == (False, False)
+    assert span.attributes["user.id"].startswith("<EMAIL:hmac-sha256:")
+    assert (
+        span.attributes["toolaudit.redaction.count"],
+        span.attributes["toolaudit.redaction.kinds"],
+    ) == (
+        2,
+        ("credit_card", "email"),
+    )
