@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._jsonable import dumps, to_jsonable
@@ -34,7 +35,13 @@ def summarize_result(result: Any) -> dict[str, Any]:
     return summary
 
 
+# error.type is low-cardinality and is not scanned by redaction: only a class-name-like value is taken
+# from a result dict (an app may put a whole message there), anything else becomes tool_error.
+_ERROR_TYPE = re.compile(r"[A-Za-z_][A-Za-z0-9_.]{0,127}")
+
+
 def error_type_of(result: Any) -> str:
-    """``error.type`` for a failed result dict: its ``error_type`` string if any, else ``tool_error``."""
+    """``error.type`` for a failed result dict: its ``error_type`` if it looks like a class name
+    (``PolicyViolation``, ``payments.CardDeclined``), else ``tool_error``."""
     value = result.get("error_type") if isinstance(result, dict) else None
-    return value if isinstance(value, str) and value else "tool_error"
+    return value if isinstance(value, str) and _ERROR_TYPE.fullmatch(value) else "tool_error"

@@ -297,3 +297,16 @@ def test_recursive_tool_calls_are_separate_spans(span_exporter):
     ]
     assert spans[0].parent.span_id == spans[1].context.span_id
     assert spans[1].parent.span_id == spans[2].context.span_id
+
+
+def test_error_type_from_a_result_is_a_class_name_or_tool_error(span_exporter):
+    """A result's error_type that is not class-name-like (it may hold a message, PII included) is
+    not copied into error.type."""
+
+    @audited_tool
+    def find_account(query: str) -> dict[str, Any]:
+        return {"error": "not found", "error_type": "no account for jane.doe@example.com"}
+
+    find_account("x")
+    (span,) = tool_spans(span_exporter)
+    assert span.attributes["error.type"] == "tool_error"
