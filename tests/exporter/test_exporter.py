@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 from collections.abc import Iterator
 from importlib.metadata import entry_points
@@ -319,3 +320,28 @@ def test_exporter_refuses_to_write_flagged_values(sink_url, signer):
         "10.0.1.5",
     )
     assert exporter.stats()["guarded"] == 1
+
+
+def test_a_misconfigured_sink_says_why(tmp_path, caplog, monkeypatch):
+    """When the sink cannot be opened, our log line says what and where (never a value)."""
+    from opentelemetry_instrumentation_toolaudit import _log
+
+    # Each kind is logged once per process: start this test from a clean slate.
+    monkeypatch.setattr(_log, "_counts", collections.Counter())
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    exporter = AuditLogExporter(sink_url=f"jsonl:///{blocker / 'a.jsonl'}")
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = ToolAuditInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        update_order_status("ORD-1", "open")
+    finally:
+        instrumentor.uninstrument()
+        exporter.shutdown()
+    (line,) = [
+        r.getMessage() for r in caplog.records if "writing to the audit sink" in r.getMessage()
+    ]
+    assert "SinkError: " in line and str(blocker) in line
+    assert "ORD-1" not in caplog.text
