@@ -96,7 +96,17 @@ class AuditLogExporter(SpanExporter):
         if self._shut_down:
             return SpanExportResult.FAILURE
         try:
-            bodies = [b for b in (self._body_of(s) for s in spans) if b is not None]
+            bodies = []
+            for span in spans:
+                # One span that cannot become a record must not cost the others theirs.
+                try:
+                    body = self._body_of(span)
+                except Exception as exc:  # noqa: BLE001
+                    internal_error("building an audit record", exc)
+                    self._count("unrecordable")
+                    continue
+                if body is not None:
+                    bodies.append(body)
             if not bodies:
                 return SpanExportResult.SUCCESS
             with suppress_instrumentation():
@@ -141,8 +151,12 @@ class AuditLogExporter(SpanExporter):
                 "(see AuditLogExporter.stats())",
                 counts["dropped"],
             )
+        # A writer still inside append (the worker, past its join timeout) finishes before the close.
+        locked = self._write_lock.acquire(timeout=30)
         log = self._log
         self._log = None
+        if locked:
+            self._write_lock.release()
         if log is not None:
             try:
                 with suppress_instrumentation():
@@ -244,9 +258,7 @@ class AuditLogExporter(SpanExporter):
             self._log = AuditLog.from_env(self._sink_url)
         return self._log
 
-    def _buffer(
-        self, bodies: Sequence[dict[str, Any]], *, front: bool = False, wake: bool = True
-    ) -> None:
+    def _buffer(self, bodies: Sequence[dict[str, Any]], *, wake: bool = True) -> None:
         """Keep ``bodies`` for the background writer; beyond the bound the newest are dropped.
 
         ``wake`` asks the writer to commit them now; after a failed write it is left to its backoff.
@@ -254,10 +266,7 @@ class AuditLogExporter(SpanExporter):
         with self._pending_lock:
             room = max(0, self._max_buffer - len(self._pending))
             kept = list(bodies[:room])
-            if front:
-                self._pending.extendleft(reversed(kept))
-            else:
-                self._pending.extend(kept)
+            self._pending.extend(kept)
             dropped = len(bodies) - len(kept)
             if dropped:
                 self._counts["dropped"] += dropped
@@ -281,9 +290,10 @@ class AuditLogExporter(SpanExporter):
                 self._buffer(bodies, wake=False)
             return False
         try:
+            # The waiting records stay in the buffer until they are committed (only this lock's
+            # holder removes from its front; other threads only add at its back).
             with self._pending_lock:
                 waiting = list(self._pending)
-                self._pending.clear()
             batch = [*waiting, *bodies]
             if not batch:
                 return True
@@ -292,10 +302,12 @@ class AuditLogExporter(SpanExporter):
             except Exception as exc:  # noqa: BLE001 - the sink is down: keep, retry, count
                 internal_error("writing to the audit sink", exc)
                 self._count("write_failures")
-                self._buffer(waiting, front=True, wake=False)
                 if buffer_on_failure:
                     self._buffer(bodies, wake=False)
                 return False
+            with self._pending_lock:
+                for _ in waiting:
+                    self._pending.popleft()
             self._count("records", len(batch))
             return True
         finally:

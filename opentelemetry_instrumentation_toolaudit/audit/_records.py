@@ -112,7 +112,7 @@ def _json_value(text: Any) -> Any:
         return text
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: keep the text
         return text
 
 

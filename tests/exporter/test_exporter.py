@@ -345,3 +345,28 @@ def test_a_misconfigured_sink_says_why(tmp_path, caplog, monkeypatch):
     ]
     assert "SinkError: " in line and str(blocker) in line
     assert "ORD-1" not in caplog.text
+
+
+def test_arguments_nested_too_deep_are_kept_as_text(sink_url, signer):
+    """Arguments JSON nested beyond the parser's recursion limit is recorded as its text: nothing lost."""
+    exporter = make_exporter(sink_url, signer)
+    tracer = TracerProvider().get_tracer("raw")
+    deep = "[" * 5000 + "]" * 5000
+    spans = []
+    for name, arguments in (("a", '{"x":1}'), ("b", deep)):
+        span = tracer.start_span(
+            f"execute_tool {name}",
+            attributes={
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": name,
+                "gen_ai.tool.call.arguments": arguments,
+            },
+        )
+        span.end()
+        spans.append(span)
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    exporter.shutdown()
+    assert [(r["tool_name"], r["arguments"]) for r in stored(sink_url)] == [
+        ("a", {"x": 1}),
+        ("b", deep),
+    ]
