@@ -85,26 +85,33 @@ def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> A
         return "<cycle>"
     _seen.add(id(value))
     try:
-        if isinstance(value, Mapping):
-            out: dict[str, Any] = {}
-            for i, (key, item) in enumerate(value.items()):
-                if i >= MAX_ITEMS:
-                    out["_truncated_items"] = len(value) - MAX_ITEMS
-                    break
-                out[_key(key)] = to_jsonable(item, _depth + 1, _seen)
-            return out
-        if isinstance(value, (list, tuple, set, frozenset)):
-            items = list(value)
-            result = [to_jsonable(v, _depth + 1, _seen) for v in items[:MAX_ITEMS]]
-            if len(items) > MAX_ITEMS:
-                result.append(f"<+{len(items) - MAX_ITEMS} items>")
-            return result
-        dumped = _model_dump(value)
-        if dumped is not None:
-            return to_jsonable(dumped, _depth + 1, _seen)
-        return f"<{type(value).__name__}>"
+        return _container(value, _depth, _seen)
+    except Exception:  # noqa: BLE001 - a hostile container (items() raising...) is marked, not fatal
+        return f"<{type(value).__name__}: unreadable>"
     finally:
         _seen.discard(id(value))
+
+
+def _container(value: Any, _depth: int, _seen: set[int]) -> Any:
+    """A JSON-safe copy of a mapping, sequence or model (the recursive part of to_jsonable)."""
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for i, (key, item) in enumerate(value.items()):
+            if i >= MAX_ITEMS:
+                out["_truncated_items"] = len(value) - MAX_ITEMS
+                break
+            out[_key(key)] = to_jsonable(item, _depth + 1, _seen)
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = list(value)
+        result = [to_jsonable(v, _depth + 1, _seen) for v in items[:MAX_ITEMS]]
+        if len(items) > MAX_ITEMS:
+            result.append(f"<+{len(items) - MAX_ITEMS} items>")
+        return result
+    dumped = _model_dump(value)
+    if dumped is not None:
+        return to_jsonable(dumped, _depth + 1, _seen)
+    return f"<{type(value).__name__}>"
 
 
 def _key(key: Any) -> str:

@@ -122,3 +122,19 @@ def test_keys_redacted_case_and_nesting(span_exporter):
         "Password": "***REDACTED***",
         "nested": {"API-Key": "***REDACTED***", "list": [{"Authorization": "***REDACTED***"}]},
     }
+
+
+def test_hostile_container_still_gets_its_span(span_exporter):
+    """An argument whose items() raises is marked unreadable; the call still has its span."""
+
+    class Hostile(dict):
+        def items(self):  # type: ignore[override]
+            raise RuntimeError("no")
+
+    @audited_tool
+    def store(payload: Any) -> str:
+        return "ok"
+
+    assert store(Hostile(a=1)) == "ok"
+    (span,) = tool_spans(span_exporter)
+    assert json_attr(span, "gen_ai.tool.call.arguments") == {"payload": "<Hostile: unreadable>"}
