@@ -13,8 +13,8 @@ Matching, in order:
    tasks it starts) and the same trace;
 3. by name alone, the oldest first, under the same restriction.
 
-Name matching is confined to the context so that one request's tool call is never attributed to
-another user's model response. Each remembered call is claimed once. The store is bounded: at most
+Name matching is confined to the context, the trace and the audit_context's user, session and
+conversation, so that one request's tool call is never attributed to another user's model response. Each remembered call is claimed once. The store is bounded: at most
 ``MAX_REMEMBERED`` calls in the process (oldest dropped) and ``MAX_PER_CONTEXT`` per context.
 """
 
@@ -34,6 +34,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Link, SpanContext
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._context import current_attribution
 from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
 
 MAX_REMEMBERED = 1024
@@ -58,11 +59,21 @@ class RememberedCall:
     trace_id: int = dataclasses.field(default=0, init=False)
     """The chat span's trace id, 0 when there was no span."""
     arguments_digest: bytes | None = dataclasses.field(default=None, init=False, repr=False)
+    owner: tuple[str | None, ...] = dataclasses.field(default=(), init=False, repr=False)
+    """Who was being served when the model asked for it (the audit_context's user, session and
+    conversation): name matching never hands one user's call to another's dispatch, even with no
+    span to tell the requests apart."""
 
     def __post_init__(self, arguments: Any) -> None:
         ctx = self.chat_context
         self.trace_id = ctx.trace_id if ctx is not None and ctx.is_valid else 0
         self.arguments_digest = arguments_digest(arguments)
+        self.owner = _owner()
+
+
+def _owner() -> tuple[str | None, ...]:
+    attribution = current_attribution()
+    return (attribution.user_id, attribution.session_id, attribution.conversation_id)
 
 
 def current_chat_context() -> SpanContext | None:
@@ -166,10 +177,14 @@ class _Registry:
             local.calls.popleft()
         current = trace.get_current_span().get_span_context()
         trace_id = current.trace_id if current.is_valid else 0
+        owner = _owner()
         candidates = [
             c
             for c in local.calls
-            if not c.claimed and c.name == name and (not trace_id or c.trace_id in (0, trace_id))
+            if not c.claimed
+            and c.name == name
+            and c.owner == owner
+            and (not trace_id or c.trace_id in (0, trace_id))
         ]
         if len(candidates) > 1 and arguments is not None:
             wanted = arguments_digest(arguments)

@@ -115,3 +115,18 @@ def test_store_is_bounded():
     finally:
         REGISTRY.clear()
     assert REGISTRY.pending == 0
+
+
+@pytest.mark.usefixtures("instrument")
+def test_name_matching_never_crosses_users_without_spans(span_exporter):
+    """On one thread with no span current (a server thread taking request after request), a call the
+    model asked for while serving one user is not claimed by another user's dispatch."""
+    with fake_api.FakeLLMAPI([fake_api.chat_completion(CALLS)]) as server:
+        with audit_context(user_id="usr_alice", conversation_id="conv_a"):
+            ask_model(server)
+        with audit_context(user_id="usr_bob", conversation_id="conv_b"):
+            llm_tools.lookup_order("ORD-1")
+        with audit_context(user_id="usr_alice", conversation_id="conv_a"):
+            llm_tools.lookup_order("ORD-1")
+    bob, alice = tool_spans(span_exporter)
+    assert [s.attributes.get("gen_ai.tool.call.id") for s in (bob, alice)] == [None, "call_t1"]
