@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
@@ -463,7 +463,9 @@ def test_start_and_ending_hooks_forwarded(policy):
     )
     with provider.get_tracer("t").start_as_current_span("s"):
         pass
-    assert calls == ["start", "ending", "end"]
+    # The SDK calls _on_ending since 1.40; older ones (the floor is 1.37) never do.
+    ending = ["ending"] if hasattr(SpanProcessor, "_on_ending") else []
+    assert calls == ["start", *ending, "end"]
 
 
 def test_default_policy_comes_from_env(monkeypatch):
