@@ -14,10 +14,12 @@ from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._jsonable import dumps
 from opentelemetry_instrumentation_toolaudit.redaction._content import (
     CONTENT,
+    CONTENT_HASH,
     SAFE,
     SCAN,
     SOURCE_REDACTED_ATTRIBUTES,
     attribute_rule,
+    is_our_content_value,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
     ADDRESS,
@@ -69,6 +71,8 @@ class AttributeRedactor:
                 del out[name]
                 out.update(replacement)
                 continue
+            if rule >= CONTENT_HASH and is_our_content_value(rule, value):
+                continue  # a hash and size we made (on this span or one redacted before)
             new = self._value(key_rule, name, value, found)
             # Redaction returns the very object it was given when it changes nothing.
             if new is value or (type(new) is not str and new == value):

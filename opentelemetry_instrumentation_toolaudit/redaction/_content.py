@@ -12,6 +12,7 @@ import functools
 import re
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE
 
 CONTENT_ATTRIBUTES = frozenset(
     {
@@ -85,16 +86,38 @@ SOURCE_REDACTED_ATTRIBUTES = frozenset(
     }
 )
 
-SCAN, SAFE, CONTENT = 0, 1, 2
+SCAN, SAFE, CONTENT, CONTENT_HASH, CONTENT_SIZE = 0, 1, 2, 3, 4
+
+
+def is_content_attribute(name: str) -> bool:
+    """Whether ``name`` holds prompt or response content."""
+    return name in CONTENT_ATTRIBUTES or _INDEXED_CONTENT.fullmatch(name) is not None
 
 
 @functools.lru_cache(maxsize=4096)
 def attribute_rule(name: str) -> int:
-    """SCAN (redact as a value), SAFE (leave alone) or CONTENT (hash, or redact as text)."""
-    if name in CONTENT_ATTRIBUTES or _INDEXED_CONTENT.fullmatch(name):
+    """SCAN (redact as a value), SAFE (leave alone), CONTENT (hash, or redact as text), or
+    CONTENT_HASH / CONTENT_SIZE: a name our content hashing makes (``gen_ai.input.messages_hash``),
+    left alone only while its value has the shape we give it (see :func:`is_our_content_value`).
+
+    Any other ``…_hash`` or ``…_size`` (``password_hash``, ``ssn_size``) is scanned like any value.
+    """
+    if is_content_attribute(name):
         return CONTENT
-    if name in SAFE_ATTRIBUTES or name.endswith(
-        (attrs.CONTENT_HASH_SUFFIX, attrs.CONTENT_SIZE_SUFFIX)
-    ):
+    if name in SAFE_ATTRIBUTES:
         return SAFE
+    for suffix, rule in (
+        (attrs.CONTENT_HASH_SUFFIX, CONTENT_HASH),
+        (attrs.CONTENT_SIZE_SUFFIX, CONTENT_SIZE),
+    ):
+        if name.endswith(suffix) and is_content_attribute(name[: -len(suffix)]):
+            return rule
     return SCAN
+
+
+def is_our_content_value(rule: int, value: object) -> bool:
+    """Whether ``value`` is what content hashing puts under a CONTENT_HASH / CONTENT_SIZE name: a
+    keyed hash (``hmac-sha256:<key id>:<32 hex>``), or a size (an int)."""
+    if rule == CONTENT_HASH:
+        return type(value) is str and PSEUDONYM_RE.fullmatch(value) is not None
+    return type(value) is int

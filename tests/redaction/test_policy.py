@@ -68,6 +68,30 @@ def test_secret_keys_any_case_separator_camel_and_depth(policy):
     }
 
 
+def test_hashes_of_secrets_and_personal_values(policy):
+    """A hash or digest under a secret key's name is a secret; under a personal-data key's name, a
+    pseudonym (an unkeyed email hash is reversed by guessing); other hashes are plain values."""
+    digest = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+    value = {
+        "password_hash": "$2b$12$abcdefghijklmnopqrstuv",
+        "passwordDigest": digest,
+        "api_key_sha256": digest,
+        "pass": "hunter2",
+        "email_sha256": digest,
+        "content_hash": digest,
+        "token_count": 12,
+    }
+    assert policy.redact(value) == {
+        "password_hash": REDACTED,
+        "passwordDigest": REDACTED,
+        "api_key_sha256": REDACTED,
+        "pass": REDACTED,
+        "email_sha256": policy.pseudonym(digest),
+        "content_hash": digest,
+        "token_count": 12,
+    }
+
+
 def test_secret_under_key_redacted_whole(policy):
     """A dict or list under a secret key is replaced whole, not walked."""
     assert policy.redact({"credentials": {"user": "u", "pw": "p"}}) == {"credentials": REDACTED}

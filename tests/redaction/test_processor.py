@@ -128,6 +128,38 @@ def test_openllmetry_and_openinference_content(pipeline, policy):
     assert attrs["toolaudit.redaction.kinds"] == ("message_content", "pii_key")
 
 
+def test_hash_and_size_names_are_skipped_only_when_ours(pipeline, policy):
+    """Only the _hash/_size attributes content hashing makes, holding a keyed hash or an int, pass
+    unscanned; password_hash, ssn_size and look-alikes holding other values are redacted."""
+    provider, exporter = pipeline
+    ours = content_hash(policy, MESSAGES)
+    with provider.get_tracer("app").start_as_current_span("login") as span:
+        span.set_attributes(
+            {
+                "gen_ai.input.messages_hash": ours["hash"],
+                "gen_ai.input.messages_size": ours["size"],
+                "gen_ai.output.messages_hash": f"raw {EMAIL}",
+                "gen_ai.output.messages_size": f"{EMAIL}",
+                "user.password_hash": "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO2t0jWMUW",
+                "ssn_size": "219-09-9998",
+                "note_hash": f"mail {EMAIL}",
+                "file_size": 2048,
+            }
+        )
+    assert dict(one_span(exporter).attributes) == {
+        "gen_ai.input.messages_hash": ours["hash"],
+        "gen_ai.input.messages_size": ours["size"],
+        "gen_ai.output.messages_hash": f"raw <EMAIL:{policy.pseudonym(EMAIL)}>",
+        "gen_ai.output.messages_size": f"<EMAIL:{policy.pseudonym(EMAIL)}>",
+        "user.password_hash": REDACTED,
+        "ssn_size": "<SSN>",
+        "note_hash": f"mail <EMAIL:{policy.pseudonym(EMAIL)}>",
+        "file_size": 2048,
+        "toolaudit.redaction.count": 5,
+        "toolaudit.redaction.kinds": ("email", "secret_key", "ssn"),
+    }
+
+
 def test_events_with_content_and_exceptions(pipeline, policy):
     """Event attributes are redacted too: content hashed, exception text scanned."""
     provider, exporter = pipeline
