@@ -183,6 +183,26 @@ def test_events_with_content_and_exceptions(pipeline, policy):
     }
 
 
+def test_event_names_are_redacted(pipeline, policy):
+    """An event's name is free text too: personal data in it is replaced, with or without
+    attributes beside it, and counted on the span."""
+    provider, exporter = pipeline
+    with provider.get_tracer("app").start_as_current_span("checkout") as span:
+        span.add_event(f"receipt sent to {EMAIL}")
+        span.add_event(f"card {CARD} charged", {"n": 1})
+        span.add_event("cart emptied")
+    out = one_span(exporter)
+    assert [(e.name, dict(e.attributes or {})) for e in out.events] == [
+        (f"receipt sent to <EMAIL:{policy.pseudonym(EMAIL)}>", {}),
+        ("card <CREDIT_CARD> charged", {"n": 1}),
+        ("cart emptied", {}),
+    ]
+    assert dict(out.attributes) == {
+        "toolaudit.redaction.count": 2,
+        "toolaudit.redaction.kinds": ("credit_card", "email"),
+    }
+
+
 def test_content_redact_mode_keeps_redacted_text(policy):
     """With content='redact', prompts keep their text, with findings replaced."""
     exporter = InMemorySpanExporter()
