@@ -36,6 +36,19 @@ from opentelemetry_instrumentation_toolaudit.redaction._policy import (
 
 CONTENT_KIND = "message_content"
 SOURCE_REDACTED = -1  # an attribute our recorder redacts at the source (skipped on trusted spans)
+_CLEAN_MAX = 4096
+_CLEAN_LEN = 256
+
+
+def _cacheable(value: Any) -> bool:
+    """Short strings, and short tuples of them: the attribute values that repeat span after span."""
+    if type(value) is str:
+        return len(value) <= _CLEAN_LEN
+    return (
+        type(value) is tuple
+        and len(value) <= 8
+        and all(type(item) is str and len(item) <= _CLEAN_LEN for item in value)
+    )
 
 
 class AttributeRedactor:
@@ -45,6 +58,9 @@ class AttributeRedactor:
         self.policy = policy
         # attribute name -> (attribute rule, key rule): names repeat on every span.
         self._rules: dict[str, tuple[int, int]] = {}
+        # (name, value) pairs that redaction leaves as they are: attribution and other values
+        # repeat on every span, and a set look-up is cheaper than the way to the text cache.
+        self._clean: set[tuple[str, Any]] = set()
 
     def redact(
         self,
@@ -57,6 +73,7 @@ class AttributeRedactor:
         attributes our recorder redacted at the source are not scanned again."""
         out: dict[str, Any] | None = None
         rules = self._rules
+        clean = self._clean
         for name, value in attributes.items():
             entry = rules.get(name)
             if entry is None:
@@ -73,9 +90,16 @@ class AttributeRedactor:
                 continue
             if rule >= CONTENT_HASH and is_our_content_value(rule, value):
                 continue  # a hash and size we made (on this span or one redacted before)
+            pair = (name, value) if _cacheable(value) else None
+            if pair is not None and pair in clean:
+                continue
             new = self._value(key_rule, name, value, found)
             # Redaction returns the very object it was given when it changes nothing.
             if new is value or (type(new) is not str and new == value):
+                if pair is not None:
+                    if len(clean) >= _CLEAN_MAX:
+                        clean.clear()
+                    clean.add(pair)
                 continue
             if out is None:
                 out = dict(attributes)

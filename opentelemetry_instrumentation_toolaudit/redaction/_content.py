@@ -67,22 +67,15 @@ SAFE_ATTRIBUTES = frozenset(
     }
 )
 
-# On spans our own recorder made, it set these and redacted them at the source with the same policy
-# (attribution values once per audit_context, arguments and results per call). Any other attribute
-# on such a span, set by someone else, is scanned as usual.
+# On spans our own recorder made, it set these per call and redacted them at the source with the
+# same policy: scanning them again would cost a full scan of each call's arguments. Every other
+# attribute of such a span is scanned as usual, the attribution too (``user.id``...): code inside the
+# tool can set those on the current span, and scanning them costs a cache look-up, since the
+# recorder's redacted values repeat call after call.
 SOURCE_REDACTED_ATTRIBUTES = frozenset(
     {
         attrs.GEN_AI_TOOL_CALL_ARGUMENTS,
         attrs.TOOLAUDIT_RESULT_SUMMARY,
-        attrs.GEN_AI_TOOL_DESCRIPTION,
-        attrs.GEN_AI_CONVERSATION_ID,
-        attrs.USER_ID,
-        attrs.USER_ROLES,
-        attrs.SESSION_ID,
-        attrs.CLIENT_ADDRESS,
-        attrs.USER_AGENT_ORIGINAL,
-        attrs.TOOLAUDIT_PURPOSE,
-        attrs.TOOLAUDIT_ATTRIBUTION,
     }
 )
 

@@ -284,6 +284,23 @@ def test_headers_urls_names_status_and_links(pipeline, policy):
     assert dict(out.links[0].attributes) == {"peer.email": policy.pseudonym(EMAIL)}
 
 
+def test_clean_values_remembered_per_attribute_name(pipeline):
+    """A value left alone under one name (remembered as clean) is still redacted under another."""
+    provider, exporter = pipeline
+    tracer = provider.get_tracer("app")
+    for name in ("app.note", "app.note", "db.password", "app.note"):
+        with tracer.start_as_current_span("s") as span:
+            span.set_attribute(name, "hunter22")
+    assert [dict(s.attributes) for s in exporter.get_finished_spans()][1:3] == [
+        {"app.note": "hunter22"},
+        {
+            "db.password": REDACTED,
+            "toolaudit.redaction.count": 1,
+            "toolaudit.redaction.kinds": ("secret_key",),
+        },
+    ]
+
+
 def test_dropped_counts_survive_the_copy(policy):
     """A redacted copy still reports the attributes and events the SDK had to drop."""
     from opentelemetry.sdk.trace import SpanLimits
@@ -393,6 +410,27 @@ def test_own_spans_redacted_at_source_and_attribution_scanned(instrumented):
         2 + 1 + 2,  # arguments: name, card; summary: the status's email; user.id, attribution line
         ("credit_card", "email", "pii_key"),
     )
+
+
+@audited_tool
+def tags_its_own_span(order_id: str) -> str:
+    """Set attribution on the current span (our execute_tool span), as app code may."""
+    trace.get_current_span().set_attributes({"user.id": EMAIL, "session.id": f"sess {EMAIL}"})
+    return "ok"
+
+
+def test_attribution_set_inside_the_tool_is_scanned(instrumented):
+    """Attribution that code inside the tool sets on our span, after our recorder redacted its own,
+    is redacted like any other attribute."""
+    _, exporter, _ = instrumented
+    with audit_context(user_id="usr_1"):
+        tags_its_own_span("ORD-1")
+    (span,) = exporter.get_finished_spans()
+    policy = RedactionPolicy.from_env()
+    assert {k: span.attributes[k] for k in ("user.id", "session.id")} == {
+        "user.id": f"<EMAIL:{policy.pseudonym(EMAIL)}>",
+        "session.id": f"sess <EMAIL:{policy.pseudonym(EMAIL)}>",
+    }
 
 
 def test_tool_exception_message_and_stacktrace_redacted(instrumented):
