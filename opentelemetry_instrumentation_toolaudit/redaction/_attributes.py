@@ -59,8 +59,10 @@ class AttributeRedactor:
         # attribute name -> (attribute rule, key rule): names repeat on every span.
         self._rules: dict[str, tuple[int, int]] = {}
         # (name, value) pairs that redaction leaves as they are: attribution and other values
-        # repeat on every span, and a set look-up is cheaper than the way to the text cache.
+        # repeat on every span, and a set look-up is cheaper than the way to the text cache. Off
+        # with the policy's result cache (cache_size=0).
         self._clean: set[tuple[str, Any]] = set()
+        self._remember_clean = policy._cache_size > 0
 
     def redact(
         self,
@@ -73,7 +75,7 @@ class AttributeRedactor:
         attributes our recorder redacted at the source are not scanned again."""
         out: dict[str, Any] | None = None
         rules = self._rules
-        clean = self._clean
+        clean, remember = self._clean, self._remember_clean
         for name, value in attributes.items():
             entry = rules.get(name)
             if entry is None:
@@ -90,7 +92,7 @@ class AttributeRedactor:
                 continue
             if rule >= CONTENT_HASH and is_our_content_value(rule, value):
                 continue  # a hash and size we made (on this span or one redacted before)
-            pair = (name, value) if _cacheable(value) else None
+            pair = (name, value) if remember and _cacheable(value) else None
             if pair is not None and pair in clean:
                 continue
             new = self._value(key_rule, name, value, found)
