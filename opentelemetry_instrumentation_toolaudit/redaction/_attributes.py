@@ -92,9 +92,16 @@ class AttributeRedactor:
                 continue
             if rule >= CONTENT_HASH and is_our_content_value(rule, value):
                 continue  # a hash and size we made (on this span or one redacted before)
-            pair = (name, value) if remember and _cacheable(value) else None
-            if pair is not None and pair in clean:
-                continue
+            pair = None
+            if remember:
+                # The str test inline: this runs for every attribute of every span.
+                if type(value) is str:
+                    if len(value) <= _CLEAN_LEN:
+                        pair = (name, value)
+                elif _cacheable(value):
+                    pair = (name, value)
+                if pair is not None and pair in clean:
+                    continue
             new = self._value(key_rule, name, value, found)
             # Redaction returns the very object it was given when it changes nothing.
             if new is value or (type(new) is not str and new == value):
