@@ -14,10 +14,12 @@ from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._jsonable import dumps
 from opentelemetry_instrumentation_toolaudit.redaction._content import (
     CONTENT,
+    CONTENT_HASH,
     SAFE,
     SCAN,
     SOURCE_REDACTED_ATTRIBUTES,
     attribute_rule,
+    is_our_content_value,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._keys import (
     ADDRESS,
@@ -34,6 +36,19 @@ from opentelemetry_instrumentation_toolaudit.redaction._policy import (
 
 CONTENT_KIND = "message_content"
 SOURCE_REDACTED = -1  # an attribute our recorder redacts at the source (skipped on trusted spans)
+_CLEAN_MAX = 4096
+_CLEAN_LEN = 256
+
+
+def _cacheable(value: Any) -> bool:
+    """Short strings, and short tuples of them: the attribute values that repeat span after span."""
+    if type(value) is str:
+        return len(value) <= _CLEAN_LEN
+    return (
+        type(value) is tuple
+        and len(value) <= 8
+        and all(type(item) is str and len(item) <= _CLEAN_LEN for item in value)
+    )
 
 
 class AttributeRedactor:
@@ -43,6 +58,11 @@ class AttributeRedactor:
         self.policy = policy
         # attribute name -> (attribute rule, key rule): names repeat on every span.
         self._rules: dict[str, tuple[int, int]] = {}
+        # (name, value) pairs that redaction leaves as they are: attribution and other values
+        # repeat on every span, and a set look-up is cheaper than the way to the text cache. Off
+        # with the policy's result cache (cache_size=0).
+        self._clean: set[tuple[str, Any]] = set()
+        self._remember_clean = policy._cache_size > 0
 
     def redact(
         self,
@@ -55,6 +75,7 @@ class AttributeRedactor:
         attributes our recorder redacted at the source are not scanned again."""
         out: dict[str, Any] | None = None
         rules = self._rules
+        clean, remember = self._clean, self._remember_clean
         for name, value in attributes.items():
             entry = rules.get(name)
             if entry is None:
@@ -69,9 +90,25 @@ class AttributeRedactor:
                 del out[name]
                 out.update(replacement)
                 continue
+            if rule >= CONTENT_HASH and is_our_content_value(rule, value):
+                continue  # a hash and size we made (on this span or one redacted before)
+            pair = None
+            if remember:
+                # The str test inline: this runs for every attribute of every span.
+                if type(value) is str:
+                    if len(value) <= _CLEAN_LEN:
+                        pair = (name, value)
+                elif _cacheable(value):
+                    pair = (name, value)
+                if pair is not None and pair in clean:
+                    continue
             new = self._value(key_rule, name, value, found)
             # Redaction returns the very object it was given when it changes nothing.
             if new is value or (type(new) is not str and new == value):
+                if pair is not None:
+                    if len(clean) >= _CLEAN_MAX:
+                        clean.clear()
+                    clean.add(pair)
                 continue
             if out is None:
                 out = dict(attributes)

@@ -7,6 +7,9 @@ character, so that the regex engine skips at C speed to the next possible start 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 from collections.abc import Callable
 
 from opentelemetry_instrumentation_toolaudit.redaction import _checks
@@ -55,9 +58,33 @@ def _bearer_ok(token: str) -> bool:
     return any(c.isdigit() for c in token)
 
 
+# OpenAI project/service-account/admin key prefixes, and Anthropic's (sk-ant-api03-, sk-ant-admin01-).
+_SK_PREFIX = re.compile(r"sk-(?:proj|svcacct|admin|ant-[a-z]{2,8}[0-9]{2})-")
+_SK_MIN_REST = 32
+"""Characters after a distinctive prefix that make a key: real ones carry 40 to 160."""
+
+
 def _sk_ok(token: str) -> bool:
+    prefix = _SK_PREFIX.match(token)
+    if prefix is not None and len(token) - prefix.end() >= _SK_MIN_REST:
+        return True  # the prefix says what it is, whatever the rest looks like
     # Generated keys mix cases and digits; "sk-learn-compatible" does not.
     return _checks.high_entropy(token.rsplit("-", 1)[-1]) or _checks.high_entropy(token[3:])
+
+
+def _basic_credentials_ok(token: str) -> bool:
+    """``base64("user:password")``, as ``Basic`` authorization carries; words are not."""
+    try:
+        decoded = base64.b64decode(token + "=" * (-len(token) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return False
+    return ":" in decoded and decoded.isprintable()
+
+
+def _short_word_value_ok(value: str) -> bool:
+    # After "pwd"/"pass", a path is a working directory ("PWD=/home/app"), not a password.
+    inner = value.strip("\"'")
+    return _assignment_value_ok(value) and not inner.startswith(("/", "~", "./", "../", "\\"))
 
 
 def builtin_detectors() -> list[PatternDetector]:
@@ -137,6 +164,34 @@ def builtin_detectors() -> list[PatternDetector]:
             lowercase=True,
         ),
         PatternDetector(
+            "basic_auth",
+            # The credentials of an Authorization / Proxy-Authorization header, whatever they hold.
+            r"authorization[\"']?\s*[:=]\s*[\"']?basic\s+(?P<basic_h>[^\s\"',;]{1,1024})",
+            group="basic_h",
+            required_lower=("authorization",),
+            lowercase=True,
+        ),
+        PatternDetector(
+            "basic_auth",
+            # "Basic <base64>" anywhere else, when it decodes to user:password.
+            r"basic(?<![a-z0-9]basic)\s+(?P<basic>[a-z0-9+/]{6,1024}={0,2})(?![a-z0-9+/=])",
+            group="basic",
+            validate=_basic_credentials_ok,
+            required_lower=("basic",),
+            lowercase=True,
+        ),
+        PatternDetector(
+            "cookie",
+            # A Cookie or Set-Cookie header line (name=value first; "Cookie: chocolate chip" is
+            # not one): every cookie in it, to the end of the line.
+            r"cookie(?<![a-z0-9]cookie)[\"']?\s*:\s*[\"']?"
+            r"(?P<cookie>[^\s=;,\"']{1,256}=[^\r\n\"']{0,4096})",
+            group="cookie",
+            required=("=",),
+            required_lower=("cookie",),
+            lowercase=True,
+        ),
+        PatternDetector(
             "secret_assignment",
             r"(?:" + _SECRET_WORDS + r")[\"']?\s*(?:=>|=|:)\s*"
             r"(?P<sav>\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s\"',;&}\])]{1,512})",
@@ -144,6 +199,17 @@ def builtin_detectors() -> list[PatternDetector]:
             validate=_assignment_value_ok,
             required=("=", ":"),
             required_lower=_SECRET_HINTS,
+            lowercase=True,
+        ),
+        PatternDetector(
+            "secret_assignment",
+            # pwd=..., pass: ... as a word of its own (db_pass, MYSQL_PWD too; not bypass, compass).
+            r"p(?:wd|ass)(?<![a-z0-9]pwd)(?<![a-z0-9]pass)[\"']?\s*(?:=>|=|:)\s*"
+            r"(?P<spv>\"[^\"\n]{1,512}\"|'[^'\n]{1,512}'|[^\s\"',;&}\])]{1,512})",
+            group="spv",
+            validate=_short_word_value_ok,
+            required=("=", ":"),
+            required_lower=("pwd", "pass"),
             lowercase=True,
         ),
         PatternDetector(

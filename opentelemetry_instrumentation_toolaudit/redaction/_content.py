@@ -12,6 +12,7 @@ import functools
 import re
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE
 
 CONTENT_ATTRIBUTES = frozenset(
     {
@@ -66,35 +67,50 @@ SAFE_ATTRIBUTES = frozenset(
     }
 )
 
-# On spans our own recorder made, it set these and redacted them at the source with the same policy
-# (attribution values once per audit_context, arguments and results per call). Any other attribute
-# on such a span, set by someone else, is scanned as usual.
+# On spans our own recorder made, it set these per call and redacted them at the source with the
+# same policy: scanning them again would cost a full scan of each call's arguments. Every other
+# attribute of such a span is scanned as usual, the attribution too (``user.id``...): code inside the
+# tool can set those on the current span, and scanning them costs a cache look-up, since the
+# recorder's redacted values repeat call after call.
 SOURCE_REDACTED_ATTRIBUTES = frozenset(
     {
         attrs.GEN_AI_TOOL_CALL_ARGUMENTS,
         attrs.TOOLAUDIT_RESULT_SUMMARY,
-        attrs.GEN_AI_TOOL_DESCRIPTION,
-        attrs.GEN_AI_CONVERSATION_ID,
-        attrs.USER_ID,
-        attrs.USER_ROLES,
-        attrs.SESSION_ID,
-        attrs.CLIENT_ADDRESS,
-        attrs.USER_AGENT_ORIGINAL,
-        attrs.TOOLAUDIT_PURPOSE,
-        attrs.TOOLAUDIT_ATTRIBUTION,
     }
 )
 
-SCAN, SAFE, CONTENT = 0, 1, 2
+SCAN, SAFE, CONTENT, CONTENT_HASH, CONTENT_SIZE = 0, 1, 2, 3, 4
+
+
+def is_content_attribute(name: str) -> bool:
+    """Whether ``name`` holds prompt or response content."""
+    return name in CONTENT_ATTRIBUTES or _INDEXED_CONTENT.fullmatch(name) is not None
 
 
 @functools.lru_cache(maxsize=4096)
 def attribute_rule(name: str) -> int:
-    """SCAN (redact as a value), SAFE (leave alone) or CONTENT (hash, or redact as text)."""
-    if name in CONTENT_ATTRIBUTES or _INDEXED_CONTENT.fullmatch(name):
+    """SCAN (redact as a value), SAFE (leave alone), CONTENT (hash, or redact as text), or
+    CONTENT_HASH / CONTENT_SIZE: a name our content hashing makes (``gen_ai.input.messages_hash``),
+    left alone only while its value has the shape we give it (see :func:`is_our_content_value`).
+
+    Any other ``…_hash`` or ``…_size`` (``password_hash``, ``ssn_size``) is scanned like any value.
+    """
+    if is_content_attribute(name):
         return CONTENT
-    if name in SAFE_ATTRIBUTES or name.endswith(
-        (attrs.CONTENT_HASH_SUFFIX, attrs.CONTENT_SIZE_SUFFIX)
-    ):
+    if name in SAFE_ATTRIBUTES:
         return SAFE
+    for suffix, rule in (
+        (attrs.CONTENT_HASH_SUFFIX, CONTENT_HASH),
+        (attrs.CONTENT_SIZE_SUFFIX, CONTENT_SIZE),
+    ):
+        if name.endswith(suffix) and is_content_attribute(name[: -len(suffix)]):
+            return rule
     return SCAN
+
+
+def is_our_content_value(rule: int, value: object) -> bool:
+    """Whether ``value`` is what content hashing puts under a CONTENT_HASH / CONTENT_SIZE name: a
+    keyed hash (``hmac-sha256:<key id>:<32 hex>``), or a size (an int)."""
+    if rule == CONTENT_HASH:
+        return type(value) is str and PSEUDONYM_RE.fullmatch(value) is not None
+    return type(value) is int

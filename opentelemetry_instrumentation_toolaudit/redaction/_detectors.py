@@ -352,6 +352,8 @@ class Scanner:
                 ends.append(match.end())
             if starts:
                 raw = [f for f in raw if not _overlaps(f, starts, ends)]
+        if len(raw) > 1:
+            raw = _without_userinfo_emails(text, raw)
         return self._merge(raw)
 
     def _merge(self, raw: list[Finding]) -> list[Finding]:
@@ -385,6 +387,18 @@ def _number_windows(text: str) -> list[tuple[int, int]]:
         else:
             windows.append((start, end))
     return windows
+
+
+def _without_userinfo_emails(text: str, raw: list[Finding]) -> list[Finding]:
+    """Drop the "emails" that are a URL's password and host: in ``mongodb://admin:pw@host/db``
+    the URL password ``pw`` is a finding, and ``pw@host`` looks like an address; merged, they would
+    take the host with them."""
+    password_ends = {f.end for f in raw if f.kind == "url_password"}
+    if not password_ends:
+        return raw
+    return [
+        f for f in raw if f.kind != "email" or text.find("@", f.start, f.end) not in password_ends
+    ]
 
 
 def _overlaps(finding: Finding, starts: list[int], ends: list[int]) -> bool:

@@ -10,8 +10,11 @@ Where the key comes from (:meth:`HashKey.from_env`), first found wins:
 2. ``OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE``: a file holding it, created (0600, 64 random hex digits)
    if missing; by default ``$XDG_DATA_HOME/toolaudit/hash.key`` (``~/.local/share/...``).
 
-The key id is ``OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID`` if set, else derived from the key. Neither the key
-nor any value is ever logged; a created key file is logged by its path.
+A key shorter than 16 characters is refused like an unreadable key file: the process uses an
+ephemeral key and says so. The key id is ``OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID`` if set, else
+``HMAC-SHA256(key, label)`` truncated: the key's own check value, no more use for testing a guessed
+key than any pseudonym already is. Neither the key nor any value is ever logged; a created key file is
+logged by its path.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ PSEUDONYM_HEX = 32
 """Hex digits kept from the HMAC: 128 bits, ample for grouping; the key, not the length, stops guessing."""
 PSEUDONYM_RE = re.compile(r"hmac-sha256:[A-Za-z0-9._-]{1,32}:[0-9a-f]{32}")
 MIN_KEY_CHARS = 16
+"""Shorter keys are refused: a short key can be found by trying keys against any pseudonym."""
+_KEY_ID_LABEL = b"toolaudit key id v2"
 _KEY_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
 
@@ -51,8 +56,14 @@ def default_key_path() -> Path:
 
 
 def derive_key_id(secret: bytes) -> str:
-    """A short public id for a key: it identifies the key without revealing anything about it."""
-    return "k" + hashlib.sha256(b"toolaudit-key-id\x00" + secret).hexdigest()[:8]
+    """A short public id for a key: the HMAC of a fixed label under the key, truncated to 32 bits.
+
+    It names the key (stable for one key, different for another) and uses the secret only as an
+    HMAC key, like every pseudonym. Like any pseudonym of a known value, it lets someone confirm a
+    guessed key: what stops guessing is the key's length (:data:`MIN_KEY_CHARS`), so shorter keys
+    are refused.
+    """
+    return "k" + hmac.new(secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:8]
 
 
 class HashKey:
@@ -63,8 +74,8 @@ class HashKey:
     def __init__(
         self, secret: bytes, key_id: str | None = None, *, ephemeral: bool = False
     ) -> None:
-        if not secret:
-            raise ValueError("the hash key is empty")
+        if len(secret) < MIN_KEY_CHARS:
+            raise ValueError(f"the hash key is shorter than {MIN_KEY_CHARS} bytes")
         if key_id is not None and not _KEY_ID_RE.fullmatch(key_id):
             raise ValueError("a key id is 1-32 characters from A-Z a-z 0-9 . _ -")
         self.key_id = key_id or derive_key_id(secret)
@@ -98,7 +109,8 @@ class HashKey:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HashKey:
         """The configured key (see the module docstring); an ephemeral one, with a warning, if the
-        key file can be neither read nor created. Never raises."""
+        key is shorter than 16 characters or the key file can be neither read nor created. Never
+        raises."""
         env = os.environ if environ is None else environ
         key_id = env.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID) or None
         if key_id is not None and not _KEY_ID_RE.fullmatch(key_id):
@@ -107,28 +119,35 @@ class HashKey:
                 OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID,
             )
             key_id = None
-        inline = env.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY)
+        inline = (env.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY) or "").strip()
         if inline:
-            if len(inline.strip()) < MIN_KEY_CHARS:
-                logger.warning(
-                    "toolaudit: %s is shorter than %d characters: pseudonyms are only as strong as the key",
-                    OTEL_PYTHON_TOOLAUDIT_HASH_KEY,
-                    MIN_KEY_CHARS,
+            if len(inline) < MIN_KEY_CHARS:
+                return _fall_back(
+                    f"{OTEL_PYTHON_TOOLAUDIT_HASH_KEY} is shorter than {MIN_KEY_CHARS} characters"
                 )
-            return cls(inline.strip().encode("utf-8"), key_id)
+            return cls(inline.encode("utf-8"), key_id)
         path = Path(env.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE) or default_key_path())
         try:
-            return cls(load_or_create_key_file(path), key_id)
+            secret = load_or_create_key_file(path)
         except (OSError, ValueError) as exc:
-            logger.warning(
-                "toolaudit: cannot read or create the hash key file %s (%s); using an ephemeral "
-                "per-process key: pseudonyms will not be stable across processes (set %s or %s)",
-                path,
-                type(exc).__name__,
-                OTEL_PYTHON_TOOLAUDIT_HASH_KEY,
-                OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
+            return _fall_back(
+                f"cannot read or create the hash key file {path} ({type(exc).__name__})"
             )
-            return cls.ephemeral_key()
+        if len(secret.decode("utf-8", "replace")) < MIN_KEY_CHARS:
+            return _fall_back(f"the hash key in {path} is shorter than {MIN_KEY_CHARS} characters")
+        return cls(secret, key_id)
+
+
+def _fall_back(reason: str) -> HashKey:
+    """The ephemeral key, with a warning that says why (never the key, nor its length)."""
+    logger.warning(
+        "toolaudit: %s; using an ephemeral per-process key: pseudonyms will not be stable across "
+        "processes (set %s or %s)",
+        reason,
+        OTEL_PYTHON_TOOLAUDIT_HASH_KEY,
+        OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
+    )
+    return HashKey.ephemeral_key()
 
 
 _EPHEMERAL: HashKey | None = None

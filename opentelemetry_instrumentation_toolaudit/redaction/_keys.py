@@ -16,7 +16,7 @@ REDACTED = "***REDACTED***"
 # Values under these keys become ***REDACTED***.
 DEFAULT_SECRET_KEYS = frozenset(
     {
-        "password", "passwd", "pwd", "passphrase", "token", "accesstoken", "refreshtoken",
+        "password", "passwd", "pwd", "pass", "passphrase", "token", "accesstoken", "refreshtoken",
         "idtoken", "authtoken", "sessiontoken", "bearertoken", "apikey", "xapikey", "apitoken",
         "secret", "clientsecret", "secretkey", "privatekey", "accesskey", "signingkey",
         "encryptionkey", "authorization", "proxyauthorization", "cookie", "setcookie",
@@ -44,6 +44,9 @@ DEFAULT_PSEUDONYM_KEYS = frozenset(
     }
 )  # fmt: skip
 PSEUDONYM_SUFFIXES = ("email", "emailaddress", "phonenumber", "fullname", "dateofbirth")
+# A hash or digest of a secret is a secret (``password_hash`` can be cracked offline); of a personal
+# value, a linkable personal value (an unkeyed ``email_sha256`` is reversed by guessing the email).
+DERIVED_SUFFIXES = ("hash", "hashed", "digest", "sha256", "sha1", "md5")
 
 # Network addresses that attribute a call (who called from where): kept, pseudonymized or redacted
 # as the policy's ``attribution_addresses`` says, whatever the text detectors think.
@@ -111,4 +114,9 @@ class KeyRules:
             return SECRET
         if norm.endswith(PSEUDONYM_SUFFIXES):
             return PSEUDONYM
+        for suffix in DERIVED_SUFFIXES:
+            if norm.endswith(suffix) and len(norm) > len(suffix):
+                stem = self._classify(norm[: -len(suffix)])
+                if stem != PLAIN and stem != ADDRESS:
+                    return stem
         return PLAIN

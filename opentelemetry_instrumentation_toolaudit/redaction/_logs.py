@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import collections
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
-from opentelemetry.sdk._logs import (
-    LoggerProvider,
-    LogRecordProcessor,
-    SynchronousMultiLogRecordProcessor,
-)
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
+
+try:
+    from opentelemetry.sdk._logs import SynchronousMultiLogRecordProcessor
+except ImportError:  # exported only since SDK 1.44; defined here since long before
+    from opentelemetry.sdk._logs._internal import SynchronousMultiLogRecordProcessor
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
@@ -58,7 +60,7 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
         except Exception as exc:  # noqa: BLE001 - never raise into the app; never leak either
             internal_error("redacting a log record", exc)
             record.body = RedactionPolicy.REDACTED
-            record.attributes = {}
+            _replace_attributes(record, {})
 
     def redact_record(self, record: Any) -> None:
         """Redact an SDK ``LogRecord`` in place."""
@@ -73,20 +75,45 @@ class RedactingLogRecordProcessor(LogRecordProcessor):
                 if new is not body:
                     record.body = new
         current = record.attributes
-        if current:
-            new_attributes = self._attributes.redact(dict(current), found)
-            if new_attributes is not None:
-                record.attributes = new_attributes
+        new_attributes = self._attributes.redact(dict(current), found) if current else None
         if found:
-            merged = dict(record.attributes or {})
+            merged = dict(current or {}) if new_attributes is None else new_attributes
             add_counts(merged, found)
-            record.attributes = merged
+            _replace_attributes(record, merged)
 
     def shutdown(self) -> None:
         pass
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _replace_attributes(record: Any, attributes: dict[str, Any]) -> None:
+    """Give ``record`` these attributes, in its own attributes object when that is mutable.
+
+    The SDK keeps a record's attributes in a ``BoundedAttributes`` that carries the count of
+    attributes dropped by limits; SDKs before 1.39 read that count (``.dropped``) at export and fail
+    on a plain dict, and every SDK would otherwise export a dropped count of 0.
+    """
+    current = record.attributes
+    if isinstance(current, MutableMapping):
+        # The app's attributes were already held to the limit; our two count attributes must not
+        # push any of them out.
+        maxlen = getattr(current, "maxlen", None)
+        try:
+            if maxlen is not None:
+                current.maxlen = None  # type: ignore[attr-defined]
+            for key in [key for key in current if key not in attributes]:
+                del current[key]
+            for key, value in attributes.items():
+                current[key] = value
+            return
+        except TypeError:  # an immutable BoundedAttributes: it refuses the first change
+            pass
+        finally:
+            if maxlen is not None:
+                current.maxlen = maxlen  # type: ignore[attr-defined]
+    record.attributes = attributes
 
 
 _lock = threading.Lock()

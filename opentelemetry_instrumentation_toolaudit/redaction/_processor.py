@@ -1,8 +1,8 @@
 """``RedactingSpanProcessor``: redacts each finished span, then hands a copy to the processors behind it.
 
 The SDK freezes a span's attributes before ``on_end``, so redaction cannot edit the span in place:
-the processor builds a redacted ``ReadableSpan`` (attributes, event and link attributes, status
-description, name) and passes that downstream. A span with nothing to redact is passed as is.
+the processor builds a redacted ``ReadableSpan`` (attributes, event names and attributes, link
+attributes, status description, name) and passes that downstream. A span with nothing to redact is passed as is.
 """
 
 from __future__ import annotations
@@ -150,11 +150,13 @@ class RedactingSpanProcessor(SpanProcessor):
         out: list[Event] | None = None
         for index, event in enumerate(events):
             new = self.redact_attributes(event.attributes or {}, found)
-            if new is None:
+            # An event's name is free text too: add_event(f"receipt sent to {email}").
+            name = self.policy._text(event.name, found, 0)
+            if new is None and name is event.name:
                 continue
             if out is None:
                 out = list(events)
-            out[index] = Event(event.name, new, event.timestamp)
+            out[index] = Event(name, event.attributes if new is None else new, event.timestamp)
         return out
 
     def _links(self, links: Any, found: dict[str, int]) -> list[Link] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import multiprocessing
 import os
@@ -90,13 +92,60 @@ def test_permissive_key_file_warned(env_without_key, caplog):
     )
 
 
-def test_short_inline_key_warned(monkeypatch, caplog):
-    """A key shorter than 16 characters works but is reported as weak (without showing it)."""
-    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "short")
+def test_short_inline_key_refused(monkeypatch, caplog):
+    """A key shorter than 16 characters is not used: the ephemeral key is, with the fallback's
+    warning, which shows neither the key nor its length."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "  s3cr3t-word  ")
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        HashKey.from_env()
-    assert any("shorter than 16" in r.getMessage() for r in caplog.records)
-    assert "short" not in " ".join(str(r.args) for r in caplog.records)
+        key = HashKey.from_env()
+    (message,) = [r.getMessage() for r in caplog.records]
+    assert (key, key.ephemeral) == (HashKey.ephemeral_key(), True)
+    assert message == (
+        "toolaudit: OTEL_PYTHON_TOOLAUDIT_HASH_KEY is shorter than 16 characters; using an "
+        "ephemeral per-process key: pseudonyms will not be stable across processes (set "
+        "OTEL_PYTHON_TOOLAUDIT_HASH_KEY or OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE)"
+    )
+    assert ("s3cr3t" in message, "11" in message) == (False, False)
+
+
+def test_short_key_file_refused(env_without_key, caplog):
+    """A key file holding fewer than 16 characters is refused the same way, named by its path."""
+    path = env_without_key
+    path.parent.mkdir(parents=True)
+    path.write_text("tiny-key\n")
+    os.chmod(path, 0o600)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        key = HashKey.from_env()
+    assert key.ephemeral is True
+    assert [r.getMessage().split(";")[0] for r in caplog.records] == [
+        f"toolaudit: the hash key in {path} is shorter than 16 characters"
+    ]
+
+
+def test_short_key_rejected_in_code():
+    """RedactionPolicy(hash_key=...) with a short key is a clear configuration error."""
+    with pytest.raises(ValueError, match="shorter than 16"):
+        RedactionPolicy(hash_key=b"short")
+
+
+def test_key_id_is_a_keyed_mac_of_a_label():
+    """The derived key id is HMAC-SHA256(key, label), truncated: stable for a key, different for
+    another, and not the unkeyed SHA-256 of the secret it used to be."""
+    secret = b"inline-key-0123456789abcdef"
+    expected = "k" + hmac.new(secret, b"toolaudit key id v2", hashlib.sha256).hexdigest()[:8]
+    old_style = "k" + hashlib.sha256(b"toolaudit-key-id\x00" + secret).hexdigest()[:8]
+    assert (HashKey(secret).key_id, HashKey(secret).key_id) == (expected, expected)
+    assert HashKey(secret).key_id not in (
+        old_style,
+        HashKey(b"another-key-0123456789abcdef").key_id,
+    )
+
+
+def test_key_id_env_overrides_derived(monkeypatch):
+    """OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID replaces the derived id in every pseudonym."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "inline-key-0123456789abcdef")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY_ID", "prod-2025")
+    assert HashKey.from_env().pseudonym("x").split(":")[:2] == ["hmac-sha256", "prod-2025"]
 
 
 def test_repr_hides_secret():

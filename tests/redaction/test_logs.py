@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+try:
+    from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter
+except ImportError:  # SDK < 1.39 (the floor is 1.35): the same exporter under its older name
+    from opentelemetry.sdk._logs.export import (  # type: ignore[attr-defined,no-redef]
+        InMemoryLogExporter as InMemoryLogRecordExporter,
+    )
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, error_counts
 from opentelemetry_instrumentation_toolaudit.redaction import (
@@ -118,3 +125,28 @@ def test_failure_fails_closed(monkeypatch):
     (record,) = records(exporter)
     assert (record.body, dict(record.attributes or {})) == ("***REDACTED***", {})
     assert error_counts()["redacting a log record"] == before + 1
+
+
+def test_dropped_attribute_count_survives_redaction(monkeypatch):
+    """A redacted record keeps the SDK's attributes object, so the count of attributes dropped by
+    limits still reaches exporters (SDKs before 1.39 fail to export a record without it)."""
+    monkeypatch.setenv("OTEL_ATTRIBUTE_COUNT_LIMIT", "2")
+    policy = RedactionPolicy(hash_key=b"log-test-key-0123456789")
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(RedactingLogRecordProcessor(policy))
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    with pytest.warns(UserWarning):  # the SDK warns that it dropped an attribute
+        provider.get_logger("app").emit(
+            LogRecord(body="x", attributes={"a": 1, "b": 2, "note": f"mail {EMAIL}"})
+        )
+    (record,) = records(exporter)
+    assert (dict(record.attributes), getattr(record.attributes, "dropped", None)) == (
+        {
+            "b": 2,
+            "note": f"mail <EMAIL:{policy.pseudonym(EMAIL)}>",
+            "toolaudit.redaction.count": 1,
+            "toolaudit.redaction.kinds": ("email",),
+        },
+        1,
+    )

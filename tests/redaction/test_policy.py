@@ -68,6 +68,30 @@ def test_secret_keys_any_case_separator_camel_and_depth(policy):
     }
 
 
+def test_hashes_of_secrets_and_personal_values(policy):
+    """A hash or digest under a secret key's name is a secret; under a personal-data key's name, a
+    pseudonym (an unkeyed email hash is reversed by guessing); other hashes are plain values."""
+    digest = "5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+    value = {
+        "password_hash": "$2b$12$abcdefghijklmnopqrstuv",
+        "passwordDigest": digest,
+        "api_key_sha256": digest,
+        "pass": "hunter2",
+        "email_sha256": digest,
+        "content_hash": digest,
+        "token_count": 12,
+    }
+    assert policy.redact(value) == {
+        "password_hash": REDACTED,
+        "passwordDigest": REDACTED,
+        "api_key_sha256": REDACTED,
+        "pass": REDACTED,
+        "email_sha256": policy.pseudonym(digest),
+        "content_hash": digest,
+        "token_count": 12,
+    }
+
+
 def test_secret_under_key_redacted_whole(policy):
     """A dict or list under a secret key is replaced whole, not walked."""
     assert policy.redact({"credentials": {"user": "u", "pw": "p"}}) == {"credentials": REDACTED}
@@ -140,6 +164,52 @@ def test_secrets_in_free_text(policy):
         "key <API_KEY> id <AWS_ACCESS_KEY> gh <GITHUB_TOKEN> slack <SLACK_TOKEN> jwt <JWT> "
         "Authorization: Bearer <BEARER_TOKEN> db postgres://app:<PASSWORD>@db:5432/x password=<SECRET>"
     )
+
+
+def test_auth_headers_cookies_and_short_password_words(policy):
+    """Basic credentials (Authorization and Proxy-Authorization), Cookie/Set-Cookie header lines,
+    and pwd=/passwd=/pass= assignments are removed from free text; near misses are kept."""
+    basic = "YWRtaW46czNjcjN0IQ=="  # admin:s3cr3t!
+    lines = [
+        f"Authorization: Basic {basic}",
+        f"Proxy-Authorization: basic {basic}",
+        f"retrying with basic {basic}",
+        "Cookie: session=9f8e7d6c5b4a; theme=dark",
+        "Set-Cookie: sid=Zx81Kq0PwLm; Path=/; HttpOnly",
+        "pwd=hunter22 passwd=hunter22 pass=hunter22 MYSQL_PWD='hunter 22'",
+        "basic plan; Cookie: chocolate chip; bypass=1; test pass: 5/5; PWD=/home/app",
+    ]
+    assert [policy.redact(line) for line in lines] == [
+        "Authorization: Basic <BASIC_AUTH>",
+        "Proxy-Authorization: basic <BASIC_AUTH>",
+        "retrying with basic <BASIC_AUTH>",
+        "Cookie: <COOKIE>",
+        "Set-Cookie: <COOKIE>",
+        "pwd=<SECRET> passwd=<SECRET> pass=<SECRET> MYSQL_PWD=<SECRET>",
+        "basic plan; Cookie: chocolate chip; bypass=1; test pass: 5/5; PWD=/home/app",
+    ]
+
+
+def test_url_password_keeps_the_host(policy):
+    """Only the password of a connection URL goes: the host after it stays, even where the
+    password and host together look like an email address."""
+    assert policy.redact("mongodb+srv://admin:pw@cluster0.example.net/db?retryWrites=true") == (
+        "mongodb+srv://admin:<PASSWORD>@cluster0.example.net/db?retryWrites=true"
+    )
+    assert policy.findings("postgresql://app:p4ss@db.internal:5432/orders") == ["url_password"]
+
+
+def test_prefixed_api_keys_need_no_entropy(policy):
+    """sk-ant-api03-, sk-proj-, sk-svcacct- and sk-admin- keys are caught whatever their remainder
+    looks like; the same prefixes on short names, and sk- words, are not keys."""
+    keys = [
+        "sk-ant-api03-" + "abcdefghij" * 9 + "-AA",
+        "sk-proj-" + "a" * 48,
+        "sk-svcacct-" + "abcdefghij" * 4,
+        "sk-admin-" + "0123456789abcdef" * 3,
+    ]
+    assert [policy.redact(f"key {key}") for key in keys] == ["key <API_KEY>"] * 4
+    assert policy.findings("sk-proj-frontend-team-config sk-learn-compatible-estimator") == []
 
 
 def test_luhn_and_iin_decide_cards(policy):

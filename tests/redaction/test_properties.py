@@ -29,6 +29,8 @@ SECRETS = [
     "AKIAIOSFODNN7EXAMPLE",
     "ghp_0123456789abcdefABCDEF0123456789abcd",
     "sk-proj-Ab3dEfGh1jKlMnOpQrStUvWx12",
+    "sk-proj-" + "a" * 40,  # a distinctive prefix needs no entropy after it
+    "sk-svcacct-" + "abcdef0123" * 4,
     "xoxb-123456789012-abcdefGHIJKL",
     "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV",
 ]

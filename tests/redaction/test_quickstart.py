@@ -21,5 +21,8 @@ def test_quickstart_prints_no_card_number(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     (refund,) = [line for line in proc.stdout.splitlines() if "issue_refund(" in line]
-    assert ("4111" in proc.stdout, '"card_number":"***REDACTED***"' in refund) == (False, True)
-    assert b"4111" not in (tmp_path / "toolaudit.db").read_bytes()
+    # The card's digits in any grouping; "4111" alone turns up by chance in random trace ids.
+    card = ("4111 1111 1111 1111", "4111111111111111", "4111-1111-1111-1111")
+    stored = (tmp_path / "toolaudit.db").read_bytes()
+    assert [c for c in card if c in proc.stdout or c.encode() in stored] == []
+    assert '"card_number":"***REDACTED***"' in refund

@@ -3,7 +3,8 @@
 Writes, beside this file:
 
 * ``positives.ndjson``: ``{"kind", "text", "values"}``: free text holding sensitive ``values`` of
-  ``kind`` (emails, SSNs, cards, phones, IBANs, IP addresses, secrets of each kind);
+  ``kind`` (emails, SSNs, cards, phones, IBANs, IP addresses, secrets of each kind), and for some a
+  ``kept`` list of what must survive (the host of a connection URL);
 * ``negatives.ndjson``: ``{"category", "text"}``: near misses that must come out unchanged (trace and
   span ids, UUIDs, digests, timestamps, order/ticket ids, versions, Luhn-failing card-like numbers,
   invalid-area SSN-like numbers, bad-checksum IBANs, dates, prices...);
@@ -383,6 +384,7 @@ def positives() -> list[dict[str, Any]]:
         add("ip_address", v)
     for kind, value, template in secrets():
         add(kind, value, template)
+    rows.extend(review_positives())
     return rows
 
 
@@ -508,7 +510,80 @@ def negatives() -> list[dict[str, Any]]:
                            f"Mozilla/5.0 (X11; Linux x86_64) Chrome/{rng.randint(100, 131)}.0.0.0 Safari/537.36",
                            f"python-requests/2.{rng.randint(20, 32)}.0", f"SupportDashboard/{rng.randint(1, 9)}.{rng.randint(0, 9)}",
                            f"okhttp/4.{rng.randint(1, 12)}.{rng.randint(0, 9)} Dalvik/2.1.0"][i % 5])  # fmt: skip
+    rows.extend(review_negatives())
     return rows
+
+
+# --- rows added after the second review -----------------------------------------------------------
+# They draw from their own generator, so every row above stays as it was.
+review_rng = random.Random(20250601)
+
+
+def review_token(n: int, alphabet: str = string.ascii_lowercase) -> str:
+    return "".join(review_rng.choice(alphabet) for _ in range(n))
+
+
+def review_positives() -> list[dict[str, Any]]:
+    """Basic credentials, cookie headers, pwd=/pass= assignments, connection URLs whose host must
+    survive (``kept``), and prefixed API keys whose remainder is low-entropy."""
+    rows: list[dict[str, Any]] = []
+    for i in range(10):
+        user, pw = rng_user(), review_token(10, string.ascii_letters + string.digits + "!$")
+        creds = base64.b64encode(f"{user}:{pw}".encode()).decode()
+        template = ["Authorization: Basic {}", "Proxy-Authorization: Basic {}",
+                    "curl -H 'Authorization: Basic {}' https://api.example.com/v1/orders",
+                    "headers={{'Authorization': 'Basic {}'}}", "> authorization: basic {}",
+                    "proxy sent basic {} upstream"][i % 6]  # fmt: skip
+        rows.append({"kind": "basic_auth", "text": template.format(creds), "values": [creds]})
+    for i in range(10):
+        token = review_token(32, string.ascii_letters + string.digits)
+        template = ["Cookie: session={}; theme=dark", "Set-Cookie: sid={}; Path=/; HttpOnly; Secure",
+                    "> Cookie: _ga=GA1.2.1; session_id={}", "headers: {{'Cookie': 'auth={}'}}",
+                    "< set-cookie: remember_me={}; Max-Age=2592000"][i % 5]  # fmt: skip
+        rows.append({"kind": "cookie", "text": template.format(token), "values": [token]})
+    for i in range(10):
+        pw = review_token(10, string.ascii_letters + string.digits + "!#%")
+        template = ["pwd={}", "MYSQL_PWD={}", "db_pass: {}", "PASS='{}'", 'pass => "{}"',
+                    "login(user, pass={})", "export REDIS_PASS={}", "smtp_pwd = {}"][i % 8]  # fmt: skip
+        rows.append({"kind": "secret_assignment", "text": template.format(pw), "values": [pw]})
+    for i in range(8):
+        pw = review_token(12, string.ascii_letters + string.digits)
+        host = ["cluster0.ab1cd.mongodb.net", "db.internal", "prod-db.example.org:5432", "cache.example.com:6379"][i % 4]  # fmt: skip
+        url = ["mongodb+srv://admin:{}@{}/orders", "postgresql://app:{}@{}/shop",
+               "mysql://root:{}@{}/crm", "rediss://default:{}@{}/0"][i % 4]  # fmt: skip
+        rows.append(
+            {"kind": "url_password", "text": "connecting to " + url.format(pw, host), "values": [pw], "kept": [host]}
+        )  # fmt: skip
+    for i in range(8):
+        key = [f"sk-proj-{review_token(48)}", f"sk-ant-api03-{review_token(95, string.ascii_lowercase + '-')}",
+               f"sk-svcacct-{review_token(40, string.ascii_lowercase + string.digits)}",
+               f"sk-admin-{review_token(40, 'abcdef0123456789')}"][i % 4]  # fmt: skip
+        rows.append({"kind": "api_key", "text": ["OPENAI_API_KEY={}", "key: {}"][i % 2].format(key), "values": [key]})  # fmt: skip
+    return rows
+
+
+def rng_user() -> str:
+    return review_rng.choice(FIRST) + review_rng.choice(["", ".", "_"]) + review_rng.choice(LAST)
+
+
+def review_negatives() -> list[dict[str, Any]]:
+    """Near misses of the rows above: the word "basic", cookies without a header, "pass" inside
+    words and as a verdict, a working directory, sk- words and short prefixed names."""
+    texts = {
+        "basic_word": ["basic configuration is enough", "Basic plan: $10/month", "the basic idea is simple",
+                       "basic auth is disabled on this route", "BASIC interpreter v2.0", "Authorization: required"],
+        "cookie_word": ["Cookie: chocolate chip", "cookie policy: we use cookies", "cookies: 3 set",
+                        "Cookie consent banner shown", "cookie: none"],
+        "pass_word": ["bypass=1", "compass: north-east", "test pass: 5/5", "passed: 12", "pass=true",
+                      "surpass: none", "passport: required", "PWD=/home/app", "pwd: /srv/app/current",
+                      "cd $PWD && make"],
+        "sk_word": ["sk-learn-compatible-estimator-wrapper", "sk-proj-frontend-team-config",
+                    "disk-admin-tools-for-cluster-maintenance-and-backup", "task-proj-planning-board-for-the-q3-roadmap-review"],
+        "url_no_password": ["mongodb+srv://cluster0.ab1cd.mongodb.net/orders", "postgresql://db.internal:5432/shop"],
+    }  # fmt: skip
+    return [
+        {"category": category, "text": text} for category, items in texts.items() for text in items
+    ]
 
 
 # --- structured ---------------------------------------------------------------------------------
