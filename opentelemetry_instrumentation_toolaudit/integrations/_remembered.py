@@ -62,13 +62,17 @@ class RememberedCall:
     owner: tuple[str | None, ...] = dataclasses.field(default=(), init=False, repr=False)
     """Who was being served when the model asked for it (the audit_context's user, session and
     conversation): name matching never hands one user's call to another's dispatch, even with no
-    span to tell the requests apart."""
+    span to tell the requests apart. A call asked for outside any audit_context may be claimed by a
+    dispatch inside one (apps often enter the context only around their tool dispatch)."""
 
     def __post_init__(self, arguments: Any) -> None:
         ctx = self.chat_context
         self.trace_id = ctx.trace_id if ctx is not None and ctx.is_valid else 0
         self.arguments_digest = arguments_digest(arguments)
         self.owner = _owner()
+
+
+_NOBODY: tuple[str | None, ...] = (None, None, None)
 
 
 def _owner() -> tuple[str | None, ...]:
@@ -183,7 +187,7 @@ class _Registry:
             for c in local.calls
             if not c.claimed
             and c.name == name
-            and c.owner == owner
+            and c.owner in (owner, _NOBODY)
             and (not trace_id or c.trace_id in (0, trace_id))
         ]
         if len(candidates) > 1 and arguments is not None:
