@@ -134,16 +134,6 @@ class AuditSink(abc.ABC):
         self.close()
 
 
-def node_collector(nodes: list[tuple[int, int, bytes]]) -> Any:
-    """An ``on_node`` callback for ``Frontier.append`` keeping the nodes a sink stores."""
-
-    def on_node(level: int, index: int, node: bytes) -> None:
-        if level >= NODE_MIN_LEVEL:
-            nodes.append((level, index, node))
-
-    return on_node
-
-
 def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:
     """The stored frontier, or a SinkError naming the sink when it is damaged."""
     try:

@@ -237,7 +237,7 @@ class JSONLSink(AuditSink):
             try:
                 self._catch_up()
                 frontier = self._frontier.copy()
-                records = seal_batch(bodies, frontier, self._prev)
+                records = seal_batch(bodies, frontier, self._prev, columns=False)
                 payload = b"".join(frame(r) for r in records)
             except OSError as exc:
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None

@@ -33,11 +33,11 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     DATA_COLUMNS,
+    NODE_MIN_LEVEL,
     AuditSink,
     ScanRow,
     TreeHead,
     compare_columns,
-    node_collector,
     reinit_in_forked_child,
     restore_frontier,
 )
@@ -202,7 +202,9 @@ class PostgresSink(AuditSink):
                 size, prev, data = row if row else (0, GENESIS_HASH, b"")
                 frontier = restore_frontier(size, data, self._where)
                 nodes: list[tuple[int, int, bytes]] = []
-                records = seal_batch(bodies, frontier, prev, node_collector(nodes))
+                records = seal_batch(
+                    bodies, frontier, prev, nodes=nodes, min_node_level=NODE_MIN_LEVEL
+                )
                 with conn.cursor() as cur:
                     with cur.copy(_COPY) as copy:
                         for r in records:
