@@ -74,12 +74,21 @@ _BOOL_OR_NONE = frozenset({bool, type(None)})
 _COLUMN_INDEX = {name: i for i, name in enumerate(INDEXED_COLUMNS)}
 
 
-def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
-    """:func:`column_values` as a tuple in ``INDEXED_COLUMNS`` order (seq first, success last)."""
+def plain_column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The record's values for ``INDEXED_COLUMNS`` when they are their own column values (every
+    text column a str or absent, success a bool or absent: the usual case, decided in C), else None."""
     values = tuple(map(record.get, INDEXED_COLUMNS))
-    # The usual case, decided in C: every text column a str or absent, success a bool or absent.
     if _TEXT_OR_NONE.issuperset(map(type, values[1:-1])) and type(values[-1]) in _BOOL_OR_NONE:
         return values
+    return None
+
+
+def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """:func:`column_values` as a tuple in ``INDEXED_COLUMNS`` order (seq first, success last)."""
+    plain = plain_column_tuple(record)
+    if plain is not None:
+        return plain
+    values = tuple(map(record.get, INDEXED_COLUMNS))
     out = list(values)
     for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, values, strict=True)):
         if value is None or type(value) is str:
@@ -116,7 +125,7 @@ class ColumnValues(Mapping[str, Any]):
 
 def seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> StoredRecord:
     """Place ``body`` at ``seq`` after the record whose entry hash is ``prev_hash``."""
-    return _seal_all([body], seq, prev_hash, True)[0][0]
+    return seal_records([body], seq, prev_hash, True)[0][0]
 
 
 def seal_batch(
@@ -133,7 +142,7 @@ def seal_batch(
     frontier. Perfect subtrees completed at ``min_node_level`` or above are reported to ``on_node``
     or added to ``nodes`` as ``(level, index, hash)``. ``columns=False`` (a sink without columns)
     leaves ``StoredRecord.columns`` None. Sinks call this under their cross-process lock."""
-    records, digests = _seal_all(bodies, frontier.size, prev_hash, columns)
+    records, digests = seal_records(bodies, frontier.size, prev_hash, columns)
     if on_node is None:
         frontier.extend(digests, nodes, min_node_level)
     else:
@@ -142,9 +151,11 @@ def seal_batch(
     return records
 
 
-def _seal_all(
+def seal_records(
     bodies: Sequence[Mapping[str, Any]], seq: int, prev_hash: str, columns: bool
 ) -> tuple[list[StoredRecord], list[bytes]]:
+    """Seal ``bodies`` at ``seq`` on after ``prev_hash``: the records and their leaf hashes (the
+    caller advances its Merkle frontier with them, as :func:`seal_batch` does)."""
     # The per-record cost of every append: kept flat, names bound locally.
     records: list[StoredRecord] = []
     digests: list[bytes] = []

@@ -61,6 +61,10 @@ class AuditSink(abc.ABC):
     """
 
     url: str
+    scan_checks_columns = False
+    """True when :meth:`scan` itself compares every record's columns with its canonical bytes:
+    :meth:`column_problems` then reports what the last complete scan found, and the verifier asks
+    for it after the scan rather than on a thread beside it."""
     last_head: TreeHead | None = None
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
