@@ -26,7 +26,7 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     GENESIS_HASH,
     ColumnValues,
     StoredRecord,
-    seal_batch,
+    seal_records,
 )
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
@@ -192,11 +192,15 @@ class SQLiteSink(AuditSink):
                         "SELECT size, prev_hash, frontier FROM audit_head"
                     ).fetchone()
                     frontier = restore_frontier(size, data, self.path)
-                    nodes: list[tuple[int, int, bytes]] = []
-                    records = seal_batch(
-                        bodies, frontier, prev, nodes=nodes, min_node_level=NODE_MIN_LEVEL
+                    records, digests = seal_records(bodies, size, prev, True)
+                    self._insert(
+                        [
+                            (r.seq, digest, r.prev_hash, r.canonical.decode(), *_data(r))
+                            for r, digest in zip(records, digests, strict=True)
+                        ]
                     )
-                    self._insert(records)
+                    nodes: list[tuple[int, int, bytes]] = []
+                    frontier.extend(digests, nodes, NODE_MIN_LEVEL)
                     if nodes:
                         self._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
                     self._conn.execute(
@@ -210,8 +214,7 @@ class SQLiteSink(AuditSink):
         self.last_head = TreeHead(frontier.size, frontier.root())
         return records
 
-    def _insert(self, records: list[StoredRecord]) -> None:
-        rows = [_row(r) for r in records]
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         # Many rows per INSERT statement: one sqlite3_step and far less binding overhead per row.
         whole = len(rows) - len(rows) % _ROWS_PER_INSERT
         if whole:
@@ -336,24 +339,12 @@ class SQLiteSink(AuditSink):
                 self._conn = None  # type: ignore[assignment]
 
 
-def _row(record: StoredRecord) -> tuple[Any, ...]:
+def _data(record: StoredRecord) -> tuple[Any, ...]:
+    """The data column values of a sealed record, in _COLUMNS order."""
     columns = record.columns
-    if type(columns) is ColumnValues:  # as sealed: the values are already in column order
-        return (
-            record.seq,
-            bytes.fromhex(record.entry_hash),
-            record.prev_hash,
-            record.canonical.decode("utf-8"),
-            *columns.as_tuple[1:],
-        )
-    columns = columns or {}
-    return (
-        record.seq,
-        bytes.fromhex(record.entry_hash),
-        record.prev_hash,
-        record.canonical.decode("utf-8"),
-        *[columns.get(c) for c in _COLUMNS],
-    )
+    if type(columns) is ColumnValues:  # as sealed: already in column order
+        return columns.as_tuple[1:]
+    return tuple((columns or {}).get(c) for c in _COLUMNS)
 
 
 __all__ = ["SQLiteSink", "is_sqlite_file"]
