@@ -108,7 +108,8 @@ _SIMPLE_TYPES = frozenset({str, bool, type(None)})
 
 
 def _clean(value: Any) -> bool:
-    """Whether the C encoder prints ``value`` exactly as RFC 8785 does, without any change."""
+    """Whether the C encoder prints ``value`` exactly as RFC 8785 does, without any change (with
+    orjson, keys equal to record field names are left to orjson's own check that keys are str)."""
     # The sealing hot path: one type test per value, keys checked by a set test where possible.
     t = type(value)
     if t is dict:

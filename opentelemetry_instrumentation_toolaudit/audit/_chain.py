@@ -78,17 +78,18 @@ def plain_column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
     """The record's values for ``INDEXED_COLUMNS`` when they are their own column values (every
     text column a str or absent, success a bool or absent: the usual case, decided in C), else None."""
     values = tuple(map(record.get, INDEXED_COLUMNS))
-    if _TEXT_OR_NONE.issuperset(map(type, values[1:-1])) and type(values[-1]) in _BOOL_OR_NONE:
-        return values
-    return None
+    return values if _plain(values) else None
+
+
+def _plain(values: tuple[Any, ...]) -> bool:
+    return _TEXT_OR_NONE.issuperset(map(type, values[1:-1])) and type(values[-1]) in _BOOL_OR_NONE
 
 
 def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
     """:func:`column_values` as a tuple in ``INDEXED_COLUMNS`` order (seq first, success last)."""
-    plain = plain_column_tuple(record)
-    if plain is not None:
-        return plain
     values = tuple(map(record.get, INDEXED_COLUMNS))
+    if _plain(values):
+        return values
     out = list(values)
     for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, values, strict=True)):
         if value is None or type(value) is str:
@@ -154,8 +155,9 @@ def seal_batch(
 def seal_records(
     bodies: Sequence[Mapping[str, Any]], seq: int, prev_hash: str, columns: bool
 ) -> tuple[list[StoredRecord], list[bytes]]:
-    """Seal ``bodies`` at ``seq`` on after ``prev_hash``: the records and their leaf hashes (the
-    caller advances its Merkle frontier with them, as :func:`seal_batch` does)."""
+    """Seal ``bodies`` as records ``seq``, ``seq + 1``, … after the record whose entry hash is
+    ``prev_hash``: the records and their leaf hashes, with which the caller advances its Merkle
+    frontier (as :func:`seal_batch` does)."""
     # The per-record cost of every append: kept flat, names bound locally.
     records: list[StoredRecord] = []
     digests: list[bytes] = []
