@@ -152,9 +152,10 @@ class SQLiteSink(AuditSink):
         conn.execute("PRAGMA busy_timeout = 60000")
         if writer:  # a verifier leaves the file exactly as it found it
             # For a new file only (a database in WAL mode keeps its page size). A commit writes every
-            # page it touched to the WAL, and five indexes with random keys (trace ids, interleaved
-            # users) touch a page per record each: 16 KiB pages mean a quarter of the WAL frames,
-            # write calls and checkpoint reads of 4 KiB pages, which costs more here than the bytes.
+            # page it touched to the WAL, and indexes whose keys arrive out of order (random trace
+            # ids, interleaved users and conversations) touch a page per record each: 16 KiB pages
+            # mean a quarter of the WAL frames, write calls and checkpoint reads of 4 KiB pages for
+            # about the same bytes, and those calls are what cost most (README, performance).
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
