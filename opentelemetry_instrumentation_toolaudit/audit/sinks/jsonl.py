@@ -272,15 +272,20 @@ class JSONLSink(AuditSink):
         reported by repairs(), never a record."""
         try:
             with open(self.path, "rb", buffering=0) as f:
-                rest = b""
+                pending: list[bytes] = []  # the start of a line that continues in the next read
                 while True:
                     chunk = f.read(_READ_SIZE)
                     if not chunk:
                         return
-                    lines = (rest + chunk if rest else chunk).split(b"\n")
-                    rest = lines.pop()
-                    if lines:
-                        yield lines
+                    lines = chunk.split(b"\n")
+                    if len(lines) == 1:  # a line longer than a read: joined once, when it ends
+                        pending.append(chunk)
+                        continue
+                    if pending:
+                        lines[0] = b"".join((*pending, lines[0]))
+                    tail = lines.pop()  # b"" when the read ended with a newline
+                    pending = [tail] if tail else []
+                    yield lines
         except OSError as exc:
             raise SinkError(f"{self.path}: cannot read ({exc.strerror})") from None
 
