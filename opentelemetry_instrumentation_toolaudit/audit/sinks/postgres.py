@@ -103,7 +103,6 @@ _COPY_TYPES = [
     "bytea",
     *("bool" if c == SUCCESS else "text" for c in DATA_COLUMNS),
 ]
-_SEAL_SLICE = 64
 
 _SCAN_COPY = (
     f"COPY (SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} "
@@ -210,26 +209,15 @@ class PostgresSink(AuditSink):
                 row = conn.execute(_HEAD).fetchone()
                 size, prev, data = row if row else (0, GENESIS_HASH, b"")
                 frontier = restore_frontier(size, data, self._where)
-                records: list[StoredRecord] = []
-                digests: list[bytes] = []
+                records, digests = seal_records(bodies, size, prev, True)
                 with conn.cursor() as cur:
                     binary = _binary_copy_fits(bodies)
                     with cur.copy(_COPY_BINARY if binary else _COPY) as copy:
                         if binary:
                             copy.set_types(_COPY_TYPES)
                         write_row = copy.write_row
-                        # Sealed a slice at a time, each slice sent as it is ready: the server
-                        # inserts (and indexes) one slice while this process seals the next.
-                        for start in range(0, len(bodies), _SEAL_SLICE):
-                            part, part_digests = seal_records(
-                                bodies[start : start + _SEAL_SLICE], size, prev, True
-                            )
-                            for r, digest in zip(part, part_digests, strict=True):
-                                write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
-                            records += part
-                            digests += part_digests
-                            size += len(part)
-                            prev = part[-1].entry_hash
+                        for r, digest in zip(records, digests, strict=True):
+                            write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
                     nodes: list[tuple[int, int, bytes]] = []
                     frontier.extend(digests, nodes, NODE_MIN_LEVEL)
                     if nodes:
