@@ -23,6 +23,7 @@ from typing import Any
 import rfc8785
 
 from opentelemetry_instrumentation_toolaudit._exceptions import CanonicalizationError
+from opentelemetry_instrumentation_toolaudit.audit._schema import FIELDS
 
 MAX_SAFE_INTEGER = 2**53 - 1
 
@@ -41,7 +42,12 @@ try:  # orjson (the ``fast`` extra) is several times quicker than the C ``json``
     def _encode_clean(value: Any) -> bytes:
         return orjson.dumps(value, option=_ORJSON_OPTIONS)
 
+    # orjson raises for a key that is not exactly a str, so a key equal to a record field name (all
+    # ASCII) needs no check of its own: one set test in C covers a whole record's keys.
+    _KNOWN_KEYS: frozenset[str] = FIELDS
+
 except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _KNOWN_KEYS = frozenset()
 
     def _encode_clean(value: Any) -> bytes:
         return "".join(_c_encode(value, 0)).encode("utf-8")
@@ -98,15 +104,22 @@ def prepare(value: Any) -> Any:
     raise CanonicalizationError(f"type {type(value).__qualname__} has no canonical JSON form")
 
 
+_SIMPLE_TYPES = frozenset({str, bool, type(None)})
+
+
 def _clean(value: Any) -> bool:
-    """Whether the C encoder prints ``value`` exactly as RFC 8785 does, without any change."""
+    """Whether the C encoder prints ``value`` exactly as RFC 8785 does, without any change (with
+    orjson, keys equal to record field names are left to orjson's own check that keys are str)."""
+    # The sealing hot path: one type test per value, keys checked by a set test where possible.
     t = type(value)
     if t is dict:
-        for k, v in value.items():
-            if type(k) is not str or not k.isascii():
-                return False
+        if not _KNOWN_KEYS.issuperset(value):
+            for k in value:
+                if type(k) is not str or not k.isascii():
+                    return False
+        for v in value.values():
             t = type(v)
-            if t is str or t is bool or v is None:
+            if t in _SIMPLE_TYPES:
                 continue
             if t is int:
                 if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
@@ -114,10 +127,13 @@ def _clean(value: Any) -> bool:
             elif not _clean(v):
                 return False
         return True
-    if t is str or t is bool or value is None:
+    if t in _SIMPLE_TYPES:
         return True
     if t is list or t is tuple:
-        return all(not (type(v) is not str and not _clean(v)) for v in value)
+        for v in value:  # noqa: SIM110 - a loop is faster than all() over a generator here
+            if type(v) is not str and not _clean(v):
+                return False
+        return True
     if t is int:
         return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
     if t is float:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit.audit._canonical import canonicalize
@@ -66,35 +66,67 @@ def column_values(record: Mapping[str, Any]) -> dict[str, Any]:
     """The indexed column values of a record: ``seq`` an int, ``success`` a bool (None unless the
     record holds a bool), every other column the record's string, or the canonical JSON text of a
     non-string value, or None when absent. Writers and the verifier both use this one function."""
-    out = {name: record.get(name) for name in INDEXED_COLUMNS}
-    for name, value in out.items():
+    return dict(zip(INDEXED_COLUMNS, _column_tuple(record), strict=True))
+
+
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_BOOL_OR_NONE = frozenset({bool, type(None)})
+_COLUMN_INDEX = {name: i for i, name in enumerate(INDEXED_COLUMNS)}
+
+
+def plain_column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The record's values for ``INDEXED_COLUMNS`` when they are their own column values (every
+    text column a str or absent, success a bool or absent: the usual case, decided in C), else None."""
+    values = tuple(map(record.get, INDEXED_COLUMNS))
+    return values if _plain(values) else None
+
+
+def _plain(values: tuple[Any, ...]) -> bool:
+    return _TEXT_OR_NONE.issuperset(map(type, values[1:-1])) and type(values[-1]) in _BOOL_OR_NONE
+
+
+def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """:func:`column_values` as a tuple in ``INDEXED_COLUMNS`` order (seq first, success last)."""
+    values = tuple(map(record.get, INDEXED_COLUMNS))
+    if _plain(values):
+        return values
+    out = list(values)
+    for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, values, strict=True)):
         if value is None or type(value) is str:
             continue
         if name == SUCCESS:
-            out[name] = value if isinstance(value, bool) else None
+            out[i] = value if isinstance(value, bool) else None
         elif name != SEQ:
-            out[name] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return out
+            out[i] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return tuple(out)
+
+
+class ColumnValues(Mapping[str, Any]):
+    """A sealed record's indexed column values (:func:`column_values`) as a read-only mapping over
+    a tuple: building a dict for every record costs more than the sinks' use of it."""
+
+    __slots__ = ("as_tuple",)
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.as_tuple = values
+        """The values in ``INDEXED_COLUMNS`` order."""
+
+    def __getitem__(self, name: str) -> Any:
+        return self.as_tuple[_COLUMN_INDEX[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(INDEXED_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(INDEXED_COLUMNS)
+
+    def __repr__(self) -> str:
+        return f"ColumnValues({dict(self)!r})"
 
 
 def seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> StoredRecord:
     """Place ``body`` at ``seq`` after the record whose entry hash is ``prev_hash``."""
-    return _seal(body, seq, prev_hash)[0]
-
-
-def _seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> tuple[StoredRecord, bytes]:
-    record = dict(
-        body
-    )  # copying in C and then overwriting the chain fields beats filtering them out
-    record[SCHEMA] = SCHEMA_VERSION
-    record[SEQ] = seq
-    record[PREV_HASH] = prev_hash
-    data, exact = canonicalize(record)
-    h = _LEAF_PREFIX.copy()
-    h.update(data)
-    digest = h.digest()
-    columns = column_values(record if exact else json.loads(data))
-    return StoredRecord(seq, data, digest.hex(), prev_hash, columns), digest
+    return seal_records([body], seq, prev_hash, True)[0][0]
 
 
 def seal_batch(
@@ -102,14 +134,59 @@ def seal_batch(
     frontier: Frontier,
     prev_hash: str,
     on_node: Callable[[int, int, bytes], None] | None = None,
+    *,
+    columns: bool = True,
+    nodes: list[tuple[int, int, bytes]] | None = None,
+    min_node_level: int = 1,
 ) -> list[StoredRecord]:
     """Seal ``bodies`` after the tree ``frontier`` (whose last leaf is ``prev_hash``), advancing the
-    frontier. Sinks call this under their cross-process lock."""
-    records = []
-    append = frontier.append
-    for body in bodies:
-        stored, digest = _seal(body, frontier.size, prev_hash)
-        append(digest, on_node)
-        prev_hash = stored.entry_hash
-        records.append(stored)
+    frontier. Perfect subtrees completed at ``min_node_level`` or above are reported to ``on_node``
+    or added to ``nodes`` as ``(level, index, hash)``. ``columns=False`` (a sink without columns)
+    leaves ``StoredRecord.columns`` None. Sinks call this under their cross-process lock."""
+    records, digests = seal_records(bodies, frontier.size, prev_hash, columns)
+    if on_node is None:
+        frontier.extend(digests, nodes, min_node_level)
+    else:
+        for digest in digests:
+            frontier.append(digest, on_node)
     return records
+
+
+def seal_records(
+    bodies: Sequence[Mapping[str, Any]], seq: int, prev_hash: str, columns: bool
+) -> tuple[list[StoredRecord], list[bytes]]:
+    """Seal ``bodies`` as records ``seq``, ``seq + 1``, … after the record whose entry hash is
+    ``prev_hash``: the records and their leaf hashes, with which the caller advances its Merkle
+    frontier (as :func:`seal_batch` does)."""
+    # The per-record cost of every append: kept flat, names bound locally.
+    records: list[StoredRecord] = []
+    digests: list[bytes] = []
+    add = records.append
+    add_digest = digests.append
+    leaf = _LEAF_PREFIX.copy
+    loads = json.loads
+    column_tuple = _column_tuple
+    for body in bodies:
+        # Copying in C and then overwriting the chain fields beats filtering them out.
+        record = dict(body)
+        record[SCHEMA] = SCHEMA_VERSION
+        record[SEQ] = seq
+        record[PREV_HASH] = prev_hash
+        data, exact = canonicalize(record)
+        h = leaf()
+        h.update(data)
+        digest = h.digest()
+        add_digest(digest)
+        entry_hash = digest.hex()
+        add(
+            StoredRecord(
+                seq,
+                data,
+                entry_hash,
+                prev_hash,
+                ColumnValues(column_tuple(record if exact else loads(data))) if columns else None,
+            )
+        )
+        prev_hash = entry_hash
+        seq += 1
+    return records, digests

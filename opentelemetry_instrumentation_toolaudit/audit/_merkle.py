@@ -84,6 +84,32 @@ class Frontier:
         hashes.append(node)
         self.size += 1
 
+    def extend(
+        self,
+        leaf_hashes: Iterable[bytes],
+        nodes: list[tuple[int, int, bytes]] | None = None,
+        min_level: int = 1,
+    ) -> None:
+        """Add leaves in order (:meth:`append` without a call per leaf). Perfect subtrees completed at
+        ``min_level`` or above are added to ``nodes`` as ``(level, index, hash)``."""
+        hashes = self.hashes
+        pop = hashes.pop
+        push = hashes.append
+        size = self.size
+        for node in leaf_hashes:
+            size += 1
+            s = size - 1
+            if s & 1:
+                level = 0
+                while s & 1:
+                    node = _sha256(_NODE + pop() + node).digest()
+                    s >>= 1
+                    level += 1
+                    if nodes is not None and level >= min_level:
+                        nodes.append((level, (size >> level) - 1, node))
+            push(node)
+        self.size = size
+
     def root(self) -> bytes:
         """The tree head ``MTH(D[0:size])``."""
         if not self.hashes:

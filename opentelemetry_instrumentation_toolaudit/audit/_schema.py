@@ -89,6 +89,46 @@ EVENT_TYPES: Final = (
     EVENT_ADMIN,
 )
 
+FIELDS: Final = frozenset(
+    {
+        SCHEMA,
+        SEQ,
+        PREV_HASH,
+        EVENT_ID,
+        EVENT_TYPE,
+        RECORDED_AT,
+        START_TIME,
+        END_TIME,
+        DURATION_MS,
+        TRACE_ID,
+        SPAN_ID,
+        PARENT_SPAN_ID,
+        TOOL_NAME,
+        CALL_ID,
+        USER_ID,
+        USER_ROLES,
+        SESSION_ID,
+        CONVERSATION_ID,
+        TURN_NUMBER,
+        MODEL,
+        PROVIDER,
+        TRIGGER,
+        PURPOSE,
+        ATTRIBUTION,
+        CLIENT_ADDRESS,
+        USER_AGENT,
+        ARGUMENTS,
+        RESULT_SUMMARY,
+        SUCCESS,
+        ERROR_TYPE,
+        SERVICE_NAME,
+        SERVICE_VERSION,
+        DEPLOYMENT_ENVIRONMENT,
+        DETAILS,
+    }
+)
+"""Every top-level field name of a record (all ASCII: canonicalization need not check them)."""
+
 INDEXED_COLUMNS: Final = (
     SEQ,
     EVENT_ID,

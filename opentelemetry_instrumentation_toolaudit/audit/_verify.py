@@ -191,7 +191,8 @@ def verify(
                 continue
         seen.append(_Seen(source, checkpoint))
 
-    # Column checks run in SQL on another connection and thread while this one hashes.
+    # Column checks run in SQL on another connection and thread while this one hashes (or in the
+    # scan itself, for a sink that says so).
     column_result: list[Any] = []
 
     def check_columns() -> None:
@@ -200,11 +201,17 @@ def verify(
         except Exception as exc:  # noqa: BLE001 - re-raised on the caller's thread below
             column_result.append(exc)
 
-    worker = threading.Thread(target=check_columns, name="toolaudit-verify-columns", daemon=True)
-    worker.start()
     wanted = {s.checkpoint.size for s in seen} | {c.size for _, c, _ in bad_signature}
-    size, roots, root, scan_problems = _scan(sink, wanted)
-    worker.join()
+    if sink.scan_checks_columns:
+        size, roots, root, scan_problems = _scan(sink, wanted)
+        check_columns()
+    else:
+        worker = threading.Thread(
+            target=check_columns, name="toolaudit-verify-columns", daemon=True
+        )
+        worker.start()
+        size, roots, root, scan_problems = _scan(sink, wanted)
+        worker.join()
     problems += scan_problems
     for item in column_result:
         if isinstance(item, Exception):

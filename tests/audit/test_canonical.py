@@ -107,3 +107,28 @@ def test_cycle_is_a_clear_error():
     record["self"] = record
     with pytest.raises(CanonicalizationError):
         canonical_bytes(record)
+
+
+def test_record_field_keys_of_a_str_subclass_take_the_reference_path():
+    """A key equal to a record field name but of a str subclass still gets the reference bytes."""
+
+    class Key(str):
+        pass
+
+    record = {Key("tool_name"): "x", "seq": 1, "duration_ms": 2.0}
+    assert rfc8785.dumps(prepare(record)) == canonical_bytes(record)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("nan"), 1.0, -0.0, 1e16, 1e-7, 2**53, -(2**53), (1, 2), [{"é": 1, "z": 2}]],
+)
+def test_unusual_values_in_record_fields_equal_rfc8785(value):
+    """Values in the fields the exporter fills (some nested) print as the reference prints them."""
+    record = {
+        "tool_name": "t",
+        "duration_ms": value,
+        "arguments": {"v": value},
+        "user_roles": [value],
+    }
+    assert rfc8785.dumps(prepare(record)) == canonical_bytes(record)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
+
+from .conftest import body
 
 ROOT = Path(__file__).resolve().parents[2]
 KILL_TRIALS = int(os.environ.get("TOOLAUDIT_KILL_TRIALS", "3"))
@@ -198,3 +200,18 @@ def test_failed_jsonl_write_leaves_no_partial_batch(tmp_path, signer, monkeypatc
     with open_sink(f"jsonl:///{tmp_path}/audit.jsonl", create=False) as reader:
         result = verify(reader)
     assert (result.ok, result.size) == (True, 3)
+
+
+def test_jsonl_lines_longer_than_a_read_verify(tmp_path, signer, monkeypatch):
+    """Records longer than one read of the log (and reads ending mid-line) scan and verify."""
+    from opentelemetry_instrumentation_toolaudit.audit.sinks import jsonl
+
+    monkeypatch.setattr(jsonl, "_READ_SIZE", 300)
+    url = f"jsonl:///{tmp_path}/audit.jsonl"
+    with AuditLog(open_sink(url), signer=signer) as log:
+        log.append([body(0), body(1, arguments={"text": "x" * 2000}), body(2)])
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+        records = [r.record for r in sink.read()]
+    expected = (True, 3, "x" * 2000)
+    assert expected == (result.ok, result.size, records[1]["arguments"]["text"])

@@ -204,3 +204,22 @@ def test_frontier_reports_completed_nodes():
     assert {(1, 0), (1, 1), (1, 2), (1, 3), (2, 0), (2, 1), (3, 0)} == set(seen)
     assert ROOTS[8] == seen[(3, 0)]
     assert root_from_leaf_hashes(LEAVES[4:8]) == seen[(2, 1)]
+
+
+@pytest.mark.parametrize("start", [0, 1, 5, 8, 255, 256, 1023])
+def test_frontier_extend_equals_append(start):
+    """extend() gives the same frontier and the same completed nodes (at min_level and up) as append()."""
+    rng = random.Random(start)
+    leaves = [rng.randbytes(32) for _ in range(start + 600)]
+    one, many = Frontier(), Frontier()
+    for leaf in leaves[:start]:
+        one.append(leaf)
+        many.append(leaf)
+    seen: list[tuple[int, int, bytes]] = []
+    for leaf in leaves[start:]:
+        one.append(leaf, lambda level, index, node: seen.append((level, index, node)))
+    nodes: list[tuple[int, int, bytes]] = []
+    many.extend(leaves[start:], nodes, min_level=3)
+    assert (one.size, one.hashes) == (many.size, many.hashes)
+    assert [n for n in seen if n[0] >= 3] == nodes
+    assert root_from_leaf_hashes(leaves) == many.root()

@@ -7,7 +7,13 @@ import random
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import Checkpoint, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit import (
+    AuditLog,
+    Checkpoint,
+    NoteSigner,
+    open_sink,
+    verify,
+)
 from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
@@ -187,3 +193,28 @@ def test_edited_column(sink_url, signer, tmp_path, seed):
     result = _verify(sink_url, signer, tmp_path)
     assert (k, COLUMN) == (result.first_bad_seq, result.problems[0].kind)
     assert f"the {column} column does not match" in result.summary()
+
+
+@pytest.mark.parametrize(
+    ("value", "disguise"),
+    [
+        (1e21, "1000000000000000000000"),  # the number as PostgreSQL's jsonb prints it
+        ({"b": 1, "a": 2}, '{"a": 2, "b": 1}'),  # the object as jsonb prints it
+        (1e-7, "1e-7"),  # the number as the canonical bytes print it
+    ],
+)
+def test_edited_column_with_non_string_value(sink_url, signer, tmp_path, value, disguise):
+    """A column whose record value is not a string, edited to another rendering of that value, is
+    reported: only the exact column value (JSON text of the parsed value) is accepted."""
+    if sink_url.startswith("jsonl"):
+        pytest.skip("the JSONL sink has no columns")
+    with AuditLog(open_sink(sink_url), signer=signer, checkpoint_interval=3600) as log:
+        log.append([body(0), body(1, user_id=value), body(2)])
+    rows = read_rows(sink_url)
+    assert disguise != rows[1]["columns"]["user_id"]
+    rows[1]["columns"]["user_id"] = disguise
+    write_rows(sink_url, rows)
+    result = _verify(sink_url, signer, tmp_path)
+    expected = (1, COLUMN)
+    assert expected == (result.first_bad_seq, result.problems[0].kind)
+    assert "the user_id column does not match" in result.summary()

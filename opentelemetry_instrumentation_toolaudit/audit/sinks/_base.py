@@ -61,6 +61,10 @@ class AuditSink(abc.ABC):
     """
 
     url: str
+    scan_checks_columns = False
+    """True when :meth:`scan` itself compares every record's columns with its canonical bytes:
+    :meth:`column_problems` then reports what the last complete scan found, and the verifier asks
+    for it after the scan rather than on a thread beside it."""
     last_head: TreeHead | None = None
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
@@ -132,16 +136,6 @@ class AuditSink(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def node_collector(nodes: list[tuple[int, int, bytes]]) -> Any:
-    """An ``on_node`` callback for ``Frontier.append`` keeping the nodes a sink stores."""
-
-    def on_node(level: int, index: int, node: bytes) -> None:
-        if level >= NODE_MIN_LEVEL:
-            nodes.append((level, index, node))
-
-    return on_node
 
 
 def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:

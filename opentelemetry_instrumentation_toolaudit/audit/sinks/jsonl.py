@@ -19,6 +19,7 @@ acknowledged (``append`` had not returned), and ``repairs()`` reports them to th
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import fcntl
 import json
@@ -40,7 +41,6 @@ from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.audit._schema import PREV_HASH, SEQ
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
-    ScanRow,
     TreeHead,
     reinit_in_forked_child,
 )
@@ -55,6 +55,8 @@ _PREFIX = b'{"entry_hash":"'
 _MIDDLE = b'","record":'
 _HASH_END = len(_PREFIX) + 64
 _RECORD_START = _HASH_END + len(_MIDDLE)
+_PREFIX_LEN = len(_PREFIX)
+_READ_SIZE = 1 << 20
 
 
 def frame(record: StoredRecord) -> bytes:
@@ -237,7 +239,7 @@ class JSONLSink(AuditSink):
             try:
                 self._catch_up()
                 frontier = self._frontier.copy()
-                records = seal_batch(bodies, frontier, self._prev)
+                records = seal_batch(bodies, frontier, self._prev, columns=False)
                 payload = b"".join(frame(r) for r in records)
             except OSError as exc:
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
@@ -261,12 +263,29 @@ class JSONLSink(AuditSink):
         return records
 
     def _lines(self) -> Iterator[bytes]:
+        for lines in self._line_chunks():
+            yield from lines
+
+    def _line_chunks(self) -> Iterator[list[bytes]]:
+        """The log's complete lines (without newlines), a list per megabyte read. Large reads split
+        in C beat ``for line in file``; a torn final write (no newline) is never a line: it is
+        reported by repairs(), never a record."""
         try:
-            with open(self.path, "rb") as f:
-                for line in f:
-                    if not line.endswith(b"\n"):
-                        return  # a torn final write: reported by repairs(), never a record
-                    yield line[:-1]
+            with open(self.path, "rb", buffering=0) as f:
+                pending: list[bytes] = []  # the start of a line that continues in the next read
+                while True:
+                    chunk = f.read(_READ_SIZE)
+                    if not chunk:
+                        return
+                    lines = chunk.split(b"\n")
+                    if len(lines) == 1:  # a line longer than a read: joined once, when it ends
+                        pending.append(chunk)
+                        continue
+                    if pending:
+                        lines[0] = b"".join((*pending, lines[0]))
+                    tail = lines.pop()  # b"" when the read ended with a newline
+                    pending = [tail] if tail else []
+                    yield lines
         except OSError as exc:
             raise SinkError(f"{self.path}: cannot read ({exc.strerror})") from None
 
@@ -329,24 +348,40 @@ class JSONLSink(AuditSink):
             )
         return out
 
-    def scan(self) -> Iterator[ScanRow]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+        # The verifier's cost per record: unframe() inlined for lines framed as written. Plain
+        # tuples, not ScanRow: one fewer object per record.
         first = True
-        for seq, line in enumerate(self._lines()):
-            parsed = unframe(line)
-            if parsed is None:
-                if first:
-                    raise SinkError(
-                        f"{self.path}: not a toolaudit JSONL log (line 1 is not a record)"
-                    )
-                yield ScanRow(seq, line, b"", "")
-                continue
-            first = False
-            digest, canonical = parsed
-            try:
-                record = _loads(canonical)
-                yield ScanRow(int(record[SEQ]), canonical, digest, str(record[PREV_HASH]))
-            except (ValueError, KeyError, TypeError):
-                yield ScanRow(seq, canonical, digest, "")
+        seq = -1
+        loads = _loads
+        unhex = binascii.unhexlify
+        for lines in self._line_chunks():
+            for line in lines:
+                seq += 1
+                parsed: tuple[bytes, bytes] | None = None
+                if (
+                    line.startswith(_PREFIX)
+                    and line.endswith(b"}")
+                    and line[_HASH_END:_RECORD_START] == _MIDDLE
+                ):
+                    try:
+                        parsed = unhex(line[_PREFIX_LEN:_HASH_END]), line[_RECORD_START:-1]
+                    except binascii.Error:  # not plain hex: unframe() decides, as it always has
+                        parsed = unframe(line)
+                if parsed is None:
+                    if first:
+                        raise SinkError(
+                            f"{self.path}: not a toolaudit JSONL log (line 1 is not a record)"
+                        )
+                    yield seq, line, b"", ""
+                    continue
+                first = False
+                digest, canonical = parsed
+                try:
+                    record = loads(canonical)
+                    yield int(record[SEQ]), canonical, digest, str(record[PREV_HASH])
+                except (ValueError, KeyError, TypeError):
+                    yield seq, canonical, digest, ""
         if first and _file_size(self.path):
             raise SinkError(f"{self.path}: not a toolaudit JSONL log (no complete record line)")
 

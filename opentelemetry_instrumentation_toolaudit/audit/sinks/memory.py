@@ -32,7 +32,7 @@ class MemorySink(AuditSink):
     def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
         with self._lock:
             prev = self._records[-1].entry_hash if self._records else GENESIS_HASH
-            records = seal_batch(bodies, self._frontier, prev)
+            records = seal_batch(bodies, self._frontier, prev, columns=False)
             self._records.extend(records)
             self.last_head = TreeHead(self._frontier.size, self._frontier.root())
         return records

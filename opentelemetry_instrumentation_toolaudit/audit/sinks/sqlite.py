@@ -24,16 +24,17 @@ from typing import Any
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.audit._chain import (
     GENESIS_HASH,
+    ColumnValues,
     StoredRecord,
-    seal_batch,
+    seal_records,
 )
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    NODE_MIN_LEVEL,
     AuditSink,
     TreeHead,
     compare_columns,
-    node_collector,
     reinit_in_forked_child,
     restore_frontier,
 )
@@ -41,6 +42,8 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_u
 
 _INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
 _ROWS_PER_INSERT = 50
+PAGE_SIZE = 16384
+"""Page size of a new database file (see ``_connect``)."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 _SCHEMA = f"""
@@ -148,6 +151,12 @@ class SQLiteSink(AuditSink):
         )
         conn.execute("PRAGMA busy_timeout = 60000")
         if writer:  # a verifier leaves the file exactly as it found it
+            # For a new file only (a database in WAL mode keeps its page size). A commit writes every
+            # page it touched to the WAL, and indexes whose keys arrive out of order (random trace
+            # ids, interleaved users and conversations) touch a page per record each: 16 KiB pages
+            # mean a quarter of the WAL frames, write calls and checkpoint reads of 4 KiB pages for
+            # about the same bytes, and those calls are what cost most (README, performance).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
         return conn
@@ -184,9 +193,15 @@ class SQLiteSink(AuditSink):
                         "SELECT size, prev_hash, frontier FROM audit_head"
                     ).fetchone()
                     frontier = restore_frontier(size, data, self.path)
+                    records, digests = seal_records(bodies, size, prev, True)
+                    self._insert(
+                        [
+                            (r.seq, digest, r.prev_hash, r.canonical.decode(), *_data(r))
+                            for r, digest in zip(records, digests, strict=True)
+                        ]
+                    )
                     nodes: list[tuple[int, int, bytes]] = []
-                    records = seal_batch(bodies, frontier, prev, node_collector(nodes))
-                    self._insert(records)
+                    frontier.extend(digests, nodes, NODE_MIN_LEVEL)
                     if nodes:
                         self._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
                     self._conn.execute(
@@ -200,8 +215,7 @@ class SQLiteSink(AuditSink):
         self.last_head = TreeHead(frontier.size, frontier.root())
         return records
 
-    def _insert(self, records: list[StoredRecord]) -> None:
-        rows = [_row(r) for r in records]
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         # Many rows per INSERT statement: one sqlite3_step and far less binding overhead per row.
         whole = len(rows) - len(rows) % _ROWS_PER_INSERT
         if whole:
@@ -326,15 +340,12 @@ class SQLiteSink(AuditSink):
                 self._conn = None  # type: ignore[assignment]
 
 
-def _row(record: StoredRecord) -> tuple[Any, ...]:
-    columns = record.columns or {}
-    return (
-        record.seq,
-        bytes.fromhex(record.entry_hash),
-        record.prev_hash,
-        record.canonical.decode("utf-8"),
-        *[columns.get(c) for c in _COLUMNS],
-    )
+def _data(record: StoredRecord) -> tuple[Any, ...]:
+    """The data column values of a sealed record, in _COLUMNS order."""
+    columns = record.columns
+    if type(columns) is ColumnValues:  # as sealed: already in column order
+        return columns.as_tuple[1:]
+    return tuple((columns or {}).get(c) for c in _COLUMNS)
 
 
 __all__ = ["SQLiteSink", "is_sqlite_file"]
