@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor
+from tests.otlp_receiver import Received, serve
 
 # instrument() loads the redaction policy from the environment: give it a key, so that tests never
 # create a hash key file in the developer's home directory.
@@ -25,6 +26,12 @@ def _isolated_key_home(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
     monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", raising=False)
+
+
+@pytest.fixture
+def otlp_server() -> Iterator[Received]:
+    """A local OTLP/HTTP receiver; point a real OTLP exporter at ``otlp_server.url``."""
+    yield from serve()
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import pytest
 
 from opentelemetry_instrumentation_toolaudit.audit import open_sink, public_key_path, verify
 
+from ..otlp_receiver import Received, attributes
 from ..test_auto_instrumentation import ROOT, console_spans
 
 TRIALS = int(os.environ.get("TOOLAUDIT_KILL_TRIALS", "2"))
@@ -35,12 +36,19 @@ def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def test_opentelemetry_instrument_writes_the_audit_trail(tmp_path):
-    """OTEL_TRACES_EXPORTER=console,toolaudit: every tool span is also a verified, redacted record."""
+@pytest.mark.parametrize("traces_exporter", ["console,toolaudit", "otlp,toolaudit"])
+def test_opentelemetry_instrument_writes_the_audit_trail(
+    tmp_path: Path, otlp_server: Received, traces_exporter: str
+) -> None:
+    """OTEL_TRACES_EXPORTER=console|otlp,toolaudit: every tool span is shipped (printed, or sent by the
+    real OTLP/HTTP exporter to a local receiver) and is also a verified, redacted record carrying the
+    shipped span's trace and span ids."""
     db = tmp_path / "audit.db"
     env = clean_env(
         tmp_path,
-        OTEL_TRACES_EXPORTER="console,toolaudit",
+        OTEL_TRACES_EXPORTER=traces_exporter,
+        OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=f"{otlp_server.url}/v1/traces",
         OTEL_PYTHON_TOOLAUDIT_SINK=f"sqlite:///{db}",
         OTEL_PYTHON_TOOLAUDIT_TOOLS="tests.apps.support_tools:dispatch",
     )
@@ -55,7 +63,17 @@ def test_opentelemetry_instrument_writes_the_audit_trail(tmp_path):
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    spans = {s["context"]["span_id"][2:]: s for s in console_spans(proc.stdout)}
+    if traces_exporter.startswith("otlp"):
+        shipped = {
+            span.span_id.hex(): (span.trace_id.hex(), attributes(span.attributes))
+            for span in otlp_server.spans()
+        }
+        assert b"4111" not in b"".join(otlp_server.bodies)
+    else:
+        shipped = {
+            s["context"]["span_id"][2:]: (s["context"]["trace_id"][2:], s["attributes"])
+            for s in console_spans(proc.stdout)
+        }
     with open_sink(f"sqlite:///{db}", create=False) as sink:
         records = [json.loads(r.canonical) for r in sink.read()]
         result = verify(sink, public_key=str(public_key_path(tmp_path / "signing.key")))
@@ -63,8 +81,10 @@ def test_opentelemetry_instrument_writes_the_audit_trail(tmp_path):
     assert result.signatures_checked and result.checkpoints >= 1
     assert sorted(r["tool_name"] for r in records) == ["issue_refund", "lookup_order"]
     for record in records:
-        span = spans[record["span_id"]]
-        assert record["trace_id"] == span["context"]["trace_id"][2:]
+        trace_id, span_attributes = shipped[record["span_id"]]
+        assert record["trace_id"] == trace_id
+        assert span_attributes["gen_ai.tool.name"] == record["tool_name"]
+        assert span_attributes["user.id"] == record["user_id"]
         assert record["service_name"] == "support-agent"
         assert record["user_id"] == "usr_98765"
     assert b"4111" not in db.read_bytes()

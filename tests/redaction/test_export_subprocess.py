@@ -1,75 +1,28 @@
 """Under `opentelemetry-instrument` with env vars only, every exporter receives redacted spans.
 
 A real subprocess runs ``tests/apps/redaction_app.py`` with ``OTEL_TRACES_EXPORTER=otlp,console``
-(and the same for logs): the OTLP/HTTP exporters post protobuf to a local HTTP server started here,
-and the console exporters print JSON. The test checks the raw bytes that arrive, then the decoded attributes.
+(and the same for logs): the OTLP/HTTP exporters post protobuf to a local receiver
+(``tests/otlp_receiver.py``), and the console exporters print JSON. The test checks the raw bytes that arrive, then the decoded attributes.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import subprocess
 import sys
-import threading
-import zlib
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
 
-import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 from tests.apps import redaction_app as app
+from tests.otlp_receiver import Received, attributes
 from tests.test_auto_instrumentation import console_spans
 
 ROOT = Path(__file__).resolve().parents[2]
 HASH_KEY = "subprocess-test-hash-key-0123456789"
 PII = [app.EMAIL, app.CARD, app.CARD.replace(" ", ""), app.SSN, app.PHONE, "555-2671", "Jane Doe"]
-
-
-class Receiver(BaseHTTPRequestHandler):
-    """A minimal OTLP/HTTP receiver: keeps each request body by path, answers an empty response."""
-
-    bodies: ClassVar[list[bytes]] = []
-    paths: ClassVar[list[str]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        encoding = self.headers.get("Content-Encoding", "")
-        if encoding == "gzip":
-            body = gzip.decompress(body)
-        elif encoding == "deflate":
-            body = zlib.decompress(body)
-        Receiver.bodies.append(body)
-        Receiver.paths.append(self.path)
-        payload = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def server() -> Iterator[str]:
-    Receiver.bodies, Receiver.paths = [], []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def run_app(url: str) -> subprocess.CompletedProcess[str]:
@@ -97,44 +50,19 @@ def run_app(url: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def decoded_spans(bodies: list[bytes]) -> dict[str, Any]:
-    """Span name → the span's protobuf message, over every traces request received."""
-    spans = {}
-    for path, body in zip(Receiver.paths, bodies, strict=True):
-        if not path.endswith("/v1/traces"):
-            continue
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            for scope_spans in resource_spans.scope_spans:
-                for span in scope_spans.spans:
-                    spans[span.name] = span
-    return spans
-
-
-def attributes(key_values: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kv in key_values:
-        kind = kv.value.WhichOneof("value")
-        value = getattr(kv.value, kind)
-        out[kv.key] = (
-            tuple(v.string_value for v in value.values) if kind == "array_value" else value
-        )
-    return out
-
-
-def test_every_exporter_receives_redacted_spans(server):
+def test_every_exporter_receives_redacted_spans(otlp_server: Received) -> None:
     """OTLP bytes (traces and logs) and console output hold no PII; LLM content arrives as keyed
     hashes only."""
-    proc = run_app(server)
+    proc = run_app(otlp_server.url)
     assert proc.returncode == 0, proc.stderr
     assert "APP-DONE" in proc.stdout
-    raw = b"".join(Receiver.bodies)
-    assert {p.rsplit("/", 1)[-1] for p in Receiver.paths} == {"traces", "logs"}
+    raw = b"".join(otlp_server.bodies)
+    assert {p.rsplit("/", 1)[-1] for p in otlp_server.paths} == {"traces", "logs"}
     assert [p for p in PII if p.encode() in raw] == []
     assert [p for p in PII if p in proc.stdout] == []
 
     policy = RedactionPolicy(hash_key=HASH_KEY)
-    spans = decoded_spans(Receiver.bodies)
+    spans = {span.name: span for span in otlp_server.spans()}
     assert {"execute_tool update_contact", "chat gpt-4.1", "llm call"} <= set(spans)
 
     tool = attributes(spans["execute_tool update_contact"].attributes)
@@ -183,7 +111,7 @@ def test_every_exporter_receives_redacted_spans(server):
 
     logs = [
         record
-        for path, body in zip(Receiver.paths, Receiver.bodies, strict=True)
+        for path, body in otlp_server.requests
         if path.endswith("/v1/logs")
         for resource_logs in ExportLogsServiceRequest.FromString(body).resource_logs
         for scope_logs in resource_logs.scope_logs
