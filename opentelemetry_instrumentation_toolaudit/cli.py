@@ -1,8 +1,10 @@
 """The ``toolaudit`` command line: the only code in this package that prints or exits.
 
 Exit codes: 0 ok, 1 a check failed (a broken trail, a bad proof), 2 usage error or unreadable input
-(a missing, unreadable or corrupt sink, key or proof file). Human summaries go to stderr, machine
-output (``--format json``, proofs) to stdout.
+(a missing, unreadable or corrupt sink, key or proof file), 141 stdout was closed early (``toolaudit
+prove … | head -1``: as git and other pipeline tools killed by SIGPIPE, quietly, and never 0, so a
+failed check is not mistaken for success). Human summaries go to stderr, machine output
+(``--format json``, proofs) to stdout. Error messages never show a password of a sink URL.
 """
 
 from __future__ import annotations
@@ -10,26 +12,37 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+"""What a shell reports for git, cat or seq when the reader of their output goes away."""
 
 
 class _UsageError(Exception):
     """Bad input the user must fix: exit 2 with this message."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like the CLI's own: what is wrong and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="toolaudit", description="Verify, query and report on a toolaudit audit trail."
     )
     parser.add_argument("--version", action="version", version=f"toolaudit {__version__}")
@@ -58,7 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
         "that covers it; `toolaudit check-proof` checks it without the log.",
     )
     _sink_argument(prove)
-    prove.add_argument("seq", type=int, metavar="SEQ", help="the record's sequence number")
+    prove.add_argument(
+        "seq", type=_sequence_number, metavar="SEQ", help="the record's sequence number (0, 1, …)"
+    )
 
     check = commands.add_parser(
         "check-proof",
@@ -74,6 +89,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", metavar="FILE", help="the record's canonical bytes, if not the proof's copy"
     )
     return parser
+
+
+def _sequence_number(text: str) -> int:
+    """A record's sequence number: a decimal integer >= 0 (argparse reports anything else)."""
+    try:
+        seq = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a record sequence number: {text!r}") from None
+    if seq < 0:
+        raise argparse.ArgumentTypeError(f"a record sequence number is 0 or more, not {seq}")
+    return seq
 
 
 def _sink_argument(parser: argparse.ArgumentParser) -> None:
@@ -93,28 +119,52 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     handler = {"verify": _verify, "prove": _prove, "check-proof": _check_proof}[args.command]
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit
+        return code
+    except BrokenPipeError:
+        return _stdout_closed()
     except (_UsageError, ToolAuditError) as exc:
-        print(f"toolaudit {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return _error(args.command, str(exc))
     except OSError as exc:
-        print(
-            f"toolaudit {args.command}: error: {exc.filename or ''}: {exc.strerror}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _error(args.command, f"{where}{exc.strerror or type(exc).__name__}")
     except Exception as exc:  # noqa: BLE001 - a CLI answers with a message, never a traceback
-        print(
-            f"toolaudit {args.command}: error: unexpected {type(exc).__name__}; please report it",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return _error(args.command, f"unexpected {type(exc).__name__}; please report it")
+
+
+def _error(command: str, message: str) -> int:
+    """One line on stderr (passwords in URLs masked); the usage/unreadable-input exit code."""
+    print(f"toolaudit {command}: error: {redact_url(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away: end quietly. Pointing stdout at /dev/null stops the
+    interpreter's final flush from failing again ("Exception ignored ... BrokenPipeError")."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # a stdout without a file descriptor: nothing left to flush to
+        pass
+    finally:
+        os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _open(target: str) -> Any:
+    """The sink a user named, read-only; a usage error for an empty name or a directory."""
     from opentelemetry_instrumentation_toolaudit.audit.sinks import open_sink, sink_url_for
 
-    return open_sink(sink_url_for(target), create=False)
+    if not target.strip():
+        raise _UsageError("SINK is empty: give a sink URL or a file path")
+    url = sink_url_for(target)
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in ("sqlite", "jsonl"):
+        path = path_from_url(url, scheme)
+        if os.path.isdir(path):
+            raise _UsageError(f"{path}: is a directory, not a {scheme} sink file")
+    return open_sink(url, create=False)
 
 
 def _default_public_key() -> str | None:
@@ -130,10 +180,15 @@ def _default_public_key() -> str | None:
 def _load_key(spec: str) -> Any:
     from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_verifier
 
+    what = "public key"
+    if os.path.exists(os.path.expanduser(spec)):
+        what = f"public key {spec}"
     try:
         return load_verifier(spec)
     except VerificationError as exc:
-        raise _UsageError(f"public key: {exc}") from None
+        raise _UsageError(f"{what}: {exc}") from None
+    except ValueError:  # UnicodeDecodeError: a binary file
+        raise _UsageError(f"{what}: not a verifier key (not UTF-8 text)") from None
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -142,7 +197,8 @@ def _verify(args: argparse.Namespace) -> int:
     key_spec = args.public_key or _default_public_key()
     key = _load_key(key_spec) if key_spec else None
     if args.checkpoint_dir and not os.path.isdir(args.checkpoint_dir):
-        raise _UsageError(f"checkpoint directory {args.checkpoint_dir}: no such directory")
+        why = "not a directory" if os.path.exists(args.checkpoint_dir) else "no such directory"
+        raise _UsageError(f"checkpoint directory {args.checkpoint_dir}: {why}")
     with _open(args.sink) as sink:
         result = verify(sink, public_key=key, checkpoint_dir=args.checkpoint_dir)
     if args.format == "json":
@@ -161,6 +217,7 @@ def _prove(args: argparse.Namespace) -> int:
     from opentelemetry_instrumentation_toolaudit.audit._proof import prove
 
     with _open(args.sink) as sink:
+        _check_in_range(sink, args.seq)
         try:
             proof = prove(sink, args.seq)
         except VerificationError as exc:
@@ -175,22 +232,45 @@ def _prove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _read_input(path: str) -> bytes:
+def _check_in_range(sink: Any, seq: int) -> None:
+    """A usage error for a record past the end of the log that no signed checkpoint covers either.
+    (One a checkpoint covers but the log lacks is left to ``prove``: a failed check, exit 1.)"""
+    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint
+
+    size = sink.size()
+    if seq < size:
+        return
+    signed = 0
+    for note in sink.checkpoints():
+        try:
+            signed = max(signed, open_checkpoint(note)[0].size)
+        except VerificationError:
+            continue
+    if seq >= signed:
+        held = f"{size} records (#0..#{size - 1})" if size else "no records"
+        raise _UsageError(f"record #{seq} is out of range: {redact_url(sink.url)} holds {held}")
+
+
+def _read_input(what: str, path: str) -> bytes:
     try:
         return sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise _UsageError(f"{path}: {exc.strerror}") from None
+        raise _UsageError(f"{what} {path}: {exc.strerror}") from None
 
 
 def _check_proof(args: argparse.Namespace) -> int:
     from opentelemetry_instrumentation_toolaudit.audit._proof import InclusionProof, check_proof
 
     key = _load_key(args.public_key)
+    where = "stdin" if args.proof == "-" else args.proof
     try:
-        proof = InclusionProof.from_json(json.loads(_read_input(args.proof)))
+        document = json.loads(_read_input("proof file", args.proof))
+        if not isinstance(document, dict):
+            raise ValueError(f"a JSON {type(document).__name__}, not an object")
+        proof = InclusionProof.from_json(document)
     except (ValueError, VerificationError) as exc:
-        raise _UsageError(f"{args.proof}: not an inclusion proof ({exc})") from None
-    record = _read_input(args.record) if args.record else None
+        raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
+    record = _read_input("record file", args.record) if args.record else None
     try:
         checkpoint = check_proof(proof, key, record=record)
     except VerificationError as exc:
@@ -206,7 +286,15 @@ def _check_proof(args: argparse.Namespace) -> int:
 
 def main_entry(argv: Sequence[str] | None = None) -> None:
     """Console-script entry point."""
-    sys.exit(main(list(argv) if argv is not None else None))
+    try:
+        try:
+            code: int | str | None = main(list(argv) if argv is not None else None)
+        except SystemExit as exc:  # argparse: --help, --version and usage errors
+            code = exc.code
+        sys.stdout.flush()
+    except BrokenPipeError:
+        code = _stdout_closed()
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

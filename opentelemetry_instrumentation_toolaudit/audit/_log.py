@@ -33,6 +33,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks import (
     open_sink,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
@@ -112,7 +113,7 @@ class AuditLog:
         are safe, and the next checkpoint covers them."""
         with self._lock:
             if self._closed:
-                raise SinkError(f"{self.sink.url}: the audit log is closed")
+                raise SinkError(f"{redact_url(self.sink.url)}: the audit log is closed")
             records = self.sink.append(bodies)
             head = self.sink.last_head
             if head is not None and (

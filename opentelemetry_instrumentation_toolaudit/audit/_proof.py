@@ -22,6 +22,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
 from opentelemetry_instrumentation_toolaudit.audit._merkle import inclusion_proof, verify_inclusion
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 PROOF_FORMAT = "toolaudit-inclusion-proof/1"
 
@@ -90,7 +91,7 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
         )
     records = list(sink.read(seq, seq + 1))
     if not records:
-        raise VerificationError(f"record #{seq} is not in {sink.url}")
+        raise VerificationError(f"record #{seq} is not in {redact_url(sink.url)}")
     path = inclusion_proof(seq, cp.size, sink.subtree_hash)
     return InclusionProof(
         seq=seq,

@@ -32,6 +32,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 # Problem kinds, in the order they are reported when several hit the same record.
 MODIFIED = "modified"
@@ -285,7 +286,7 @@ def verify(
         )
     problems.sort(key=lambda p: (p.seq, _ORDER.get(p.kind, 99)))
     return VerifyResult(
-        sink=sink.url,
+        sink=redact_url(sink.url),
         size=size,
         root=root.hex(),
         checkpoints=compared,

@@ -161,7 +161,9 @@ def test_bad_public_key_exits_2(tmp_path, capsys):
         capsys, "verify", str(tmp_path / "a.db"), "--public-key", str(tmp_path / "bad.pub")
     )
     assert code == 2
-    assert err.startswith("toolaudit verify: error: public key: malformed verifier key")
+    assert err.startswith(
+        f"toolaudit verify: error: public key {tmp_path / 'bad.pub'}: malformed verifier key"
+    )
 
 
 def test_prove_and_check_proof_round_trip(tmp_path, key, capsys):

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -154,20 +155,39 @@ def test_repr_hides_secret():
     assert repr(key) == "HashKey(key_id='k9', ephemeral=False)"
 
 
-def _create(path: str, queue: multiprocessing.Queue) -> None:
+def _create(path: str, barrier: Any, queue: Any) -> None:
+    barrier.wait(timeout=60)  # every process looks for the key at the same moment
     queue.put(load_or_create_key_file(Path(path)))
 
 
 def test_racing_processes_agree_on_one_key(tmp_path):
-    """Processes that start together and all find no key end up with the same key."""
+    """Processes that start together and all find no key end up with the same key, in one 0600
+    file (no temporary file left).
+
+    "spawn", not "fork": the test process has threads by now (HTTP servers of other tests, timers),
+    and a forked child can inherit a lock one of them held and hang, which made this test flaky."""
     path = tmp_path / "race" / "hash.key"
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    workers = [ctx.Process(target=_create, args=(str(path), queue)) for _ in range(6)]
+    ctx = multiprocessing.get_context("spawn")
+    barrier, queue = ctx.Barrier(6), ctx.Queue()
+    workers = [ctx.Process(target=_create, args=(str(path), barrier, queue)) for _ in range(6)]
     for worker in workers:
         worker.start()
-    keys = {queue.get(timeout=60) for _ in workers}
+    keys = {queue.get(timeout=120) for _ in workers}
     for worker in workers:
         worker.join(timeout=60)
+    assert [w.exitcode for w in workers] == [0] * 6
     assert keys == {path.read_bytes().strip()}
     assert [p.name for p in path.parent.iterdir()] == ["hash.key"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_key_file_is_0600_whatever_the_umask(tmp_path):
+    """A restrictive umask (0o277 would leave 0400) does not change the created file's mode."""
+    previous = os.umask(0o277)
+    try:
+        secret = load_or_create_key_file(tmp_path / "k" / "hash.key")
+    finally:
+        os.umask(previous)
+    path = tmp_path / "k" / "hash.key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes().strip() == secret

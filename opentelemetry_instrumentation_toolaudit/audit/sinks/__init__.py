@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, SinkError, TreeHead
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 DEFAULT_SINK_URL = "sqlite:///toolaudit.db"
 
@@ -43,7 +44,8 @@ def open_sink(url: str, *, create: bool = True) -> AuditSink:
         return PostgresSink.from_url(url, create=create)
     shown = scheme or url.split(":", 1)[0] if "://" in url else url
     raise SinkError(
-        f"unknown sink {shown!r}: use sqlite:///path.db, jsonl:///path.jsonl or postgresql://…"
+        f"unknown sink {redact_url(shown)!r}: use sqlite:///path.db, jsonl:///path.jsonl or "
+        "postgresql://…"
     )
 
 
@@ -57,4 +59,12 @@ def sink_url_for(target: str) -> str:
     return f"{scheme}:///{path}"
 
 
-__all__ = ["DEFAULT_SINK_URL", "AuditSink", "SinkError", "TreeHead", "open_sink", "sink_url_for"]
+__all__ = [
+    "DEFAULT_SINK_URL",
+    "AuditSink",
+    "SinkError",
+    "TreeHead",
+    "open_sink",
+    "redact_url",
+    "sink_url_for",
+]

@@ -3,13 +3,37 @@
 As in SQLAlchemy, the path is whatever follows ``scheme:///``: ``sqlite:///toolaudit.db`` is
 ``toolaudit.db`` in the working directory, ``sqlite:////var/lib/toolaudit/audit.db`` (four slashes)
 is absolute. ``~`` is expanded.
+
+:func:`redact_url` is what every message, log line and exception text of this package shows of a
+sink URL: the password (``user:***@host``, ``password=***``) is never printed.
 """
 
 from __future__ import annotations
 
 import os
+import re
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+
+REDACTED = "***"
+# scheme://user:PASSWORD@ : the user part stops at the first ':' (or '/', '?', '#', '@'); the
+# password runs to the last '@' before whitespace, so a password holding '@', '/' or '?' is hidden
+# whole (a URL with an '@' later on, in its query, is over-masked rather than leaked).
+_USERINFO_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^\s:/?#@]*:)[^\s]*@")
+# password=... in a URL query or a libpq "key=value" conninfo (also sslpassword=...), quoted or not.
+_KEYWORD_PASSWORD = re.compile(
+    r"(?P<head>password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^\s&;\"']*)",
+    re.IGNORECASE,
+)
+
+
+def redact_url(url: object) -> str:
+    """``url`` (or any text quoting one) with every password masked.
+
+    ``postgresql://user:secret@host/db`` shows as ``postgresql://user:***@host/db`` and
+    ``...?password=secret`` as ``...?password=***``; URLs without a password are unchanged."""
+    text = _USERINFO_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED}@", str(url))
+    return _KEYWORD_PASSWORD.sub(lambda m: f"{m['head']}{REDACTED}", text)
 
 
 def path_from_url(url: str, scheme: str) -> str:
@@ -17,6 +41,7 @@ def path_from_url(url: str, scheme: str) -> str:
     prefix = f"{scheme}:///"
     if not url.lower().startswith(prefix) or len(url) == len(prefix):
         raise SinkError(
-            f"bad {scheme} sink URL {url!r}: use {scheme}:///relative/path or {scheme}:////absolute/path"
+            f"bad {scheme} sink URL {redact_url(url)!r}: use {scheme}:///relative/path or "
+            f"{scheme}:////absolute/path"
         )
     return os.path.expanduser(url[len(prefix) :])

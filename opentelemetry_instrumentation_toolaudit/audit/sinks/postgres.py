@@ -42,6 +42,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     reinit_in_forked_child,
     restore_frontier,
 )
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 try:
     from orjson import loads as _loads
@@ -379,15 +380,12 @@ _BOOL_OR_NONE = (bool, type(None))
 
 def _redact(url: str) -> str:
     """The URL without a password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
+    return redact_url(url)
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # libpq quotes the connection URI in some errors ("... in URI: \"postgresql://u:pw@...\"").
+    return redact_url(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
 
 
 __all__ = ["PostgresSink"]
