@@ -161,9 +161,19 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
         return "the prev_hash column does not match the record's canonical bytes (edited column)"
     expected = column_values(record)
     for name in DATA_COLUMNS:
-        if expected[name] != columns.get(name):
+        value = columns.get(name)
+        # Exact: the same type as well as equal (so 1 is not True, and "yes" is not NULL).
+        if type(expected[name]) is not type(value) or expected[name] != value:
             return f"the {name} column does not match the record's canonical bytes (edited column)"
     return None
+
+
+def success_from_column(value: Any) -> Any:
+    """A success column read from a database without a boolean type (SQLite): 1 is True, 0 is
+    False, NULL is None; anything else is returned as stored, so it never passes for a bool."""
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    return value
 
 
 def reinit_in_forked_child(obj: object, method: str) -> None:

@@ -93,9 +93,11 @@ CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
 _HEAD = "SELECT size, prev_hash, frontier FROM audit_heads ORDER BY size DESC LIMIT 1"
-_COPY = f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(DATA_COLUMNS)}) FROM STDIN"
 # Binary COPY: bytea goes as bytes rather than as hex text twice its size, and no value is escaped.
-_COPY_BINARY = _COPY + " (FORMAT BINARY)"
+_COPY_BINARY = (
+    f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(DATA_COLUMNS)}) "
+    "FROM STDIN (FORMAT BINARY)"
+)
 _COPY_TYPES = [
     "int8",
     "bytea",
@@ -211,10 +213,10 @@ class PostgresSink(AuditSink):
                 frontier = restore_frontier(size, data, self._where)
                 records, digests = seal_records(bodies, size, prev, True)
                 with conn.cursor() as cur:
-                    binary = _binary_copy_fits(bodies)
-                    with cur.copy(_COPY_BINARY if binary else _COPY) as copy:
-                        if binary:
-                            copy.set_types(_COPY_TYPES)
+                    # Every column value is text or NULL, and success a bool or NULL (the column
+                    # rule), so one binary COPY takes any batch.
+                    with cur.copy(_COPY_BINARY) as copy:
+                        copy.set_types(_COPY_TYPES)
                         write_row = copy.write_row
                         for r, digest in zip(records, digests, strict=True):
                             write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
@@ -366,15 +368,6 @@ def _data(record: StoredRecord) -> tuple[Any, ...]:
     if type(columns) is ColumnValues:
         return columns.as_tuple[1:]
     return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
-
-
-def _binary_copy_fits(bodies: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether every record's success column is a bool or NULL. The column rule keeps any other
-    value as the record has it (a string); only a text COPY lets PostgreSQL read that as before."""
-    return all(type(b.get(SUCCESS)) in _BOOL_OR_NONE for b in bodies)
-
-
-_BOOL_OR_NONE = (bool, type(None))
 
 
 def _redact(url: str) -> str:

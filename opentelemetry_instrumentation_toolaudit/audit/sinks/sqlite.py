@@ -37,6 +37,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
+    success_from_column,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
@@ -245,8 +246,7 @@ class SQLiteSink(AuditSink):
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
             columns = dict(zip(_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
-            if columns[SUCCESS] is not None:
-                columns[SUCCESS] = bool(columns[SUCCESS])
+            columns[SUCCESS] = success_from_column(columns[SUCCESS])
             yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
 
     def size(self) -> int:
@@ -306,8 +306,7 @@ class SQLiteSink(AuditSink):
                     (seq,),
                 ).fetchone()
                 columns = dict(zip(_COLUMNS, row[2:], strict=False))
-                if columns[SUCCESS] is not None:
-                    columns[SUCCESS] = bool(columns[SUCCESS])
+                columns[SUCCESS] = success_from_column(columns[SUCCESS])
                 columns[SEQ] = seq
                 columns["prev_hash"] = row[1]
                 what = compare_columns(row[0], columns)
