@@ -188,7 +188,7 @@ def _check_proof(args: argparse.Namespace) -> int:
     key = _load_key(args.public_key)
     try:
         proof = InclusionProof.from_json(json.loads(_read_input(args.proof)))
-    except (ValueError, VerificationError) as exc:
+    except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"{args.proof}: not an inclusion proof ({exc})") from None
     record = _read_input(args.record) if args.record else None
     try:

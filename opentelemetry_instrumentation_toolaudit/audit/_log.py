@@ -33,6 +33,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks import (
     open_sink,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
@@ -112,7 +113,7 @@ class AuditLog:
         are safe, and the next checkpoint covers them."""
         with self._lock:
             if self._closed:
-                raise SinkError(f"{self.sink.url}: the audit log is closed")
+                raise SinkError(f"{redact_url(self.sink.url)}: the audit log is closed")
             records = self.sink.append(bodies)
             head = self.sink.last_head
             if head is not None and (
@@ -201,21 +202,32 @@ def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path 
     return path
 
 
-def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """``(file name, note)`` for every checkpoint file in ``directory``, by name."""
-    out = []
+def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str | None]]:
+    """``(file name, note)`` for every checkpoint file in ``directory``, by name; the note is None
+    for a file that cannot be read. Raises OSError when the directory cannot be listed."""
+    out: list[tuple[str, str | None]] = []
     for path in sorted(Path(directory).glob(f"*{CHECKPOINT_SUFFIX}")):
-        out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
+        try:
+            out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            out.append((path.name, None))
     return out
 
 
 def _latest_checkpoint_size(sink: AuditSink) -> int:
     sizes = [0]
+    unreadable = 0
     for note in sink.checkpoints()[-16:]:
         try:
             sizes.append(open_checkpoint(note)[0].size)
-        except ToolAuditError:
-            continue
+        except (ToolAuditError, ValueError, TypeError):
+            unreadable += 1
+    if unreadable:
+        # Logged once; the writer starts anyway (verify reports the row).
+        internal_error(
+            "reading the sink's checkpoints",
+            SinkError(f"the sink holds {unreadable} unreadable checkpoint(s); ignored"),
+        )
     return max(sizes)
 
 

@@ -47,7 +47,7 @@ class InclusionProof:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> InclusionProof:
-        if data.get("format") != PROOF_FORMAT:
+        if not isinstance(data, Mapping) or data.get("format") != PROOF_FORMAT:
             raise VerificationError(f"not a {PROOF_FORMAT} document")
         try:
             return cls(
@@ -73,7 +73,7 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
         for note in sink.checkpoints():
             try:
                 cp, _ = open_checkpoint(note)
-            except VerificationError:
+            except (VerificationError, ValueError, TypeError):
                 continue
             if cp.size > seq:
                 covering.append((cp.size, note))
@@ -90,14 +90,20 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
         )
     records = list(sink.read(seq, seq + 1))
     if not records:
-        raise VerificationError(f"record #{seq} is not in {sink.url}")
+        raise VerificationError(f"record #{seq} is not in the log")
+    try:
+        text = records[0].canonical.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError(
+            f"record #{seq} is not UTF-8 text: a modified record (run `toolaudit verify`)"
+        ) from None
     path = inclusion_proof(seq, cp.size, sink.subtree_hash)
     return InclusionProof(
         seq=seq,
         tree_size=cp.size,
         leaf_hash=records[0].entry_hash,
         path=tuple(h.hex() for h in path),
-        record=records[0].canonical.decode("utf-8"),
+        record=text,
         checkpoint=checkpoint,
     )
 
@@ -122,7 +128,7 @@ def check_proof(
         raise VerificationError("the record does not hash to the proof's leaf hash")
     try:
         claimed_seq = json.loads(data).get(SEQ)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         raise VerificationError("the record is not a JSON object") from None
     if claimed_seq != proof.seq:
         raise VerificationError(

@@ -32,6 +32,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 # Problem kinds, in the order they are reported when several hit the same record.
 MODIFIED = "modified"
@@ -162,7 +163,7 @@ def verify(
     read at all."""
     verifiers = _verifiers(public_key)
     problems: list[Problem] = []
-    notes = [("sink", n) for n in sink.checkpoints()]
+    notes: list[tuple[str, str | None]] = [("sink", n) for n in sink.checkpoints()]
     if checkpoint_dir is not None:
         from opentelemetry_instrumentation_toolaudit.audit._log import read_checkpoint_dir
 
@@ -178,10 +179,14 @@ def verify(
     seen: list[_Seen] = []
     bad_signature: list[tuple[str, Checkpoint, str]] = []
     for source, note in notes:
+        if note is None:
+            problems.append(Problem(0, CHECKPOINT, f"checkpoint {source} cannot be read"))
+            continue
         try:
             checkpoint, _ = open_checkpoint(note)
-        except VerificationError as exc:
-            problems.append(Problem(0, CHECKPOINT, f"checkpoint in {source} is unreadable ({exc})"))
+        except (VerificationError, ValueError, TypeError) as exc:
+            why = exc if isinstance(exc, VerificationError) else "malformed checkpoint"
+            problems.append(Problem(0, CHECKPOINT, f"checkpoint in {source} is unreadable ({why})"))
             continue
         if verifiers:
             try:
@@ -285,7 +290,7 @@ def verify(
         )
     problems.sort(key=lambda p: (p.seq, _ORDER.get(p.kind, 99)))
     return VerifyResult(
-        sink=sink.url,
+        sink=redact_url(sink.url),
         size=size,
         root=root.hex(),
         checkpoints=compared,
@@ -312,6 +317,9 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
     node_prefix = _NODE
     for row_seq, canonical, entry_hash, prev_hash in sink.scan():
         h = leaf()
+        if type(canonical) is not bytes or type(entry_hash) is not bytes:
+            # Stored values of the wrong type (a damaged or hand-edited row): a modified record.
+            canonical, entry_hash = _as_bytes(canonical), b""
         h.update(canonical)
         digest = h.digest()
         if row_seq != size and len(problems) < MAX_PROBLEMS:
@@ -366,6 +374,12 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
     return size, roots, _fold(hashes), problems
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "replace")
 
 
 def _fold(hashes: list[bytes]) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -137,4 +138,18 @@ def test_non_bool_success_is_stored_as_null_and_verifies(pg_url, signer):
         stored = [r.columns["success"] for r in sink.read(0, 4)]
         result = verify(sink, public_key=signer.verifier)
     assert [body(0)["success"], None, None, None] == stored
-    assert [] == result.problems
+    assert result.problems == []
+
+
+def test_verify_result_and_closed_log_never_show_the_password(pg_url, signer):
+    """A sink URL's password appears neither in verify's result nor in the closed-log error."""
+    base, query = pg_url.split("?", 1)
+    url = base.replace("postgres@", "postgres:s3cret-pw@") + "?" + query
+    log = AuditLog(open_sink(url), signer=signer)
+    log.append([body(0)])
+    log.close()
+    with pytest.raises(Exception) as closed:
+        log.append([body(1)])
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert "s3cret-pw" not in str(closed.value) + json.dumps(result.to_json())

@@ -228,7 +228,7 @@ def test_non_bool_success_is_a_null_column_and_verifies(sink_url, signer, tmp_pa
     if not sink_url.startswith("jsonl"):
         assert read_rows(sink_url)[1]["columns"]["success"] is None
     result = _verify(sink_url, signer, tmp_path)
-    assert (True, []) == (result.ok, result.problems)
+    assert (result.ok, result.problems) == (True, [])
 
 
 @pytest.mark.parametrize(
@@ -256,5 +256,5 @@ def test_success_column_is_compared_exactly(sink_url, signer, tmp_path, success,
     rows[1]["columns"]["success"] = column
     write_rows(sink_url, rows)
     result = _verify(sink_url, signer, tmp_path)
-    assert (1, COLUMN) == (result.first_bad_seq, result.problems[0].kind)
+    assert (result.first_bad_seq, result.problems[0].kind) == (1, COLUMN)
     assert "the success column does not match" in result.summary()

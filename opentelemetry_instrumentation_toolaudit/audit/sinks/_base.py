@@ -151,7 +151,7 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
     bytes, or None when they agree. Names the column, never its value."""
     try:
         record = json.loads(canonical)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return "the record's bytes are not valid JSON"
     if not isinstance(record, dict):
         return "the record's bytes are not a JSON object"

@@ -12,6 +12,15 @@ import os
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 
 
+def redact_url(url: str) -> str:
+    """The URL without a password, for messages and results."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
 def path_from_url(url: str, scheme: str) -> str:
     """The file path a ``scheme:///path`` URL names."""
     prefix = f"{scheme}:///"

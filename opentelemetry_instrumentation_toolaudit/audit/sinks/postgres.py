@@ -42,6 +42,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     reinit_in_forked_child,
     restore_frontier,
 )
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 try:
     from orjson import loads as _loads
@@ -127,7 +128,7 @@ class PostgresSink(AuditSink):
     def __init__(self, url: str, *, create: bool = True) -> None:
         pg = _require_psycopg()
         self.url = url
-        self._where = _redact(url)
+        self._where = redact_url(url)
         self._lock = threading.RLock()
         try:
             self._conn = pg.connect(url, autocommit=False)
@@ -368,15 +369,6 @@ def _data(record: StoredRecord) -> tuple[Any, ...]:
     if type(columns) is ColumnValues:
         return columns.as_tuple[1:]
     return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
-
-
-def _redact(url: str) -> str:
-    """The URL without a password, for messages."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
-    return url
 
 
 def _first_line(exc: BaseException) -> str:
