@@ -46,6 +46,7 @@ ALG_ED25519 = 0x01
 _EM_DASH = "\u2014"
 _BAD_NAME = re.compile(r"[\s+]")
 _DECIMAL = re.compile(r"[0-9]{1,20}")
+_LOG_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def key_id(name: str, public_key: bytes) -> int:
@@ -313,6 +314,15 @@ class Checkpoint:
         if len(root) != 32:
             raise VerificationError("malformed checkpoint: the root is not 32 bytes")
         return cls(origin, int(size_text), root, tuple(extensions))
+
+
+def names_other_log(origin: str, log_id: str | None) -> bool:
+    """Whether a checkpoint's origin (``<name>/<log id>``) names a log other than ``log_id``. An
+    origin naming no log id (written before log ids), or a log without one: not another log."""
+    if log_id is None:
+        return False
+    last = origin.rsplit("/", 1)[-1]
+    return last != log_id and _LOG_ID.fullmatch(last) is not None
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:

@@ -10,6 +10,7 @@ writer may add files but not change them (e.g. a WORM mount or a directory with 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -48,8 +49,9 @@ class AuditLog:
     """Appends audit records to ``sink`` and signs checkpoints with ``signer``.
 
     ``signer`` defaults to the key in ``OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE`` (or
-    ``~/.config/toolaudit/signing.key``), generated when absent; ``origin`` (the checkpoint's first
-    line) defaults to the key's name. Thread-safe; several processes may each hold an AuditLog on the
+    ``~/.config/toolaudit/signing.key``), generated when absent. The checkpoint's origin (its first
+    line) is ``<origin>/<log id>``: ``origin`` defaults to the key's name, and the log id is the
+    sink's identity (:meth:`AuditSink.log_id`), so a checkpoint names the one log it belongs to. Thread-safe; several processes may each hold an AuditLog on the
     same sink and still build one chain. The cadence is counted per AuditLog: each process checkpoints
     once the log has grown by ``checkpoint_every`` records since its own last checkpoint (so with k
     writers, checkpoints come about k times as often), and each checkpoint signs the sink's head at
@@ -68,7 +70,10 @@ class AuditLog:
     ) -> None:
         self.sink = sink
         self.signer = signer if signer is not None else NoteSigner.from_file(default_key_path())
-        self.origin = origin or self.signer.name
+        log_id = sink.log_id()
+        self.origin = (
+            f"{origin or self.signer.name}/{log_id}" if log_id else origin or self.signer.name
+        )
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_interval = float(checkpoint_interval)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -181,7 +186,10 @@ def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path 
     """Write ``note`` as a new file in ``directory`` (``O_EXCL``, fsynced); never rewrites a file.
     Returns the path, or None when the same checkpoint is already there."""
     checkpoint, _ = open_checkpoint(note)
-    name = f"{checkpoint.size:012d}-{checkpoint.root.hex()[:16]}{CHECKPOINT_SUFFIX}"
+    # Named by size and a hash of origin, size and root: logs sharing the directory never collide
+    # (even at equal roots), and the same checkpoint twice is one file.
+    body_hash = hashlib.sha256(checkpoint.text().encode()).hexdigest()[:16]
+    name = f"{checkpoint.size:012d}-{body_hash}{CHECKPOINT_SUFFIX}"
     path = Path(directory) / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)

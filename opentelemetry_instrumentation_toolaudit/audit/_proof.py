@@ -17,6 +17,7 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
 from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     Checkpoint,
     NoteVerifier,
+    names_other_log,
     open_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import inclusion_proof, verify_inclusion
@@ -70,12 +71,13 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
     Merkle nodes (SQLite, PostgreSQL)."""
     if checkpoint is None:
         covering = []
+        log_id = sink.log_id()
         for note in sink.checkpoints():
             try:
                 cp, _ = open_checkpoint(note)
             except (VerificationError, ValueError, TypeError):
                 continue
-            if cp.size > seq:
+            if cp.size > seq and not names_other_log(cp.origin, log_id):
                 covering.append((cp.size, note))
         if not covering:
             raise VerificationError(

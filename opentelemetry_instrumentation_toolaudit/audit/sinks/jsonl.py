@@ -6,7 +6,8 @@ Each line is ``{"entry_hash":"<hex>","record":<the canonical record>}``: valid J
 * ``<file>.checkpoints``: signed checkpoint notes, one JSON line each;
 * ``<file>.head``: a cache of the head (size, offset, last hash, Merkle frontier) so a process need
   not reread the log; it is checked against the log before use and rebuilt when stale;
-* ``<file>.torn``: torn final writes found on open, kept (base64) rather than dropped.
+* ``<file>.torn``: torn final writes found on open, kept (base64) rather than dropped;
+* ``<file>.meta``: the log's identity (``{"log_id": …}``), written once when the log is created.
 
 Durability: a batch is one ``write`` and one ``fsync`` (group commit). Several processes share one
 chain through ``flock`` on the log: under the lock a writer first reads any lines other processes
@@ -26,6 +27,7 @@ import json
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -57,6 +59,7 @@ _HASH_END = len(_PREFIX) + 64
 _RECORD_START = _HASH_END + len(_MIDDLE)
 _PREFIX_LEN = len(_PREFIX)
 _READ_SIZE = 1 << 20
+LOG_ID_KEY = "log_id"
 
 
 def frame(record: StoredRecord) -> bytes:
@@ -108,6 +111,7 @@ class JSONLSink(AuditSink):
                 self._repair_torn_tail()
                 self._load_head()
                 self._catch_up()
+                self._create_meta()
         reinit_in_forked_child(self, "_after_fork")
 
     def _after_fork(self) -> None:
@@ -191,6 +195,35 @@ class JSONLSink(AuditSink):
         if parsed is None or leaf_hash(parsed[1]).hex() != prev or (line_start == 0 and start > 0):
             return
         self._size, self._offset, self._prev, self._frontier = size, offset, prev, frontier
+
+    def _create_meta(self) -> None:
+        """Write ``<file>.meta`` with a new log id unless it exists (called under the lock)."""
+        if os.path.exists(self.path + ".meta"):
+            return
+        meta = json.dumps({LOG_ID_KEY: uuid.uuid4().hex}) + "\n"
+        try:
+            fd = os.open(self.path + ".meta", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o440)
+        except FileExistsError:
+            return
+        except OSError as exc:
+            raise SinkError(f"{self.path}.meta: cannot create ({exc.strerror})") from None
+        try:
+            os.write(fd, meta.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        _fsync_dir(self.path)
+
+    def log_id(self) -> str | None:
+        try:
+            with open(self.path + ".meta", encoding="utf-8") as f:
+                value = json.load(f)[LOG_ID_KEY]
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            # A damaged identity names no log: every checkpoint of this log then counts as foreign.
+            return "unreadable"
+        return str(value)
 
     def _save_head(self) -> None:
         # Not fsynced: the log is the truth and the cache is checked against it on load.

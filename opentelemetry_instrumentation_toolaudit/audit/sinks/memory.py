@@ -7,6 +7,7 @@ exporter, an app's own audit events) without files; never use it for a real trai
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ class MemorySink(AuditSink):
         self._records: list[StoredRecord] = []
         self._checkpoints: list[str] = []
         self._frontier = Frontier()
+        self._log_id = uuid.uuid4().hex
 
     def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
         with self._lock:
@@ -53,6 +55,9 @@ class MemorySink(AuditSink):
     def head(self) -> TreeHead:
         with self._lock:
             return TreeHead(self._frontier.size, self._frontier.root())
+
+    def log_id(self) -> str | None:
+        return self._log_id
 
     def write_checkpoint(self, note: str, size: int) -> None:
         with self._lock:

@@ -6,7 +6,8 @@ URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a
 * ``audit_records``: one row per record (canonical bytes verbatim in ``canonical``, indexed columns);
 * ``audit_heads``: one row per batch: size, last hash and Merkle frontier after it (current = largest);
 * ``audit_nodes``: Merkle subtree hashes (2^8 leaves and up) for O(log n) proofs;
-* ``audit_checkpoints``: signed checkpoint notes.
+* ``audit_checkpoints``: signed checkpoint notes;
+* ``audit_meta``: the log's identity (``log_id``), written once.
 
 Append-only is enforced by the database: triggers reject UPDATE, DELETE and TRUNCATE on every table,
 and writers need only ``INSERT`` and ``SELECT`` (no ``UPDATE``): the head is a new row per batch, not
@@ -21,10 +22,12 @@ and commits (durable on return with the default ``synchronous_commit``).
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit._chain import (
     GENESIS_HASH,
     ColumnValues,
@@ -92,6 +95,20 @@ CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
     for t in _TABLES
 )
 
+# The log's identity, added to schemas created before it (by a role allowed to; else the log has
+# none, and its checkpoints' origins name none, as before).
+_META_TABLE = "audit_meta"
+_META_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+DROP TRIGGER IF EXISTS {_META_TABLE}_append_only ON {_META_TABLE};
+CREATE TRIGGER {_META_TABLE}_append_only BEFORE UPDATE OR DELETE ON {_META_TABLE}
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_append_only();
+DROP TRIGGER IF EXISTS {_META_TABLE}_no_truncate ON {_META_TABLE};
+CREATE TRIGGER {_META_TABLE}_no_truncate BEFORE TRUNCATE ON {_META_TABLE}
+    FOR EACH STATEMENT EXECUTE FUNCTION toolaudit_append_only();
+"""
+LOG_ID_KEY = "log_id"
+
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
 _HEAD = "SELECT size, prev_hash, frontier FROM audit_heads ORDER BY size DESC LIMIT 1"
 # Binary COPY: bytea goes as bytes rather than as hex text twice its size, and no value is escaped.
@@ -152,7 +169,35 @@ class PostgresSink(AuditSink):
             ) from None
         self._inherited: list[Any] = []
         self._column_problems: list[tuple[int, str]] | None = None
+        if create:
+            self._create_meta(pg)
         reinit_in_forked_child(self, "_after_fork")
+
+    def _create_meta(self, pg: Any) -> None:
+        """Create the meta table if absent and store a new log id unless there is one."""
+        conn = self._conn
+        try:
+            conn.execute(_LOCK)
+            if conn.execute("SELECT to_regclass(%s)", (_META_TABLE,)).fetchone()[0] is None:
+                conn.execute(_META_SCHEMA)
+            conn.execute(
+                f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (LOG_ID_KEY, uuid.uuid4().hex),
+            )
+            conn.commit()
+        except pg.Error as exc:
+            conn.rollback()
+            internal_error(
+                "creating the audit log id",
+                SinkError(f"{self._where}: no log id stored ({_first_line(exc)})"),
+            )
+
+    def log_id(self) -> str | None:
+        try:
+            rows = self._query(f"SELECT value FROM {_META_TABLE} WHERE key = %s", (LOG_ID_KEY,))
+        except SinkError:  # a schema created before log ids
+            return None
+        return str(rows[0][0]) if rows else None
 
     def _after_fork(self) -> None:
         # The parent's session must be neither used nor closed (closing would end it for the parent):
@@ -188,7 +233,7 @@ class PostgresSink(AuditSink):
                         sql.Identifier(schema), sql.Identifier(role)
                     )
                 )
-                for table in _TABLES:
+                for table in (*_TABLES, _META_TABLE):
                     self._connection().execute(
                         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                             sql.Identifier(table), sql.Identifier(role)

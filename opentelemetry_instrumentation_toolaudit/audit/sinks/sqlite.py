@@ -7,8 +7,9 @@ batch after it and writes records, Merkle nodes and the new head together. A pro
 leaves an uncommitted transaction that SQLite itself rolls back on the next open, so a torn batch is
 never half-present (and was never acknowledged).
 
-Triggers reject UPDATE and DELETE on the records table. They are a guard against mistakes, not
-against an attacker with the file: tampering is what :func:`verify` detects.
+Triggers reject UPDATE and DELETE on the records, nodes, checkpoints and meta tables, and any
+change to the head but growth. They are a guard against mistakes, not against an attacker with the
+file: tampering is what :func:`verify` detects.
 """
 
 from __future__ import annotations
@@ -42,10 +43,20 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
 _INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
+LOG_ID_KEY = "log_id"
 _ROWS_PER_INSERT = 50
 PAGE_SIZE = 16384
 """Page size of a new database file (see ``_connect``)."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Every table only grows: rows are never updated or deleted, and the head's size never shrinks.
+_APPEND_ONLY = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END; "
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"
+    for t in ("audit_records", "audit_nodes", "audit_checkpoints", "audit_meta")
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
@@ -67,10 +78,13 @@ CREATE TABLE IF NOT EXISTS audit_nodes (
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
-BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
-BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO audit_meta VALUES ('{LOG_ID_KEY}', lower(hex(randomblob(16))));
+{_APPEND_ONLY}
+CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_only_grows BEFORE UPDATE ON audit_head
+WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit_head only grows'); END;
 """
 
 _INSERT = (
@@ -255,6 +269,13 @@ class SQLiteSink(AuditSink):
     def head(self) -> TreeHead:
         size, data = self._query("SELECT size, frontier FROM audit_head")[0]
         return TreeHead(size, restore_frontier(size, data, self.path).root())
+
+    def log_id(self) -> str | None:
+        try:
+            rows = self._query("SELECT value FROM audit_meta WHERE key = ?", (LOG_ID_KEY,))
+        except SinkError:  # a database created before log ids, opened read-only
+            return None
+        return str(rows[0][0]) if rows else None
 
     def write_checkpoint(self, note: str, size: int) -> None:
         with self._lock:
