@@ -110,8 +110,13 @@ class AuditLog:
             checkpoint_dir=directory,
         )
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         """Seal and durably commit ``bodies`` in order (one durable write); returns the stored records.
+
+        ``event_id`` is unique: a body whose event id is stored already raises SinkError, or, with
+        ``skip_existing`` (the retry of a batch that may have been committed), is left out.
 
         Raises SinkError when the batch could not be committed (nothing of it is then acknowledged).
         A failing checkpoint after a committed batch is logged and counted, not raised: the records
@@ -119,7 +124,7 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise SinkError(f"{redact_url(self.sink.url)}: the audit log is closed")
-            records = self.sink.append(bodies)
+            records = self.sink.append(bodies, skip_existing=skip_existing)
             head = self.sink.last_head
             if head is not None and (
                 head.size - self._checkpointed_size >= self.checkpoint_every

@@ -148,9 +148,9 @@ def test_writer_starts_beside_a_garbage_checkpoint_row(sink_url, signer, caplog)
     write_log(sink_url, signer, N)
     add_raw_checkpoint(sink_url, GARBAGE_NOTES[1])
     with caplog.at_level(logging.WARNING, logger="opentelemetry_instrumentation_toolaudit"):
-        for _ in range(2):
+        for i in range(2):
             log = AuditLog(open_sink(sink_url), signer=signer, checkpoint_interval=3600)
-            log.append([body(100)])
+            log.append([body(100 + i)])
             log.close()
     with open_sink(sink_url, create=False) as sink:
         assert sink.size() == N + 2

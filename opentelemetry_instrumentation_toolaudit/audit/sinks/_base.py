@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
@@ -17,7 +17,12 @@ from opentelemetry_instrumentation_toolaudit.audit._merkle import (
     hash_children,
     root_from_leaf_hashes,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import INDEXED_COLUMNS, PREV_HASH, SEQ
+from opentelemetry_instrumentation_toolaudit.audit._schema import (
+    EVENT_ID,
+    INDEXED_COLUMNS,
+    PREV_HASH,
+    SEQ,
+)
 
 __all__ = ["DATA_COLUMNS", "NODE_MIN_LEVEL", "AuditSink", "ScanRow", "SinkError", "TreeHead"]
 
@@ -69,8 +74,14 @@ class AuditSink(abc.ABC):
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
     @abc.abstractmethod
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
-        """Seal (``_chain.seal_batch``) and durably commit ``bodies`` in order; return the stored records."""
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
+        """Seal (``_chain.seal_batch``) and durably commit ``bodies`` in order; return the stored
+        records. A body whose ``event_id`` is already stored (a retried batch that was in fact
+        committed) raises SinkError, or with ``skip_existing`` is left out (and not returned).
+        Sinks with columns check every stored record (a unique index); JSONL and memory check
+        what this object appended recently, which is what a retry of its batch could have written."""
 
     @abc.abstractmethod
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
@@ -180,6 +191,28 @@ def success_from_column(value: Any) -> Any:
     if type(value) is int and value in (0, 1):
         return bool(value)
     return value
+
+
+def without_stored(
+    bodies: Sequence[Mapping[str, Any]], stored: Collection[str], skip_existing: bool, where: str
+) -> Sequence[Mapping[str, Any]]:
+    """``bodies`` less those whose ``event_id`` is in ``stored`` or repeats one earlier in the batch;
+    without ``skip_existing`` such a body raises SinkError instead (naming no value)."""
+    seen: set[str] = set()
+    out = []
+    for body in bodies:
+        event_id = body.get(EVENT_ID)
+        if type(event_id) is str:
+            if event_id in stored or event_id in seen:
+                if not skip_existing:
+                    raise SinkError(
+                        f"{where}: append refused: a record with the same event_id is already "
+                        "stored (a retried batch? append with skip_existing=True)"
+                    )
+                continue
+            seen.add(event_id)
+        out.append(body)
+    return out
 
 
 def reinit_in_forked_child(obj: object, method: str) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import contextlib
 import fcntl
 import json
@@ -40,11 +41,12 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     seal_batch,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.audit._schema import PREV_HASH, SEQ
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
     TreeHead,
     reinit_in_forked_child,
+    without_stored,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
@@ -60,6 +62,8 @@ _RECORD_START = _HASH_END + len(_MIDDLE)
 _PREFIX_LEN = len(_PREFIX)
 _READ_SIZE = 1 << 20
 LOG_ID_KEY = "log_id"
+RECENT_BATCHES = 64
+"""How many of its own recent batches a JSONL sink remembers the event ids of, for retries."""
 
 
 def frame(record: StoredRecord) -> bytes:
@@ -106,6 +110,9 @@ class JSONLSink(AuditSink):
         self._offset = 0
         self._prev = GENESIS_HASH
         self._frontier = Frontier()
+        self._recent_ids: collections.deque[frozenset[str]] = collections.deque(
+            maxlen=RECENT_BATCHES
+        )
         if create:
             with self._flock():
                 self._repair_torn_tail()
@@ -265,10 +272,15 @@ class JSONLSink(AuditSink):
 
     # --- the sink interface -----------------------------------------------------------------
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
-        if not bodies:
-            return []
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         with self._flock():
+            # A retry can only repeat what this object wrote: its recent batches' event ids.
+            recent = set().union(*self._recent_ids)
+            bodies = without_stored(bodies, recent, skip_existing, self.path)
+            if not bodies:
+                return []
             try:
                 self._catch_up()
                 frontier = self._frontier.copy()
@@ -284,9 +296,16 @@ class JSONLSink(AuditSink):
             except OSError as exc:
                 # Not acknowledged, so not kept: cut back what was written (we hold the lock, nobody
                 # appended after us), so a retry does not leave the batch in the log twice.
-                with contextlib.suppress(OSError):
+                try:
                     os.ftruncate(self._fd, self._offset)
+                except OSError:  # the bytes stay: a retry must not write the batch again
+                    self._recent_ids.append(
+                        frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
+                    )
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
+            self._recent_ids.append(
+                frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
+            )
             self._frontier = frontier
             self._size = frontier.size
             self._offset += len(payload)

@@ -17,7 +17,13 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     seal_batch,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, ScanRow, TreeHead
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    AuditSink,
+    ScanRow,
+    TreeHead,
+    without_stored,
+)
 
 
 class MemorySink(AuditSink):
@@ -30,9 +36,16 @@ class MemorySink(AuditSink):
         self._checkpoints: list[str] = []
         self._frontier = Frontier()
         self._log_id = uuid.uuid4().hex
+        self._event_ids: set[str] = set()
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         with self._lock:
+            bodies = without_stored(bodies, self._event_ids, skip_existing, self.url)
+            if not bodies:
+                return []
+            self._event_ids.update(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
             prev = self._records[-1].entry_hash if self._records else GENESIS_HASH
             records = seal_batch(bodies, self._frontier, prev, columns=False)
             self._records.extend(records)

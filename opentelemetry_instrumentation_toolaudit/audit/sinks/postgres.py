@@ -35,7 +35,7 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     plain_column_tuple,
     seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import PREV_HASH, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     DATA_COLUMNS,
     NODE_MIN_LEVEL,
@@ -44,6 +44,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
+    without_stored,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
@@ -83,31 +84,32 @@ BEGIN
     RAISE EXCEPTION 'toolaudit: % on % is not allowed: the audit trail is append-only', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END $$;
-""" + "".join(
-    f"""
-DROP TRIGGER IF EXISTS {t}_append_only ON {t};
-CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
+"""
+
+
+def _append_only(table: str) -> str:
+    """Triggers that reject UPDATE, DELETE and TRUNCATE on ``table``."""
+    return f"""
+DROP TRIGGER IF EXISTS {table}_append_only ON {table};
+CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION toolaudit_append_only();
-DROP TRIGGER IF EXISTS {t}_no_truncate ON {t};
-CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
+DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
+CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
     FOR EACH STATEMENT EXECUTE FUNCTION toolaudit_append_only();
 """
-    for t in _TABLES
-)
+
+
+_SCHEMA += "".join(_append_only(t) for t in _TABLES)
 
 # The log's identity, added to schemas created before it (by a role allowed to; else the log has
 # none, and its checkpoints' origins name none, as before).
 _META_TABLE = "audit_meta"
-_META_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS {_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-DROP TRIGGER IF EXISTS {_META_TABLE}_append_only ON {_META_TABLE};
-CREATE TRIGGER {_META_TABLE}_append_only BEFORE UPDATE OR DELETE ON {_META_TABLE}
-    FOR EACH ROW EXECUTE FUNCTION toolaudit_append_only();
-DROP TRIGGER IF EXISTS {_META_TABLE}_no_truncate ON {_META_TABLE};
-CREATE TRIGGER {_META_TABLE}_no_truncate BEFORE TRUNCATE ON {_META_TABLE}
-    FOR EACH STATEMENT EXECUTE FUNCTION toolaudit_append_only();
-"""
+_META_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    + _append_only(_META_TABLE)
+)
 LOG_ID_KEY = "log_id"
+_UNIQUE_INDEX = "audit_records_event_id"
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
 _HEAD = "SELECT size, prev_hash, frontier FROM audit_heads ORDER BY size DESC LIMIT 1"
@@ -170,27 +172,45 @@ class PostgresSink(AuditSink):
         self._inherited: list[Any] = []
         self._column_problems: list[tuple[int, str]] | None = None
         if create:
-            self._create_meta(pg)
+            self._create_meta()
         reinit_in_forked_child(self, "_after_fork")
 
-    def _create_meta(self, pg: Any) -> None:
-        """Create the meta table if absent and store a new log id unless there is one."""
+    def _create_meta(self) -> None:
+        """Best effort, for schemas created before them (a role without the rights keeps working
+        without, logged once): the meta table with a log id, and a unique index on event_id."""
+        self._best_effort(
+            "creating the audit log id",
+            f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NULL THEN 1 END",
+            _META_SCHEMA,
+            (
+                f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (LOG_ID_KEY, uuid.uuid4().hex),
+            ),
+        )
+        # A retried batch is never stored twice (this fails on a schema holding duplicates).
+        self._best_effort(
+            "indexing audit event ids",
+            f"SELECT CASE WHEN to_regclass('{_UNIQUE_INDEX}') IS NULL THEN 1 END",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {_UNIQUE_INDEX} ON audit_records (event_id)",
+        )
+
+    def _best_effort(
+        self, what: str, missing: str, create: str, then: tuple[str, Any] | None = None
+    ) -> None:
+        """Run ``create`` if ``missing`` selects a row, then ``then``, in one transaction under the
+        append lock; a failure is rolled back and logged once."""
+        pg = _require_psycopg()
         conn = self._conn
         try:
             conn.execute(_LOCK)
-            if conn.execute("SELECT to_regclass(%s)", (_META_TABLE,)).fetchone()[0] is None:
-                conn.execute(_META_SCHEMA)
-            conn.execute(
-                f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                (LOG_ID_KEY, uuid.uuid4().hex),
-            )
+            if conn.execute(missing).fetchone()[0] is not None:
+                conn.execute(create)
+            if then is not None:
+                conn.execute(*then)
             conn.commit()
         except pg.Error as exc:
             conn.rollback()
-            internal_error(
-                "creating the audit log id",
-                SinkError(f"{self._where}: no log id stored ({_first_line(exc)})"),
-            )
+            internal_error(what, SinkError(f"{self._where}: {what} failed ({_first_line(exc)})"))
 
     def log_id(self) -> str | None:
         try:
@@ -246,7 +266,9 @@ class PostgresSink(AuditSink):
                     f"{self._where}: granting writer rights failed ({_first_line(exc)})"
                 ) from None
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         if not bodies:
             return []
         pg = _require_psycopg()
@@ -254,6 +276,18 @@ class PostgresSink(AuditSink):
             conn = self._connection()
             try:
                 conn.execute(_LOCK)
+                if skip_existing:
+                    ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
+                    stored = {
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT event_id FROM audit_records WHERE event_id = ANY(%s)", (ids,)
+                        )
+                    }
+                    bodies = without_stored(bodies, stored, True, self._where)
+                    if not bodies:
+                        conn.rollback()
+                        return []
                 row = conn.execute(_HEAD).fetchone()
                 size, prev, data = row if row else (0, GENESIS_HASH, b"")
                 frontier = restore_frontier(size, data, self._where)

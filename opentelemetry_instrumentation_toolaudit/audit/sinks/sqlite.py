@@ -23,13 +23,14 @@ from itertools import chain
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit._chain import (
     GENESIS_HASH,
     ColumnValues,
     StoredRecord,
     seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     NODE_MIN_LEVEL,
@@ -39,6 +40,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     reinit_in_forked_child,
     restore_frontier,
     success_from_column,
+    without_stored,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
@@ -86,6 +88,10 @@ BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
 CREATE TRIGGER IF NOT EXISTS audit_head_only_grows BEFORE UPDATE ON audit_head
 WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit_head only grows'); END;
 """
+
+_UNIQUE_EVENT_ID = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS audit_records_event_id ON audit_records(event_id)"
+)
 
 _INSERT = (
     f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(_COLUMNS)}) "
@@ -143,10 +149,24 @@ class SQLiteSink(AuditSink):
             if create:
                 # One script, one transaction: processes starting together create the schema once.
                 self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+                self._unique_event_ids()
             self._check_schema()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
         reinit_in_forked_child(self, "_after_fork")
+
+    def _unique_event_ids(self) -> None:
+        """A unique index on event_id (a retried batch is never stored twice). A database that
+        already holds a duplicate keeps working without it (logged once)."""
+        try:
+            self._conn.execute(_UNIQUE_EVENT_ID)
+        except sqlite3.IntegrityError:
+            internal_error(
+                "indexing audit event ids",
+                SinkError(
+                    f"{self.path}: duplicate event ids stored; event_id is not unique-indexed"
+                ),
+            )
 
     def _after_fork(self) -> None:
         # A connection must not cross a fork: the child opens its own, and keeps the inherited one
@@ -198,12 +218,18 @@ class SQLiteSink(AuditSink):
             raise
         conn.execute("COMMIT")
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         if not bodies:
             return []
         with self._lock:
             try:
                 with self._transaction():
+                    if skip_existing:
+                        bodies = without_stored(bodies, self._stored_ids(bodies), True, self.path)
+                        if not bodies:
+                            return []
                     size, prev, data = self._conn.execute(
                         "SELECT size, prev_hash, frontier FROM audit_head"
                     ).fetchone()
@@ -229,6 +255,21 @@ class SQLiteSink(AuditSink):
                 ) from None
         self.last_head = TreeHead(frontier.size, frontier.root())
         return records
+
+    def _stored_ids(self, bodies: Sequence[Mapping[str, Any]]) -> set[str]:
+        """The event ids of ``bodies`` that some stored record has."""
+        ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            found.update(
+                r[0]
+                for r in self._conn.execute(
+                    f"SELECT event_id FROM audit_records WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return found
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         # Many rows per INSERT statement: one sqlite3_step and far less binding overhead per row.
