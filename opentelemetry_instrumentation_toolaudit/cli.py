@@ -268,7 +268,7 @@ def _check_proof(args: argparse.Namespace) -> int:
         if not isinstance(document, dict):
             raise ValueError(f"a JSON {type(document).__name__}, not an object")
         proof = InclusionProof.from_json(document)
-    except (ValueError, VerificationError) as exc:
+    except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
     record = _read_input("record file", args.record) if args.record else None
     try:

@@ -92,10 +92,11 @@ def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
         return values
     out = list(values)
     for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, values, strict=True)):
-        if value is None or type(value) is str:
-            continue
         if name == SUCCESS:
-            out[i] = value if isinstance(value, bool) else None
+            # Only a bool is a success value: "yes", 1 or null leave the column NULL.
+            out[i] = value if type(value) is bool else None
+        elif value is None or type(value) is str:
+            continue
         elif name != SEQ:
             out[i] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return tuple(out)

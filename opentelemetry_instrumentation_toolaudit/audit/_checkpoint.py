@@ -45,6 +45,8 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 ALG_ED25519 = 0x01
 _EM_DASH = "\u2014"
 _BAD_NAME = re.compile(r"[\s+]")
+_DECIMAL = re.compile(r"[0-9]{1,20}")
+_LOG_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def key_id(name: str, public_key: bytes) -> int:
@@ -253,6 +255,8 @@ class Note:
 
 def parse_note(note: str) -> Note:
     """Split a signed note into text and signatures (no verification); VerificationError if malformed."""
+    if not isinstance(note, str):
+        raise VerificationError("malformed note: not text")
     if any(ord(c) < 0x20 and c != "\n" for c in note):
         raise VerificationError("malformed note: control characters")
     split = note.rfind("\n\n")
@@ -301,7 +305,7 @@ class Checkpoint:
         if len(lines) < 4 or lines[-1] != "" or not lines[0]:
             raise VerificationError("malformed checkpoint: expected origin, size and root lines")
         origin, size_text, root_text, *extensions = lines[:-1]
-        if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+        if not _DECIMAL.fullmatch(size_text) or (size_text != "0" and size_text.startswith("0")):
             raise VerificationError("malformed checkpoint: the size is not a decimal number")
         try:
             root = base64.b64decode(root_text, validate=True)
@@ -310,6 +314,15 @@ class Checkpoint:
         if len(root) != 32:
             raise VerificationError("malformed checkpoint: the root is not 32 bytes")
         return cls(origin, int(size_text), root, tuple(extensions))
+
+
+def names_other_log(origin: str, log_id: str | None) -> bool:
+    """Whether a checkpoint's origin (``<name>/<log id>``) names a log other than ``log_id``. An
+    origin naming no log id (written before log ids), or a log without one: not another log."""
+    if log_id is None:
+        return False
+    last = origin.rsplit("/", 1)[-1]
+    return last != log_id and _LOG_ID.fullmatch(last) is not None
 
 
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:

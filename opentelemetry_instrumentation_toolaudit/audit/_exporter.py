@@ -298,7 +298,9 @@ class AuditLogExporter(SpanExporter):
             if not batch:
                 return True
             try:
-                self._open_log().append(batch)
+                # The waiting records are a retry: their earlier append may have committed (a
+                # timeout after the commit), so what is stored already is skipped, not doubled.
+                self._open_log().append(batch, skip_existing=bool(waiting))
             except Exception as exc:  # noqa: BLE001 - the sink is down: keep, retry, count
                 internal_error("writing to the audit sink", exc)
                 self._count("write_failures")

@@ -10,6 +10,7 @@ writer may add files but not change them (e.g. a WORM mount or a directory with 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
@@ -48,8 +49,9 @@ class AuditLog:
     """Appends audit records to ``sink`` and signs checkpoints with ``signer``.
 
     ``signer`` defaults to the key in ``OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE`` (or
-    ``~/.config/toolaudit/signing.key``), generated when absent; ``origin`` (the checkpoint's first
-    line) defaults to the key's name. Thread-safe; several processes may each hold an AuditLog on the
+    ``~/.config/toolaudit/signing.key``), generated when absent. The checkpoint's origin (its first
+    line) is ``<origin>/<log id>``: ``origin`` defaults to the key's name, and the log id is the
+    sink's identity (:meth:`AuditSink.log_id`), so a checkpoint names the one log it belongs to. Thread-safe; several processes may each hold an AuditLog on the
     same sink and still build one chain. The cadence is counted per AuditLog: each process checkpoints
     once the log has grown by ``checkpoint_every`` records since its own last checkpoint (so with k
     writers, checkpoints come about k times as often), and each checkpoint signs the sink's head at
@@ -68,7 +70,10 @@ class AuditLog:
     ) -> None:
         self.sink = sink
         self.signer = signer if signer is not None else NoteSigner.from_file(default_key_path())
-        self.origin = origin or self.signer.name
+        log_id = sink.log_id()
+        self.origin = (
+            f"{origin or self.signer.name}/{log_id}" if log_id else origin or self.signer.name
+        )
         self.checkpoint_every = max(1, int(checkpoint_every))
         self.checkpoint_interval = float(checkpoint_interval)
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -105,8 +110,13 @@ class AuditLog:
             checkpoint_dir=directory,
         )
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         """Seal and durably commit ``bodies`` in order (one durable write); returns the stored records.
+
+        ``event_id`` is unique: a body whose event id is stored already raises SinkError, or, with
+        ``skip_existing`` (the retry of a batch that may have been committed), is left out.
 
         Raises SinkError when the batch could not be committed (nothing of it is then acknowledged).
         A failing checkpoint after a committed batch is logged and counted, not raised: the records
@@ -114,7 +124,7 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise SinkError(f"{redact_url(self.sink.url)}: the audit log is closed")
-            records = self.sink.append(bodies)
+            records = self.sink.append(bodies, skip_existing=skip_existing)
             head = self.sink.last_head
             if head is not None and (
                 head.size - self._checkpointed_size >= self.checkpoint_every
@@ -181,7 +191,10 @@ def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path 
     """Write ``note`` as a new file in ``directory`` (``O_EXCL``, fsynced); never rewrites a file.
     Returns the path, or None when the same checkpoint is already there."""
     checkpoint, _ = open_checkpoint(note)
-    name = f"{checkpoint.size:012d}-{checkpoint.root.hex()[:16]}{CHECKPOINT_SUFFIX}"
+    # Named by size and a hash of origin, size and root: logs sharing the directory never collide
+    # (even at equal roots), and the same checkpoint twice is one file.
+    body_hash = hashlib.sha256(checkpoint.text().encode()).hexdigest()[:16]
+    name = f"{checkpoint.size:012d}-{body_hash}{CHECKPOINT_SUFFIX}"
     path = Path(directory) / name
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
@@ -202,21 +215,32 @@ def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path 
     return path
 
 
-def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str]]:
-    """``(file name, note)`` for every checkpoint file in ``directory``, by name."""
-    out = []
+def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str | None]]:
+    """``(file name, note)`` for every checkpoint file in ``directory``, by name; the note is None
+    for a file that cannot be read. Raises OSError when the directory cannot be listed."""
+    out: list[tuple[str, str | None]] = []
     for path in sorted(Path(directory).glob(f"*{CHECKPOINT_SUFFIX}")):
-        out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
+        try:
+            out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            out.append((path.name, None))
     return out
 
 
 def _latest_checkpoint_size(sink: AuditSink) -> int:
     sizes = [0]
+    unreadable = 0
     for note in sink.checkpoints()[-16:]:
         try:
             sizes.append(open_checkpoint(note)[0].size)
-        except ToolAuditError:
-            continue
+        except (ToolAuditError, ValueError, TypeError):
+            unreadable += 1
+    if unreadable:
+        # Logged once; the writer starts anyway (verify reports the row).
+        internal_error(
+            "reading the sink's checkpoints",
+            SinkError(f"the sink holds {unreadable} unreadable checkpoint(s); ignored"),
+        )
     return max(sizes)
 
 

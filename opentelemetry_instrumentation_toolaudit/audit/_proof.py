@@ -17,6 +17,7 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
 from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     Checkpoint,
     NoteVerifier,
+    names_other_log,
     open_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import inclusion_proof, verify_inclusion
@@ -48,7 +49,7 @@ class InclusionProof:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> InclusionProof:
-        if data.get("format") != PROOF_FORMAT:
+        if not isinstance(data, Mapping) or data.get("format") != PROOF_FORMAT:
             raise VerificationError(f"not a {PROOF_FORMAT} document")
         try:
             return cls(
@@ -71,12 +72,13 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
     Merkle nodes (SQLite, PostgreSQL)."""
     if checkpoint is None:
         covering = []
+        log_id = sink.log_id()
         for note in sink.checkpoints():
             try:
                 cp, _ = open_checkpoint(note)
-            except VerificationError:
+            except (VerificationError, ValueError, TypeError):
                 continue
-            if cp.size > seq:
+            if cp.size > seq and not names_other_log(cp.origin, log_id):
                 covering.append((cp.size, note))
         if not covering:
             raise VerificationError(
@@ -92,13 +94,19 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
     records = list(sink.read(seq, seq + 1))
     if not records:
         raise VerificationError(f"record #{seq} is not in {redact_url(sink.url)}")
+    try:
+        text = records[0].canonical.decode("utf-8")
+    except UnicodeDecodeError:
+        raise VerificationError(
+            f"record #{seq} is not UTF-8 text: a modified record (run `toolaudit verify`)"
+        ) from None
     path = inclusion_proof(seq, cp.size, sink.subtree_hash)
     return InclusionProof(
         seq=seq,
         tree_size=cp.size,
         leaf_hash=records[0].entry_hash,
         path=tuple(h.hex() for h in path),
-        record=records[0].canonical.decode("utf-8"),
+        record=text,
         checkpoint=checkpoint,
     )
 
@@ -123,7 +131,7 @@ def check_proof(
         raise VerificationError("the record does not hash to the proof's leaf hash")
     try:
         claimed_seq = json.loads(data).get(SEQ)
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         raise VerificationError("the record is not a JSON object") from None
     if claimed_seq != proof.seq:
         raise VerificationError(

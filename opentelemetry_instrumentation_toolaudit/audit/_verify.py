@@ -28,6 +28,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     Checkpoint,
     NoteVerifier,
     load_verifier,
+    names_other_log,
     open_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
@@ -45,6 +46,7 @@ REWRITTEN = "rewritten"
 SIGNATURE = "signature"
 FORK = "fork"
 CHECKPOINT = "checkpoint"
+UNANCHORED = "unanchored"
 _ORDER = {
     k: i
     for i, k in enumerate(
@@ -59,6 +61,7 @@ _ORDER = {
             FORK,
             SIGNATURE,
             CHECKPOINT,
+            UNANCHORED,
         )
     )
 }
@@ -90,6 +93,10 @@ class VerifyResult:
     """Checkpoints compared with the log."""
     signatures_checked: bool = False
     """Whether checkpoint signatures were checked against a trusted key."""
+    anchored: bool = False
+    """Whether at least one checkpoint of this log (signed by the key, when one is given) was found."""
+    foreign: list[str] = dataclasses.field(default_factory=list)
+    """Checkpoints whose origin names another log (where they are): ignored."""
     repairs: list[str] = dataclasses.field(default_factory=list)
     """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
@@ -111,8 +118,10 @@ class VerifyResult:
             )
             return f"FAIL: record #{first.seq}: {first.message}{more}"
         notes = [f"{self.checkpoints} checkpoints"]
+        if self.foreign:
+            notes.append(f"{len(self.foreign)} checkpoints of other logs ignored")
         if not self.signatures_checked:
-            notes.append("signatures not checked: no public key given")
+            notes.append("unanchored: no public key given, signatures not checked")
         if self.repairs:
             notes.append(f"torn writes: {len(self.repairs)}, see repairs")
         return f"OK: {self.size} records, root {self.root} ({'; '.join(notes)})"
@@ -125,6 +134,8 @@ class VerifyResult:
             "root": self.root,
             "checkpoints": self.checkpoints,
             "signatures_checked": self.signatures_checked,
+            "anchored": self.anchored,
+            "foreign_checkpoints": list(self.foreign),
             "repairs": list(self.repairs),
             "first_bad_seq": self.first_bad_seq,
             "problems": [dataclasses.asdict(p) for p in self.problems],
@@ -163,7 +174,7 @@ def verify(
     read at all."""
     verifiers = _verifiers(public_key)
     problems: list[Problem] = []
-    notes = [("sink", n) for n in sink.checkpoints()]
+    notes: list[tuple[str, str | None]] = [("sink", n) for n in sink.checkpoints()]
     if checkpoint_dir is not None:
         from opentelemetry_instrumentation_toolaudit.audit._log import read_checkpoint_dir
 
@@ -176,13 +187,22 @@ def verify(
             raise SinkError(
                 f"cannot read the checkpoint directory {os.fspath(checkpoint_dir)}: {exc.strerror}"
             ) from None
+    log_id = sink.log_id()
     seen: list[_Seen] = []
+    foreign: list[str] = []
     bad_signature: list[tuple[str, Checkpoint, str]] = []
     for source, note in notes:
+        if note is None:
+            problems.append(Problem(0, CHECKPOINT, f"checkpoint {source} cannot be read"))
+            continue
         try:
             checkpoint, _ = open_checkpoint(note)
-        except VerificationError as exc:
-            problems.append(Problem(0, CHECKPOINT, f"checkpoint in {source} is unreadable ({exc})"))
+        except (VerificationError, ValueError, TypeError) as exc:
+            why = exc if isinstance(exc, VerificationError) else "malformed checkpoint"
+            problems.append(Problem(0, CHECKPOINT, f"checkpoint in {source} is unreadable ({why})"))
+            continue
+        if names_other_log(checkpoint.origin, log_id):
+            foreign.append(source)
             continue
         if verifiers:
             try:
@@ -284,6 +304,18 @@ def verify(
                 f"checkpoint for size {cp.size} ({source}) fails signature verification ({why}): chain rewritten or re-signed",
             )
         )
+    if (verifiers or checkpoint_dir is not None) and not seen:
+        # Without one, an attacker who deletes the checkpoints may rewrite the whole chain.
+        where = "signed by this key" if verifiers else "of this log"
+        problems.append(
+            Problem(
+                0,
+                UNANCHORED,
+                f"no valid checkpoint {where} in the sink"
+                + (f" or {os.fspath(checkpoint_dir)}" if checkpoint_dir is not None else "")
+                + ": the trail is unanchored (checkpoints deleted?)",
+            )
+        )
     problems.sort(key=lambda p: (p.seq, _ORDER.get(p.kind, 99)))
     return VerifyResult(
         sink=redact_url(sink.url),
@@ -291,6 +323,8 @@ def verify(
         root=root.hex(),
         checkpoints=compared,
         signatures_checked=bool(verifiers),
+        anchored=bool(seen),
+        foreign=foreign,
         repairs=sink.repairs(),
         problems=problems[:MAX_PROBLEMS],
     )
@@ -313,6 +347,9 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
     node_prefix = _NODE
     for row_seq, canonical, entry_hash, prev_hash in sink.scan():
         h = leaf()
+        if type(canonical) is not bytes or type(entry_hash) is not bytes:
+            # Stored values of the wrong type (a damaged or hand-edited row): a modified record.
+            canonical, entry_hash = _as_bytes(canonical), b""
         h.update(canonical)
         digest = h.digest()
         if row_seq != size and len(problems) < MAX_PROBLEMS:
@@ -367,6 +404,12 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
     return size, roots, _fold(hashes), problems
+
+
+def _as_bytes(value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "replace")
 
 
 def _fold(hashes: list[bytes]) -> bytes:

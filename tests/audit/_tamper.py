@@ -150,6 +150,7 @@ def write_checkpoints(url: str, notes: list[str]) -> None:
         return
     if url.startswith("sqlite"):
         conn = sqlite3.connect(_path(url))
+        conn.execute("DROP TRIGGER IF EXISTS audit_checkpoints_no_delete")
         conn.execute("DELETE FROM audit_checkpoints")
         conn.executemany("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", sized)
         conn.commit()
@@ -184,3 +185,21 @@ def reseal_from(rows: list[Row], start: int) -> list[Row]:
         out.append(forged)
         prev = forged["entry_hash"].hex()
     return out
+
+
+def add_raw_checkpoint(url: str, note: Any) -> None:
+    """Store ``note`` (any value, even not text) as one more checkpoint row, bypassing the sink."""
+    if url.startswith("jsonl"):
+        # A str is stored as the sink stores a note; bytes are written as a raw line.
+        data = note if isinstance(note, bytes) else json.dumps({"size": 1, "note": note}).encode()
+        with open(_path(url) + ".checkpoints", "ab") as f:
+            f.write(data + b"\n")
+        return
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        conn.execute("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (1, note))
+        conn.commit()
+        conn.close()
+        return
+    with _pg(url) as conn:
+        conn.execute("INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (1, str(note)))

@@ -78,9 +78,16 @@ def body(i: int, **extra: object) -> dict[str, object]:
 
 
 def write_log(
-    url: str, signer: NoteSigner, n: int, *, every: int = 5, checkpoint_dir: object = None
+    url: str,
+    signer: NoteSigner,
+    n: int,
+    *,
+    every: int = 5,
+    checkpoint_dir: object = None,
+    start: int = 0,
 ) -> None:
-    """Append n records one by one (a checkpoint every `every`) and close (final checkpoint)."""
+    """Append records body(start)..body(start + n - 1) one by one (a checkpoint every `every`) and
+    close (final checkpoint)."""
     log = AuditLog(
         open_sink(url),
         signer=signer,
@@ -88,6 +95,6 @@ def write_log(
         checkpoint_interval=3600,
         checkpoint_dir=checkpoint_dir,
     )  # type: ignore[arg-type]
-    for i in range(n):
+    for i in range(start, start + n):
         log.append([body(i)])
     log.close()

@@ -25,10 +25,10 @@ def _reference_column_values(record):
     out = {}
     for name in INDEXED_COLUMNS:
         value = record.get(name)
-        if value is None or type(value) is str or name == "seq":
-            out[name] = value
-        elif name == "success":
+        if name == "success":
             out[name] = value if isinstance(value, bool) else None
+        elif value is None or type(value) is str or name == "seq":
+            out[name] = value
         else:
             out[name] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -128,15 +129,27 @@ def test_binary_copy_batches_verify(pg_url, signer):
     assert [(i, body(i)["user_id"]) for i in range(170)] == stored
 
 
-def test_string_success_still_stored_as_postgresql_reads_it(pg_url, signer):
-    """A batch whose success value is a string goes through a text COPY, as before binary COPY:
-    PostgreSQL reads "yes" as true; the rest of the batch is stored and verifies."""
+def test_non_bool_success_is_stored_as_null_and_verifies(pg_url, signer):
+    """A success value that is not a bool ("yes", 1, null) leaves the boolean column NULL; the
+    batch goes through the one binary COPY and the whole trail verifies."""
     with AuditLog(open_sink(pg_url), signer=signer) as log:
-        log.append([body(0), body(1, success="yes"), body(2)])
+        log.append([body(0), body(1, success="yes"), body(2, success=1), body(3, success=None)])
     with open_sink(pg_url, create=False) as sink:
-        stored = [r.columns["success"] for r in sink.read(0, 3)]
+        stored = [r.columns["success"] for r in sink.read(0, 4)]
         result = verify(sink, public_key=signer.verifier)
-    assert [body(0)["success"], True, body(2)["success"]] == stored
-    # The column rule keeps the string, the boolean column holds true: verify says so, as before.
-    expected_bad = [1]
-    assert expected_bad == [p.seq for p in result.problems]
+    assert [body(0)["success"], None, None, None] == stored
+    assert result.problems == []
+
+
+def test_verify_result_and_closed_log_never_show_the_password(pg_url, signer):
+    """A sink URL's password appears neither in verify's result nor in the closed-log error."""
+    base, query = pg_url.split("?", 1)
+    url = base.replace("postgres@", "postgres:s3cret-pw@") + "?" + query
+    log = AuditLog(open_sink(url), signer=signer)
+    log.append([body(0)])
+    log.close()
+    with pytest.raises(Exception) as closed:
+        log.append([body(1)])
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert "s3cret-pw" not in str(closed.value) + json.dumps(result.to_json())

@@ -218,3 +218,43 @@ def test_edited_column_with_non_string_value(sink_url, signer, tmp_path, value, 
     expected = (1, COLUMN)
     assert expected == (result.first_bad_seq, result.problems[0].kind)
     assert "the user_id column does not match" in result.summary()
+
+
+@pytest.mark.parametrize("success", ["yes", 1, None])
+def test_non_bool_success_is_a_null_column_and_verifies(sink_url, signer, tmp_path, success):
+    """A record whose success is not a bool stores NULL in the success column, and verifies."""
+    with AuditLog(open_sink(sink_url), signer=signer, checkpoint_dir=tmp_path / "cps") as log:
+        log.append([body(0), body(1, success=success), body(2)])
+    if not sink_url.startswith("jsonl"):
+        assert read_rows(sink_url)[1]["columns"]["success"] is None
+    result = _verify(sink_url, signer, tmp_path)
+    assert (result.ok, result.problems) == (True, [])
+
+
+@pytest.mark.parametrize(
+    ("success", "column"),
+    [
+        ("yes", True),  # a string is not a bool, whatever it says
+        (1, True),  # nor is a number
+        (None, False),  # null is not false
+        (True, None),  # true is not NULL
+        (True, 2),  # SQLite: any integer but 1 is not true
+        (True, "true"),  # SQLite: nor is text
+        (False, "no"),  # SQLite: text stays text in an INTEGER column
+    ],
+)
+def test_success_column_is_compared_exactly(sink_url, signer, tmp_path, success, column):
+    """The success column must say exactly what the canonical bytes say: 1/0 for true/false in
+    SQLite, and NULL for anything that is not a bool."""
+    if sink_url.startswith("jsonl"):
+        pytest.skip("the JSONL sink has no columns")
+    if sink_url.startswith("postgresql") and not isinstance(column, (bool, type(None))):
+        pytest.skip("a PostgreSQL boolean column holds only true, false or NULL")
+    with AuditLog(open_sink(sink_url), signer=signer, checkpoint_dir=tmp_path / "cps") as log:
+        log.append([body(0), body(1, success=success), body(2)])
+    rows = read_rows(sink_url)
+    rows[1]["columns"]["success"] = column
+    write_rows(sink_url, rows)
+    result = _verify(sink_url, signer, tmp_path)
+    assert (result.first_bad_seq, result.problems[0].kind) == (1, COLUMN)
+    assert "the success column does not match" in result.summary()

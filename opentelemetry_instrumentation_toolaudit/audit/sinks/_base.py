@@ -7,7 +7,7 @@ import dataclasses
 import json
 import os
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
@@ -17,7 +17,12 @@ from opentelemetry_instrumentation_toolaudit.audit._merkle import (
     hash_children,
     root_from_leaf_hashes,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import INDEXED_COLUMNS, PREV_HASH, SEQ
+from opentelemetry_instrumentation_toolaudit.audit._schema import (
+    EVENT_ID,
+    INDEXED_COLUMNS,
+    PREV_HASH,
+    SEQ,
+)
 
 __all__ = ["DATA_COLUMNS", "NODE_MIN_LEVEL", "AuditSink", "ScanRow", "SinkError", "TreeHead"]
 
@@ -69,8 +74,14 @@ class AuditSink(abc.ABC):
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
     @abc.abstractmethod
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
-        """Seal (``_chain.seal_batch``) and durably commit ``bodies`` in order; return the stored records."""
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
+        """Seal (``_chain.seal_batch``) and durably commit ``bodies`` in order; return the stored
+        records. A body whose ``event_id`` is already stored (a retried batch that was in fact
+        committed) raises SinkError, or with ``skip_existing`` is left out (and not returned).
+        Sinks with columns check every stored record (a unique index); JSONL and memory check
+        what this object appended recently, which is what a retry of its batch could have written."""
 
     @abc.abstractmethod
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
@@ -101,6 +112,12 @@ class AuditSink(abc.ABC):
         """``(seq, what)`` for every record whose stored columns (or seq/prev_hash columns) disagree
         with its canonical bytes. Sinks without columns return []."""
         return []
+
+    def log_id(self) -> str | None:
+        """This log's identity (32 hex characters), generated once when the sink is created and
+        stored with it; checkpoints name it in their origin. None for a sink created before log
+        ids, and opened read-only."""
+        return None
 
     def repairs(self) -> list[str]:
         """Torn writes found and repaired when the sink was opened (by any process), oldest first."""
@@ -151,7 +168,7 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
     bytes, or None when they agree. Names the column, never its value."""
     try:
         record = json.loads(canonical)
-    except ValueError:
+    except (ValueError, TypeError, RecursionError):
         return "the record's bytes are not valid JSON"
     if not isinstance(record, dict):
         return "the record's bytes are not a JSON object"
@@ -161,9 +178,41 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
         return "the prev_hash column does not match the record's canonical bytes (edited column)"
     expected = column_values(record)
     for name in DATA_COLUMNS:
-        if expected[name] != columns.get(name):
+        value = columns.get(name)
+        # Exact: the same type as well as equal (so 1 is not True, and "yes" is not NULL).
+        if type(expected[name]) is not type(value) or expected[name] != value:
             return f"the {name} column does not match the record's canonical bytes (edited column)"
     return None
+
+
+def success_from_column(value: Any) -> Any:
+    """A success column read from a database without a boolean type (SQLite): 1 is True, 0 is
+    False, NULL is None; anything else is returned as stored, so it never passes for a bool."""
+    if type(value) is int and value in (0, 1):
+        return bool(value)
+    return value
+
+
+def without_stored(
+    bodies: Sequence[Mapping[str, Any]], stored: Collection[str], skip_existing: bool, where: str
+) -> Sequence[Mapping[str, Any]]:
+    """``bodies`` less those whose ``event_id`` is in ``stored`` or repeats one earlier in the batch;
+    without ``skip_existing`` such a body raises SinkError instead (naming no value)."""
+    seen: set[str] = set()
+    out = []
+    for body in bodies:
+        event_id = body.get(EVENT_ID)
+        if type(event_id) is str:
+            if event_id in stored or event_id in seen:
+                if not skip_existing:
+                    raise SinkError(
+                        f"{where}: append refused: a record with the same event_id is already "
+                        "stored (a retried batch? append with skip_existing=True)"
+                    )
+                continue
+            seen.add(event_id)
+        out.append(body)
+    return out
 
 
 def reinit_in_forked_child(obj: object, method: str) -> None:

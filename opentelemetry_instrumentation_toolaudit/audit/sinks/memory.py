@@ -7,6 +7,7 @@ exporter, an app's own audit events) without files; never use it for a real trai
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -16,7 +17,13 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     seal_batch,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, ScanRow, TreeHead
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    AuditSink,
+    ScanRow,
+    TreeHead,
+    without_stored,
+)
 
 
 class MemorySink(AuditSink):
@@ -28,9 +35,17 @@ class MemorySink(AuditSink):
         self._records: list[StoredRecord] = []
         self._checkpoints: list[str] = []
         self._frontier = Frontier()
+        self._log_id = uuid.uuid4().hex
+        self._event_ids: set[str] = set()
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         with self._lock:
+            bodies = without_stored(bodies, self._event_ids, skip_existing, self.url)
+            if not bodies:
+                return []
+            self._event_ids.update(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
             prev = self._records[-1].entry_hash if self._records else GENESIS_HASH
             records = seal_batch(bodies, self._frontier, prev, columns=False)
             self._records.extend(records)
@@ -53,6 +68,9 @@ class MemorySink(AuditSink):
     def head(self) -> TreeHead:
         with self._lock:
             return TreeHead(self._frontier.size, self._frontier.root())
+
+    def log_id(self) -> str | None:
+        return self._log_id
 
     def write_checkpoint(self, note: str, size: int) -> None:
         with self._lock:

@@ -6,7 +6,8 @@ URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a
 * ``audit_records``: one row per record (canonical bytes verbatim in ``canonical``, indexed columns);
 * ``audit_heads``: one row per batch: size, last hash and Merkle frontier after it (current = largest);
 * ``audit_nodes``: Merkle subtree hashes (2^8 leaves and up) for O(log n) proofs;
-* ``audit_checkpoints``: signed checkpoint notes.
+* ``audit_checkpoints``: signed checkpoint notes;
+* ``audit_meta``: the log's identity (``log_id``), written once.
 
 Append-only is enforced by the database: triggers reject UPDATE, DELETE and TRUNCATE on every table,
 and writers need only ``INSERT`` and ``SELECT`` (no ``UPDATE``): the head is a new row per batch, not
@@ -21,10 +22,12 @@ and commits (durable on return with the default ``synchronous_commit``).
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit._chain import (
     GENESIS_HASH,
     ColumnValues,
@@ -32,7 +35,7 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import (
     plain_column_tuple,
     seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import PREV_HASH, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     DATA_COLUMNS,
     NODE_MIN_LEVEL,
@@ -41,6 +44,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
+    without_stored,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
@@ -80,23 +84,40 @@ BEGIN
     RAISE EXCEPTION 'toolaudit: % on % is not allowed: the audit trail is append-only', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END $$;
-""" + "".join(
-    f"""
-DROP TRIGGER IF EXISTS {t}_append_only ON {t};
-CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t}
+"""
+
+
+def _append_only(table: str) -> str:
+    """Triggers that reject UPDATE, DELETE and TRUNCATE on ``table``."""
+    return f"""
+DROP TRIGGER IF EXISTS {table}_append_only ON {table};
+CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
     FOR EACH ROW EXECUTE FUNCTION toolaudit_append_only();
-DROP TRIGGER IF EXISTS {t}_no_truncate ON {t};
-CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t}
+DROP TRIGGER IF EXISTS {table}_no_truncate ON {table};
+CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
     FOR EACH STATEMENT EXECUTE FUNCTION toolaudit_append_only();
 """
-    for t in _TABLES
+
+
+_SCHEMA += "".join(_append_only(t) for t in _TABLES)
+
+# The log's identity, added to schemas created before it (by a role allowed to; else the log has
+# none, and its checkpoints' origins name none, as before).
+_META_TABLE = "audit_meta"
+_META_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {_META_TABLE} (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    + _append_only(_META_TABLE)
 )
+LOG_ID_KEY = "log_id"
+_UNIQUE_INDEX = "audit_records_event_id"
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
 _HEAD = "SELECT size, prev_hash, frontier FROM audit_heads ORDER BY size DESC LIMIT 1"
-_COPY = f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(DATA_COLUMNS)}) FROM STDIN"
 # Binary COPY: bytea goes as bytes rather than as hex text twice its size, and no value is escaped.
-_COPY_BINARY = _COPY + " (FORMAT BINARY)"
+_COPY_BINARY = (
+    f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(DATA_COLUMNS)}) "
+    "FROM STDIN (FORMAT BINARY)"
+)
 _COPY_TYPES = [
     "int8",
     "bytea",
@@ -126,7 +147,7 @@ class PostgresSink(AuditSink):
     def __init__(self, url: str, *, create: bool = True) -> None:
         pg = _require_psycopg()
         self.url = url
-        self._where = _redact(url)
+        self._where = redact_url(url)
         self._lock = threading.RLock()
         try:
             self._conn = pg.connect(url, autocommit=False)
@@ -150,7 +171,53 @@ class PostgresSink(AuditSink):
             ) from None
         self._inherited: list[Any] = []
         self._column_problems: list[tuple[int, str]] | None = None
+        if create:
+            self._create_meta()
         reinit_in_forked_child(self, "_after_fork")
+
+    def _create_meta(self) -> None:
+        """Best effort, for schemas created before them (a role without the rights keeps working
+        without, logged once): the meta table with a log id, and a unique index on event_id."""
+        self._best_effort(
+            "creating the audit log id",
+            f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NULL THEN 1 END",
+            _META_SCHEMA,
+            (
+                f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (LOG_ID_KEY, uuid.uuid4().hex),
+            ),
+        )
+        # A retried batch is never stored twice (this fails on a schema holding duplicates).
+        self._best_effort(
+            "indexing audit event ids",
+            f"SELECT CASE WHEN to_regclass('{_UNIQUE_INDEX}') IS NULL THEN 1 END",
+            f"CREATE UNIQUE INDEX IF NOT EXISTS {_UNIQUE_INDEX} ON audit_records (event_id)",
+        )
+
+    def _best_effort(
+        self, what: str, missing: str, create: str, then: tuple[str, Any] | None = None
+    ) -> None:
+        """Run ``create`` if ``missing`` selects a row, then ``then``, in one transaction under the
+        append lock; a failure is rolled back and logged once."""
+        pg = _require_psycopg()
+        conn = self._conn
+        try:
+            conn.execute(_LOCK)
+            if conn.execute(missing).fetchone()[0] is not None:
+                conn.execute(create)
+            if then is not None:
+                conn.execute(*then)
+            conn.commit()
+        except pg.Error as exc:
+            conn.rollback()
+            internal_error(what, SinkError(f"{self._where}: {what} failed ({_first_line(exc)})"))
+
+    def log_id(self) -> str | None:
+        try:
+            rows = self._query(f"SELECT value FROM {_META_TABLE} WHERE key = %s", (LOG_ID_KEY,))
+        except SinkError:  # a schema created before log ids
+            return None
+        return str(rows[0][0]) if rows else None
 
     def _after_fork(self) -> None:
         # The parent's session must be neither used nor closed (closing would end it for the parent):
@@ -186,7 +253,7 @@ class PostgresSink(AuditSink):
                         sql.Identifier(schema), sql.Identifier(role)
                     )
                 )
-                for table in _TABLES:
+                for table in (*_TABLES, _META_TABLE):
                     self._connection().execute(
                         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                             sql.Identifier(table), sql.Identifier(role)
@@ -199,7 +266,9 @@ class PostgresSink(AuditSink):
                     f"{self._where}: granting writer rights failed ({_first_line(exc)})"
                 ) from None
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         if not bodies:
             return []
         pg = _require_psycopg()
@@ -207,15 +276,27 @@ class PostgresSink(AuditSink):
             conn = self._connection()
             try:
                 conn.execute(_LOCK)
+                if skip_existing:
+                    ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
+                    stored = {
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT event_id FROM audit_records WHERE event_id = ANY(%s)", (ids,)
+                        )
+                    }
+                    bodies = without_stored(bodies, stored, True, self._where)
+                    if not bodies:
+                        conn.rollback()
+                        return []
                 row = conn.execute(_HEAD).fetchone()
                 size, prev, data = row if row else (0, GENESIS_HASH, b"")
                 frontier = restore_frontier(size, data, self._where)
                 records, digests = seal_records(bodies, size, prev, True)
                 with conn.cursor() as cur:
-                    binary = _binary_copy_fits(bodies)
-                    with cur.copy(_COPY_BINARY if binary else _COPY) as copy:
-                        if binary:
-                            copy.set_types(_COPY_TYPES)
+                    # Every column value is text or NULL, and success a bool or NULL (the column
+                    # rule), so one binary COPY takes any batch.
+                    with cur.copy(_COPY_BINARY) as copy:
+                        copy.set_types(_COPY_TYPES)
                         write_row = copy.write_row
                         for r, digest in zip(records, digests, strict=True):
                             write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
@@ -367,20 +448,6 @@ def _data(record: StoredRecord) -> tuple[Any, ...]:
     if type(columns) is ColumnValues:
         return columns.as_tuple[1:]
     return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
-
-
-def _binary_copy_fits(bodies: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether every record's success column is a bool or NULL. The column rule keeps any other
-    value as the record has it (a string); only a text COPY lets PostgreSQL read that as before."""
-    return all(type(b.get(SUCCESS)) in _BOOL_OR_NONE for b in bodies)
-
-
-_BOOL_OR_NONE = (bool, type(None))
-
-
-def _redact(url: str) -> str:
-    """The URL without a password, for messages."""
-    return redact_url(url)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -7,8 +7,9 @@ batch after it and writes records, Merkle nodes and the new head together. A pro
 leaves an uncommitted transaction that SQLite itself rolls back on the next open, so a torn batch is
 never half-present (and was never acknowledged).
 
-Triggers reject UPDATE and DELETE on the records table. They are a guard against mistakes, not
-against an attacker with the file: tampering is what :func:`verify` detects.
+Triggers reject UPDATE and DELETE on the records, nodes, checkpoints and meta tables, and any
+change to the head but growth. They are a guard against mistakes, not against an attacker with the
+file: tampering is what :func:`verify` detects.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from itertools import chain
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit._chain import (
     GENESIS_HASH,
     ColumnValues,
     StoredRecord,
     seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     NODE_MIN_LEVEL,
@@ -37,14 +39,26 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
+    success_from_column,
+    without_stored,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
 _INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
+LOG_ID_KEY = "log_id"
 _ROWS_PER_INSERT = 50
 PAGE_SIZE = 16384
 """Page size of a new database file (see ``_connect``)."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Every table only grows: rows are never updated or deleted, and the head's size never shrinks.
+_APPEND_ONLY = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END; "
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"
+    for t in ("audit_records", "audit_nodes", "audit_checkpoints", "audit_meta")
+)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
@@ -66,11 +80,18 @@ CREATE TABLE IF NOT EXISTS audit_nodes (
 CREATE TABLE IF NOT EXISTS audit_checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
 );
-CREATE TRIGGER IF NOT EXISTS audit_records_no_update BEFORE UPDATE ON audit_records
-BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_records
-BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
+CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT OR IGNORE INTO audit_meta VALUES ('{LOG_ID_KEY}', lower(hex(randomblob(16))));
+{_APPEND_ONLY}
+CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_only_grows BEFORE UPDATE ON audit_head
+WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit_head only grows'); END;
 """
+
+_UNIQUE_EVENT_ID = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS audit_records_event_id ON audit_records(event_id)"
+)
 
 _INSERT = (
     f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(_COLUMNS)}) "
@@ -128,10 +149,24 @@ class SQLiteSink(AuditSink):
             if create:
                 # One script, one transaction: processes starting together create the schema once.
                 self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+                self._unique_event_ids()
             self._check_schema()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
         reinit_in_forked_child(self, "_after_fork")
+
+    def _unique_event_ids(self) -> None:
+        """A unique index on event_id (a retried batch is never stored twice). A database that
+        already holds a duplicate keeps working without it (logged once)."""
+        try:
+            self._conn.execute(_UNIQUE_EVENT_ID)
+        except sqlite3.IntegrityError:
+            internal_error(
+                "indexing audit event ids",
+                SinkError(
+                    f"{self.path}: duplicate event ids stored; event_id is not unique-indexed"
+                ),
+            )
 
     def _after_fork(self) -> None:
         # A connection must not cross a fork: the child opens its own, and keeps the inherited one
@@ -183,12 +218,18 @@ class SQLiteSink(AuditSink):
             raise
         conn.execute("COMMIT")
 
-    def append(self, bodies: Sequence[Mapping[str, Any]]) -> list[StoredRecord]:
+    def append(
+        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> list[StoredRecord]:
         if not bodies:
             return []
         with self._lock:
             try:
                 with self._transaction():
+                    if skip_existing:
+                        bodies = without_stored(bodies, self._stored_ids(bodies), True, self.path)
+                        if not bodies:
+                            return []
                     size, prev, data = self._conn.execute(
                         "SELECT size, prev_hash, frontier FROM audit_head"
                     ).fetchone()
@@ -214,6 +255,21 @@ class SQLiteSink(AuditSink):
                 ) from None
         self.last_head = TreeHead(frontier.size, frontier.root())
         return records
+
+    def _stored_ids(self, bodies: Sequence[Mapping[str, Any]]) -> set[str]:
+        """The event ids of ``bodies`` that some stored record has."""
+        ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            found.update(
+                r[0]
+                for r in self._conn.execute(
+                    f"SELECT event_id FROM audit_records WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return found
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         # Many rows per INSERT statement: one sqlite3_step and far less binding overhead per row.
@@ -245,8 +301,7 @@ class SQLiteSink(AuditSink):
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
             columns = dict(zip(_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
-            if columns[SUCCESS] is not None:
-                columns[SUCCESS] = bool(columns[SUCCESS])
+            columns[SUCCESS] = success_from_column(columns[SUCCESS])
             yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
 
     def size(self) -> int:
@@ -255,6 +310,13 @@ class SQLiteSink(AuditSink):
     def head(self) -> TreeHead:
         size, data = self._query("SELECT size, frontier FROM audit_head")[0]
         return TreeHead(size, restore_frontier(size, data, self.path).root())
+
+    def log_id(self) -> str | None:
+        try:
+            rows = self._query("SELECT value FROM audit_meta WHERE key = ?", (LOG_ID_KEY,))
+        except SinkError:  # a database created before log ids, opened read-only
+            return None
+        return str(rows[0][0]) if rows else None
 
     def write_checkpoint(self, note: str, size: int) -> None:
         with self._lock:
@@ -306,8 +368,7 @@ class SQLiteSink(AuditSink):
                     (seq,),
                 ).fetchone()
                 columns = dict(zip(_COLUMNS, row[2:], strict=False))
-                if columns[SUCCESS] is not None:
-                    columns[SUCCESS] = bool(columns[SUCCESS])
+                columns[SUCCESS] = success_from_column(columns[SUCCESS])
                 columns[SEQ] = seq
                 columns["prev_hash"] = row[1]
                 what = compare_columns(row[0], columns)
