@@ -46,6 +46,7 @@ from opentelemetry_instrumentation_toolaudit.audit import (
     prove,
     verify,
 )
+from opentelemetry_instrumentation_toolaudit.audit._records import new_event_id
 
 PG_URL = os.environ.get("TOOLAUDIT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -69,7 +70,7 @@ def seed_entry(i: int) -> AuditEntry:
 def record_body(i: int) -> dict[str, Any]:
     e = seed_entry(i)
     return {
-        "event_id": f"{i:032x}",
+        "event_id": new_event_id(),  # time-ordered, as the exporter makes them
         "event_type": "tool.call",
         "recorded_at": e.timestamp,
         "start_time": e.timestamp,

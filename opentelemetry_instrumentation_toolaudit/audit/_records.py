@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import uuid
+import os
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -31,6 +32,17 @@ RETRIEVAL_OPERATION = "retrieval"
 OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
 OPENINFERENCE_RETRIEVER = "RETRIEVER"
 OPENINFERENCE_GUARDRAIL = "GUARDRAIL"
+
+
+def new_event_id() -> str:
+    """A fresh event id: a UUIDv7 (RFC 9562) as 32 hex digits, 48 bits of Unix milliseconds then 74
+    random bits. Time-ordered ids land at the end of the unique ``event_id`` index, where random
+    (v4) ids would dirty a page anywhere in it on every insert."""
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # variant 10
+    return f"{value:032x}"
+
 
 # Span attribute → record field, for the fields every event type shares.
 _COMMON: tuple[tuple[str, str], ...] = (
@@ -140,7 +152,7 @@ def build_record(
     span_attrs = span.attributes or {}
     ctx = span.get_span_context()
     body: dict[str, Any] = {
-        f.EVENT_ID: uuid.uuid4().hex,
+        f.EVENT_ID: new_event_id(),
         f.EVENT_TYPE: f.EVENT_TOOL_INTENT if phase_intent else event_type,
         f.RECORDED_AT: now(),
     }

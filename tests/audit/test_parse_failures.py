@@ -137,7 +137,10 @@ def test_check_proof_of_a_garbage_document_exits_2(tmp_path, signer, capsys, doc
     pub.write_text(signer.verifier.vkey())
     (tmp_path / "p.json").write_text(document)
     code, _, err = _run(capsys, "check-proof", str(tmp_path / "p.json"), "--public-key", str(pub))
-    assert (code, err.startswith(f"toolaudit check-proof: error: proof file {tmp_path}/p.json: not an")) == (
+    assert (
+        code,
+        err.startswith(f"toolaudit check-proof: error: proof file {tmp_path}/p.json: not an"),
+    ) == (
         2,
         True,
     )

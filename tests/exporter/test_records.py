@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from typing import Any
 
 import pytest
@@ -82,7 +84,7 @@ def test_tool_call_record_holds_every_field(instrumented, span_exporter):
     body = _records.build_record(span, "tool.call")
     volatile = {k: body.pop(k) for k in ("event_id", "recorded_at", "start_time", "end_time")}
     duration = body.pop("duration_ms")
-    assert len(volatile["event_id"]) == 32
+    assert uuid.UUID(hex=volatile["event_id"]).version == 7
     assert volatile["start_time"].endswith("Z") and volatile["end_time"] >= volatile["start_time"]
     assert isinstance(duration, float) and duration >= 0
     assert body == {
@@ -285,3 +287,17 @@ def test_record_event_redacts_the_attribution_at_the_source(instrumented, span_e
         2,
         ("credit_card", "email"),
     )
+
+
+def test_event_ids_are_unique_uuid7_in_time_order():
+    """UUIDv7: version and variant bits set, the leading 48 bits are Unix milliseconds (so ids made
+    later sort after, keeping the unique event_id index append-mostly), the rest random."""
+    before = time.time_ns() // 1_000_000
+    ids = [_records.new_event_id() for _ in range(2000)]
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == len(ids)
+    for value in ids:
+        parsed = uuid.UUID(hex=value)
+        assert (parsed.version, parsed.variant, value) == (7, uuid.RFC_4122, parsed.hex)
+        assert before <= int(value[:12], 16) <= after
+    assert [int(v[:12], 16) for v in ids] == sorted(int(v[:12], 16) for v in ids)

@@ -110,9 +110,9 @@ class JSONLSink(AuditSink):
         self._offset = 0
         self._prev = GENESIS_HASH
         self._frontier = Frontier()
-        self._recent_ids: collections.deque[frozenset[str]] = collections.deque(
-            maxlen=RECENT_BATCHES
-        )
+        # The event ids of this object's last RECENT_BATCHES batches, as one set kept in step.
+        self._recent_batches: collections.deque[frozenset[str]] = collections.deque()
+        self._recent_ids: set[str] = set()
         if create:
             with self._flock():
                 self._repair_torn_tail()
@@ -277,8 +277,7 @@ class JSONLSink(AuditSink):
     ) -> list[StoredRecord]:
         with self._flock():
             # A retry can only repeat what this object wrote: its recent batches' event ids.
-            recent = set().union(*self._recent_ids)
-            bodies = without_stored(bodies, recent, skip_existing, self.path)
+            bodies = without_stored(bodies, self._recent_ids, skip_existing, self.path)
             if not bodies:
                 return []
             try:
@@ -299,13 +298,9 @@ class JSONLSink(AuditSink):
                 try:
                     os.ftruncate(self._fd, self._offset)
                 except OSError:  # the bytes stay: a retry must not write the batch again
-                    self._recent_ids.append(
-                        frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
-                    )
+                    self._remember(bodies)
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
-            self._recent_ids.append(
-                frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
-            )
+            self._remember(bodies)
             self._frontier = frontier
             self._size = frontier.size
             self._offset += len(payload)
@@ -313,6 +308,14 @@ class JSONLSink(AuditSink):
             self._save_head()
             self.last_head = TreeHead(frontier.size, frontier.root())
         return records
+
+    def _remember(self, bodies: Sequence[Mapping[str, Any]]) -> None:
+        """Add a written batch's event ids to the recent ones, forgetting the oldest batch's."""
+        ids = frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
+        self._recent_batches.append(ids)
+        self._recent_ids |= ids
+        if len(self._recent_batches) > RECENT_BATCHES:
+            self._recent_ids -= self._recent_batches.popleft()
 
     def _lines(self) -> Iterator[bytes]:
         for lines in self._line_chunks():
