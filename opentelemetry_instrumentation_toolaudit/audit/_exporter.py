@@ -232,17 +232,19 @@ class AuditLogExporter(SpanExporter):
         return self._guard(_records.build_record(span, event_type))
 
     def _guard(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Redact whatever the policy still flags anywhere in the record (redaction runs earlier;
-        this is the last line before the permanent record). Ids and timestamps are not flagged by
-        the policy, and attribution addresses follow its rule for them, as on the span."""
+        """Redact whatever the policy still flags in the record's content (redaction runs earlier;
+        this is the last line before the permanent record). The ids and times the exporter
+        generates (``_schema.GENERATED``) are not content and are kept as they are: a span id can
+        look like a card number. Attribution addresses follow the policy's rule, as on the span."""
         policy = self._current_policy()
-        kinds = policy.findings(body)
+        content = {k: v for k, v in body.items() if k not in f.GENERATED}
+        kinds = policy.findings(content)
         if not kinds:
             return body
         self._count("guarded")
         internal_error(f"audit guard: a record still held {', '.join(sorted(set(kinds)))}")
-        redacted: dict[str, Any] = policy.redact(body)
-        return redacted
+        redacted: dict[str, Any] = policy.redact(content)
+        return body | redacted
 
     def _current_policy(self) -> RedactionPolicy:
         if self._policy is None:

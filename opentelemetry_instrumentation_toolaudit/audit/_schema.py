@@ -35,6 +35,22 @@ TRACE_ID: Final = "trace_id"
 SPAN_ID: Final = "span_id"
 PARENT_SPAN_ID: Final = "parent_span_id"
 
+GENERATED: Final = frozenset(
+    {
+        EVENT_ID,
+        EVENT_TYPE,
+        RECORDED_AT,
+        START_TIME,
+        END_TIME,
+        DURATION_MS,
+        TRACE_ID,
+        SPAN_ID,
+        PARENT_SPAN_ID,
+    }
+)
+"""Fields the exporter writes itself from the span's context and the clock: never content, so the
+exporter's redaction guard leaves them alone (a span id of 16 decimal digits can pass Luhn)."""
+
 # --- who, what, why ------------------------------------------------------------------------------
 TOOL_NAME: Final = "tool_name"
 CALL_ID: Final = "call_id"

@@ -13,6 +13,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.trace import StatusCode, format_trace_id
 
 from opentelemetry_instrumentation_toolaudit import (
@@ -370,3 +371,35 @@ def test_arguments_nested_too_deep_are_kept_as_text(sink_url, signer):
         ("a", {"x": 1}),
         ("b", deep),
     ]
+
+
+class _CardShapedIds(RandomIdGenerator):
+    """Span ids whose hex form is 16 decimal digits passing Luhn, as about 1 in 60,000 random ones
+    are: the guard must not take them for card numbers."""
+
+    def generate_span_id(self) -> int:
+        return int("4303508048815755", 16)
+
+
+def test_guard_keeps_ids_that_look_like_card_numbers(sink_url, signer, span_exporter):
+    """The record keeps its span id even when the id reads as a Luhn-valid card number; a card
+    number in the content is still redacted."""
+    exporter = make_exporter(sink_url, signer)
+    provider = TracerProvider(id_generator=_CardShapedIds())
+    provider.add_span_processor(SimpleSpanProcessor(span_exporter))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = ToolAuditInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        with audit_context(user_id="usr_98765"):
+            update_order_status("ORD-1", "shipped")
+        with provider.get_tracer("app").start_as_current_span("note") as span:
+            span.set_attribute("toolaudit.event_type", "admin")
+            span.set_attribute("toolaudit.event.action", "card 4111 1111 1111 1111")
+    finally:
+        instrumentor.uninstrument()
+        exporter.shutdown()
+    records = stored(sink_url)
+    assert [r["span_id"] for r in records] == ["4303508048815755"] * 2
+    assert exporter.stats().get("guarded", 0) == 0
+    assert "4111" not in json.dumps(records)
