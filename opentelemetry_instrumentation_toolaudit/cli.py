@@ -62,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="verifier key (file or text) that must have signed the checkpoints; default: the "
         "writer's <signing key>.pub when it exists on this machine",
     )
+    verify.add_argument(
+        "--log-id",
+        metavar="ID",
+        help="the id this log must have (the OK line prints it; note it when the trail is set up): "
+        "a replaced trail fails, and checkpoints of other logs sharing DIR are ignored",
+    )
     verify.add_argument("--format", choices=("text", "json"), default="text")
 
     prove = commands.add_parser(
@@ -200,7 +206,9 @@ def _verify(args: argparse.Namespace) -> int:
         why = "not a directory" if os.path.exists(args.checkpoint_dir) else "no such directory"
         raise _UsageError(f"checkpoint directory {args.checkpoint_dir}: {why}")
     with _open(args.sink) as sink:
-        result = verify(sink, public_key=key, checkpoint_dir=args.checkpoint_dir)
+        result = verify(
+            sink, public_key=key, checkpoint_dir=args.checkpoint_dir, log_id=args.log_id
+        )
     if args.format == "json":
         print(json.dumps(result.to_json(), indent=2))
         print(result.summary(), file=sys.stderr)
@@ -235,17 +243,22 @@ def _prove(args: argparse.Namespace) -> int:
 def _check_in_range(sink: Any, seq: int) -> None:
     """A usage error for a record past the end of the log that no signed checkpoint covers either.
     (One a checkpoint covers but the log lacks is left to ``prove``: a failed check, exit 1.)"""
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint
+    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+        names_other_log,
+        open_checkpoint,
+    )
 
     size = sink.size()
     if seq < size:
         return
-    signed = 0
+    signed, log_id = 0, sink.log_id()
     for note in sink.checkpoints():
         try:
-            signed = max(signed, open_checkpoint(note)[0].size)
+            checkpoint, _ = open_checkpoint(note)
         except VerificationError:
             continue
+        if not names_other_log(checkpoint.origin, log_id):
+            signed = max(signed, checkpoint.size)
     if seq >= signed:
         held = f"{size} records (#0..#{size - 1})" if size else "no records"
         raise _UsageError(f"record #{seq} is out of range: {redact_url(sink.url)} holds {held}")

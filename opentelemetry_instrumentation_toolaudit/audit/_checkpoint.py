@@ -332,11 +332,16 @@ def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
 
 def open_checkpoint(note: str, verifiers: Sequence[NoteVerifier] = ()) -> tuple[Checkpoint, bool]:
     """Parse a signed checkpoint. With ``verifiers``, at least one must have signed it (else
-    VerificationError); returns the checkpoint and whether a signature was checked."""
-    parsed = parse_note(note)
-    checkpoint = Checkpoint.parse(parsed.text)
-    if not verifiers:
-        return checkpoint, False
-    if not parsed.verified_by(verifiers):
+    VerificationError); returns the checkpoint and whether a signature was checked. Anything
+    malformed (text, base64, sizes, signature lines) raises VerificationError, nothing else."""
+    try:
+        parsed = parse_note(note)
+        checkpoint = Checkpoint.parse(parsed.text)
+        signed = bool(verifiers) and bool(parsed.verified_by(verifiers))
+    except VerificationError:
+        raise
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise VerificationError(f"malformed checkpoint ({type(exc).__name__})") from None
+    if verifiers and not signed:
         raise VerificationError("no trusted key signed this checkpoint")
-    return checkpoint, True
+    return checkpoint, signed

@@ -47,6 +47,7 @@ SIGNATURE = "signature"
 FORK = "fork"
 CHECKPOINT = "checkpoint"
 UNANCHORED = "unanchored"
+REPLACED = "replaced"
 _ORDER = {
     k: i
     for i, k in enumerate(
@@ -62,6 +63,7 @@ _ORDER = {
             SIGNATURE,
             CHECKPOINT,
             UNANCHORED,
+            REPLACED,
         )
     )
 }
@@ -96,7 +98,10 @@ class VerifyResult:
     anchored: bool = False
     """Whether at least one checkpoint of this log (signed by the key, when one is given) was found."""
     foreign: list[str] = dataclasses.field(default_factory=list)
-    """Checkpoints whose origin names another log (where they are): ignored."""
+    """Checkpoints whose origin names another log (where they are): ignored, when the expected log
+    id was given."""
+    log_id: str | None = None
+    """The id the sink gives its log (named in its checkpoints' origins)."""
     repairs: list[str] = dataclasses.field(default_factory=list)
     """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
@@ -117,7 +122,8 @@ class VerifyResult:
                 f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
             )
             return f"FAIL: record #{first.seq}: {first.message}{more}"
-        notes = [f"{self.checkpoints} checkpoints"]
+        notes = [f"log {self.log_id}"] if self.log_id else []
+        notes.append(f"{self.checkpoints} checkpoints")
         if self.foreign:
             notes.append(f"{len(self.foreign)} checkpoints of other logs ignored")
         if not self.signatures_checked:
@@ -135,6 +141,7 @@ class VerifyResult:
             "checkpoints": self.checkpoints,
             "signatures_checked": self.signatures_checked,
             "anchored": self.anchored,
+            "log_id": self.log_id,
             "foreign_checkpoints": list(self.foreign),
             "repairs": list(self.repairs),
             "first_bad_seq": self.first_bad_seq,
@@ -167,11 +174,18 @@ def verify(
     *,
     public_key: NoteVerifier | str | Sequence[NoteVerifier] | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
+    log_id: str | None = None,
 ) -> VerifyResult:
     """Check the whole trail in ``sink``; see the module docstring. ``public_key`` is a
     :class:`NoteVerifier`, a verifier key's text or a file holding it; without one, checkpoint
     signatures are not checked (and the result says so). Raises SinkError when the sink cannot be
-    read at all."""
+    read at all.
+
+    ``log_id`` is the id the verifier expects this log to have, known from outside the sink (the
+    sink stores its id, so whoever rewrites the sink chooses it). Given, a sink with another id
+    fails (``replaced``) and checkpoints naming other logs are ignored: a checkpoint directory
+    shared by several logs. Not given, a trusted checkpoint naming another log fails: the trail
+    was replaced by a new log, or the directory is shared and ``log_id`` is needed."""
     verifiers = _verifiers(public_key)
     problems: list[Problem] = []
     notes: list[tuple[str, str | None]] = [("sink", n) for n in sink.checkpoints()]
@@ -187,7 +201,16 @@ def verify(
             raise SinkError(
                 f"cannot read the checkpoint directory {os.fspath(checkpoint_dir)}: {exc.strerror}"
             ) from None
-    log_id = sink.log_id()
+    own_id = sink.log_id()
+    if log_id is not None and own_id != log_id:
+        problems.append(
+            Problem(
+                0,
+                REPLACED,
+                f"this trail is log {own_id or '(no id)'}, not the expected log {log_id}: "
+                "the trail was replaced",
+            )
+        )
     seen: list[_Seen] = []
     foreign: list[str] = []
     bad_signature: list[tuple[str, Checkpoint, str]] = []
@@ -201,7 +224,19 @@ def verify(
             why = exc if isinstance(exc, VerificationError) else "malformed checkpoint"
             problems.append(Problem(0, CHECKPOINT, f"checkpoint in {source} is unreadable ({why})"))
             continue
-        if names_other_log(checkpoint.origin, log_id):
+        if names_other_log(checkpoint.origin, log_id or own_id):
+            if log_id is None and not _untrusted(note, verifiers):
+                named = checkpoint.origin.rsplit("/", 1)[-1]
+                problems.append(
+                    Problem(
+                        0,
+                        REPLACED,
+                        f"checkpoint {source} (size {checkpoint.size}) is of log {named}, but "
+                        f"this trail is log {own_id}: the trail was replaced, or several logs "
+                        f"share the checkpoints (then verify with --log-id {own_id} if that is "
+                        "the id this log was set up with)",
+                    )
+                )
             foreign.append(source)
             continue
         if verifiers:
@@ -325,9 +360,21 @@ def verify(
         signatures_checked=bool(verifiers),
         anchored=bool(seen),
         foreign=foreign,
+        log_id=own_id,
         repairs=sink.repairs(),
         problems=problems[:MAX_PROBLEMS],
     )
+
+
+def _untrusted(note: str, verifiers: Sequence[NoteVerifier]) -> bool:
+    """Whether a key is given and did not sign ``note`` (a checkpoint of somebody else's log)."""
+    if not verifiers:
+        return False
+    try:
+        open_checkpoint(note, verifiers)
+    except VerificationError:
+        return True
+    return False
 
 
 def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], bytes, list[Problem]]:

@@ -15,7 +15,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._verify import UNANCHORED
+from opentelemetry_instrumentation_toolaudit.audit._verify import REPLACED, TRUNCATED, UNANCHORED
 
 from ._tamper import add_raw_checkpoint, read_rows, reseal_from, write_checkpoints, write_rows
 from .conftest import body, write_log
@@ -115,31 +115,73 @@ def test_log_id_is_stable_and_named_in_every_origin(sink_url, signer):
     assert origins == {f"{signer.name}/{first}"}
 
 
-def test_logs_sharing_a_checkpoint_dir_each_verify(sink_url, signer, tmp_path):
-    """Two logs writing checkpoints to one directory: each verifies, the other's are foreign."""
+def test_logs_sharing_a_checkpoint_dir_verify_with_their_log_id(sink_url, signer, tmp_path):
+    """Two logs writing checkpoints to one directory: pinned to its id, each verifies and the
+    other's checkpoints are ignored; unpinned, the other log's checkpoints fail it, with the hint."""
     cps = tmp_path / "shared"
     other = f"sqlite:///{tmp_path}/other.db"
     write_log(sink_url, signer, N, checkpoint_dir=cps)
     write_log(other, signer, N + 6, checkpoint_dir=cps)
     for url, mine in ((sink_url, 4), (other, 5)):
         with open_sink(url, create=False) as sink:
-            result = verify(sink, public_key=signer.verifier, checkpoint_dir=cps)
-        assert (result.ok, result.problems) == (True, [])
+            log_id = sink.log_id()
+            pinned = verify(sink, public_key=signer.verifier, checkpoint_dir=cps, log_id=log_id)
+            unpinned = verify(sink, public_key=signer.verifier, checkpoint_dir=cps)
+        assert (pinned.ok, pinned.problems, pinned.log_id) == (True, [], log_id)
         files = len(list(cps.iterdir()))
-        assert (len(result.foreign), result.checkpoints) == (files - mine, 2 * mine)
-        assert f"{files - mine} checkpoints of other logs ignored" in result.summary()
+        assert (len(pinned.foreign), pinned.checkpoints) == (files - mine, 2 * mine)
+        assert pinned.summary().endswith(
+            f"(log {log_id}; {2 * mine} checkpoints; {files - mine} checkpoints of other logs ignored)"
+        )
+        assert not unpinned.ok
+        assert {p.kind for p in unpinned.problems} == {REPLACED}
+        assert f"verify with --log-id {log_id}" in unpinned.problems[0].message
 
 
-def test_checkpoint_copied_from_another_log_is_ignored(sink_url, signer, tmp_path):
-    """A checkpoint of another log copied into the sink is foreign: ignored, not a fork."""
+@pytest.mark.parametrize("scheme", ["sqlite", "jsonl"])
+def test_a_replaced_trail_fails_against_a_write_once_checkpoint_dir(
+    tmp_path, signer, capsys, scheme
+):
+    """The attack: delete the whole trail and let the writer start a new one (a new log id). The
+    old checkpoints in the write-once directory still name the old log: FAIL, pinned or not."""
+    cps = tmp_path / "worm"
+    path = tmp_path / f"audit.{'db' if scheme == 'sqlite' else 'jsonl'}"
+    url = f"{scheme}:///{path}"
+    write_log(url, signer, N, checkpoint_dir=cps)
+    with open_sink(url, create=False) as sink:
+        original = sink.log_id()
+    for leftover in tmp_path.iterdir():
+        if leftover.name.startswith(path.name):
+            leftover.unlink()
+    write_log(url, signer, 3, checkpoint_dir=cps)
+    with open_sink(url, create=False) as sink:
+        assert sink.log_id() != original
+        unpinned = verify(sink, public_key=signer.verifier, checkpoint_dir=cps)
+        pinned = verify(sink, public_key=signer.verifier, checkpoint_dir=cps, log_id=original)
+    assert (unpinned.ok, unpinned.problems[0].kind) == (False, REPLACED)
+    assert not pinned.ok
+    assert {REPLACED, TRUNCATED} <= {p.kind for p in pinned.problems}
+    pub = tmp_path / "k.pub"
+    pub.write_text(signer.verifier.vkey())
+    args = ["verify", str(path), "--public-key", str(pub), "--checkpoint-dir", str(cps)]
+    assert cli.main(args) == 1
+    assert cli.main([*args, "--log-id", original]) == 1
+    assert "not the expected log" in capsys.readouterr().out
+
+
+def test_checkpoint_copied_from_another_log(sink_url, signer, tmp_path):
+    """A checkpoint of another log copied into the sink fails the trail unless its id is pinned
+    (then it is ignored, not taken for a fork)."""
     other = f"sqlite:///{tmp_path}/other.db"
     write_log(sink_url, signer, N)
     write_log(other, signer, N + 2)
     with open_sink(other, create=False) as sink:
         add_raw_checkpoint(sink_url, sink.checkpoints()[-1])
     with open_sink(sink_url, create=False) as sink:
-        result = verify(sink, public_key=signer.verifier)
-    assert (result.ok, result.foreign) == (True, ["sink"])
+        unpinned = verify(sink, public_key=signer.verifier)
+        pinned = verify(sink, public_key=signer.verifier, log_id=sink.log_id())
+    assert (unpinned.ok, [p.kind for p in unpinned.problems]) == (False, [REPLACED])
+    assert (pinned.ok, pinned.foreign) == (True, ["sink"])
 
 
 def test_checkpoint_naming_no_log_still_counts(tmp_path, signer):

@@ -3,14 +3,23 @@ its location, never an uncaught exception; and a writer still starts beside a ga
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from opentelemetry_instrumentation_toolaudit import cli
+from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    Checkpoint,
+    open_checkpoint,
+    sign_checkpoint,
+)
 from opentelemetry_instrumentation_toolaudit.audit._proof import prove
 from opentelemetry_instrumentation_toolaudit.audit._verify import CHECKPOINT, MODIFIED
 
@@ -160,3 +169,39 @@ def test_writer_starts_beside_a_garbage_checkpoint_row(sink_url, signer, caplog)
     warnings = [r.getMessage() for r in caplog.records if "unreadable checkpoint" in r.getMessage()]
     assert len(warnings) <= 1
     assert json.dumps(warnings).count("postgresql://") == 0
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(data=st.data())
+def test_a_mangled_checkpoint_raises_only_verification_error(signer, data):
+    """Any edit of a signed checkpoint (a character replaced, inserted or cut, non-ASCII in the
+    signature line) parses or raises VerificationError: callers need catch nothing else."""
+    note = sign_checkpoint(Checkpoint(f"{signer.name}/{'a' * 32}", 7, b"\x01" * 32), signer)
+    at = data.draw(st.integers(0, len(note) - 1))
+    piece = data.draw(st.text(max_size=3))
+    how = data.draw(st.sampled_from(["replace", "insert", "cut"]))
+    mangled = {
+        "replace": note[:at] + piece + note[at + 1 :],
+        "insert": note[:at] + piece + note[at:],
+        "cut": note[:at],
+    }[how]
+    for verifiers in ((), (signer.verifier,)):
+        with contextlib.suppress(VerificationError):
+            open_checkpoint(mangled, verifiers)
+
+
+def test_prove_out_of_range_beside_a_checkpoint_with_a_non_ascii_signature(
+    sink_url, signer, capsys
+):
+    """A signature line holding non-ASCII text is an unreadable checkpoint, skipped: a record past
+    the end is still a one-line usage error, not an unexpected ValueError."""
+    write_log(sink_url, signer, 3)
+    with open_sink(sink_url, create=False) as sink:
+        note = sink.checkpoints()[-1]
+    add_raw_checkpoint(sink_url, note.rstrip("\n")[:-1] + "\x80\n")  # in the base64
+    code, _, err = _run(capsys, "prove", sink_url, "9")
+    assert (code, err.count("\n"), "out of range" in err) == (2, 1, True)
