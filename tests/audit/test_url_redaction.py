@@ -69,6 +69,10 @@ def _bad_pg_urls() -> list[str]:
         f"postgresql://{user}:{SECRET}@[::1/test",
         # reachable (trust auth accepts any password), but no toolaudit tables in this schema
         f"postgresql://{user}:{SECRET}@{rest}?options=-csearch_path%3Dno_such_toolaudit_schema",
+        # a bad percent-escape: libpq quotes the token alone ("invalid percent-encoded token")
+        f"postgresql://{user}:{SECRET}%zz@127.0.0.1:1/test",
+        # a password with a space in it
+        f"postgresql://{user}:{SECRET} x@127.0.0.1:1/test",
         # the password as a query parameter
         f"postgresql://{rest.split('/')[0].split(':')[0]}:1/test?user={user}&password={SECRET}",
     ]

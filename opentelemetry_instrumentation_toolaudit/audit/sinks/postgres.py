@@ -46,7 +46,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     restore_frontier,
     without_stored,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import passwords_in, redact_url
 
 try:
     from orjson import loads as _loads
@@ -152,7 +152,9 @@ class PostgresSink(AuditSink):
         try:
             self._conn = pg.connect(url, autocommit=False)
         except pg.Error as exc:
-            raise SinkError(f"{self._where}: cannot connect ({_first_line(exc)})") from None
+            raise SinkError(
+                f"{self._where}: cannot connect ({_first_line(exc, self.url)})"
+            ) from None
         try:
             existing = self._conn.execute(
                 "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
@@ -167,7 +169,7 @@ class PostgresSink(AuditSink):
         except pg.Error as exc:
             self._conn.rollback()
             raise SinkError(
-                f"{self._where}: cannot create the audit tables ({_first_line(exc)})"
+                f"{self._where}: cannot create the audit tables ({_first_line(exc, self.url)})"
             ) from None
         self._inherited: list[Any] = []
         self._column_problems: list[tuple[int, str]] | None = None
@@ -210,7 +212,9 @@ class PostgresSink(AuditSink):
             conn.commit()
         except pg.Error as exc:
             conn.rollback()
-            internal_error(what, SinkError(f"{self._where}: {what} failed ({_first_line(exc)})"))
+            internal_error(
+                what, SinkError(f"{self._where}: {what} failed ({_first_line(exc, self.url)})")
+            )
 
     def log_id(self) -> str | None:
         try:
@@ -233,7 +237,9 @@ class PostgresSink(AuditSink):
             try:
                 self._conn = pg.connect(self.url, autocommit=False)
             except pg.Error as exc:
-                raise SinkError(f"{self._where}: cannot connect ({_first_line(exc)})") from None
+                raise SinkError(
+                    f"{self._where}: cannot connect ({_first_line(exc, self.url)})"
+                ) from None
         return self._conn
 
     @classmethod
@@ -263,7 +269,7 @@ class PostgresSink(AuditSink):
             except pg.Error as exc:
                 self._connection().rollback()
                 raise SinkError(
-                    f"{self._where}: granting writer rights failed ({_first_line(exc)})"
+                    f"{self._where}: granting writer rights failed ({_first_line(exc, self.url)})"
                 ) from None
 
     def append(
@@ -311,7 +317,9 @@ class PostgresSink(AuditSink):
                 conn.commit()
             except pg.Error as exc:
                 conn.rollback()
-                raise SinkError(f"{self._where}: append failed ({_first_line(exc)})") from None
+                raise SinkError(
+                    f"{self._where}: append failed ({_first_line(exc, self.url)})"
+                ) from None
             except BaseException:
                 conn.rollback()
                 raise
@@ -328,7 +336,9 @@ class PostgresSink(AuditSink):
                 return rows
             except pg.Error as exc:
                 conn.rollback()
-                raise SinkError(f"{self._where}: read failed ({_first_line(exc)})") from None
+                raise SinkError(
+                    f"{self._where}: read failed ({_first_line(exc, self.url)})"
+                ) from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         rows = self._query(
@@ -361,7 +371,7 @@ class PostgresSink(AuditSink):
             except pg.Error as exc:
                 self._connection().rollback()
                 raise SinkError(
-                    f"{self._where}: writing a checkpoint failed ({_first_line(exc)})"
+                    f"{self._where}: writing a checkpoint failed ({_first_line(exc, self.url)})"
                 ) from None
 
     def checkpoints(self) -> list[str]:
@@ -414,7 +424,9 @@ class PostgresSink(AuditSink):
             finally:
                 conn.close()
         except pg.Error as exc:
-            raise SinkError(f"{self._where}: cannot read records ({_first_line(exc)})") from None
+            raise SinkError(
+                f"{self._where}: cannot read records ({_first_line(exc, self.url)})"
+            ) from None
         self._column_problems = problems
 
     def column_problems(self) -> list[tuple[int, str]]:
@@ -450,9 +462,16 @@ def _data(record: StoredRecord) -> tuple[Any, ...]:
     return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
 
 
-def _first_line(exc: BaseException) -> str:
-    # libpq quotes the connection URI in some errors ("... in URI: \"postgresql://u:pw@...\"").
-    return redact_url(str(exc).strip().splitlines()[0]) if str(exc).strip() else type(exc).__name__
+def _first_line(exc: BaseException, url: str) -> str:
+    """The first line of a driver error, for a message: libpq quotes the connection URI in some
+    errors (masked), and a bad token of it alone in others (then the line is withheld)."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    if any(secret in line for secret in passwords_in(url)):
+        return f"{type(exc).__name__}; the driver's message quotes the password, withheld"
+    return redact_url(line)
 
 
 __all__ = ["PostgresSink"]
