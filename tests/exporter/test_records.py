@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -289,15 +288,15 @@ def test_record_event_redacts_the_attribution_at_the_source(instrumented, span_e
     )
 
 
-def test_event_ids_are_unique_uuid7_in_time_order():
-    """UUIDv7: version and variant bits set, the leading 48 bits are Unix milliseconds (so ids made
-    later sort after, keeping the unique event_id index append-mostly), the rest random."""
-    before = time.time_ns() // 1_000_000
+def test_event_ids_are_unique_uuid7_in_time_order(monkeypatch):
+    """UUIDv7: version and variant bits set, the leading 48 bits are the clock's Unix milliseconds
+    (so later ids sort after, keeping the unique event_id index append-mostly), the rest random."""
+    clock = iter(range(1_764_000_000_000_000_000, 1 << 63, 400_000))  # ns, 0.4 ms a tick
+    monkeypatch.setattr(_records.time, "time_ns", lambda: next(clock))
     ids = [_records.new_event_id() for _ in range(2000)]
-    after = time.time_ns() // 1_000_000
     assert len(set(ids)) == len(ids)
-    for value in ids:
+    for n, value in enumerate(ids):
         parsed = uuid.UUID(hex=value)
         assert (parsed.version, parsed.variant, value) == (7, uuid.RFC_4122, parsed.hex)
-        assert before <= int(value[:12], 16) <= after
-    assert [int(v[:12], 16) for v in ids] == sorted(int(v[:12], 16) for v in ids)
+        assert int(value[:12], 16) == (1_764_000_000_000_000_000 + n * 400_000) // 1_000_000
+    assert ids[::3] == sorted(ids[::3])  # 1.2 ms apart: strictly later milliseconds

@@ -45,9 +45,9 @@ class MemorySink(AuditSink):
             bodies = without_stored(bodies, self._event_ids, skip_existing, self.url)
             if not bodies:
                 return []
-            self._event_ids.update(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
             prev = self._records[-1].entry_hash if self._records else GENESIS_HASH
             records = seal_batch(bodies, self._frontier, prev, columns=False)
+            self._event_ids.update(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
             self._records.extend(records)
             self.last_head = TreeHead(self._frontier.size, self._frontier.root())
         return records

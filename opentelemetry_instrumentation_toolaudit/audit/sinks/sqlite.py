@@ -157,7 +157,8 @@ class SQLiteSink(AuditSink):
 
     def _unique_event_ids(self) -> None:
         """A unique index on event_id (a retried batch is never stored twice). A database that
-        already holds a duplicate keeps working without it (logged once)."""
+        already holds a duplicate, or is too busy to index now (another writer holds it while a
+        large old trail is indexed), keeps working without it (logged once)."""
         try:
             self._conn.execute(_UNIQUE_EVENT_ID)
         except sqlite3.IntegrityError:
@@ -166,6 +167,11 @@ class SQLiteSink(AuditSink):
                 SinkError(
                     f"{self.path}: duplicate event ids stored; event_id is not unique-indexed"
                 ),
+            )
+        except sqlite3.OperationalError as exc:
+            internal_error(
+                "indexing audit event ids",
+                SinkError(f"{self.path}: event_id not unique-indexed yet ({exc})"),
             )
 
     def _after_fork(self) -> None:
