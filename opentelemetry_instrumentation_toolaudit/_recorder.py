@@ -44,6 +44,8 @@ from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
 
 R = TypeVar("R")
 MAX_ERROR_MESSAGE = 512
+MAX_STACKTRACE = 16384
+"""Characters of ``exception.stacktrace`` kept (its start and end) after redaction."""
 
 
 @dataclasses.dataclass
@@ -62,6 +64,15 @@ class ToolCall:
     links: Sequence[Link] = ()
     attributes: Mapping[str, Any] | None = None
     """Extra attributes an integration wants on the span."""
+
+
+def _bounded(stacktrace: str) -> str:
+    """The stack trace, its middle cut out when longer than MAX_STACKTRACE (a huge exception
+    message repeated at its end must not make a huge attribute)."""
+    if len(stacktrace) <= MAX_STACKTRACE:
+        return stacktrace
+    half = MAX_STACKTRACE // 2
+    return f"{stacktrace[:half]}\n...[{len(stacktrace) - 2 * half} characters cut]...\n{stacktrace[-half:]}"
 
 
 def redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
@@ -124,8 +135,11 @@ class ActiveCall:
                 before = sum(found.values())
                 message = policy.redact_collect(str(exc), found)[:MAX_ERROR_MESSAGE]
                 # The SDK's stack trace ends with str(exc): redact it too, or it leaks the message.
-                stacktrace = policy.redact_collect(
-                    "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), found
+                stacktrace = _bounded(
+                    policy.redact_collect(
+                        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                        found,
+                    )
                 )
                 summary = {"success": False, "error": message, "error_type": error_type}
                 values: dict[str, Any] = {

@@ -67,6 +67,29 @@ def test_huge_arguments_are_bounded(span_exporter):
     assert recorded["rows"][-1] == "<+99800 items>"
 
 
+@audited_tool
+def explode(size: int) -> str:
+    raise ValueError("boom " + "z" * size)
+
+
+def test_a_huge_exception_message_is_bounded(span_exporter):
+    """A tool raising with a 200 KB message: re-raised unchanged; the span's exception message and
+    stack trace stay bounded, the trace keeping its start (frames) and end (the exception line)."""
+    with pytest.raises(ValueError) as caught:
+        explode(200_000)
+    assert len(str(caught.value)) == 200_005
+    (span,) = tool_spans(span_exporter)
+    (event,) = span.events
+    message, stacktrace = (
+        event.attributes["exception.message"],
+        event.attributes["exception.stacktrace"],
+    )
+    assert (len(message), message.startswith("boom zzz")) == (512, True)
+    assert len(stacktrace) < 16_500
+    assert stacktrace.startswith("Traceback (most recent call last):")
+    assert "characters cut]" in stacktrace and stacktrace.rstrip().endswith("z" * 100)
+
+
 def test_over_budget_arguments_become_a_marker(span_exporter):
     """Arguments still too big after per-field caps become a valid JSON marker with the keys."""
     echo({f"k{i}": "y" * 2000 for i in range(50)})
