@@ -33,7 +33,10 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks import (
     AuditSink,
     open_sink,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    create_once,
+    reinit_in_forked_child,
+)
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
@@ -197,22 +200,9 @@ def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path 
     name = f"{checkpoint.size:012d}-{body_hash}{CHECKPOINT_SUFFIX}"
     path = Path(directory) / name
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
-    except FileExistsError:
-        return None
+        return path if create_once(path, note.encode(), 0o444) else None
     except OSError as exc:
         raise SinkError(f"cannot write a checkpoint in {directory}: {exc.strerror}") from None
-    try:
-        os.write(fd, note.encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    dir_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
 
 
 def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str | None]]:

@@ -219,6 +219,26 @@ def without_stored(
     return out
 
 
+def create_once(path: str | os.PathLike[str], data: bytes, mode: int) -> bool:
+    """Write ``data`` as a new file at ``path`` (``O_EXCL``), fsync it and its directory; False,
+    writing nothing, when the file exists already (never rewritten). Raises OSError."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError:
+        return False
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    dir_fd = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return True
+
+
 def reinit_in_forked_child(obj: object, method: str) -> None:
     """Call ``obj.<method>()`` in the child after a fork (gunicorn ``--preload``, multiprocessing):
     locks held by other threads, database connections and shared file descriptions must not be

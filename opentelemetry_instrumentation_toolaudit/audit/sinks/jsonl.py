@@ -45,6 +45,7 @@ from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
     TreeHead,
+    create_once,
     reinit_in_forked_child,
     without_stored,
 )
@@ -209,17 +210,9 @@ class JSONLSink(AuditSink):
             return
         meta = json.dumps({LOG_ID_KEY: uuid.uuid4().hex}) + "\n"
         try:
-            fd = os.open(self.path + ".meta", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o440)
-        except FileExistsError:
-            return
+            create_once(self.path + ".meta", meta.encode(), 0o440)
         except OSError as exc:
             raise SinkError(f"{self.path}.meta: cannot create ({exc.strerror})") from None
-        try:
-            os.write(fd, meta.encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        _fsync_dir(self.path)
 
     def log_id(self) -> str | None:
         try:
