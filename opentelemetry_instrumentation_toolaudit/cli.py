@@ -243,22 +243,13 @@ def _prove(args: argparse.Namespace) -> int:
 def _check_in_range(sink: Any, seq: int) -> None:
     """A usage error for a record past the end of the log that no signed checkpoint covers either.
     (One a checkpoint covers but the log lacks is left to ``prove``: a failed check, exit 1.)"""
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
-        names_other_log,
-        open_checkpoint,
-    )
+    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import readable_checkpoints
 
     size = sink.size()
     if seq < size:
         return
-    signed, log_id = 0, sink.log_id()
-    for note in sink.checkpoints():
-        try:
-            checkpoint, _ = open_checkpoint(note)
-        except VerificationError:
-            continue
-        if not names_other_log(checkpoint.origin, log_id):
-            signed = max(signed, checkpoint.size)
+    readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
+    signed = max((checkpoint.size for checkpoint, _ in readable), default=0)
     if seq >= signed:
         held = f"{size} records (#0..#{size - 1})" if size else "no records"
         raise _UsageError(f"record #{seq} is out of range: {redact_url(sink.url)} holds {held}")

@@ -325,6 +325,25 @@ def names_other_log(origin: str, log_id: str | None) -> bool:
     return last != log_id and _LOG_ID.fullmatch(last) is not None
 
 
+def readable_checkpoints(
+    notes: Iterable[str], log_id: str | None
+) -> tuple[list[tuple[Checkpoint, str]], int]:
+    """The checkpoints among ``notes`` that parse and do not name a log other than ``log_id``,
+    each with its note (``log_id`` None: every one that parses), and how many did not parse.
+    Signatures are not checked."""
+    readable: list[tuple[Checkpoint, str]] = []
+    unreadable = 0
+    for note in notes:
+        try:
+            checkpoint, _ = open_checkpoint(note)
+        except VerificationError:
+            unreadable += 1
+            continue
+        if not names_other_log(checkpoint.origin, log_id):
+            readable.append((checkpoint, note))
+    return readable, unreadable
+
+
 def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
     """The signed-note text of ``checkpoint``."""
     return signer.sign(checkpoint.text())

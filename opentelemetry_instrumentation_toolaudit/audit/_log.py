@@ -26,6 +26,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     NoteSigner,
     default_key_path,
     open_checkpoint,
+    readable_checkpoints,
     sign_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks import (
@@ -218,20 +219,14 @@ def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, st
 
 
 def _latest_checkpoint_size(sink: AuditSink) -> int:
-    sizes = [0]
-    unreadable = 0
-    for note in sink.checkpoints()[-16:]:
-        try:
-            sizes.append(open_checkpoint(note)[0].size)
-        except (ToolAuditError, ValueError, TypeError):
-            unreadable += 1
+    readable, unreadable = readable_checkpoints(sink.checkpoints()[-16:], None)
     if unreadable:
         # Logged once; the writer starts anyway (verify reports the row).
         internal_error(
             "reading the sink's checkpoints",
             SinkError(f"the sink holds {unreadable} unreadable checkpoint(s); ignored"),
         )
-    return max(sizes)
+    return max((checkpoint.size for checkpoint, _ in readable), default=0)
 
 
 def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:

@@ -17,8 +17,8 @@ from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
 from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     Checkpoint,
     NoteVerifier,
-    names_other_log,
     open_checkpoint,
+    readable_checkpoints,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import inclusion_proof, verify_inclusion
 from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ
@@ -71,15 +71,8 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
     latest checkpoint in the sink that covers ``seq``. Costs O(log n) reads on sinks that store
     Merkle nodes (SQLite, PostgreSQL)."""
     if checkpoint is None:
-        covering = []
-        log_id = sink.log_id()
-        for note in sink.checkpoints():
-            try:
-                cp, _ = open_checkpoint(note)
-            except (VerificationError, ValueError, TypeError):
-                continue
-            if cp.size > seq and not names_other_log(cp.origin, log_id):
-                covering.append((cp.size, note))
+        readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
+        covering = [(cp.size, note) for cp, note in readable if cp.size > seq]
         if not covering:
             raise VerificationError(
                 f"no checkpoint covers record #{seq} yet (a checkpoint is written every N records, "
