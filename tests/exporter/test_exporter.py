@@ -402,4 +402,6 @@ def test_guard_keeps_ids_that_look_like_card_numbers(sink_url, signer, span_expo
     records = stored(sink_url)
     assert [r["span_id"] for r in records] == ["4303508048815755"] * 2
     assert exporter.stats().get("guarded", 0) == 0
-    assert "4111" not in json.dumps(records)
+    stored_text = json.dumps(records)
+    assert "4111 1111 1111 1111" not in stored_text
+    assert "card <CREDIT_CARD>" in stored_text
