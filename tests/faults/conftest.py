@@ -1,0 +1,111 @@
+"""Shared pieces of the fault suite: spans to export, a fail-closed tool, the stored records."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from opentelemetry_instrumentation_toolaudit import (
+    AuditLogExporter,
+    AuditUnavailableError,
+    ToolAuditInstrumentor,
+    audited_tool,
+)
+from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import readable_checkpoints
+
+REFUNDS: list[str] = []
+
+
+@audited_tool
+def issue_refund(order_id: str) -> str:
+    """Refund an order (fail-closed in the fault suite)."""
+    REFUNDS.append(order_id)
+    return order_id
+
+
+def tool_span(i: int) -> ReadableSpan:
+    """The finished span of the i-th tool call (its record's event id is unique to i)."""
+    context = SpanContext(trace_id=i + 1, span_id=i + 1, is_remote=False, trace_flags=TraceFlags(1))
+    return ReadableSpan(
+        name="execute_tool lookup_order",
+        context=context,
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "lookup_order",
+            "gen_ai.tool.call.arguments": json.dumps({"order_id": f"ORD-{i}"}),
+        },
+        start_time=1_000_000_000 * (i + 1),
+        end_time=1_000_000_000 * (i + 1) + 5_000,
+    )
+
+
+def order_ids(url: str) -> list[str]:
+    """The order id of every stored tool.call record, in log order."""
+    with open_sink(url, create=False) as sink:
+        records = [json.loads(r.canonical) for r in sink.read()]
+    return [r["arguments"]["order_id"] for r in records if r["event_type"] == "tool.call"]
+
+
+def verified_size(url: str, signer: NoteSigner) -> int:
+    """The number of records of an intact trail whose last checkpoint covers all of them."""
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+        readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
+    assert (result.ok, result.anchored) == (True, True), result.summary()
+    assert max(checkpoint.size for checkpoint, _ in readable) == result.size
+    return result.size
+
+
+def make_exporter(url: str, signer: NoteSigner, **kwargs: Any) -> AuditLogExporter:
+    """An exporter that retries only when asked (force_flush), so a test decides when."""
+    kwargs.setdefault("retry_interval", 3600)
+    log = AuditLog(open_sink(url), signer=signer, checkpoint_interval=3600)
+    return AuditLogExporter(log, **kwargs)
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> NoteSigner:
+    return NoteSigner.from_file(tmp_path / "signing.key")
+
+
+class FailClosed:
+    """``issue_refund`` instrumented as a fail-closed tool, recorded by ``exporter``."""
+
+    def __init__(self, exporter: AuditLogExporter) -> None:
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.instrumentor = ToolAuditInstrumentor()
+        self.instrumentor.instrument(
+            tracer_provider=self.provider, fail_closed_tools=["issue_refund"]
+        )
+
+    def runs(self, order_id: str) -> bool:
+        """True when the tool ran, False when it was refused (AuditUnavailableError)."""
+        try:
+            issue_refund(order_id)
+        except AuditUnavailableError:
+            return False
+        return True
+
+
+@pytest.fixture
+def fail_closed() -> Iterator[type[FailClosed]]:
+    """Instrument a fail-closed tool for an exporter; uninstrumented after the test."""
+    made: list[FailClosed] = []
+
+    def build(exporter: AuditLogExporter) -> FailClosed:
+        made.append(FailClosed(exporter))
+        return made[-1]
+
+    REFUNDS.clear()
+    yield build  # type: ignore[misc]
+    for each in made:
+        each.instrumentor.uninstrument()
