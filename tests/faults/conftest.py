@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -109,3 +112,46 @@ def fail_closed() -> Iterator[type[FailClosed]]:
     yield build  # type: ignore[misc]
     for each in made:
         each.instrumentor.uninstrument()
+
+
+class TinyFilesystem:
+    """A small tmpfs of the test's own, which a filler file can fill up and free again."""
+
+    def __init__(self, where: Path, size: str) -> None:
+        self.path = where
+        self.path.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip("mounting a tmpfs needs root (a full disk is simulated with one)")
+        self.filler = where / "filler"
+
+    def fill(self) -> None:
+        """Take every free block, as a full disk."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[TinyFilesystem]:
+    """A 2 MB filesystem (skipped where a tmpfs cannot be mounted)."""
+    fs = TinyFilesystem(tmp_path / "fs", "2m")
+    try:
+        yield fs
+    finally:
+        fs.unmount()
