@@ -123,7 +123,7 @@ class AuditLogExporter(SpanExporter):
         """Open the sink now, so that a misconfiguration shows at start rather than as lost records."""
         try:
             with suppress_instrumentation():
-                self._open_log()
+                self._open_log().sink.check_writable()
             return
         except Exception as exc:  # noqa: BLE001 - reported below; the exporter keeps retrying
             # Only this package's own errors are quoted: they name a place, never a value.

@@ -324,6 +324,13 @@ class JSONLSink(AuditSink):
             self.last_head = TreeHead(frontier.size, frontier.root())
         return records
 
+    def check_writable(self) -> None:
+        # The head cache, checkpoints and torn-write files are written beside the log.
+        directory = os.path.dirname(os.path.abspath(self.path))
+        for what, path in (("file", self.path), ("directory", directory)):
+            if not os.access(path, os.W_OK):
+                raise SinkError(f"{path}: this process may not write the log's {what}")
+
     def _remember(self, bodies: Sequence[Mapping[str, Any]]) -> None:
         """Add a written batch's event ids to the recent ones, forgetting the oldest batch's."""
         ids = frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)

@@ -139,6 +139,10 @@ _SCAN_COPY = (
 _SCAN_TYPES = ["int8", "bytea", "bytea", "text", *_COPY_TYPES[4:]]
 
 
+class NoTablesError(SinkError):
+    """Opened without ``create``: the database or schema holds no toolaudit tables (yet)."""
+
+
 def _require_psycopg() -> Any:
     if psycopg is None:
         raise SinkError(
@@ -165,7 +169,9 @@ class PostgresSink(AuditSink):
             ).fetchone()[0]
             if existing < len(_TABLES):
                 if not create:
-                    raise SinkError(f"{self._where}: no toolaudit tables in this database/schema")
+                    raise NoTablesError(
+                        f"{self._where}: no toolaudit tables in this database/schema"
+                    )
                 self._conn.execute(_LOCK)
                 self._conn.execute(_SCHEMA)
             self._conn.commit()
@@ -196,7 +202,7 @@ class PostgresSink(AuditSink):
         schema = next((n for n in _search_path(path) if n != "$user"), user)
         ident = sql.Identifier(schema)
         if not create:
-            raise SinkError(
+            raise NoTablesError(
                 f"{self._where}: schema {ident.as_string(conn)} does not exist: no toolaudit tables"
             )
         try:
@@ -251,6 +257,18 @@ class PostgresSink(AuditSink):
                 self._release(conn)
             internal_error(
                 what, SinkError(f"{self._where}: {what} failed ({_first_line(exc, self.url)})")
+            )
+
+    def check_writable(self) -> None:
+        rows = self._query(
+            "SELECT t FROM unnest(%s::text[]) t WHERE NOT has_table_privilege(t, 'INSERT')",
+            (list(_TABLES),),
+        )
+        if rows:
+            tables = ", ".join(r[0] for r in rows)
+            raise SinkError(
+                f"{self._where}: this role may not INSERT into {tables}: as the tables' owner, "
+                "run PostgresSink(url).grant_writer(role) or GRANT SELECT, INSERT on them"
             )
 
     def log_id(self) -> str | None:
@@ -552,6 +570,39 @@ def _data(record: StoredRecord) -> tuple[Any, ...]:
     if type(columns) is ColumnValues:
         return columns.as_tuple[1:]
     return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
+
+
+def creation_problem(url: str) -> str | None:
+    """Without creating anything: why the first writer could not create the schema and tables
+    the URL's ``search_path`` names (a sentence saying what to run), or None when it could."""
+    pg = _require_psycopg()
+    from psycopg import sql
+
+    try:
+        with pg.connect(url, **_connect_options(url)) as conn:
+            schema, path, user = conn.execute(
+                "SELECT current_schema(), current_setting('search_path'), current_user"
+            ).fetchone()
+            if schema is None:
+                name = next((n for n in _search_path(path) if n != "$user"), user)
+                may = conn.execute(
+                    "SELECT has_database_privilege(current_database(), 'CREATE')"
+                ).fetchone()[0]
+                statement = sql.SQL("CREATE SCHEMA {} AUTHORIZATION {};").format(
+                    sql.Identifier(name), sql.Identifier(user)
+                )
+            else:
+                may = conn.execute(
+                    "SELECT has_schema_privilege(%s, 'CREATE')", (schema,)
+                ).fetchone()[0]
+                statement = sql.SQL("GRANT CREATE ON SCHEMA {} TO {};").format(
+                    sql.Identifier(schema), sql.Identifier(user)
+                )
+            if may:
+                return None
+            return f"this role may not create them: as an administrator, run {statement.as_string(conn)}"
+    except pg.Error as exc:
+        raise SinkError(f"{redact_url(url)}: cannot connect ({_first_line(exc, url)})") from None
 
 
 def _connect_options(url: str) -> dict[str, Any]:
