@@ -153,3 +153,28 @@ def test_a_role_that_may_not_create_the_schema_is_told_which_create_schema_to_ru
         admin.execute(f'DROP ROLE "{role}"')
         admin.close()
     assert f'run CREATE SCHEMA "{schema}" AUTHORIZATION "{role}";' in str(raised.value)
+
+
+def test_a_role_that_may_not_insert_is_reported_when_the_exporter_is_built(
+    pg_url,  # noqa: F811 - the fixture imported above
+    caplog,
+):
+    """A role that may read the audit tables but not insert into them: the exporter says so when
+    it is built, naming the tables and the grant to run."""
+    role = f"toolaudit_reader_{uuid.uuid4().hex[:8]}"
+    schema = pg_url.rsplit("%3D", 1)[1]
+    open_sink(pg_url).close()
+    admin = _pg_admin()
+    admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"')
+    admin.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"')
+    try:
+        exporter = AuditLogExporter(pg_url.replace("postgres@", f"{role}@"), retry_interval=3600)
+        exporter.shutdown()
+    finally:
+        admin.execute(f'DROP OWNED BY "{role}"')
+        admin.execute(f'DROP ROLE "{role}"')
+        admin.close()
+    (line,) = sink_errors(caplog)
+    assert "may not INSERT into audit_records, audit_heads, audit_nodes, audit_checkpoints" in line
+    assert "grant_writer" in line

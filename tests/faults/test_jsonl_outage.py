@@ -73,3 +73,23 @@ def test_an_unwritable_log_for_a_while_loses_nothing(tmp_path, signer, fail_clos
     # 30 calls, the refused call's record, and the intent and outcome of the call that ran.
     assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
     assert verified_size(url, signer) == 33
+
+
+def test_an_unwritable_log_longer_than_the_buffer_loses_exactly_what_is_counted(tmp_path, signer):
+    """With the log unwritable for longer than the buffer holds, the records stored are exactly
+    those exported less those stats() counts as dropped, and the file agrees with stats()."""
+    url = f"jsonl:///{tmp_path / 'audit.jsonl'}"
+    exporter = make_exporter(url, signer, max_buffer=5)
+    sink = exporter._log.sink  # type: ignore[union-attr]
+    try:
+        exporter.export([tool_span(0)])
+        with unwritable(sink):  # type: ignore[arg-type]
+            for i in range(1, 13):
+                exporter.export([tool_span(i)])
+    finally:
+        exporter.shutdown()
+    stored = order_ids(url)
+    stats = exporter.stats()
+    assert stored == [f"ORD-{i}" for i in range(6)]
+    assert (stats["dropped"], stats["records"]) == (13 - len(stored), len(stored))
+    assert verified_size(url, signer) == 6

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -87,20 +89,20 @@ def test_a_terminated_backend_is_replaced_on_the_next_append(named_url, signer):
 
 
 def test_backends_terminated_during_a_run_lose_no_record(named_url, signer):
-    """900 calls with the backend terminated after every 100: all 900 are stored once, nothing is
+    """300 calls with the backend terminated after every 50: all 300 are stored once, nothing is
     dropped, and the trail is anchored to its end."""
     url, name = named_url
     exporter = make_exporter(url, signer)
     try:
-        for i in range(900):
+        for i in range(300):
             exporter.export([tool_span(i)])
-            if i % 100 == 99:
+            if i % 50 == 49:
                 terminate(name)
     finally:
         exporter.shutdown()
-    assert order_ids(url) == [f"ORD-{i}" for i in range(900)]
-    assert (exporter.stats()["records"], exporter.stats().get("dropped", 0)) == (900, 0)
-    assert verified_size(url, signer) == 900
+    assert order_ids(url) == [f"ORD-{i}" for i in range(300)]
+    assert (exporter.stats()["records"], exporter.stats().get("dropped", 0)) == (300, 0)
+    assert verified_size(url, signer) == 300
 
 
 def test_fail_closed_tools_run_after_the_backend_is_terminated(named_url, signer, fail_closed):
@@ -167,3 +169,48 @@ def test_an_outage_longer_than_the_buffer_loses_exactly_what_is_counted(database
     stored = order_ids(database.url)
     assert stored == [f"ORD-{i}" for i in range(6)]
     assert exporter.stats()["dropped"] == 13 - len(stored) == 7
+
+
+def test_a_backend_terminated_while_its_append_waits_is_replaced(named_url, signer):
+    """A backend terminated in the middle of an append (waiting for the append lock another
+    session holds) is replaced: the batch commits once the lock is free, each record once."""
+    url, name = named_url
+    log = AuditLog(open_sink(url), signer=signer, checkpoint_interval=3600)
+    schema = url.split("%3D", 1)[1].split("&", 1)[0]
+    admin = _pg_admin()
+    admin.execute("SELECT pg_advisory_lock(hashtext(%s || '.toolaudit_append'))", (schema,))
+    errors: list[BaseException] = []
+
+    def append() -> None:
+        try:
+            log.append([body(0), body(1)])
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        _wait_for_lock_waiter(admin, name)
+        assert terminate(name) == 1
+        _wait_for_lock_waiter(admin, name)
+    finally:
+        admin.execute("SELECT pg_advisory_unlock_all()")
+        admin.close()
+        writer.join(timeout=30)
+    log.close()
+    assert errors == []
+    assert verified_size(url, signer) == 2
+
+
+def _wait_for_lock_waiter(admin, application_name: str) -> None:  # type: ignore[no-untyped-def]
+    """Until a session named ``application_name`` waits for a lock (at most 10 s)."""
+    for _ in range(1000):
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s "
+            "AND wait_event_type = 'Lock'",
+            (application_name,),
+        ).fetchone()[0]
+        if waiting:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the append never waited for the lock")
