@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -112,6 +113,32 @@ def fail_closed() -> Iterator[type[FailClosed]]:
     yield build  # type: ignore[misc]
     for each in made:
         each.instrumentor.uninstrument()
+
+
+@contextlib.contextmanager
+def unwritable(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Every file this process holds open whose name starts with ``path`` (a database, its WAL and
+    shared memory; a JSONL log) becomes read-only under it, as after a read-only remount: writes,
+    truncation and write locks fail until the block ends. Each descriptor is swapped for a
+    read-only one of the same file, then restored."""
+    targets = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            targets[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+    saved = []
+    for fd, target in targets.items():
+        if target.startswith(os.fspath(path)):
+            saved.append((fd, os.dup(fd)))
+            readonly = os.open(target, os.O_RDONLY)
+            os.dup2(readonly, fd)
+            os.close(readonly)
+    assert saved, f"no open file under {path}"
+    try:
+        yield
+    finally:
+        for fd, original in saved:
+            os.dup2(original, fd)
+            os.close(original)
 
 
 class TinyFilesystem:

@@ -1,4 +1,4 @@
-"""File sinks (SQLite, JSONL) under a full disk, and SQLite under a held lock."""
+"""File sinks (SQLite, JSONL): a file that cannot be written, a full disk, a held SQLite lock."""
 
 from __future__ import annotations
 
@@ -7,9 +7,64 @@ import threading
 
 import pytest
 
-from .conftest import REFUNDS, make_exporter, order_ids, tool_span, verified_size
+from .conftest import REFUNDS, make_exporter, order_ids, tool_span, unwritable, verified_size
 
 FILE_SINKS = ("sqlite:///{}/audit.db", "jsonl:///{}/audit.jsonl")
+
+
+# SQLite is left out: with its files read-only under it, each append waits out SQLite's busy
+# timeout (60 s) before failing, too long for this suite; a full disk and a held lock stand for it.
+@pytest.mark.parametrize("template", FILE_SINKS[1:], ids=("jsonl",))
+def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer, fail_closed):
+    """With the file unwritable for a while (a read-only remount), the records wait and are all
+    written once it is writable again; stats() matches the file, and fail-closed tools are refused
+    meanwhile only."""
+    url = template.format(tmp_path)
+    exporter = make_exporter(url, signer)
+    tools = fail_closed(exporter)
+    try:
+        for i in range(10):
+            exporter.export([tool_span(i)])
+        with unwritable(tmp_path / "audit."):
+            for i in range(10, 30):
+                exporter.export([tool_span(i)])
+            refused = tools.runs("ORD-refused")
+            during = exporter.stats()
+            assert exporter.force_flush() is False
+        assert exporter.force_flush() is True
+        again = tools.runs("ORD-after")
+    finally:
+        exporter.shutdown()
+    assert (during["buffered"], during["refused_intents"]) == (21, 1)
+    assert (refused, again, REFUNDS) == (False, True, ["ORD-after"])
+    calls = order_ids(url)
+    assert sorted(calls) == sorted([*(f"ORD-{i}" for i in range(30)), "ORD-refused", "ORD-after"])
+    stats = exporter.stats()
+    # 30 calls, the refused call's record, and the intent and outcome of the call that ran.
+    assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
+    assert verified_size(url, signer) == 33
+
+
+@pytest.mark.parametrize("template", FILE_SINKS[1:], ids=("jsonl",))
+def test_an_unwritable_file_longer_than_the_buffer_loses_exactly_what_is_counted(
+    template, tmp_path, signer
+):
+    """With the file unwritable for longer than the buffer holds, the records stored are exactly
+    those exported less those stats() counts as dropped, and the file agrees with stats()."""
+    url = template.format(tmp_path)
+    exporter = make_exporter(url, signer, max_buffer=5)
+    try:
+        exporter.export([tool_span(0)])
+        with unwritable(tmp_path / "audit."):
+            for i in range(1, 13):
+                exporter.export([tool_span(i)])
+    finally:
+        exporter.shutdown()
+    stored = order_ids(url)
+    stats = exporter.stats()
+    assert stored == [f"ORD-{i}" for i in range(6)]
+    assert (stats["dropped"], stats["records"]) == (13 - len(stored), len(stored))
+    assert verified_size(url, signer) == 6
 
 
 @pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
