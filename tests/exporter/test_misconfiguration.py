@@ -17,7 +17,7 @@ from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.audit import open_sink
 
 from ..audit.conftest import _pg_admin, pg_url  # noqa: F401 - fixture
-from ..faults.conftest import tool_span
+from ..faults.write.conftest import tool_span
 from ..test_auto_instrumentation import ROOT
 from .test_crash_and_auto import clean_env
 

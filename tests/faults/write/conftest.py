@@ -1,4 +1,5 @@
-"""Shared pieces of the fault suite: spans to export, a fail-closed tool, the stored records."""
+"""Shared pieces of the write-path fault tests: spans to export, a fail-closed tool, the stored
+records, and ways to take a sink away."""
 
 from __future__ import annotations
 
