@@ -156,3 +156,19 @@ def test_the_console_script_exits_1_on_a_problem(tmp_path):
         check=False,
     )
     assert (proc.returncode, proc.stderr.strip()) == (1, "doctor: 1 problem(s) to fix")
+
+
+def test_a_hash_key_file_others_may_read_is_a_problem(configured, monkeypatch, capsys):
+    """A hash key file readable by group or others fails, with the chmod that fixes it."""
+    key = configured / "hash.key"
+    key.write_text(HASH_KEY + "\n")
+    key.chmod(0o644)
+    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE", str(key))
+    code, lines, _ = run(capsys)
+    assert code == 1
+    assert lines[2:4] == [
+        f"FAIL  hash key {key} (OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE): readable by group or others",
+        f"      fix: chmod 600 {key}",
+    ]
+    assert HASH_KEY not in "\n".join(lines)

@@ -103,12 +103,13 @@ def run_instrumented(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[
 
 def test_require_sink_stops_an_app_under_opentelemetry_instrument(tmp_path):
     """Under opentelemetry-instrument with OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK=true and an
-    unreachable sink, the app never runs: the process exits non-zero saying why."""
+    unreachable sink, the app never runs: the process exits with status 1 saying why."""
     proc = run_instrumented(
         tmp_path, OTEL_PYTHON_TOOLAUDIT_SINK=UNREACHABLE, OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK="true"
     )
-    assert (proc.returncode != 0, "APP-DONE" in proc.stdout) == (True, False)
+    assert (proc.returncode, "APP-DONE" in proc.stdout) == (1, False)
     assert "toolaudit: refusing to start: the audit sink cannot be used" in proc.stderr
+    assert "SystemExit: toolaudit: refusing to start" in proc.stderr
     assert SECRET not in proc.stdout + proc.stderr
 
 
