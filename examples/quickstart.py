@@ -154,7 +154,7 @@ class AuditLinePrinter(SpanExporter):
         return SpanExportResult.SUCCESS
 
 
-def run_turn(provider: TracerProvider, trail: DemoTrail, turn: int, message: str) -> None:
+def run_turn(provider: TracerProvider, turn: int, message: str) -> None:
     """One user message: the model's request, then the tool calls it asked for."""
     tracer = provider.get_tracer("support-agent")
     print(f"\n[turn {turn}] user: {message}")
@@ -225,16 +225,16 @@ def main(argv: Sequence[str] = ()) -> None:
     instrumentor = ToolAuditInstrumentor()
     instrumentor.instrument(tracer_provider=provider, fail_closed_tools=["issue_refund"])
     try:
-        run_turn(provider, trail, 1, "hi, I am jane.doe@example.com")
-        run_turn(provider, trail, 2, "where is my order ORD-456?")
-        run_turn(provider, trail, 3, "please cancel it")
+        run_turn(provider, 1, "hi, I am jane.doe@example.com")
+        run_turn(provider, 2, "where is my order ORD-456?")
+        run_turn(provider, 3, "please cancel it")
         print("\n(the audit database stops taking writes)")
         trail.down = True
-        run_turn(provider, trail, 4, "ok, then I want to return it")
+        run_turn(provider, 4, "ok, then I want to return it")
         trail.down = False
         provider.force_flush()  # what waited in the exporter's buffer is written now
         print("\n(the audit database takes writes again; nothing that waited was lost)")
-        run_turn(provider, trail, 5, "can you try the refund again?")
+        run_turn(provider, 5, "can you try the refund again?")
     finally:
         instrumentor.uninstrument()
         provider.shutdown()  # the exporter writes a final signed checkpoint and closes the trail
