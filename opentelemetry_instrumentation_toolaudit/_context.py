@@ -68,7 +68,7 @@ class Attribution:
 
     @property
     def user_role(self) -> str | None:
-        """The first role, as the seeds' single ``user_role`` field."""
+        """The first role, as a single ``user_role`` value."""
         return self.user_roles[0] if self.user_roles else None
 
     def summary(self) -> str:

@@ -12,7 +12,7 @@ LARGE_RESULT_BYTES = 1000
 
 
 def result_failed(result: Any) -> bool:
-    """A result dict with an ``error`` key is a failure without an exception (the seeds' convention)."""
+    """A result dict with an ``error`` key is a failure without an exception (a common tool convention)."""
     return isinstance(result, dict) and "error" in result
 
 

@@ -43,7 +43,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
-        prog="toolaudit", description="Verify, query and report on a toolaudit audit trail."
+        prog="toolaudit",
+        description="Verify a toolaudit audit trail, and prove or check that a record is in it.",
     )
     parser.add_argument("--version", action="version", version=f"toolaudit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

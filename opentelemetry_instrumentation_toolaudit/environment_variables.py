@@ -43,7 +43,7 @@ OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOIN
 """Write a signed checkpoint after this many records (default 1000)."""
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL"
-"""... or after this many seconds with new records (default 60)."""
+"""Also write a signed checkpoint this many seconds after new records arrive (default 60)."""
 # --- redaction ----------------------------------------------------------------------------------
 OTEL_PYTHON_TOOLAUDIT_HASH_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY"
 """The secret key for keyed pseudonyms and content hashes (at least 16 characters)."""

@@ -196,7 +196,7 @@ class SQLiteSink(AuditSink):
             # page it touched to the WAL, and indexes whose keys arrive out of order (random trace
             # ids, interleaved users and conversations) touch a page per record each: 16 KiB pages
             # mean a quarter of the WAL frames, write calls and checkpoint reads of 4 KiB pages for
-            # about the same bytes, and those calls are what cost most (README, performance).
+            # about the same bytes, and those calls are what cost most (docs/design.md).
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
