@@ -249,3 +249,19 @@ def test_head_check_is_installed_on_a_schema_created_without_it(pg_url, signer):
             "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_heads_follow_records'"
         ).fetchone()
     assert count == 1
+
+
+def test_deleted_head_rows_fail_verify(pg_url, signer):
+    """Head rows deleted by the owner (every later append would then fail on record #0) are
+    reported at record #0."""
+    from opentelemetry_instrumentation_toolaudit.audit._verify import HEAD
+
+    with AuditLog(open_sink(pg_url), signer=signer) as log:
+        log.append([body(i) for i in range(5)])
+    with _pg(pg_url) as conn:
+        conn.execute("ALTER TABLE audit_heads DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_heads")
+        conn.execute("ALTER TABLE audit_heads ENABLE TRIGGER USER")
+    with open_sink(pg_url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert [(p.seq, p.kind) for p in result.problems] == [(0, HEAD)]

@@ -411,8 +411,8 @@ class PostgresSink(AuditSink):
 
     def stored_head(self) -> StoredHead | None:
         rows = self._query(_HEAD)
-        if not rows:
-            return None
+        if not rows:  # no head row yet: the empty log's head, as append reads it
+            return StoredHead(0, GENESIS_HASH, b"")
         size, prev_hash, frontier = rows[0]
         return StoredHead(size, prev_hash, bytes(frontier))
 
