@@ -65,7 +65,8 @@ _APPEND_ONLY = "".join(
 
 # REPLACE conflict resolution deletes the conflicting row without firing DELETE triggers (unless
 # the connection turns recursive_triggers on), so each insert checks that its row is new. A record
-# must also come at or after the head, and a head update must cover exactly the records after it.
+# must come at or after the head (every stored record is before it: a head update must cover
+# exactly the records after the previous head), which is one lookup per record.
 _NO_REPLACE = "".join(
     f"CREATE TRIGGER IF NOT EXISTS {t}_insert_new BEFORE INSERT ON {t} "
     f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {key}) "
@@ -79,7 +80,7 @@ _NO_REPLACE = "".join(
 )
 _HEAD_FOLLOWS_RECORDS = """
 CREATE TRIGGER IF NOT EXISTS audit_records_insert_new BEFORE INSERT ON audit_records
-WHEN NEW.seq < (SELECT size FROM audit_head) OR EXISTS (SELECT 1 FROM audit_records WHERE seq = NEW.seq)
+WHEN NEW.seq < (SELECT size FROM audit_head)
 BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: a record is never replaced'); END;
 CREATE TRIGGER IF NOT EXISTS audit_head_follows_records BEFORE UPDATE ON audit_head
 WHEN NEW.size IS NOT (SELECT max(seq) + 1 FROM audit_records)
