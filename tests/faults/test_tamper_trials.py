@@ -295,3 +295,16 @@ def test_substituted_key_fails_against_the_writers_checkpoint_dir(substituted):
         document["checkpoint_dir"],
     )
     assert SIGNATURE in {p["kind"] for p in document["problems"]}
+
+
+def test_deleted_sqlite_head_fails_verify(tmp_path, signer):
+    """A SQLite head row deleted (triggers dropped first) is reported at record #0: a writer
+    opening the file would start a new, empty head under records that are all there."""
+    url = f"sqlite:///{tmp_path}/a.db"
+    _trail(url, signer, 23)
+    conn = sqlite3.connect(f"{tmp_path}/a.db")
+    drop_sqlite_triggers(conn, "audit_head")
+    conn.execute("DELETE FROM audit_head")
+    conn.commit()
+    conn.close()
+    assert _problems(url, signer) == [(0, HEAD)]

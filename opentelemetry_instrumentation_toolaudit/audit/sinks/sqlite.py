@@ -358,8 +358,8 @@ class SQLiteSink(AuditSink):
 
     def stored_head(self) -> StoredHead | None:
         rows = self._query("SELECT size, prev_hash, frontier FROM audit_head")
-        if not rows:
-            return None
+        if not rows:  # deleted: a writer opening the file starts a new, empty head
+            return StoredHead(0, GENESIS_HASH, b"")
         size, prev_hash, frontier = rows[0]
         return StoredHead(size, _text(prev_hash), _blob(frontier))
 
