@@ -55,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         help="check every record, link, column and signed checkpoint of a trail",
-        description="Exit 0 and 'OK: N records, root …' when the trail is intact, 1 and "
+        description="Exit 0 and 'OK: N records, root …' when the trail is intact ('OK "
+        "(self-attested: …)' when the key was found on this machine rather than pinned), 1 and "
         "'FAIL: record #i: what' naming the first bad record, 2 when the sink cannot be read.",
     )
     _sink_argument(verify)
