@@ -37,7 +37,13 @@ OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_SIGNING_K
 key written beside it as ``<file>.pub``. Default ``~/.config/toolaudit/signing.key``."""
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR"
-"""A second place for signed checkpoints, written as new files only (never rewritten)."""
+"""A second place for signed checkpoints, written as new files only (never rewritten); ``toolaudit
+verify`` checks the checkpoints there too unless ``--checkpoint-dir`` names another. Default: none."""
+
+OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS"
+"""A file of pinned verifier keys (one per line, ``#`` comments) that ``toolaudit verify`` trusts
+when no ``--public-key`` is given; keep it where the writer cannot change it. Default: none (verify
+then uses the writer's ``<signing key>.pub`` from this machine and calls the result self-attested)."""
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
 """Write a signed checkpoint after this many records (default 1000)."""
