@@ -89,9 +89,13 @@ def _text(reader: HeaderReader, name: str | None) -> str | None:
 
 
 def request_context(
-    names: HeaderNames, reader: HeaderReader, client_address: str | None
+    names: HeaderNames,
+    reader: HeaderReader,
+    client_address: str | None,
+    authenticated_user: str | None = None,
 ) -> otel_context.Context:
-    """The current context with the attribution this request's headers give (source ``http``)."""
+    """The current context with the attribution this request's headers give (source ``http``);
+    ``authenticated_user``, the user the framework itself authenticated, wins over the user header."""
     base = _EMPTY
     if _baggage_mode() in ("extract", "both"):
         # The server instrumentation extracts baggage only after this hook runs (it is inside the
@@ -102,7 +106,7 @@ def request_context(
     roles = _text(reader, names.roles)
     attribution = base.layered(
         attrs.SOURCE_HTTP,
-        user_id=_text(reader, names.user),
+        user_id=authenticated_user or _text(reader, names.user),
         user_roles=tuple(r.strip() for r in roles.split(",") if r.strip()) if roles else None,
         conversation_id=_text(reader, names.conversation),
         session_id=_text(reader, names.session),

@@ -46,6 +46,10 @@ OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_SESSION_HEA
 OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER"
 """An incoming HTTP request header stating the purpose of the request (default: none read)."""
 
+OTEL_PYTHON_TOOLAUDIT_DJANGO_USER: Final = "OTEL_PYTHON_TOOLAUDIT_DJANGO_USER"
+"""``true`` to attribute each Django request to ``request.user`` (its username) when authenticated;
+default ``false`` (reading it may cost a session and database look-up per request)."""
+
 OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES: Final = "OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES"
 """Comma-separated audit event types the audit exporter records (default: all of them)."""
 
