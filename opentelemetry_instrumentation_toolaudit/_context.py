@@ -207,8 +207,9 @@ def current_attribution(ctx: otel_context.Context | None = None) -> Attribution:
     """The attribution chain in effect in ``ctx`` (default: the current context).
 
     Attribution from W3C baggage is used only when ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE`` is ``extract`` or
-    ``both``, and only where no local :class:`audit_context` is in effect: baggage is asserted by the
-    caller, so it is marked ``toolaudit.attribution.source = baggage`` on the span.
+    ``both``, and below every other source: an :class:`audit_context` (or the HTTP request's
+    attribution) opened over it overrides it field by field. Baggage is asserted by the caller: a user
+    it supplied is marked ``toolaudit.attribution.source = baggage`` on the span.
     """
     value = otel_context.get_value(_ATTRIBUTION_KEY, ctx)
     if isinstance(value, Attribution):

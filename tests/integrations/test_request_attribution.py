@@ -129,6 +129,41 @@ def test_responses_conversation_and_chain(instrumented, span_exporter):
     ]
 
 
+def test_streamed_responses_carry_the_request_user(instrumented, span_exporter):
+    """Streamed Chat Completions and Responses calls carry the request's user and conversation too."""
+    instrumented()
+    replies = [
+        fake_api.chat_completion_stream([("call_s", "lookup_order", ORD1)]),
+        fake_api.responses_stream([("fc_s", "lookup_order", ORD1)], response_id="resp_s2"),
+    ]
+    with fake_api.FakeLLMAPI(replies) as server:
+        client = openai_client(server)
+        stream = client.chat.completions.create(
+            model="gpt-4.1",
+            messages=[],
+            stream=True,
+            user="usr_s",
+            metadata={"conversation_id": "c1"},
+        )
+        for _ in stream:
+            pass
+        llm_tools.lookup_order("ORD-1")
+        events = client.responses.create(
+            model="gpt-4.1",
+            input="again",
+            stream=True,
+            user="usr_s",
+            previous_response_id="resp_s1",
+        )
+        for _ in events:
+            pass
+        llm_tools.lookup_order("ORD-1")
+    assert [picked(s) for s in tool_spans(span_exporter)] == [
+        ["usr_s", "c1", "request"],
+        ["usr_s", "resp_s1", "request"],
+    ]
+
+
 def test_anthropic_metadata_user_id(instrumented, span_exporter):
     """anthropic's ``metadata.user_id`` attributes the tool_use blocks of its response."""
     instrumented()
