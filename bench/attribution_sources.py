@@ -3,8 +3,10 @@
 Each case serves one request for a user not seen just before (1000 users in turn) and makes one
 audited tool call in it, as a service does:
 
-* ``audit_context``: the app opens ``audit_context(user_id=..., conversation_id=...)``;
-* ``http headers``: the HTTP hook opens the attribution from the request's configured headers;
+* ``audit_context``: the app opens ``audit_context(user_id=..., conversation_id=...,
+  client_address=...)``;
+* ``http headers``: the HTTP hook opens the attribution from the request's configured headers (the
+  same three values);
 * ``model request``: no context; the call carries the user and conversation its model request named;
 * ``no attribution``: the same call with no source at all (the floor).
 
@@ -52,7 +54,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def with_audit_context() -> Any:
         user = next(users)
-        with audit_context(user_id=user, conversation_id=f"conv_{user}"):
+        with audit_context(user_id=user, conversation_id=f"conv_{user}", client_address="10.0.1.5"):
             return call()
 
     def with_http_headers() -> Any:
