@@ -16,6 +16,40 @@ OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS: Final = "OTEL_PYTHON_TOOLAUDIT_DISA
 OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES: Final = "OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES"
 """Upper bound on the recorded JSON of a call's arguments (default 8192)."""
 
+OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS"
+"""Comma-separated keys of a tool's result dict kept in ``toolaudit.result.summary``; ``*`` patterns
+allowed. Default ``id,*_id,status,count`` (what was acted on, its status, a count)."""
+
+# --- attribution without code -------------------------------------------------------------------
+OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY"
+"""The key of a model request's ``metadata`` that names the user (default ``user_id``, as anthropic's
+``metadata.user_id``); the openai ``user`` and ``safety_identifier`` fields are read after it."""
+
+OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY: Final = (
+    "OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY"
+)
+"""The key of a model request's ``metadata`` that names the conversation (default ``conversation_id``)."""
+
+OTEL_PYTHON_TOOLAUDIT_USER_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_USER_HEADER"
+"""An incoming HTTP request header naming the authenticated user (e.g. ``x-authenticated-user``), set
+by a gateway in front of the app; trusted as is. Unset (default): no user is read from requests."""
+
+OTEL_PYTHON_TOOLAUDIT_ROLE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_ROLE_HEADER"
+"""An incoming HTTP request header with the user's comma-separated roles (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER"
+"""An incoming HTTP request header naming the conversation (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER"
+"""An incoming HTTP request header naming the session (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER"
+"""An incoming HTTP request header stating the purpose of the request (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_DJANGO_USER: Final = "OTEL_PYTHON_TOOLAUDIT_DJANGO_USER"
+"""``true`` to attribute each Django request to ``request.user`` (its username) when authenticated;
+default ``false`` (reading it may cost a session and database look-up per request)."""
+
 OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES: Final = "OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES"
 """Comma-separated audit event types the audit exporter records (default: all of them)."""
 
