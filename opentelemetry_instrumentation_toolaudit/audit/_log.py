@@ -100,7 +100,7 @@ class AuditLog:
 
     @classmethod
     def from_env(cls, sink_url: str | None = None) -> AuditLog:
-        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see the README).
+        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see docs/configuration.md).
 
         Raises :class:`ToolAuditError` (:class:`SinkError` for the sink) naming what to fix: the
         variable, or the ``sink_url`` given in code."""

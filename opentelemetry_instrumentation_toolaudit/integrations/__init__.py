@@ -32,6 +32,7 @@ def all_integrations() -> list[Integration]:
         agents,
         anthropic,
         genai,
+        http,
         mcp,
         openai,
     )
@@ -42,4 +43,5 @@ def all_integrations() -> list[Integration]:
         Integration("anthropic", "anthropic", anthropic.patch),
         *genai.INTEGRATIONS,
         *mcp.INTEGRATIONS,
+        *http.INTEGRATIONS,
     ]

@@ -20,6 +20,7 @@ from agents import Agent, Runner, function_tool
 from agents.tracing import set_trace_processors, set_tracing_disabled
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit.audit import _records
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
@@ -263,6 +264,41 @@ async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
     # Its own chat span was current around the model call: that is what the tool span links to.
     chats = [s for s in span_exporter.get_finished_spans() if s.name.startswith("chat")]
     assert linked_span_ids(span) == [chats[0].context.span_id]
+
+
+async def test_contrib_placeholder_agent_name_gives_way_to_the_known_one(
+    tracer_provider, span_exporter
+):
+    """On the contrib processor's execute_tool span the agent's own name replaces its placeholder
+    ("OpenAI Agent"), which it sets again as the span ends; the span and record say what was replaced."""
+    from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+
+    set_tracing_disabled(False)
+    theirs, ours = OpenAIAgentsInstrumentor(), ToolAuditInstrumentor()
+    theirs.instrument(tracer_provider=tracer_provider)
+    ours.instrument(tracer_provider=tracer_provider)
+    try:
+        calls = [("call_n", "get_order", ORD1)]
+        script = two_turns(
+            fake_api.responses_output(calls), fake_api.responses_output(text="Done.")
+        )
+        with fake_api.FakeLLMAPI(script) as server, audit_context(user_id="usr_1"):
+            agent = responses_agent(server, get_order).clone(name="Support agent")
+            await Runner.run(agent, "where is ORD-1?")
+    finally:
+        ours.uninstrument()
+        theirs.uninstrument()
+    (span,) = tool_spans(span_exporter)
+    assert (span.attributes["gen_ai.agent.name"], span.attributes["toolaudit.twin.replaced"]) == (
+        "Support agent",
+        '{"gen_ai.agent.name":"OpenAI Agent"}',
+    )
+    details = _records.build_record(span, "tool.call")["details"]
+    assert details == {
+        "agent_name": "Support agent",
+        "twin_replaced": {"gen_ai.agent.name": "OpenAI Agent"},
+        "attribution_source": "context",
+    }
 
 
 def test_uninstrument_restores_the_runner(tracer_provider):
