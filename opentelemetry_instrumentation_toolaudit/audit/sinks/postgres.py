@@ -367,8 +367,9 @@ class PostgresSink(AuditSink):
     def _first_statement(self, query: str, params: Sequence[Any] = ()) -> Any:
         """Run ``query``, the first statement of a transaction; returns its cursor.
 
-        A session found dead at this first statement broke while idle, before anything of this
-        transaction was sent: it is replaced and the statement run once more on a new session."""
+        A session lost at this first statement (it broke while idle, or while this statement ran)
+        cannot have committed anything of this transaction: it is replaced and the statement run
+        once more on a new session."""
         pg = _require_psycopg()
         retried = False
         while True:
