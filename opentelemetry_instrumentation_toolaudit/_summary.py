@@ -9,6 +9,11 @@ from opentelemetry_instrumentation_toolaudit._jsonable import dumps, to_jsonable
 
 SUMMARY_KEYS = ("id", "order_id", "customer_id", "status", "count")
 LARGE_RESULT_BYTES = 1000
+MEASURED_RESULT_CHARS = 16384
+"""How much of a result is looked at to measure its size: a bigger result is reported as bigger
+than that (``_result_size`` is then a lower bound), and costs no more than one of that size."""
+SUMMARY_FIELD_CHARS = 2048
+"""How much of each summary field (``error``, ``id``...) is kept."""
 
 
 def result_failed(result: Any) -> bool:
@@ -17,17 +22,20 @@ def result_failed(result: Any) -> bool:
 
 
 def summarize_result(result: Any) -> dict[str, Any]:
-    """``{"success": …, "error": …, <key ids>…, "_result_size"/"_truncated" when over 1000 bytes}``."""
-    safe = to_jsonable(result)
-    summary: dict[str, Any] = {"success": not (isinstance(safe, dict) and "error" in safe)}
-    if isinstance(safe, dict):
-        if "error" in safe:
-            summary["error"] = safe["error"]
-        for key in SUMMARY_KEYS:
-            if key in safe:
-                summary[key] = safe[key]
-    elif isinstance(safe, list):
-        summary["count"] = len(safe)
+    """``{"success": …, "error": …, <key ids>…, "_result_size"/"_truncated" when over 1000 bytes}``.
+
+    The summary's fields are taken from the result itself (wherever they are in a huge dict) and
+    its size is measured on at most MEASURED_RESULT_CHARS of it."""
+    safe = to_jsonable(result, MEASURED_RESULT_CHARS)
+    # A model's fields are read from its JSON-safe copy, a dict's from the dict itself.
+    fields = result if isinstance(result, dict) else safe
+    summary: dict[str, Any] = {"success": not (isinstance(fields, dict) and "error" in fields)}
+    if isinstance(fields, dict):
+        for key in ("error", *SUMMARY_KEYS):
+            if key in fields:
+                summary[key] = to_jsonable(fields[key], SUMMARY_FIELD_CHARS)
+    elif isinstance(result, (list, tuple, set, frozenset)):
+        summary["count"] = len(result)
     size = len(dumps(safe).encode("utf-8"))
     if size > LARGE_RESULT_BYTES:
         summary["_result_size"] = size
