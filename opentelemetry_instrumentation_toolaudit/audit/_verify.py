@@ -81,6 +81,10 @@ class Problem:
     seq: int
     kind: str
     message: str
+    cause: int | None = None
+    """For a follow-on failure, the record of the earlier problem it comes from: this check fails
+    only because of that one (the record after a deleted one no longer links, every record after
+    an inserted one is one place off...). None for a problem of its own."""
 
 
 @dataclasses.dataclass
@@ -105,6 +109,10 @@ class VerifyResult:
     repairs: list[str] = dataclasses.field(default_factory=list)
     """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
+    """What is wrong, by record: problems of their own and (with a ``cause``) follow-on failures,
+    at most MAX_PROBLEMS of them."""
+    follow_ons: int = 0
+    """How many follow-on failures were found in all (``problems`` may hold fewer)."""
 
     @property
     def ok(self) -> bool:
@@ -115,12 +123,21 @@ class VerifyResult:
         return self.problems[0].seq if self.problems else None
 
     def summary(self) -> str:
-        """``OK: N records, root …`` or ``FAIL: record #i: what``."""
+        """``OK: N records, root …`` or ``FAIL: record #i: what``, saying how many more problems
+        and follow-on failures there are."""
         if self.problems:
             first = self.problems[0]
-            more = (
-                f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
-            )
+            others = sum(1 for p in self.problems if p.cause is None) - 1
+            counts = []
+            if others:
+                counts.append(f"{others} more {_plural(others, 'problem')}")
+            if self.follow_ons:
+                caused_by = "them" if others else "it"
+                counts.append(
+                    f"{self.follow_ons} follow-on {_plural(self.follow_ons, 'failure')} "
+                    f"caused by {caused_by}"
+                )
+            more = f" (and {' and '.join(counts)})" if counts else ""
             return f"FAIL: record #{first.seq}: {first.message}{more}"
         notes = [f"log {self.log_id}"] if self.log_id else []
         notes.append(f"{self.checkpoints} checkpoints")
@@ -146,7 +163,12 @@ class VerifyResult:
             "repairs": list(self.repairs),
             "first_bad_seq": self.first_bad_seq,
             "problems": [dataclasses.asdict(p) for p in self.problems],
+            "follow_ons": self.follow_ons,
         }
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -259,14 +281,14 @@ def verify(
 
     wanted = {s.checkpoint.size for s in seen} | {c.size for _, c, _ in bad_signature}
     if sink.scan_checks_columns:
-        size, roots, root, scan_problems = _scan(sink, wanted)
+        size, end, roots, root, scan_problems = _scan(sink, wanted)
         check_columns()
     else:
         worker = threading.Thread(
             target=check_columns, name="toolaudit-verify-columns", daemon=True
         )
         worker.start()
-        size, roots, root, scan_problems = _scan(sink, wanted)
+        size, end, roots, root, scan_problems = _scan(sink, wanted)
         worker.join()
     problems += scan_problems
     for item in column_result:
@@ -292,12 +314,21 @@ def verify(
     beyond = [s for s in seen if s.checkpoint.size > size]
     if beyond:
         widest = max(beyond, key=lambda s: s.checkpoint.size)
+        # Records deleted from the middle leave fewer records than the last one's number says:
+        # the tail is there, and the shortfall follows from the deletion.
+        deleted = [p.seq for p in problems if p.kind == DELETED]
         problems.append(
             Problem(
                 size,
                 TRUNCATED,
                 f"the log ends after {size} records but a signed checkpoint ({widest.source}) covers "
-                f"{widest.checkpoint.size}: truncated tail",
+                f"{widest.checkpoint.size}"
+                + (
+                    ": records are missing"
+                    if deleted and end >= widest.checkpoint.size
+                    else ": truncated tail"
+                ),
+                deleted[0] if deleted and end >= widest.checkpoint.size else None,
             )
         )
     by_size: dict[int, _Seen] = {}
@@ -352,6 +383,12 @@ def verify(
             )
         )
     problems.sort(key=lambda p: (p.seq, _ORDER.get(p.kind, 99)))
+    problems = _follow_ons(problems)
+    own = [p for p in problems if p.cause is None][:MAX_PROBLEMS]
+    following = [p for p in problems if p.cause is not None]
+    kept = sorted(
+        own + following[: MAX_PROBLEMS - len(own)], key=lambda p: (p.seq, _ORDER.get(p.kind, 99))
+    )
     return VerifyResult(
         sink=redact_url(sink.url),
         size=size,
@@ -362,8 +399,45 @@ def verify(
         foreign=foreign,
         log_id=own_id,
         repairs=sink.repairs(),
-        problems=problems[:MAX_PROBLEMS],
+        problems=kept,
+        follow_ons=len(following),
     )
+
+
+def _follow_ons(problems: list[Problem]) -> list[Problem]:
+    """``problems`` (sorted by record) with each follow-on failure given its ``cause``: a link or
+    position failure at a record that has, or follows a record that has, a deleted, inserted or
+    reordered record before it; a column failure at a modified record (the column still says what
+    the bytes said); a wider or second checkpoint that the same rewrite or fork fails; no anchor
+    left once every checkpoint failed its signature. Position failures chain (every record after an
+    inserted one is one place off); link failures do not (only the record right after is
+    unlinked)."""
+    displaced: dict[int, int] = {}
+    modified: set[int] = set()
+    checkpoint_failures: set[tuple[str, int]] = set()
+    signature: int | None = None
+    out = []
+    for problem in problems:
+        seq, kind, cause = problem.seq, problem.kind, problem.cause
+        if cause is None:
+            if kind in (INSERTED, LINK):
+                cause = displaced.get(seq, displaced.get(seq - 1))
+            elif (kind == COLUMN and seq in modified) or (kind, seq) in checkpoint_failures:
+                cause = seq
+            elif kind == UNANCHORED:
+                cause = signature
+            if cause is not None:
+                problem = dataclasses.replace(problem, cause=cause)
+        if kind == MODIFIED:
+            modified.add(seq)
+        elif kind in (DELETED, INSERTED):
+            displaced.setdefault(seq, seq if cause is None else cause)
+        elif kind in (REWRITTEN, FORK):
+            checkpoint_failures.add((kind, seq))
+        elif kind == SIGNATURE and signature is None:
+            signature = seq
+        out.append(problem)
+    return out
 
 
 def _untrusted(note: str, verifiers: Sequence[NoteVerifier]) -> bool:
@@ -377,9 +451,12 @@ def _untrusted(note: str, verifiers: Sequence[NoteVerifier]) -> bool:
     return False
 
 
-def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], bytes, list[Problem]]:
+def _scan(
+    sink: AuditSink, wanted: set[int]
+) -> tuple[int, int, dict[int, bytes], bytes, list[Problem]]:
     """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
-    sizes. The loop is kept flat because it is the verifier's cost per record."""
+    sizes. Returns the number of records, the sequence number after the last one, the roots, the
+    root and the problems. The loop is kept flat because it is the verifier's cost per record."""
     problems: list[Problem] = []
     roots: dict[int, bytes] = {}
     if 0 in wanted:
@@ -389,6 +466,9 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
     prev = GENESIS_HASH
     gaps: list[tuple[int, int, int]] = []
     went_back = 0
+    # Where sequence numbers stand against positions: after a deleted record every later one is a
+    # place ahead, and that is one problem, not one per record.
+    offset = 0
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
@@ -399,14 +479,23 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
             canonical, entry_hash = _as_bytes(canonical), b""
         h.update(canonical)
         digest = h.digest()
-        if row_seq != size and len(problems) < MAX_PROBLEMS:
-            if row_seq > size:
+        expected = size + offset
+        if row_seq != expected and row_seq == size:
+            # Back in place after a jump: the jump was a record out of order (see below).
+            offset = 0
+        elif row_seq != expected and len(problems) < MAX_PROBLEMS:
+            if row_seq > expected:
                 gaps.append((len(problems), size, row_seq))
+                missing = (
+                    f"record #{expected} is"
+                    if row_seq == expected + 1
+                    else f"records #{expected}..#{row_seq - 1} are"
+                )
                 problems.append(
                     Problem(
-                        size,
+                        expected,
                         DELETED,
-                        f"record #{size} is missing (the next stored record is #{row_seq}): deleted",
+                        f"{missing} missing (the next stored record is #{row_seq}): deleted",
                     )
                 )
             else:
@@ -418,6 +507,7 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                         f"the record stored at position {size} says it is #{row_seq}: inserted or reordered",
                     )
                 )
+            offset = row_seq - size
         if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
@@ -441,6 +531,7 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         size += 1
         if size in wanted:
             roots[size] = _fold(hashes)
+    end = size + offset
     if went_back:
         # Sequence numbers that jump ahead and later fall back are records out of order, not a deletion.
         for index, position, seq in gaps:
@@ -450,7 +541,7 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                     INSERTED,
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
-    return size, roots, _fold(hashes), problems
+    return size, end, roots, _fold(hashes), problems
 
 
 def _as_bytes(value: Any) -> bytes:
