@@ -59,14 +59,19 @@ def _clean_str(value: str, budget: _Budget | None = None) -> str:
         budget.left -= min(len(value), limit) + 2
     if len(value) > limit:
         value = f"{value[:limit]}…[+{len(value) - limit} chars]"
-    if value.isascii():
-        return value
+    return exportable(value)
+
+
+def exportable(text: str) -> str:
+    """``text``, its lone surrogates (if any) written as their ``\\udxxx`` escape text."""
+    if text.isascii():
+        return text
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         # Lone surrogates cannot be exported (protobuf requires valid UTF-8): keep them visible, escaped.
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _float(value: float) -> float | str:

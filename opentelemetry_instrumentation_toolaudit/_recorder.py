@@ -34,7 +34,12 @@ from opentelemetry_instrumentation_toolaudit._exception_text import (
     type_name,
 )
 from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
-from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
+from opentelemetry_instrumentation_toolaudit._jsonable import (
+    bounded_dumps,
+    dumps,
+    exportable,
+    to_jsonable,
+)
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit._summary import (
@@ -146,7 +151,9 @@ class ActiveCall:
         before = sum(found.values())
 
         def redact(text: str) -> str:
-            return policy.redact_collect(text, found)  # type: ignore[no-any-return]
+            # Only cut windows of the exception's text come here; lone surrogates in them would
+            # make the exporters drop the attribute.
+            return exportable(policy.redact_collect(text, found))
 
         message = redacted_head(exception_message(exc), MAX_ERROR_MESSAGE, redact)
         summary = {"success": False, "error": message, "error_type": error_type}

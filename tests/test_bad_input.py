@@ -373,3 +373,20 @@ def test_huge_arguments_and_results_cost_a_bounded_amount_of_work(span_exporter,
         "_result_size": json_attr(span, "toolaudit.result.summary")["_result_size"],
         "_truncated": True,
     }
+
+
+def test_lone_surrogates_in_an_exception_are_escaped(span_exporter):
+    """An exception message holding a lone surrogate is recorded escaped, in the message, the
+    summary and the stack trace, so that exporters (UTF-8 only) keep them."""
+
+    @audited_tool
+    def failing() -> None:
+        raise ValueError("bad \ud800 value")
+
+    with pytest.raises(ValueError, match="bad \ud800 value"):
+        failing()
+    (span,) = tool_spans(span_exporter)
+    (event,) = span.events
+    assert event.attributes["exception.message"] == "bad \\ud800 value"
+    assert event.attributes["exception.stacktrace"].endswith("ValueError: bad \\ud800 value\n")
+    assert json_attr(span, "toolaudit.result.summary")["error"] == "bad \\ud800 value"
