@@ -184,11 +184,19 @@ class ActiveCall:
             internal_error("ending a tool span", exc)
 
 
+MAX_PARSED_ARGUMENTS = 64
+"""Arguments given as JSON text longer than this many times the argument bound are not parsed."""
+
+
 def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
-        with contextlib.suppress(ValueError):
+        if len(arguments) > MAX_PARSED_ARGUMENTS * STATE.max_argument_bytes:
+            # Not parsed on the app's thread: whatever it holds, it is far beyond the bound.
+            return dumps({"_truncated": True, "_size": len(arguments.encode("utf-8", "replace"))})
+        # Not JSON, or nested too deep to parse: recorded as the (cut) text it is.
+        with contextlib.suppress(ValueError, RecursionError):
             arguments = json.loads(arguments)
     # Bounded before redaction: a huge argument costs no more to record than one of the bound's size.
     safe = STATE.policy.redact_collect(to_jsonable(arguments, STATE.max_argument_bytes), found)

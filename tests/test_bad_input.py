@@ -390,3 +390,24 @@ def test_lone_surrogates_in_an_exception_are_escaped(span_exporter):
     assert event.attributes["exception.message"] == "bad \\ud800 value"
     assert event.attributes["exception.stacktrace"].endswith("ValueError: bad \\ud800 value\n")
     assert json_attr(span, "toolaudit.result.summary")["error"] == "bad \\ud800 value"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "recorded"),
+    [
+        (
+            "[" * 100_000 + "]" * 100_000,
+            "[" * 2048 + "…[+197952 chars]",
+        ),  # json.loads: RecursionError
+        (json.dumps({"text": "z" * 10_000_000}), {"_truncated": True, "_size": 10_000_012}),
+    ],
+    ids=["nested-100k", "10-MB"],
+)
+def test_hostile_json_text_arguments(span_exporter, arguments, recorded):
+    """Arguments given as JSON text nested too deep to parse are recorded as cut text, and JSON text
+    far beyond the bound as a size marker without being parsed; the call keeps its span either way."""
+    from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_sync
+
+    assert run_sync(ToolCall("dispatch", arguments=arguments), lambda: "ok", (), {}) == "ok"
+    (span,) = tool_spans(span_exporter)
+    assert json_attr(span, "gen_ai.tool.call.arguments") == recorded
