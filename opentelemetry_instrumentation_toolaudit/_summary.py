@@ -27,8 +27,9 @@ def summarize_result(result: Any) -> dict[str, Any]:
     The summary's fields are taken from the result itself (wherever they are in a huge dict) and
     its size is measured on at most MEASURED_RESULT_CHARS of it."""
     safe = to_jsonable(result, MEASURED_RESULT_CHARS)
-    # A model's fields are read from its JSON-safe copy, a dict's from the dict itself.
-    fields = result if isinstance(result, dict) else safe
+    # A plain dict's fields are read from the dict itself (wherever they are in a huge one); a
+    # model's, or a dict subclass's (whose methods may do anything), from the JSON-safe copy.
+    fields = result if type(result) is dict else safe
     summary: dict[str, Any] = {"success": not (isinstance(fields, dict) and "error" in fields)}
     if isinstance(fields, dict):
         for key in ("error", *SUMMARY_KEYS):
