@@ -34,7 +34,9 @@ def summarize_result(result: Any) -> dict[str, Any]:
     if isinstance(fields, dict):
         for key in ("error", *SUMMARY_KEYS):
             if key in fields:
-                summary[key] = to_jsonable(fields[key], SUMMARY_FIELD_CHARS)
+                value = fields[key]
+                # A result that is its own safe copy (a small flat dict) has safe, short values.
+                summary[key] = value if safe is result else to_jsonable(value, SUMMARY_FIELD_CHARS)
     elif isinstance(result, (list, tuple, set, frozenset)):
         summary["count"] = len(result)
     size = len(dumps(safe).encode("utf-8"))
