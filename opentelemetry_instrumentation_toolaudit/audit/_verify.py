@@ -479,10 +479,13 @@ def _scan(
             canonical, entry_hash = _as_bytes(canonical), b""
         h.update(canonical)
         digest = h.digest()
-        expected = size + offset
+        # A record's problems are named by the number it should have (its position, shifted by
+        # the records missing before it), as the sink's columns name them.
+        expected = at = size + offset
         if row_seq != expected and row_seq == size:
             # Back in place after a jump: the jump was a record out of order (see below).
             offset = 0
+            at = size
         elif row_seq != expected and len(problems) < MAX_PROBLEMS:
             if row_seq > expected:
                 gaps.append((len(problems), size, row_seq))
@@ -493,16 +496,18 @@ def _scan(
                 )
                 problems.append(
                     Problem(
-                        expected,
+                        at,
                         DELETED,
                         f"{missing} missing (the next stored record is #{row_seq}): deleted",
                     )
                 )
             else:
+                # Numbered by its position: falling back shows the jump before was a reordering.
                 went_back = went_back or size
+                at = size
                 problems.append(
                     Problem(
-                        size,
+                        at,
                         INSERTED,
                         f"the record stored at position {size} says it is #{row_seq}: inserted or reordered",
                     )
@@ -510,14 +515,14 @@ def _scan(
             offset = row_seq - size
         if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
-                Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
+                Problem(at, MODIFIED, "its bytes do not match its entry hash: modified record")
             )
         if prev_hash != prev and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(
-                    size,
+                    at,
                     LINK,
-                    f"its prev_hash is not the hash of the record before it: a record was deleted, inserted or reordered before #{size}",
+                    f"its prev_hash is not the hash of the record before it: a record was deleted, inserted or reordered before #{at}",
                 )
             )
         # The link is followed through the stored hash, so one modified record is reported once.

@@ -133,6 +133,36 @@ def test_deleted_records_in_a_row(trail, signer, tmp_path):
     )
 
 
+def test_two_deletions_and_a_modification(trail, signer, tmp_path):
+    """Two deleted records and a modified one after them: each is reported at its own record
+    number (not its shifted position), and each deletion's follow-on failures name it."""
+    rows = read_rows(trail)
+    record = json.loads(rows[15]["canonical"])
+    record["user_id"] = "usr_someone_else"
+    rows[15]["canonical"] = json.dumps(record).encode()
+    del rows[10]
+    del rows[4]
+    write_rows(trail, rows)
+    result = _verify(trail, signer, tmp_path)
+    assert listed(result) == [
+        (4, DELETED, None),
+        (4, LINK, 4),
+        (10, DELETED, None),
+        (10, LINK, 10),
+        (15, MODIFIED, None),
+        *([(15, COLUMN, 15)] if has_columns(trail) else []),
+        (N - 2, TRUNCATED, 4),
+    ]
+    assert result.problems[2].message == (
+        "record #10 is missing (the next stored record is #11): deleted"
+    )
+    follow_ons = 4 if has_columns(trail) else 3
+    assert result.summary() == (
+        "FAIL: record #4: record #4 is missing (the next stored record is #5): deleted "
+        f"(and 2 more problems and {follow_ons} follow-on failures caused by them)"
+    )
+
+
 @pytest.mark.parametrize("seed", TRIALS)
 def test_inserted_record(trail, signer, tmp_path, seed):
     """A forged record, hashed and linked to its predecessor, is caught at the record it displaced."""
