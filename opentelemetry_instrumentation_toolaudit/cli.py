@@ -3,8 +3,10 @@
 Exit codes: 0 ok, 1 a check failed (a broken trail, a bad proof), 2 usage error or unreadable input
 (a missing, unreadable or corrupt sink, key or proof file), 141 stdout was closed early (``toolaudit
 prove … | head -1``: as git and other pipeline tools killed by SIGPIPE, quietly, and never 0, so a
-failed check is not mistaken for success). Human summaries go to stderr, machine output
-(``--format json``, proofs) to stdout. Error messages never show a password of a sink URL.
+failed check is not mistaken for success). The verdict of ``verify`` and ``check-proof`` goes to
+stdout (``OK: …`` / ``FAIL: …``), or with ``--format json`` their JSON does and the verdict line goes
+to stderr; ``prove`` prints its proof on stdout and its summary on stderr. Error messages never show
+a password of a sink URL.
 """
 
 from __future__ import annotations
@@ -107,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--record", metavar="FILE", help="the record's canonical bytes, if not the proof's copy"
     )
+    check.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -264,8 +267,17 @@ def _verify(args: argparse.Namespace) -> int:
         print(result.summary(), file=sys.stderr)
     else:
         print(result.summary())
-        for problem in result.problems[1:10]:
+        own = [p for p in result.problems if p.cause is None]
+        for problem in own[1:10]:
             print(f"  also: record #{problem.seq}: {problem.message}", file=sys.stderr)
+        if len(own) > 10:
+            print(f"  ... {len(own) - 10} more (see --format json)", file=sys.stderr)
+        if result.follow_ons:
+            print(
+                f"  {result.follow_ons} later checks fail only because of the above "
+                "(see --format json)",
+                file=sys.stderr,
+            )
     if keys and not pinned:
         print(
             f"  key: {key_source}, found beside the writer's signing key: whoever can rewrite "
@@ -332,17 +344,27 @@ def _check_proof(args: argparse.Namespace) -> int:
     except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
     record = _read_input("record file", args.record) if args.record else None
+    verdict: dict[str, Any] = {"ok": True, "seq": proof.seq}
     try:
         checkpoint = check_proof(proof, key, record=record)
     except VerificationError as exc:
-        print(f"FAIL: record #{proof.seq}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"OK: record #{proof.seq} is in the log {checkpoint.origin} of {checkpoint.size} records, "
-        f"root {checkpoint.root.hex()}",
-        file=sys.stderr,
-    )
-    return EXIT_OK
+        verdict.update(ok=False, error=str(exc))
+        summary = f"FAIL: record #{proof.seq}: {exc}"
+    else:
+        verdict.update(
+            origin=checkpoint.origin, tree_size=checkpoint.size, root=checkpoint.root.hex()
+        )
+        summary = (
+            f"OK: record #{proof.seq} is in the log {checkpoint.origin} of {checkpoint.size} "
+            f"records, root {checkpoint.root.hex()}"
+        )
+    # As for verify: the verdict on stdout; with --format json, the JSON there and this on stderr.
+    if args.format == "json":
+        print(json.dumps(verdict, indent=2))
+        print(summary, file=sys.stderr)
+    else:
+        print(summary)
+    return EXIT_OK if verdict["ok"] else EXIT_FAILED
 
 
 def main_entry(argv: Sequence[str] | None = None) -> None:
