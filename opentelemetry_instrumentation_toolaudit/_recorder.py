@@ -11,7 +11,6 @@ import collections
 import contextlib
 import dataclasses
 import json
-import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -27,8 +26,20 @@ from opentelemetry_instrumentation_toolaudit._context import (
     attach_attribution,
     current_attribution,
 )
+from opentelemetry_instrumentation_toolaudit._exception_text import (
+    MAX_ERROR_MESSAGE,
+    exception_message,
+    redacted_head,
+    stacktrace,
+    type_name,
+)
 from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
-from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
+from opentelemetry_instrumentation_toolaudit._jsonable import (
+    bounded_dumps,
+    dumps,
+    exportable,
+    to_jsonable,
+)
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._stamping import keep_identity
 from opentelemetry_instrumentation_toolaudit._state import STATE
@@ -44,9 +55,6 @@ from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
 )
 
 R = TypeVar("R")
-MAX_ERROR_MESSAGE = 512
-MAX_STACKTRACE = 16384
-"""Characters of ``exception.stacktrace`` kept (its start and end) after redaction."""
 
 
 @dataclasses.dataclass
@@ -70,15 +78,6 @@ class ToolCall:
     audit_context nor the incoming HTTP request names one."""
     conversation_id: str | None = None
     """The conversation the model request named, used likewise."""
-
-
-def _bounded(stacktrace: str) -> str:
-    """The stack trace, its middle cut out when longer than MAX_STACKTRACE (a huge exception
-    message repeated at its end must not make a huge attribute)."""
-    if len(stacktrace) <= MAX_STACKTRACE:
-        return stacktrace
-    half = MAX_STACKTRACE // 2
-    return f"{stacktrace[:half]}\n...[{len(stacktrace) - 2 * half} characters cut]...\n{stacktrace[-half:]}"
 
 
 def redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
@@ -133,43 +132,54 @@ class ActiveCall:
         self._close()
 
     def failed(self, exc: BaseException) -> None:
-        """Record the tool's exception; the caller re-raises it unchanged."""
+        """Record the tool's exception; the caller re-raises it unchanged.
+
+        The outcome (``toolaudit.success`` false, ``error.type``, the error status) is set first and
+        alone, so that it holds whatever happens to the description of the exception after it."""
+        error_type = type(exc).__qualname__
+        span = self.span
         try:
-            span = self.span
             if span.is_recording():
-                error_type = type(exc).__qualname__
-                policy = STATE.policy
-                found = self._found
-                before = sum(found.values())
-                message = policy.redact_collect(str(exc), found)[:MAX_ERROR_MESSAGE]
-                # The SDK's stack trace ends with str(exc): redact it too, or it leaks the message.
-                stacktrace = _bounded(
-                    policy.redact_collect(
-                        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-                        found,
-                    )
-                )
-                summary = {"success": False, "error": message, "error_type": error_type}
-                values: dict[str, Any] = {
-                    attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
-                    attrs.TOOLAUDIT_SUCCESS: False,
-                    attrs.ERROR_TYPE: error_type,
-                }
-                if sum(found.values()) != before:
-                    values.update(redaction_attributes(found))
-                span.set_attributes(values)
-                span.record_exception(
-                    exc,
-                    attributes={
-                        attrs.EXCEPTION_MESSAGE: message,
-                        attrs.EXCEPTION_STACKTRACE: stacktrace,
-                    },
-                    escaped=True,
-                )
+                span.set_attributes({attrs.TOOLAUDIT_SUCCESS: False, attrs.ERROR_TYPE: error_type})
                 span.set_status(Status(StatusCode.ERROR, error_type))
         except Exception as err:  # noqa: BLE001
             internal_error("recording a tool exception", err)
+        try:
+            if span.is_recording():
+                self._describe(exc, error_type)
+        except Exception as err:  # noqa: BLE001
+            internal_error("describing a tool exception", err)
         self._close()
+
+    def _describe(self, exc: BaseException, error_type: str) -> None:
+        """The redacted, bounded message and stack trace of ``exc`` on the span. The span's own
+        ``record_exception`` is not used: it formats the whole exception, message and all."""
+        policy = STATE.policy
+        found = self._found
+        before = sum(found.values())
+
+        def redact(text: str) -> str:
+            # Only cut windows of the exception's text come here; lone surrogates in them would
+            # make the exporters drop the attribute.
+            return exportable(policy.redact_collect(text, found))
+
+        message = redacted_head(exception_message(exc), MAX_ERROR_MESSAGE, redact)
+        summary = {"success": False, "error": message, "error_type": error_type}
+        values: dict[str, Any] = {attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary)}
+        # The stack trace ends with the message: it is built from the redacted one.
+        trace_text = stacktrace(exc, message, redact)
+        if sum(found.values()) != before:
+            values.update(redaction_attributes(found))
+        self.span.set_attributes(values)
+        self.span.add_event(
+            attrs.EXCEPTION_EVENT,
+            {
+                attrs.EXCEPTION_TYPE: type_name(exc),
+                attrs.EXCEPTION_MESSAGE: message,
+                attrs.EXCEPTION_STACKTRACE: trace_text,
+                attrs.EXCEPTION_ESCAPED: "True",
+            },
+        )
 
     def _close(self) -> None:
         try:
@@ -182,13 +192,22 @@ class ActiveCall:
             internal_error("ending a tool span", exc)
 
 
+MAX_PARSED_ARGUMENTS = 64
+"""Arguments given as JSON text longer than this many times the argument bound are not parsed."""
+
+
 def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
-        with contextlib.suppress(ValueError):
+        if len(arguments) > MAX_PARSED_ARGUMENTS * STATE.max_argument_bytes:
+            # Not parsed on the app's thread: whatever it holds, it is far beyond the bound.
+            return dumps({"_truncated": True, "_size": len(arguments.encode("utf-8", "replace"))})
+        # Not JSON, or nested too deep to parse: recorded as the (cut) text it is.
+        with contextlib.suppress(ValueError, RecursionError):
             arguments = json.loads(arguments)
-    safe = STATE.policy.redact_collect(to_jsonable(arguments), found)
+    # Bounded before redaction: a huge argument costs no more to record than one of the bound's size.
+    safe = STATE.policy.redact_collect(to_jsonable(arguments, STATE.max_argument_bytes), found)
     return bounded_dumps(safe, STATE.max_argument_bytes)
 
 

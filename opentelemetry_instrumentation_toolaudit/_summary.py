@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -55,6 +56,21 @@ def _is_pattern(key: str) -> bool:
     return any(c in key for c in "*?[")
 
 
+MEASURED_RESULT_CHARS = 16384
+"""How much of a result is looked at to measure its size: a bigger result is reported as bigger
+than that (``_result_size`` is then a lower bound), and costs no more than one of that size."""
+SUMMARY_FIELD_CHARS = 2048
+"""How much of each summary field (``error``, ``id``...) is kept."""
+SCANNED_RESULT_KEYS = 1024
+"""How many of a result dict's top-level keys are matched against the wanted keys: a result with
+more keys costs no more than one with that many."""
+
+
+def _field(value: Any, already_safe: bool) -> Any:
+    # A result that is its own safe copy (a small flat dict) has safe, short values.
+    return value if already_safe else to_jsonable(value, SUMMARY_FIELD_CHARS)
+
+
 def result_failed(result: Any) -> bool:
     """A result dict with an ``error`` key is a failure without an exception (a common tool convention)."""
     return isinstance(result, dict) and "error" in result
@@ -64,23 +80,28 @@ def summarize_result(result: Any, keys: ResultKeys | None = None) -> dict[str, A
     """``{"success": …, "error": …, <kept keys>…, "_result_size"/"_truncated" when over 1000 bytes}``.
 
     The kept keys are the result dict's top-level keys that ``keys`` wants (default
-    :data:`DEFAULT_RESULT_KEYS`), in the result's order, at most :data:`MAX_SUMMARY_KEYS` of them.
+    :data:`DEFAULT_RESULT_KEYS`), in the result's order, at most :data:`MAX_SUMMARY_KEYS` of them,
+    looked for among its first :data:`SCANNED_RESULT_KEYS` keys. The fields are taken from the
+    result itself and its size is measured on at most :data:`MEASURED_RESULT_CHARS` of it.
     """
     keys = keys if keys is not None else _DEFAULT
-    safe = to_jsonable(result)
-    summary: dict[str, Any] = {"success": not (isinstance(safe, dict) and "error" in safe)}
-    if isinstance(safe, dict):
-        if "error" in safe:
-            summary["error"] = safe["error"]
+    safe = to_jsonable(result, MEASURED_RESULT_CHARS)
+    # A plain dict's fields are read from the dict itself (wherever they are in a huge one); a
+    # model's, or a dict subclass's (whose methods may do anything), from the JSON-safe copy.
+    fields = result if type(result) is dict else safe
+    summary: dict[str, Any] = {"success": not (isinstance(fields, dict) and "error" in fields)}
+    if isinstance(fields, dict):
+        if "error" in fields:
+            summary["error"] = _field(fields["error"], safe is result)
         kept = 0
-        for key, value in safe.items():
+        for key in itertools.islice(fields, SCANNED_RESULT_KEYS):
             if kept >= MAX_SUMMARY_KEYS:
                 break
             if type(key) is str and key not in summary and keys.wanted(key):
-                summary[key] = value
+                summary[key] = _field(fields[key], safe is result)
                 kept += 1
-    elif isinstance(safe, list):
-        summary["count"] = len(safe)
+    elif isinstance(result, (list, tuple, set, frozenset)):
+        summary["count"] = len(result)
     size = len(dumps(safe).encode("utf-8"))
     if size > LARGE_RESULT_BYTES:
         summary["_result_size"] = size

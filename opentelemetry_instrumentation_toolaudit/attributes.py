@@ -50,7 +50,11 @@ GEN_AI_INPUT_MESSAGES_HASH: Final = GEN_AI_INPUT_MESSAGES + CONTENT_HASH_SUFFIX
 GEN_AI_OUTPUT_MESSAGES_HASH: Final = GEN_AI_OUTPUT_MESSAGES + CONTENT_HASH_SUFFIX
 GEN_AI_SYSTEM_INSTRUCTIONS_HASH: Final = GEN_AI_SYSTEM_INSTRUCTIONS + CONTENT_HASH_SUFFIX
 
+EXCEPTION_EVENT: Final = "exception"
+"""The name of the span event that records an exception."""
+EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_ESCAPED: Final = "exception.escaped"
 EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 
 USER_ID: Final = "user.id"

@@ -3,8 +3,10 @@
 Exit codes: 0 ok, 1 a check failed (a broken trail, a bad proof), 2 usage error or unreadable input
 (a missing, unreadable or corrupt sink, key or proof file), 141 stdout was closed early (``toolaudit
 prove … | head -1``: as git and other pipeline tools killed by SIGPIPE, quietly, and never 0, so a
-failed check is not mistaken for success). Human summaries go to stderr, machine output
-(``--format json``, proofs) to stdout. Error messages never show a password of a sink URL.
+failed check is not mistaken for success). The verdict of ``verify`` and ``check-proof`` goes to
+stdout (``OK: …`` / ``FAIL: …``), or with ``--format json`` their JSON does and the verdict line goes
+to stderr; ``prove`` prints its proof on stdout and its summary on stderr. Error messages never show
+a password of a sink URL.
 """
 
 from __future__ import annotations
@@ -108,15 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--record", metavar="FILE", help="the record's canonical bytes, if not the proof's copy"
     )
+    check.add_argument("--format", choices=("text", "json"), default="text")
 
     doctor = commands.add_parser(
         "doctor",
         help="check a writer's configuration (sink, keys, checkpoint directory, integrations)",
         description="Check what a writer started with this environment (OTEL_PYTHON_TOOLAUDIT_*) "
-        "would use: the sink opens and may be appended to (an existing sink is opened as the "
-        "writer opens it), the signing and hash keys are readable, the checkpoint directory is "
-        "writable, and which framework integrations will load. Exit 0 when all is well, 1 "
-        "when something must be fixed (each failure says what to do).",
+        "would use: the sink is reachable and this process may append to it, the signing and "
+        "hash keys are readable, the checkpoint directory is writable, and which framework "
+        "integrations will load. Creates nothing (the sink is opened read-only). Exit 0 when all "
+        "is well, 1 when something must be fixed (each failure says what to do).",
     )
     doctor.add_argument(
         "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
@@ -284,8 +287,17 @@ def _verify(args: argparse.Namespace) -> int:
         print(result.summary(), file=sys.stderr)
     else:
         print(result.summary())
-        for problem in result.problems[1:10]:
+        own = [p for p in result.problems if p.cause is None]
+        for problem in own[1:10]:
             print(f"  also: record #{problem.seq}: {problem.message}", file=sys.stderr)
+        if len(own) > 10:
+            print(f"  ... {len(own) - 10} more (see --format json)", file=sys.stderr)
+        if result.follow_ons:
+            print(
+                f"  {result.follow_ons} later checks fail only because of the above "
+                "(see --format json)",
+                file=sys.stderr,
+            )
     if keys and not pinned:
         print(
             f"  key: {key_source}, found beside the writer's signing key: whoever can rewrite "
@@ -352,17 +364,27 @@ def _check_proof(args: argparse.Namespace) -> int:
     except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
     record = _read_input("record file", args.record) if args.record else None
+    verdict: dict[str, Any] = {"ok": True, "seq": proof.seq}
     try:
         checkpoint = check_proof(proof, key, record=record)
     except VerificationError as exc:
-        print(f"FAIL: record #{proof.seq}: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    print(
-        f"OK: record #{proof.seq} is in the log {checkpoint.origin} of {checkpoint.size} records, "
-        f"root {checkpoint.root.hex()}",
-        file=sys.stderr,
-    )
-    return EXIT_OK
+        verdict.update(ok=False, error=str(exc))
+        summary = f"FAIL: record #{proof.seq}: {exc}"
+    else:
+        verdict.update(
+            origin=checkpoint.origin, tree_size=checkpoint.size, root=checkpoint.root.hex()
+        )
+        summary = (
+            f"OK: record #{proof.seq} is in the log {checkpoint.origin} of {checkpoint.size} "
+            f"records, root {checkpoint.root.hex()}"
+        )
+    # As for verify: the verdict on stdout; with --format json, the JSON there and this on stderr.
+    if args.format == "json":
+        print(json.dumps(verdict, indent=2))
+        print(summary, file=sys.stderr)
+    else:
+        print(summary)
+    return EXIT_OK if verdict["ok"] else EXIT_FAILED
 
 
 def _doctor(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "invoke_agent"})
@@ -133,10 +134,14 @@ def _json_value(text: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """An attribute value as JSON: sequences become lists."""
+    """An attribute value as JSON: sequences become lists; bytes, mappings and integers too wide
+    to print become what tool arguments make of them (a value the record cannot hold would keep
+    the whole batch it is in from being written)."""
     if isinstance(value, (tuple, list)):
-        return list(value)
-    return value
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (str, bool, float)):
+        return value
+    return to_jsonable(value)
 
 
 def _failed(span: ReadableSpan) -> bool:
@@ -233,9 +238,9 @@ def _resource_fields(span: ReadableSpan, body: dict[str, Any]) -> None:
     ):
         value = resource.get(key)
         if value is not None:
-            body[field] = value
+            body[field] = _plain(value)
     environment = resource.get(attrs.DEPLOYMENT_ENVIRONMENT)
     if environment is None:
         environment = resource.get(attrs.DEPLOYMENT_ENVIRONMENT_LEGACY)
     if environment is not None:
-        body[f.DEPLOYMENT_ENVIRONMENT] = environment
+        body[f.DEPLOYMENT_ENVIRONMENT] = _plain(environment)

@@ -79,6 +79,7 @@ _ORDER = {
     )
 }
 MAX_PROBLEMS = 100
+_RECORD_CHANGES = frozenset((MODIFIED, DELETED, INSERTED, LINK, TRUNCATED, REWRITTEN))
 _SELF_ATTESTED = "OK (self-attested: key from this machine, not pinned)"
 
 _LEAF = hashlib.sha256(b"\x00")
@@ -93,6 +94,10 @@ class Problem:
     seq: int
     kind: str
     message: str
+    cause: int | None = None
+    """For a follow-on failure, the record of the earlier problem it comes from: this check fails
+    only because of that one (the record after a deleted one no longer links, every record after
+    an inserted one is one place off...). None for a problem of its own."""
 
 
 @dataclasses.dataclass
@@ -121,6 +126,10 @@ class VerifyResult:
     repairs: list[str] = dataclasses.field(default_factory=list)
     """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
+    """What is wrong, by record: problems of their own and (with a ``cause``) follow-on failures,
+    at most MAX_PROBLEMS of them."""
+    follow_ons: int = 0
+    """How many follow-on failures were found in all (``problems`` may hold fewer)."""
 
     @property
     def ok(self) -> bool:
@@ -131,12 +140,21 @@ class VerifyResult:
         return self.problems[0].seq if self.problems else None
 
     def summary(self) -> str:
-        """``OK: N records, root …`` or ``FAIL: record #i: what``."""
+        """``OK: N records, root …`` or ``FAIL: record #i: what``, saying how many more problems
+        and follow-on failures there are."""
         if self.problems:
             first = self.problems[0]
-            more = (
-                f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
-            )
+            others = sum(1 for p in self.problems if p.cause is None) - 1
+            counts = []
+            if others:
+                counts.append(f"{others} more {_plural(others, 'problem')}")
+            if self.follow_ons:
+                caused_by = "them" if others else "it"
+                counts.append(
+                    f"{self.follow_ons} follow-on {_plural(self.follow_ons, 'failure')} "
+                    f"caused by {caused_by}"
+                )
+            more = f" (and {' and '.join(counts)})" if counts else ""
             return f"FAIL: record #{first.seq}: {first.message}{more}"
         verdict = "OK" if self.key_pinned or not self.signatures_checked else _SELF_ATTESTED
         notes = [f"log {self.log_id}"] if self.log_id else []
@@ -164,7 +182,12 @@ class VerifyResult:
             "repairs": list(self.repairs),
             "first_bad_seq": self.first_bad_seq,
             "problems": [dataclasses.asdict(p) for p in self.problems],
+            "follow_ons": self.follow_ons,
         }
+
+
+def _plural(n: int, word: str) -> str:
+    return word if n == 1 else f"{word}s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,14 +307,14 @@ def verify(
     head = sink.stored_head()
     nodes = {(level, index): h for level, index, h in sink.stored_nodes()}
     if sink.scan_checks_columns:
-        size, roots, root, scan_problems, heads = _scan(sink, wanted, head, nodes)
+        size, end, roots, root, scan_problems, heads = _scan(sink, wanted, head, nodes)
         check_columns()
     else:
         worker = threading.Thread(
             target=check_columns, name="toolaudit-verify-columns", daemon=True
         )
         worker.start()
-        size, roots, root, scan_problems, heads = _scan(sink, wanted, head, nodes)
+        size, end, roots, root, scan_problems, heads = _scan(sink, wanted, head, nodes)
         worker.join()
     problems += scan_problems
     problems += _node_problems(nodes)
@@ -319,12 +342,21 @@ def verify(
     beyond = [s for s in seen if s.checkpoint.size > size]
     if beyond:
         widest = max(beyond, key=lambda s: s.checkpoint.size)
+        # Records deleted from the middle leave fewer records than the last one's number says:
+        # the tail is there, and the shortfall follows from the deletion.
+        deleted = [p.seq for p in problems if p.kind == DELETED]
         problems.append(
             Problem(
                 size,
                 TRUNCATED,
                 f"the log ends after {size} records but a signed checkpoint ({widest.source}) covers "
-                f"{widest.checkpoint.size}: truncated tail",
+                f"{widest.checkpoint.size}"
+                + (
+                    ": records are missing"
+                    if deleted and end >= widest.checkpoint.size
+                    else ": truncated tail"
+                ),
+                deleted[0] if deleted and end >= widest.checkpoint.size else None,
             )
         )
     by_size: dict[int, _Seen] = {}
@@ -379,6 +411,12 @@ def verify(
             )
         )
     problems.sort(key=lambda p: (p.seq, _ORDER.get(p.kind, 99)))
+    problems = _follow_ons(problems)
+    own = [p for p in problems if p.cause is None][:MAX_PROBLEMS]
+    following = [p for p in problems if p.cause is not None]
+    kept = sorted(
+        own + following[: MAX_PROBLEMS - len(own)], key=lambda p: (p.seq, _ORDER.get(p.kind, 99))
+    )
     return VerifyResult(
         sink=redact_url(sink.url),
         size=size,
@@ -390,8 +428,53 @@ def verify(
         foreign=foreign,
         log_id=own_id,
         repairs=sink.repairs(),
-        problems=problems[:MAX_PROBLEMS],
+        problems=kept,
+        follow_ons=len(following),
     )
+
+
+def _follow_ons(problems: list[Problem]) -> list[Problem]:
+    """``problems`` (sorted by record) with each follow-on failure given its ``cause``: a link or
+    position failure at a record that has, or follows a record that has, a deleted, inserted or
+    reordered record before it; a column failure at a modified record (the column still says what
+    the bytes said); the stored head and Merkle nodes once records were changed, deleted, inserted,
+    rewritten or cut off; a wider or second checkpoint that the same rewrite or fork fails; no anchor
+    left once every checkpoint failed its signature. Position failures chain (every record after an
+    inserted one is one place off); link failures do not (only the record right after is
+    unlinked)."""
+    displaced: dict[int, int] = {}
+    modified: set[int] = set()
+    checkpoint_failures: set[tuple[str, int]] = set()
+    signature: int | None = None
+    first_changed = min(
+        (p.seq for p in problems if p.cause is None and p.kind in _RECORD_CHANGES), default=None
+    )
+    out = []
+    for problem in problems:
+        seq, kind, cause = problem.seq, problem.kind, problem.cause
+        if cause is None:
+            if kind in (INSERTED, LINK):
+                cause = displaced.get(seq, displaced.get(seq - 1))
+            elif (kind == COLUMN and seq in modified) or (kind, seq) in checkpoint_failures:
+                cause = seq
+            elif kind == UNANCHORED:
+                cause = signature
+            elif kind in (HEAD, NODE) and first_changed is not None:
+                # The head and nodes were written for the records as they were stored: once a
+                # record is changed, deleted, inserted or cut off they no longer fit, because of it.
+                cause = first_changed
+            if cause is not None:
+                problem = dataclasses.replace(problem, cause=cause)
+        if kind == MODIFIED:
+            modified.add(seq)
+        elif kind in (DELETED, INSERTED):
+            displaced.setdefault(seq, seq if cause is None else cause)
+        elif kind in (REWRITTEN, FORK):
+            checkpoint_failures.add((kind, seq))
+        elif kind == SIGNATURE and signature is None:
+            signature = seq
+        out.append(problem)
+    return out
 
 
 def _untrusted(note: str, verifiers: Sequence[NoteVerifier]) -> bool:
@@ -410,11 +493,12 @@ def _scan(
     wanted: set[int],
     head: StoredHead | None,
     nodes: dict[tuple[int, int], bytes],
-) -> tuple[int, dict[int, bytes], bytes, list[Problem], dict[int, tuple[bytes, str]]]:
+) -> tuple[int, int, dict[int, bytes], bytes, list[Problem], dict[int, tuple[bytes, str]]]:
     """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
     sizes, the frontier and last hash at the stored head's size, and the stored ``nodes`` (each
-    one rebuilt is compared and removed: those left were never rebuilt). The loop is kept flat
-    because it is the verifier's cost per record."""
+    one rebuilt is compared and removed: those left were never rebuilt). Returns the number of
+    records, the sequence number after the last one, the roots, the root, the problems and the
+    heads. The loop is kept flat because it is the verifier's cost per record."""
     problems: list[Problem] = []
     roots: dict[int, bytes] = {}
     heads: dict[int, tuple[bytes, str]] = {0: (b"", GENESIS_HASH)}
@@ -429,6 +513,9 @@ def _scan(
     prev = GENESIS_HASH
     gaps: list[tuple[int, int, int]] = []
     went_back = 0
+    # Where sequence numbers stand against positions: after a deleted record every later one is a
+    # place ahead, and that is one problem, not one per record.
+    offset = 0
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
@@ -439,35 +526,50 @@ def _scan(
             canonical, entry_hash = _as_bytes(canonical), b""
         h.update(canonical)
         digest = h.digest()
-        if row_seq != size and len(problems) < MAX_PROBLEMS:
-            if row_seq > size:
+        # A record's problems are named by the number it should have (its position, shifted by
+        # the records missing before it), as the sink's columns name them.
+        expected = at = size + offset
+        if row_seq != expected and row_seq == size:
+            # Back in place after a jump: the jump was a record out of order (see below).
+            offset = 0
+            at = size
+        elif row_seq != expected and len(problems) < MAX_PROBLEMS:
+            if row_seq > expected:
                 gaps.append((len(problems), size, row_seq))
+                missing = (
+                    f"record #{expected} is"
+                    if row_seq == expected + 1
+                    else f"records #{expected}..#{row_seq - 1} are"
+                )
                 problems.append(
                     Problem(
-                        size,
+                        at,
                         DELETED,
-                        f"record #{size} is missing (the next stored record is #{row_seq}): deleted",
+                        f"{missing} missing (the next stored record is #{row_seq}): deleted",
                     )
                 )
             else:
+                # Numbered by its position: falling back shows the jump before was a reordering.
                 went_back = went_back or size
+                at = size
                 problems.append(
                     Problem(
-                        size,
+                        at,
                         INSERTED,
                         f"the record stored at position {size} says it is #{row_seq}: inserted or reordered",
                     )
                 )
+            offset = row_seq - size
         if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
-                Problem(size, MODIFIED, "its bytes do not match its entry hash: modified record")
+                Problem(at, MODIFIED, "its bytes do not match its entry hash: modified record")
             )
         if prev_hash != prev and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(
-                    size,
+                    at,
                     LINK,
-                    f"its prev_hash is not the hash of the record before it: a record was deleted, inserted or reordered before #{size}",
+                    f"its prev_hash is not the hash of the record before it: a record was deleted, inserted or reordered before #{at}",
                 )
             )
         # The link is followed through the stored hash, so one modified record is reported once.
@@ -493,6 +595,7 @@ def _scan(
             roots[size] = _fold(hashes)
             if size == head_size:
                 heads[size] = (b"".join(hashes), prev)
+    end = size + offset
     if went_back:
         # Sequence numbers that jump ahead and later fall back are records out of order, not a deletion.
         for index, position, seq in gaps:
@@ -502,7 +605,7 @@ def _scan(
                     INSERTED,
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
-    return size, roots, _fold(hashes), problems, heads
+    return size, end, roots, _fold(hashes), problems, heads
 
 
 def _node_problems(nodes: dict[tuple[int, int], bytes]) -> list[Problem]:

@@ -86,8 +86,16 @@ def read_rows(url: str) -> list[Row]:
     return out
 
 
-def write_rows(url: str, rows: list[Row]) -> None:
-    """Replace every stored record with ``rows`` (the attacker's edit)."""
+def write_rows(url: str, rows: list[Row], *, head: bool = True) -> None:
+    """Replace every stored record with ``rows`` (the attacker's edit); with ``head``, also store
+    the head of ``rows``, as a thorough attacker would, so that only the chain, the Merkle tree and
+    the checkpoints are left to give the edit away."""
+    _write_rows(url, rows)
+    if head:
+        write_head(url, rows)
+
+
+def _write_rows(url: str, rows: list[Row]) -> None:
     if url.startswith("jsonl"):
         with open(_path(url), "wb") as f:
             for r in rows:
