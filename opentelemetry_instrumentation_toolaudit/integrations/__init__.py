@@ -32,8 +32,11 @@ def all_integrations() -> list[Integration]:
         agents,
         anthropic,
         genai,
+        langchain,
+        llamaindex,
         mcp,
         openai,
+        pydantic_ai,
     )
 
     return [
@@ -42,4 +45,7 @@ def all_integrations() -> list[Integration]:
         Integration("anthropic", "anthropic", anthropic.patch),
         *genai.INTEGRATIONS,
         *mcp.INTEGRATIONS,
+        *langchain.INTEGRATIONS,
+        *pydantic_ai.INTEGRATIONS,
+        *llamaindex.INTEGRATIONS,
     ]
