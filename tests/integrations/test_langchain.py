@@ -261,8 +261,10 @@ def test_uninstrument_restores_the_tool_runner(tracer_provider):
 
 def test_official_langchain_instrumentation_gives_no_twin(tracer_provider, span_exporter):
     """With opentelemetry-instrumentation-genai-langchain too, each tool call is still one span."""
-    from opentelemetry.instrumentation.genai.langchain import LangChainInstrumentor
-    from opentelemetry.instrumentation.genai.langchain import callback_handler
+    from opentelemetry.instrumentation.genai.langchain import (
+        LangChainInstrumentor,
+        callback_handler,
+    )
 
     original = vars(callback_handler.OpenTelemetryLangChainCallbackHandler)["on_tool_start"]
     theirs, ours = LangChainInstrumentor(), ToolAuditInstrumentor()
