@@ -230,12 +230,15 @@ async def test_audited_function_under_the_runner_is_one_span(span_exporter):
 async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
     tracer_provider, span_exporter
 ):
-    """With opentelemetry-instrumentation-openai-agents-v2, its execute_tool span carries our audit: one span per call."""
-    from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+    """With opentelemetry-instrumentation-genai-openai-agents (and -genai-openai for the chat spans),
+    its execute_tool span carries our audit: one span per call."""
+    from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+    from opentelemetry.instrumentation.genai.openai_agents import OpenAIAgentsInstrumentor
 
     set_tracing_disabled(False)
-    theirs, ours = OpenAIAgentsInstrumentor(), ToolAuditInstrumentor()
+    theirs, chat, ours = OpenAIAgentsInstrumentor(), OpenAIInstrumentor(), ToolAuditInstrumentor()
     theirs.instrument(tracer_provider=tracer_provider)
+    chat.instrument(tracer_provider=tracer_provider)
     ours.instrument(tracer_provider=tracer_provider)
     try:
         calls = [("call_g", "get_order", ORD1)]
@@ -246,9 +249,10 @@ async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
             await Runner.run(responses_agent(server, get_order), "where is ORD-1?")
     finally:
         ours.uninstrument()
+        chat.uninstrument()
         theirs.uninstrument()
     (span,) = tool_spans(span_exporter)
-    assert span.instrumentation_scope.name != "opentelemetry_instrumentation_toolaudit"
+    assert span.instrumentation_scope.name == "opentelemetry.instrumentation.genai.openai_agents"
     attributes = dict(span.attributes)
     ours_only = {
         key: attributes.get(key)
