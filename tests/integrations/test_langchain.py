@@ -229,18 +229,6 @@ def test_langgraph_agent_loop_gets_call_ids_model_and_user(span_exporter):
     )
 
 
-def test_disabled_integration_is_not_patched(tracer_provider, monkeypatch):
-    """``OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS=langchain`` leaves BaseTool alone."""
-    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS", "langchain")
-    original = vars(BaseTool)["run"]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    try:
-        assert vars(BaseTool)["run"] is original
-    finally:
-        instrumentor.uninstrument()
-
-
 def test_uninstrument_restores_the_tool_runner(tracer_provider):
     """uninstrument() puts back the very functions that were wrapped."""
     targets = [
