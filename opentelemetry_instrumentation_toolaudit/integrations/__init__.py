@@ -31,6 +31,7 @@ def all_integrations() -> list[Integration]:
     from opentelemetry_instrumentation_toolaudit.integrations import (
         agents,
         anthropic,
+        crewai,
         genai,
         langchain,
         llamaindex,
@@ -48,4 +49,5 @@ def all_integrations() -> list[Integration]:
         *langchain.INTEGRATIONS,
         *pydantic_ai.INTEGRATIONS,
         *llamaindex.INTEGRATIONS,
+        *crewai.INTEGRATIONS,
     ]

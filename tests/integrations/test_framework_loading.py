@@ -17,6 +17,7 @@ from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor
 from opentelemetry_instrumentation_toolaudit.integrations import (
     _support,
     all_integrations,
+    crewai,
     langchain,
     llamaindex,
     pydantic_ai,
@@ -40,7 +41,7 @@ IDS = [f[0] for f in FRAMEWORKS]
 def test_framework_hooks_are_registered():
     """Each framework's hooks are in the registry the instrumentor runs, under its switch name."""
     registered = {(i.name, i.module) for i in all_integrations()}
-    for name, module, *_ in FRAMEWORKS:
+    for name, module in [(f[0], f[1]) for f in FRAMEWORKS] + [("crewai", crewai)]:
         assert {(i.name, i.module) for i in module.INTEGRATIONS} <= registered
         assert {i.name for i in module.INTEGRATIONS} == {name}
 
