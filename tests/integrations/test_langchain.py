@@ -6,6 +6,7 @@ Tools are real ``@tool`` functions; the agent loop is a LangGraph graph (model n
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -294,3 +295,31 @@ def test_official_langchain_instrumentation_alone_records_its_tool_span(
     (span,) = tool_spans(span_exporter)
     assert span.instrumentation_scope.name == "opentelemetry.instrumentation.genai.langchain"
     assert span.attributes["gen_ai.tool.call.id"] == "call_1"
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
+    """Two requests running concurrently, async and sync tools: each span has its own request's user."""
+
+    async def request(user: str, order: str) -> None:
+        with audit_context(user_id=user):
+            await asyncio.sleep(0)
+            await track_order.ainvoke(tool_call("track_order", f"t_{user}", {"order_id": order}))
+            await get_order.ainvoke(tool_call("get_order", f"g_{user}", {"order_id": order}))
+
+    await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
+
+    seen = {
+        (
+            s.attributes["gen_ai.tool.call.id"],
+            s.attributes["user.id"],
+            s.attributes["gen_ai.tool.call.arguments"],
+        )
+        for s in tool_spans(span_exporter)
+    }
+    assert seen == {
+        ("t_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
+        ("g_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
+        ("t_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
+        ("g_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
+    }

@@ -6,6 +6,7 @@ The agents are LlamaIndex's real workflow agents; the model side is LlamaIndex's
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -170,3 +171,38 @@ def test_uninstrument_restores_tools_and_steps(tracer_provider):
     after = [vars(owner)[name] for owner, name in targets]
     assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 4
     assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 4
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
+    """Two agent runs at once for two users: each tool span has its own run's user and call id."""
+
+    def respond(messages: list[ChatMessage], **kwargs: Any) -> ChatMessage:
+        if any(m.role == MessageRole.TOOL for m in messages):
+            return ChatMessage(role="assistant", content="done")
+        order, call_id = str(messages[-1].content).split()
+        call = ToolCallBlock(
+            tool_call_id=call_id, tool_name="get_order", tool_kwargs={"order_id": order}
+        )
+        return ChatMessage(role="assistant", blocks=[call])
+
+    async def request(user: str, order: str) -> None:
+        llm = MockFunctionCallingLLM(response_generator=respond)
+        agent = FunctionAgent(tools=tools(), llm=llm, name="support")
+        with audit_context(user_id=user):
+            await agent.run(f"{order} call_{user}")
+
+    await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
+
+    seen = {
+        (
+            s.attributes["gen_ai.tool.call.id"],
+            s.attributes["user.id"],
+            s.attributes["gen_ai.tool.call.arguments"],
+        )
+        for s in tool_spans(span_exporter)
+    }
+    assert seen == {
+        ("call_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
+        ("call_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
+    }

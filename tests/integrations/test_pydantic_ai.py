@@ -6,6 +6,7 @@ tool calls with call ids, as its users test their agents.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -181,3 +182,36 @@ def test_uninstrument_restores_the_tool_manager(tracer_provider):
     patched = vars(ToolManager)["_raw_execute"]
     instrumentor.uninstrument()
     assert (patched is before, vars(ToolManager)["_raw_execute"] is before) == (False, True)
+
+
+@pytest.mark.usefixtures("instrument")
+async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
+    """Two agent runs at once for two users: each tool span has its own run's user and call id."""
+
+    def per_user(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            prompt = str(messages[0].parts[-1].content)
+            order, call_id = prompt.split()
+            return ModelResponse(parts=[ToolCallPart("get_order", {"order_id": order}, call_id)])
+        return ModelResponse(parts=[TextPart("done")])
+
+    agent = support_agent(FunctionModel(per_user))
+
+    async def request(user: str, order: str) -> None:
+        with audit_context(user_id=user):
+            await agent.run(f"{order} call_{user}")
+
+    await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
+
+    seen = {
+        (
+            s.attributes["gen_ai.tool.call.id"],
+            s.attributes["user.id"],
+            s.attributes["gen_ai.tool.call.arguments"],
+        )
+        for s in tool_spans(span_exporter)
+    }
+    assert seen == {
+        ("call_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
+        ("call_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
+    }
