@@ -249,7 +249,7 @@ def test_uninstrument_restores_the_tool_runner(tracer_provider):
 
 
 def test_official_langchain_instrumentation_gives_no_twin(tracer_provider, span_exporter):
-    """With opentelemetry-instrumentation-genai-langchain too, each tool call is still one span."""
+    """With opentelemetry-instrumentation-genai-langchain too, each tool call (sync or async) is still one span."""
     from opentelemetry.instrumentation.genai.langchain import (
         LangChainInstrumentor,
         callback_handler,
@@ -264,11 +264,13 @@ def test_official_langchain_instrumentation_gives_no_twin(tracer_provider, span_
             get_order.invoke(tool_call("get_order", "call_1", ORD1))
             with pytest.raises(PermissionError):
                 cancel_order.invoke(tool_call("cancel_order", "call_2", ORD1))
+            asyncio.run(track_order.ainvoke(tool_call("track_order", "call_3", ORD1)))
     finally:
         ours.uninstrument()
         theirs.uninstrument()
 
-    ok, failed = tool_spans(span_exporter)
+    ok, failed, tracked = tool_spans(span_exporter)
+    assert tracked.attributes["gen_ai.tool.call.id"] == "call_3"
     assert [
         (s.attributes["gen_ai.tool.call.id"], s.attributes["user.id"]) for s in (ok, failed)
     ] == [
