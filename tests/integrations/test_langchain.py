@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import warnings
 from typing import Annotated, Any
 
 import pytest
@@ -325,3 +326,40 @@ async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
         ("t_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
         ("g_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
     }
+
+
+def test_prebuilt_agent_beside_the_official_instrumentation(tracer_provider, span_exporter):
+    """A LangGraph prebuilt agent with genai-langchain: one tool span, ours, under its invoke_agent
+    span and carrying the agent name it knows."""
+    from langchain_openai import ChatOpenAI
+    from langgraph.prebuilt import create_react_agent
+    from opentelemetry.instrumentation.genai.langchain import LangChainInstrumentor
+
+    theirs, ours = LangChainInstrumentor(), ToolAuditInstrumentor()
+    theirs.instrument(tracer_provider=tracer_provider, skip_dep_check=True)
+    ours.instrument(tracer_provider=tracer_provider)
+    script = [
+        fake_api.chat_completion([("call_1", "get_order", ORD1)], model="gpt-4.1"),
+        fake_api.chat_completion(text="Shipped.", model="gpt-4.1"),
+    ]
+    try:
+        with fake_api.FakeLLMAPI(script) as server, audit_context(user_id="usr_1"):
+            model = ChatOpenAI(model="gpt-4.1", base_url=server.openai_url, api_key="test")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)  # moved to langchain.agents
+                agent = create_react_agent(model, [get_order], name="support")
+            agent.invoke({"messages": [("user", "Where is ORD-1?")]})
+    finally:
+        ours.uninstrument()
+        theirs.uninstrument()
+
+    (span,) = tool_spans(span_exporter)
+    (invoke_agent,) = [
+        s for s in span_exporter.get_finished_spans() if s.name == "invoke_agent support"
+    ]
+    assert span.instrumentation_scope.name == "opentelemetry_instrumentation_toolaudit"
+    assert span.parent.span_id == invoke_agent.context.span_id
+    assert (span.attributes["gen_ai.agent.name"], span.attributes["gen_ai.tool.call.id"]) == (
+        "support",
+        "call_1",
+    )
