@@ -1,7 +1,9 @@
 """CrewAI: every tool an agent runs becomes an audited ``execute_tool`` span.
 
 CrewAI tools (``@tool`` functions, ``BaseTool`` subclasses) run through ``BaseTool.run`` / ``arun``
-(``Tool.run`` / ``arun`` for ``@tool`` functions, which override them); those are wrapped. With
+(``Tool.run`` / ``arun`` for ``@tool`` functions, which override them) with native function calling,
+and through ``CrewStructuredTool.invoke`` / ``ainvoke`` (which call the tool's function directly) in
+CrewAI's text (ReAct) tool mode; all of them are wrapped. With
 native function calling, an agent executes each tool call of the model through
 ``AgentExecutor._execute_single_native_tool_call`` (the crew's agents) or the
 ``execute_single_native_tool_call`` helper (step executors): those are wrapped to hand the model's
@@ -60,6 +62,13 @@ def _sanitized(name: str) -> str:
     return str(sanitize_tool_name(name))
 
 
+def _description(tool: Any) -> str | None:
+    """The first docstring line of the app's tool function (a structured tool's original tool's)."""
+    original = getattr(tool, "_original_tool", None) or tool
+    text = _text(getattr(getattr(original, "func", None), "__doc__", None))
+    return text.strip().splitlines()[0] if text and text.strip() else None
+
+
 def _describe(instance: Any, args: Any, kwargs: Any) -> ToolCall:
     name = str(getattr(instance, "name", None) or type(instance).__name__)
     pending = _PENDING.get()
@@ -70,12 +79,8 @@ def _describe(instance: Any, args: Any, kwargs: Any) -> ToolCall:
     arguments: Any = dict(kwargs)
     if args:
         arguments = {"args": list(args), **kwargs} if kwargs else list(args)
-    description = _text(getattr(getattr(instance, "func", None), "__doc__", None))
     return ToolCall(
-        name=name,
-        arguments=arguments,
-        call_id=call_id,
-        description=description.strip().splitlines()[0] if description else None,
+        name=name, arguments=arguments, call_id=call_id, description=_description(instance)
     )
 
 
@@ -105,6 +110,31 @@ def _run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
 
 async def _arun(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
     call = _describe_safely(instance, args, kwargs)
+    return await run_async(call, wrapped, args, kwargs, outcome=tool_outcome)
+
+
+def _invoke_call(instance: Any, args: Any, kwargs: Any) -> ToolCall | None:
+    """``CrewStructuredTool.invoke(input, config=None, **kwargs)``: ``input`` holds the arguments."""
+    try:
+        arguments = kwargs["input"] if "input" in kwargs else (args[0] if args else None)
+        return ToolCall(
+            name=str(getattr(instance, "name", None) or type(instance).__name__),
+            arguments=arguments,
+            description=_description(instance),
+        )
+    except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
+        internal_error("describing a CrewAI tool call", exc)
+        return None
+
+
+def _invoke(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    return run_sync(
+        _invoke_call(instance, args, kwargs), wrapped, args, kwargs, outcome=tool_outcome
+    )
+
+
+async def _ainvoke(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+    call = _invoke_call(instance, args, kwargs)
     return await run_async(call, wrapped, args, kwargs, outcome=tool_outcome)
 
 
@@ -147,6 +177,13 @@ def _patch_tools(patcher: Patcher, module: ModuleType) -> None:
         _wrap_all(patcher, getattr(module, owner), {"run": _run, "arun": _arun}, owner)
 
 
+def _patch_structured(patcher: Patcher, module: ModuleType) -> None:
+    if not supported(NAME, DISTRIBUTION, MINIMUM, BELOW):
+        return
+    wrappers = {"invoke": _invoke, "ainvoke": _ainvoke}
+    _wrap_all(patcher, module.CrewStructuredTool, wrappers, "CrewStructuredTool")
+
+
 def _patch_executor(patcher: Patcher, module: ModuleType) -> None:
     if not supported(NAME, DISTRIBUTION, MINIMUM, BELOW):
         return
@@ -161,6 +198,7 @@ def _patch_helper(patcher: Patcher, module: ModuleType) -> None:
 
 INTEGRATIONS = (
     Integration(NAME, "crewai.tools.base_tool", _patch_tools),
+    Integration(NAME, "crewai.tools.structured_tool", _patch_structured),
     Integration(NAME, "crewai.agents.agent_executor", _patch_executor),
     Integration(NAME, "crewai.utilities.agent_utils", _patch_helper),
     # The step executor imports the helper by name.

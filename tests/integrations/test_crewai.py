@@ -18,7 +18,7 @@ crewai = pytest.importorskip("crewai")
 
 from crewai import LLM, Agent, Crew, Task  # noqa: E402
 from crewai.agents import agent_executor  # noqa: E402
-from crewai.tools import base_tool, tool  # noqa: E402
+from crewai.tools import base_tool, structured_tool, tool  # noqa: E402
 from opentelemetry.trace import StatusCode  # noqa: E402
 
 from opentelemetry_instrumentation_toolaudit import (  # noqa: E402
@@ -59,9 +59,9 @@ def cancel_order(order_id: str) -> dict[str, Any]:
     raise PermissionError(f"order {order_id} is locked")
 
 
-def kickoff(server: Any) -> Any:
+def kickoff(server: Any, model: str = "gpt-4.1") -> Any:
     """Run a one-agent crew against the fake API ``server``."""
-    llm = LLM(model="openai/gpt-4.1", base_url=server.openai_url, api_key="test")
+    llm = LLM(model=f"openai/{model}", base_url=server.openai_url, api_key="test")
     agent = Agent(
         role="support",
         goal="Answer order questions",
@@ -110,6 +110,27 @@ def test_crew_tool_calls_have_call_ids_model_and_user(span_exporter):
 
 
 @pytest.mark.usefixtures("instrument")
+def test_text_tool_mode_is_audited(span_exporter):
+    """With a model CrewAI drives in its text (ReAct) tool mode, the tool it runs is one span too."""
+    react = [
+        fake_api.chat_completion(
+            text='Thought: look it up\nAction: get_order\nAction Input: {"order_id": "ORD-1"}'
+        ),
+        fake_api.chat_completion(text="Thought: done\nFinal Answer: shipped"),
+    ]
+    with fake_api.FakeLLMAPI(react) as server, audit_context(user_id="usr_1"):
+        kickoff(server, model="o1-mini")  # CrewAI uses no native tool calls with o1 models
+
+    (span,) = tool_spans(span_exporter)
+    assert {k: span.attributes[k] for k in ("gen_ai.tool.name", "user.id")} == {
+        "gen_ai.tool.name": "get_order",
+        "user.id": "usr_1",
+    }
+    assert span.attributes["gen_ai.tool.description"] == "Fetch an order by id."
+    assert span.attributes["gen_ai.tool.call.arguments"] == '{"order_id":"ORD-1"}'
+
+
+@pytest.mark.usefixtures("instrument")
 def test_direct_run_reraises_the_tools_exception(span_exporter):
     """Run directly, a tool's exception reaches the caller unchanged; its span is ERROR."""
     with pytest.raises(PermissionError) as caught:
@@ -144,6 +165,7 @@ def test_uninstrument_restores_tools_and_executor(tracer_provider):
         (base_tool.Tool, "run"),
         (base_tool.Tool, "arun"),
         (agent_executor.AgentExecutor, "_execute_single_native_tool_call"),
+        (structured_tool.CrewStructuredTool, "invoke"),
     ]
     before = [vars(owner)[name] for owner, name in targets]
     instrumentor = ToolAuditInstrumentor()
@@ -151,8 +173,8 @@ def test_uninstrument_restores_tools_and_executor(tracer_provider):
     patched = [vars(owner)[name] for owner, name in targets]
     instrumentor.uninstrument()
     after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 4
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 4
+    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 5
+    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 5
 
 
 def test_unsupported_version_is_skipped_and_logged_once(tracer_provider, monkeypatch, caplog):
