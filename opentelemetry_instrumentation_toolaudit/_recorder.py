@@ -30,6 +30,7 @@ from opentelemetry_instrumentation_toolaudit._context import (
 from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
 from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
 from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit._stamping import keep_identity
 from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit._summary import (
     error_type_of,
@@ -64,6 +65,11 @@ class ToolCall:
     links: Sequence[Link] = ()
     attributes: Mapping[str, Any] | None = None
     """Extra attributes an integration wants on the span."""
+    user_id: str | None = None
+    """The user the model request named (attribution source ``request``): used where neither an
+    audit_context nor the incoming HTTP request names one."""
+    conversation_id: str | None = None
+    """The conversation the model request named, used likewise."""
 
 
 def _bounded(stacktrace: str) -> str:
@@ -108,7 +114,9 @@ class ActiveCall:
             if span.is_recording():
                 found = self._found
                 before = sum(found.values())
-                summary = STATE.policy.redact_collect(summarize_result(result), found)
+                summary = STATE.policy.redact_collect(
+                    summarize_result(result, STATE.result_keys), found
+                )
                 failed = result_failed(result)
                 values: dict[str, Any] = {
                     attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
@@ -196,12 +204,24 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tup
     """
     base = current_attribution()
     policy = STATE.policy
-    key = (call.name, call.model, call.provider, call.trigger, call.description, id(policy))
+    key = (
+        call.name,
+        call.model,
+        call.provider,
+        call.trigger,
+        call.description,
+        call.user_id,
+        call.conversation_id,
+        id(policy),
+    )
     derived = base._derived
     cached = derived.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    attribution = base.merged(tool_name=call.name, model=call.model, provider=call.provider)
+    attribution = base
+    if call.user_id is not None or call.conversation_id is not None:
+        attribution = attribution.requested(call.user_id, call.conversation_id)
+    attribution = attribution.merged(tool_name=call.name, model=call.model, provider=call.provider)
     trigger = call.trigger or attribution.trigger or CallTrigger.USER_REQUEST
     if call.trigger is not None:
         attribution = attribution.merged(trigger=trigger)
@@ -276,6 +296,8 @@ def _with_remembered(call: ToolCall) -> ToolCall:
         call_id=call.call_id or found.call_id,
         model=call.model or found.model,
         provider=call.provider or found.provider,
+        user_id=call.user_id or found.user_id,
+        conversation_id=call.conversation_id or found.conversation_id,
         links=(*call.links, *remembered_links(found)),
         attributes={**remembered_attributes(found), **(call.attributes or {})},
     )
@@ -314,6 +336,7 @@ def start_call(call: ToolCall, fn: Callable[..., Any] | None = None) -> ActiveCa
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
             existing = parent.attributes  # type: ignore[attr-defined]
             parent.set_attributes({k: v for k, v in values.items() if k not in existing})
+            keep_identity(parent, values)
             for link in call.links:
                 parent.add_link(link.context, link.attributes)
             ctx = attach_attribution(attribution)

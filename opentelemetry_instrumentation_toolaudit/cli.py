@@ -20,6 +20,10 @@ from typing import Any, NoReturn
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
+    OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS,
+)
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 EXIT_OK = 0
@@ -43,7 +47,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
-        prog="toolaudit", description="Verify, query and report on a toolaudit audit trail."
+        prog="toolaudit",
+        description="Verify a toolaudit audit trail, and prove or check that a record is in it.",
     )
     parser.add_argument("--version", action="version", version=f"toolaudit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -51,16 +56,24 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         help="check every record, link, column and signed checkpoint of a trail",
-        description="Exit 0 and 'OK: N records, root …' when the trail is intact, 1 and "
+        description="Exit 0 and 'OK: N records, root …' when the trail is intact ('OK "
+        "(self-attested: …)' when the key was found on this machine rather than pinned), 1 and "
         "'FAIL: record #i: what' naming the first bad record, 2 when the sink cannot be read.",
     )
     _sink_argument(verify)
-    verify.add_argument("--checkpoint-dir", metavar="DIR", help="also check the checkpoints in DIR")
+    verify.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help=f"also check the checkpoints in DIR (default: ${OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR} "
+        "when set, as the writer uses it)",
+    )
     verify.add_argument(
         "--public-key",
         metavar="KEY",
-        help="verifier key (file or text) that must have signed the checkpoints; default: the "
-        "writer's <signing key>.pub when it exists on this machine",
+        action="append",
+        help="pinned verifier key (file or text) that must have signed the checkpoints (repeat "
+        f"for several); default: the keys in the file ${OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS}, else "
+        "the writer's <signing key>.pub on this machine (self-attested, not pinned)",
     )
     verify.add_argument(
         "--log-id",
@@ -197,25 +210,69 @@ def _load_key(spec: str) -> Any:
         raise _UsageError(f"{what}: not a verifier key (not UTF-8 text)") from None
 
 
+def _trusted_keys(args: argparse.Namespace) -> tuple[list[Any], bool, str | None]:
+    """The keys verify trusts, whether they are pinned, and where they came from: ``--public-key``,
+    else the trusted-keys file, else the writer's ``.pub`` on this machine (self-attested)."""
+    if args.public_key:
+        return [_load_key(spec) for spec in args.public_key], True, "--public-key"
+    trusted = os.environ.get(OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS, "").strip()
+    if trusted:
+        from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_trusted_keys
+
+        try:
+            keys = load_trusted_keys(trusted)
+        except VerificationError as exc:
+            raise _UsageError(f"{exc} (set by {OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS})") from None
+        return keys, True, f"{OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS} ({trusted})"
+    found = _default_public_key()
+    if found:
+        return [_load_key(found)], False, found
+    return [], False, None
+
+
+def _checkpoint_dir(args: argparse.Namespace) -> str | None:
+    """``--checkpoint-dir``, else the writer's ``OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR``; a usage
+    error when the one named is not a directory."""
+    directory, source = args.checkpoint_dir, "checkpoint directory"
+    if not directory:
+        directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
+        source = f"checkpoint directory (set by {OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR})"
+    if directory and not os.path.isdir(directory):
+        why = "not a directory" if os.path.exists(directory) else "no such directory"
+        raise _UsageError(f"{source} {directory}: {why}")
+    return directory
+
+
 def _verify(args: argparse.Namespace) -> int:
     from opentelemetry_instrumentation_toolaudit.audit._verify import verify
 
-    key_spec = args.public_key or _default_public_key()
-    key = _load_key(key_spec) if key_spec else None
-    if args.checkpoint_dir and not os.path.isdir(args.checkpoint_dir):
-        why = "not a directory" if os.path.exists(args.checkpoint_dir) else "no such directory"
-        raise _UsageError(f"checkpoint directory {args.checkpoint_dir}: {why}")
+    keys, pinned, key_source = _trusted_keys(args)
+    checkpoint_dir = _checkpoint_dir(args)
     with _open(args.sink) as sink:
         result = verify(
-            sink, public_key=key, checkpoint_dir=args.checkpoint_dir, log_id=args.log_id
+            sink,
+            public_key=keys or None,
+            checkpoint_dir=checkpoint_dir,
+            log_id=args.log_id,
+            key_pinned=pinned,
         )
     if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2))
+        document = result.to_json()
+        document["key_source"] = key_source
+        document["checkpoint_dir"] = checkpoint_dir
+        print(json.dumps(document, indent=2))
         print(result.summary(), file=sys.stderr)
     else:
         print(result.summary())
         for problem in result.problems[1:10]:
             print(f"  also: record #{problem.seq}: {problem.message}", file=sys.stderr)
+    if keys and not pinned:
+        print(
+            f"  key: {key_source}, found beside the writer's signing key: whoever can rewrite "
+            f"the trail here can replace it too; pin the key with --public-key or "
+            f"{OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS}",
+            file=sys.stderr,
+        )
     for repair in result.repairs:
         print(f"  repaired: {repair}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED

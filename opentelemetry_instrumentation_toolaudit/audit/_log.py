@@ -99,7 +99,7 @@ class AuditLog:
 
     @classmethod
     def from_env(cls, sink_url: str | None = None) -> AuditLog:
-        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see the README)."""
+        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see docs/configuration.md)."""
         url = sink_url or os.environ.get(OTEL_PYTHON_TOOLAUDIT_SINK, "").strip() or DEFAULT_SINK_URL
         every = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY, 1000, int)
         interval = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL, 60.0, float)

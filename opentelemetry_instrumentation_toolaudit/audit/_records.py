@@ -72,6 +72,10 @@ _LLM_DETAILS: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_USAGE_OUTPUT_TOKENS, "output_tokens"),
     (attrs.GEN_AI_AGENT_NAME, "agent_name"),
 )
+_TOOL_DETAILS: tuple[tuple[str, str], ...] = (
+    (attrs.GEN_AI_AGENT_NAME, "agent_name"),
+    (attrs.TOOLAUDIT_TWIN_REPLACED, "twin_replaced"),
+)
 _RAG_DETAILS: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_DATA_SOURCE_ID, "data_source_id"),
     (attrs.GEN_AI_RETRIEVAL_DOCUMENTS, "documents"),
@@ -200,12 +204,19 @@ def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
         pairs = _LLM_DETAILS
     elif event_type == f.EVENT_RAG_QUERY:
         pairs = _RAG_DETAILS
+    elif event_type == f.EVENT_TOOL_CALL:
+        pairs = _TOOL_DETAILS
     else:
         pairs = ()
     for key, name in pairs:
         value = span_attrs.get(key)
         if value is not None:
-            details[name] = _plain(value)
+            details[name] = (
+                _json_value(value) if key == attrs.TOOLAUDIT_TWIN_REPLACED else _plain(value)
+            )
+    source = span_attrs.get(attrs.TOOLAUDIT_ATTRIBUTION_SOURCE)
+    if source is not None:
+        details["attribution_source"] = source
     for key, value in span_attrs.items():
         if key.startswith(attrs.TOOLAUDIT_EVENT_PREFIX) and key != attrs.TOOLAUDIT_EVENT_TYPE:
             details[key[len(attrs.TOOLAUDIT_EVENT_PREFIX) :]] = _plain(value)

@@ -7,7 +7,10 @@ sink's indexed columns say what the canonical bytes say (an edited column). It r
 tree as it goes and compares the root at every checkpoint's size with that checkpoint (from the sink
 and from a checkpoint directory), after checking the checkpoint's signature with a trusted key (a
 rewritten, re-signed chain), its size against the log (a truncated tail), and checkpoints against
-each other (a fork: two signed views of history that cannot both be true).
+each other (a fork: two signed views of history that cannot both be true). It trusts nothing else
+the writer stored: every stored Merkle node (which inclusion proofs are built from) is compared
+with the node rebuilt from the records, and the stored head (which the next append continues from)
+with the head of the records.
 
 The result names the first bad sequence number and what is wrong there. Messages never quote a
 record's values.
@@ -32,7 +35,11 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     open_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
+from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+    NODE_MIN_LEVEL,
+    AuditSink,
+    StoredHead,
+)
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
 # Problem kinds, in the order they are reported when several hit the same record.
@@ -41,6 +48,8 @@ DELETED = "deleted"
 INSERTED = "inserted"
 LINK = "link"
 COLUMN = "column"
+NODE = "node"
+HEAD = "head"
 TRUNCATED = "truncated"
 REWRITTEN = "rewritten"
 SIGNATURE = "signature"
@@ -58,6 +67,8 @@ _ORDER = {
             LINK,
             COLUMN,
             TRUNCATED,
+            NODE,
+            HEAD,
             REWRITTEN,
             FORK,
             SIGNATURE,
@@ -68,6 +79,7 @@ _ORDER = {
     )
 }
 MAX_PROBLEMS = 100
+_SELF_ATTESTED = "OK (self-attested: key from this machine, not pinned)"
 
 _LEAF = hashlib.sha256(b"\x00")
 _NODE = b"\x01"
@@ -95,6 +107,10 @@ class VerifyResult:
     """Checkpoints compared with the log."""
     signatures_checked: bool = False
     """Whether checkpoint signatures were checked against a trusted key."""
+    key_pinned: bool = False
+    """Whether that key was pinned by the verifier (given, or from a trusted-keys file) rather than
+    found on the writer's machine (self-attested: whoever can rewrite the trail there can replace
+    it too)."""
     anchored: bool = False
     """Whether at least one checkpoint of this log (signed by the key, when one is given) was found."""
     foreign: list[str] = dataclasses.field(default_factory=list)
@@ -122,6 +138,7 @@ class VerifyResult:
                 f" (and {len(self.problems) - 1} more problems)" if len(self.problems) > 1 else ""
             )
             return f"FAIL: record #{first.seq}: {first.message}{more}"
+        verdict = "OK" if self.key_pinned or not self.signatures_checked else _SELF_ATTESTED
         notes = [f"log {self.log_id}"] if self.log_id else []
         notes.append(f"{self.checkpoints} checkpoints")
         if self.foreign:
@@ -130,7 +147,7 @@ class VerifyResult:
             notes.append("unanchored: no public key given, signatures not checked")
         if self.repairs:
             notes.append(f"torn writes: {len(self.repairs)}, see repairs")
-        return f"OK: {self.size} records, root {self.root} ({'; '.join(notes)})"
+        return f"{verdict}: {self.size} records, root {self.root} ({'; '.join(notes)})"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +157,7 @@ class VerifyResult:
             "root": self.root,
             "checkpoints": self.checkpoints,
             "signatures_checked": self.signatures_checked,
+            "key_pinned": self.key_pinned,
             "anchored": self.anchored,
             "log_id": self.log_id,
             "foreign_checkpoints": list(self.foreign),
@@ -175,6 +193,7 @@ def verify(
     public_key: NoteVerifier | str | Sequence[NoteVerifier] | None = None,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     log_id: str | None = None,
+    key_pinned: bool = True,
 ) -> VerifyResult:
     """Check the whole trail in ``sink``; see the module docstring. ``public_key`` is a
     :class:`NoteVerifier`, a verifier key's text or a file holding it; without one, checkpoint
@@ -185,7 +204,10 @@ def verify(
     sink stores its id, so whoever rewrites the sink chooses it). Given, a sink with another id
     fails (``replaced``) and checkpoints naming other logs are ignored: a checkpoint directory
     shared by several logs. Not given, a trusted checkpoint naming another log fails: the trail
-    was replaced by a new log, or the directory is shared and ``log_id`` is needed."""
+    was replaced by a new log, or the directory is shared and ``log_id`` is needed.
+
+    ``key_pinned=False`` says ``public_key`` was found beside the writer's signing key rather than
+    pinned by the verifier: the result then calls itself self-attested."""
     verifiers = _verifiers(public_key)
     problems: list[Problem] = []
     notes: list[tuple[str, str | None]] = [("sink", n) for n in sink.checkpoints()]
@@ -258,17 +280,22 @@ def verify(
             column_result.append(exc)
 
     wanted = {s.checkpoint.size for s in seen} | {c.size for _, c, _ in bad_signature}
+    # Read before the scan: a concurrent append adds records after them, never changes them.
+    head = sink.stored_head()
+    nodes = {(level, index): h for level, index, h in sink.stored_nodes()}
     if sink.scan_checks_columns:
-        size, roots, root, scan_problems = _scan(sink, wanted)
+        size, roots, root, scan_problems, heads = _scan(sink, wanted, head, nodes)
         check_columns()
     else:
         worker = threading.Thread(
             target=check_columns, name="toolaudit-verify-columns", daemon=True
         )
         worker.start()
-        size, roots, root, scan_problems = _scan(sink, wanted)
+        size, roots, root, scan_problems, heads = _scan(sink, wanted, head, nodes)
         worker.join()
     problems += scan_problems
+    problems += _node_problems(nodes)
+    problems += _head_problems(sink, head, heads, size)
     for item in column_result:
         if isinstance(item, Exception):
             raise item
@@ -358,6 +385,7 @@ def verify(
         root=root.hex(),
         checkpoints=compared,
         signatures_checked=bool(verifiers),
+        key_pinned=bool(verifiers) and key_pinned,
         anchored=bool(seen),
         foreign=foreign,
         log_id=own_id,
@@ -377,13 +405,25 @@ def _untrusted(note: str, verifiers: Sequence[NoteVerifier]) -> bool:
     return False
 
 
-def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], bytes, list[Problem]]:
+def _scan(
+    sink: AuditSink,
+    wanted: set[int],
+    head: StoredHead | None,
+    nodes: dict[tuple[int, int], bytes],
+) -> tuple[int, dict[int, bytes], bytes, list[Problem], dict[int, tuple[bytes, str]]]:
     """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
-    sizes. The loop is kept flat because it is the verifier's cost per record."""
+    sizes, the frontier and last hash at the stored head's size, and the stored ``nodes`` (each
+    one rebuilt is compared and removed: those left were never rebuilt). The loop is kept flat
+    because it is the verifier's cost per record."""
     problems: list[Problem] = []
     roots: dict[int, bytes] = {}
+    heads: dict[int, tuple[bytes, str]] = {0: (b"", GENESIS_HASH)}
+    head_size = head.size if head is not None else -1
+    wanted = wanted | {head_size}
     if 0 in wanted:
         roots[0] = EMPTY_ROOT
+    # A stored node completes on a leaf whose position ends in NODE_MIN_LEVEL one bits.
+    node_mask = (1 << NODE_MIN_LEVEL) - 1 if nodes else -1
     hashes: list[bytes] = []
     size = 0
     prev = GENESIS_HASH
@@ -434,13 +474,25 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
         prev = entry_hash.hex()
         node = digest
         s = size
-        while s & 1:
-            node = sha(node_prefix + hashes.pop() + node).digest()
-            s >>= 1
+        if s & node_mask == node_mask:
+            level = 0
+            while s & 1:
+                node = sha(node_prefix + hashes.pop() + node).digest()
+                s >>= 1
+                level += 1
+                key = (level, ((size + 1) >> level) - 1)
+                if key in nodes and nodes.pop(key) != node:
+                    nodes[key] = b""  # compared, and wrong
+        else:
+            while s & 1:
+                node = sha(node_prefix + hashes.pop() + node).digest()
+                s >>= 1
         hashes.append(node)
         size += 1
         if size in wanted:
             roots[size] = _fold(hashes)
+            if size == head_size:
+                heads[size] = (b"".join(hashes), prev)
     if went_back:
         # Sequence numbers that jump ahead and later fall back are records out of order, not a deletion.
         for index, position, seq in gaps:
@@ -450,7 +502,61 @@ def _scan(sink: AuditSink, wanted: set[int]) -> tuple[int, dict[int, bytes], byt
                     INSERTED,
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
-    return size, roots, _fold(hashes), problems
+    return size, roots, _fold(hashes), problems, heads
+
+
+def _node_problems(nodes: dict[tuple[int, int], bytes]) -> list[Problem]:
+    """The stored Merkle nodes left after the scan: wrong (marked empty), or not in the tree."""
+    problems = []
+    for (level, index), stored in sorted(nodes.items(), key=lambda item: item[0][1] << item[0][0]):
+        first, last = index << level, ((index + 1) << level) - 1
+        if stored == b"":
+            what = "does not match them: the node was altered (inclusion proofs built from it are wrong)"
+        else:
+            what = "is not a node of the tree of the stored records: the node was forged, or records were deleted"
+        problems.append(
+            Problem(first, NODE, f"the stored Merkle node over records #{first}..#{last} {what}")
+        )
+    return problems[:MAX_PROBLEMS]
+
+
+def _head_problems(
+    sink: AuditSink, head: StoredHead | None, heads: dict[int, tuple[bytes, str]], size: int
+) -> list[Problem]:
+    """The stored head against the records: the head of the first ``head.size`` records, and (for
+    a sink that writes it with the records) covering every record."""
+    if head is None:
+        return []
+    if head.size > size:
+        return [
+            Problem(
+                size,
+                HEAD,
+                f"the stored head says the log holds {head.size} records, but it holds {size}: "
+                "the head was forged or records were deleted (the next append will fail)",
+            )
+        ]
+    if heads.get(head.size) != (head.frontier, head.prev_hash):
+        return [
+            Problem(
+                head.size,
+                HEAD,
+                f"the stored head for {head.size} records is not the head of those records: "
+                "the head was altered (appends would continue a tree that is not this log's)",
+            )
+        ]
+    latest = sink.stored_head() if sink.head_covers_log else None
+    if latest is not None and latest.size < size:
+        return [
+            Problem(
+                latest.size,
+                HEAD,
+                f"records #{latest.size}..#{size - 1} are past the stored head (size "
+                f"{latest.size}): the head was reset or records were added around the sink "
+                "(the next append will fail)",
+            )
+        ]
+    return []
 
 
 def _as_bytes(value: Any) -> bytes:

@@ -44,6 +44,7 @@ from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
+    StoredHead,
     TreeHead,
     create_once,
     reinit_in_forked_child,
@@ -203,6 +204,22 @@ class JSONLSink(AuditSink):
         if parsed is None or leaf_hash(parsed[1]).hex() != prev or (line_start == 0 and start > 0):
             return
         self._size, self._offset, self._prev, self._frontier = size, offset, prev, frontier
+
+    head_covers_log = False  # the .head file is a cache written after the log's fsync
+
+    def stored_head(self) -> StoredHead | None:
+        """The ``.head`` cache as stored, or None when it is absent or unreadable (a writer then
+        rebuilds it from the log)."""
+        try:
+            with open(self.path + ".head", encoding="utf-8") as f:
+                head = json.load(f)
+            return StoredHead(
+                int(head["size"]),
+                str(head["prev"]),
+                b"".join(bytes.fromhex(h) for h in head["frontier"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def _create_meta(self) -> None:
         """Write ``<file>.meta`` with a new log id unless it exists (called under the lock)."""

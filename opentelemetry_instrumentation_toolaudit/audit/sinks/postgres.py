@@ -10,9 +10,13 @@ URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a
 * ``audit_meta``: the log's identity (``log_id``), written once.
 
 Append-only is enforced by the database: triggers reject UPDATE, DELETE and TRUNCATE on every table,
-and writers need only ``INSERT`` and ``SELECT`` (no ``UPDATE``): the head is a new row per batch, not
-an update. :meth:`PostgresSink.grant_writer` grants exactly that to a role. Keep table ownership with
-an administrator role that the application never uses, since an owner can drop triggers.
+and a new head row must extend the previous head by exactly the records written after it (its size
+is one past the last record, every record in between is there, and its last hash is that record's).
+Writers need only ``INSERT`` and ``SELECT`` on the records, heads, nodes and checkpoints (no
+``UPDATE``: the head is a new row per batch, not an update) and ``SELECT`` on ``audit_meta``, whose
+log id the owner writes when the sink is first opened. :meth:`PostgresSink.grant_writer` grants
+exactly that to a role. Keep table ownership with an administrator role that the application never
+uses, since an owner can drop triggers.
 
 Many writers, one chain: each batch runs in one transaction holding a transaction-scoped advisory
 lock for the schema, reads the current head, inserts the records (COPY), the nodes and the new head,
@@ -40,6 +44,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     DATA_COLUMNS,
     NODE_MIN_LEVEL,
     AuditSink,
+    StoredHead,
     TreeHead,
     compare_columns,
     reinit_in_forked_child,
@@ -100,6 +105,33 @@ CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
 
 
 _SCHEMA += "".join(_append_only(t) for t in _TABLES)
+
+# A head row claiming records that are not there (or fewer than are) would pass until the next
+# append, which then fails for good: each new head is checked against the records under the lock.
+_HEAD_TRIGGER = "audit_heads_follow_records"
+_HEAD_CHECK = f"""
+CREATE OR REPLACE FUNCTION toolaudit_head_follows_records() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    previous BIGINT;
+BEGIN
+    SELECT coalesce(max(size), 0) INTO previous FROM audit_heads;
+    IF NEW.size <= previous
+        OR NEW.size IS DISTINCT FROM (SELECT max(seq) + 1 FROM audit_records)
+        OR NEW.size - previous IS DISTINCT FROM (
+            SELECT count(*) FROM audit_records WHERE seq >= previous)
+        OR NEW.prev_hash IS DISTINCT FROM (
+            SELECT encode(entry_hash, 'hex') FROM audit_records WHERE seq = NEW.size - 1)
+    THEN
+        RAISE EXCEPTION 'toolaudit: a new head must extend the head of size % by exactly the records written after it', previous
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS {_HEAD_TRIGGER} ON audit_heads;
+CREATE TRIGGER {_HEAD_TRIGGER} BEFORE INSERT ON audit_heads
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_head_follows_records();
+"""
+_SCHEMA += _HEAD_CHECK
 
 # The log's identity, added to schemas created before it (by a role allowed to; else the log has
 # none, and its checkpoints' origins name none, as before).
@@ -179,15 +211,23 @@ class PostgresSink(AuditSink):
 
     def _create_meta(self) -> None:
         """Best effort, for schemas created before them (a role without the rights keeps working
-        without, logged once): the meta table with a log id, and a unique index on event_id."""
+        without, logged once): the meta table with a log id, the head check, and a unique index
+        on event_id. A writer finding them in place writes nothing."""
+        if self.log_id() is None:
+            self._best_effort(
+                "creating the audit log id",
+                f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NULL THEN 1 END",
+                _META_SCHEMA,
+                (
+                    f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                    (LOG_ID_KEY, uuid.uuid4().hex),
+                ),
+            )
         self._best_effort(
-            "creating the audit log id",
-            f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NULL THEN 1 END",
-            _META_SCHEMA,
-            (
-                f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                (LOG_ID_KEY, uuid.uuid4().hex),
-            ),
+            "installing the audit head check",
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = "
+            f"'{_HEAD_TRIGGER}' AND tgrelid = 'audit_heads'::regclass) THEN 1 END",
+            _HEAD_CHECK,
         )
         # A retried batch is never stored twice (this fails on a schema holding duplicates).
         self._best_effort(
@@ -247,7 +287,9 @@ class PostgresSink(AuditSink):
         return cls(url, create=create)
 
     def grant_writer(self, role: str) -> None:
-        """Let ``role`` append (INSERT, SELECT on the audit tables; USAGE on the schema) and nothing else."""
+        """Let ``role`` append and nothing else: USAGE on the schema, INSERT and SELECT on the
+        records, heads, nodes and checkpoints, SELECT only on ``audit_meta`` (an INSERT there
+        granted by an earlier version is revoked)."""
         pg = _require_psycopg()
         from psycopg import sql
 
@@ -259,12 +301,19 @@ class PostgresSink(AuditSink):
                         sql.Identifier(schema), sql.Identifier(role)
                     )
                 )
-                for table in (*_TABLES, _META_TABLE):
+                for table in _TABLES:
                     self._connection().execute(
                         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                             sql.Identifier(table), sql.Identifier(role)
                         )
                     )
+                meta = sql.Identifier(_META_TABLE)
+                self._connection().execute(
+                    sql.SQL("REVOKE INSERT ON {} FROM {}").format(meta, sql.Identifier(role))
+                )
+                self._connection().execute(
+                    sql.SQL("GRANT SELECT ON {} TO {}").format(meta, sql.Identifier(role))
+                )
                 self._connection().commit()
             except pg.Error as exc:
                 self._connection().rollback()
@@ -359,6 +408,17 @@ class PostgresSink(AuditSink):
         rows = self._query("SELECT size, frontier FROM audit_heads ORDER BY size DESC LIMIT 1")
         size, data = rows[0] if rows else (0, b"")
         return TreeHead(size, restore_frontier(size, data, self._where).root())
+
+    def stored_head(self) -> StoredHead | None:
+        rows = self._query(_HEAD)
+        if not rows:  # no head row yet: the empty log's head, as append reads it
+            return StoredHead(0, GENESIS_HASH, b"")
+        size, prev_hash, frontier = rows[0]
+        return StoredHead(size, prev_hash, bytes(frontier))
+
+    def stored_nodes(self) -> list[tuple[int, int, bytes]]:
+        rows = self._query("SELECT level, idx, hash FROM audit_nodes")
+        return [(level, idx, bytes(h)) for level, idx, h in rows]
 
     def write_checkpoint(self, note: str, size: int) -> None:
         pg = _require_psycopg()
