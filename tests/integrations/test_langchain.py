@@ -67,6 +67,7 @@ def attributes(
     """The whole attribute dict of a LangChain tool's span run under audit_context(user_id=usr_1)."""
     expected: dict[str, Any] = {
         "user.id": "usr_1",
+        "toolaudit.attribution.source": "context",
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": tool_name,
         "gen_ai.tool.type": "function",

@@ -75,6 +75,7 @@ def attributes(
     """The whole attribute dict of a tool span run under audit_context(user_id=usr_1)."""
     expected: dict[str, Any] = {
         "user.id": "usr_1",
+        "toolaudit.attribution.source": "context",
         "gen_ai.operation.name": "execute_tool",
         "gen_ai.tool.name": tool,
         "gen_ai.tool.type": "function",

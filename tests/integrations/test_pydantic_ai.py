@@ -72,6 +72,7 @@ def attributes(
     """The whole attribute dict of a tool span run under audit_context(user_id=usr_1)."""
     expected: dict[str, Any] = {
         "user.id": "usr_1",
+        "toolaudit.attribution.source": "context",
         "gen_ai.request.model": MODEL,
         "gen_ai.provider.name": "function",
         "gen_ai.agent.name": "support",
