@@ -31,10 +31,14 @@ def all_integrations() -> list[Integration]:
     from opentelemetry_instrumentation_toolaudit.integrations import (
         agents,
         anthropic,
+        crewai,
         genai,
         http,
+        langchain,
+        llamaindex,
         mcp,
         openai,
+        pydantic_ai,
     )
 
     return [
@@ -44,4 +48,8 @@ def all_integrations() -> list[Integration]:
         *genai.INTEGRATIONS,
         *mcp.INTEGRATIONS,
         *http.INTEGRATIONS,
+        *langchain.INTEGRATIONS,
+        *pydantic_ai.INTEGRATIONS,
+        *llamaindex.INTEGRATIONS,
+        *crewai.INTEGRATIONS,
     ]
