@@ -12,6 +12,7 @@ a password of a sink URL.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -110,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--record", metavar="FILE", help="the record's canonical bytes, if not the proof's copy"
     )
     check.add_argument("--format", choices=("text", "json"), default="text")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a writer's configuration (sink, keys, checkpoint directory, integrations)",
+        description="Check what a writer started with this environment (OTEL_PYTHON_TOOLAUDIT_*) "
+        "would use: the sink is reachable and this process may append to it, the signing and "
+        "hash keys are readable, the checkpoint directory is writable, and which framework "
+        "integrations will load. Creates nothing (the sink is opened read-only). Exit 0 when all "
+        "is well, 1 when something must be fixed (each failure says what to do).",
+    )
+    doctor.add_argument(
+        "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
+    )
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -139,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handler = {"verify": _verify, "prove": _prove, "check-proof": _check_proof}[args.command]
+    handler = {
+        "verify": _verify,
+        "prove": _prove,
+        "check-proof": _check_proof,
+        "doctor": _doctor,
+    }[args.command]
     try:
         code = handler(args)
         sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit
@@ -365,6 +385,25 @@ def _check_proof(args: argparse.Namespace) -> int:
     else:
         print(summary)
     return EXIT_OK if verdict["ok"] else EXIT_FAILED
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from opentelemetry_instrumentation_toolaudit._doctor import FAIL, diagnose
+
+    findings = diagnose(args.sink)
+    failed = [f for f in findings if f.status == FAIL]
+    if args.format == "json":
+        print(json.dumps([dataclasses.asdict(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            print(f"{finding.status.upper():<5} {finding.item}: {finding.detail}")
+            if finding.fix:
+                print(f"      fix: {finding.fix}")
+    if failed:
+        print(f"doctor: {len(failed)} problem(s) to fix", file=sys.stderr)
+        return EXIT_FAILED
+    print("doctor: OK: this configuration can write the audit trail", file=sys.stderr)
+    return EXIT_OK
 
 
 def main_entry(argv: Sequence[str] | None = None) -> None:

@@ -84,6 +84,10 @@ OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOIN
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL"
 """Also write a signed checkpoint this many seconds after new records arrive (default 60)."""
+
+OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK"
+"""``true`` to refuse to start (``SystemExit``) when the audit sink cannot be opened; ``false``
+(default): start anyway, log the problem once and keep the records in the buffer for retry."""
 # --- redaction ----------------------------------------------------------------------------------
 OTEL_PYTHON_TOOLAUDIT_HASH_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY"
 """The secret key for keyed pseudonyms and content hashes (at least 16 characters)."""

@@ -175,6 +175,11 @@ class AuditSink(abc.ABC):
             self.subtree_hash(start, start + k), self.subtree_hash(start + k, stop)
         )
 
+    def check_writable(self) -> None:  # noqa: B027 - most sinks prove it by opening
+        """Raise SinkError when this process could not append here, checked without writing (a
+        role without INSERT, a file it may not write). A sink opened for writing has already
+        checked what its opening can."""
+
     def close(self) -> None:  # noqa: B027 - optional for sinks holding no resources
         """Release connections and file handles."""
 

@@ -193,6 +193,13 @@ class SQLiteSink(AuditSink):
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
         reinit_in_forked_child(self, "_after_fork")
 
+    def check_writable(self) -> None:
+        # SQLite writes a journal beside the database: both the file and its directory.
+        directory = os.path.dirname(os.path.abspath(self.path))
+        for what, path in (("file", self.path), ("directory", directory)):
+            if not os.access(path, os.W_OK):
+                raise SinkError(f"{path}: this process may not write the database's {what}")
+
     def _unique_event_ids(self) -> None:
         """A unique index on event_id (a retried batch is never stored twice). A database that
         already holds a duplicate, or is too busy to index now (another writer holds it while a
