@@ -17,6 +17,7 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._call_scope import with_call_scope
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_BAGGAGE,
@@ -235,7 +236,8 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
         attribution = base.merged(**self._attribution)
         if attribution.source != "local":
             attribution = dataclasses.replace(attribution, source="local")
-        ctx = attach_attribution(attribution)
+        # The block's own scope for the tool calls its model responses ask for (see _call_scope).
+        ctx = with_call_scope(attach_attribution(attribution))
         propagate = self._propagate
         if propagate is None:
             propagate = _baggage_mode() in ("inject", "both")
