@@ -10,9 +10,9 @@ import pytest
 from opentelemetry import trace
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit._call_scope import MAX_PER_SCOPE
 from opentelemetry_instrumentation_toolaudit.integrations import _remembered
 from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
-    MAX_PER_SCOPE,
     MAX_REMEMBERED,
     REGISTRY,
     RememberedCall,
