@@ -84,7 +84,16 @@ class Attribution:
     def merged(self, **overrides: Any) -> Attribution:
         """A copy with every override that is not None applied."""
         changes = {k: v for k, v in overrides.items() if v is not None and getattr(self, k) != v}
-        return dataclasses.replace(self, **changes) if changes else self
+        if not changes:
+            return self
+        # dataclasses.replace runs __init__ field by field; every request pays for this copy, so the
+        # fields are copied at once (there is no __post_init__ to run) with a fresh derived cache.
+        copy = object.__new__(Attribution)
+        state = copy.__dict__
+        state.update(self.__dict__)
+        state.update(changes)
+        state["_derived"] = {}
+        return copy
 
     def span_attributes(self) -> dict[str, Any]:
         """The span attributes this attribution contributes (tool fields excluded)."""
@@ -233,9 +242,7 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
 
     def __enter__(self) -> Attribution:
         base = current_attribution()
-        attribution = base.merged(**self._attribution)
-        if attribution.source != "local":
-            attribution = dataclasses.replace(attribution, source="local")
+        attribution = base.merged(**self._attribution, source="local")
         # The block's own scope for the tool calls its model responses ask for (see _call_scope).
         ctx = with_call_scope(attach_attribution(attribution))
         propagate = self._propagate
