@@ -11,7 +11,6 @@ import collections
 import contextlib
 import dataclasses
 import json
-import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -30,6 +29,10 @@ from opentelemetry_instrumentation_toolaudit._context import (
 from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
 from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
 from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit._stacktrace import (
+    exception_event_attributes,
+    redacted_stacktrace,
+)
 from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit._summary import (
     error_type_of,
@@ -136,12 +139,7 @@ class ActiveCall:
                 before = sum(found.values())
                 message = policy.redact_collect(str(exc), found)[:MAX_ERROR_MESSAGE]
                 # The SDK's stack trace ends with str(exc): redact it too, or it leaks the message.
-                stacktrace = _bounded(
-                    policy.redact_collect(
-                        "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
-                        found,
-                    )
-                )
+                stacktrace = _bounded(redacted_stacktrace(exc, policy, found))
                 summary = {"success": False, "error": message, "error_type": error_type}
                 values: dict[str, Any] = {
                     attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
@@ -151,13 +149,8 @@ class ActiveCall:
                 if sum(found.values()) != before:
                     values.update(redaction_attributes(found))
                 span.set_attributes(values)
-                span.record_exception(
-                    exc,
-                    attributes={
-                        attrs.EXCEPTION_MESSAGE: message,
-                        attrs.EXCEPTION_STACKTRACE: stacktrace,
-                    },
-                    escaped=True,
+                span.add_event(
+                    attrs.EXCEPTION_EVENT, exception_event_attributes(exc, message, stacktrace)
                 )
                 span.set_status(Status(StatusCode.ERROR, error_type))
         except Exception as err:  # noqa: BLE001

@@ -50,8 +50,12 @@ GEN_AI_INPUT_MESSAGES_HASH: Final = GEN_AI_INPUT_MESSAGES + CONTENT_HASH_SUFFIX
 GEN_AI_OUTPUT_MESSAGES_HASH: Final = GEN_AI_OUTPUT_MESSAGES + CONTENT_HASH_SUFFIX
 GEN_AI_SYSTEM_INSTRUCTIONS_HASH: Final = GEN_AI_SYSTEM_INSTRUCTIONS + CONTENT_HASH_SUFFIX
 
+EXCEPTION_EVENT: Final = "exception"
+"""The name of the span event that records an exception."""
+EXCEPTION_TYPE: Final = "exception.type"
 EXCEPTION_MESSAGE: Final = "exception.message"
 EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+EXCEPTION_ESCAPED: Final = "exception.escaped"
 
 USER_ID: Final = "user.id"
 USER_ROLES: Final = "user.roles"
