@@ -209,7 +209,8 @@ class _Registry:
             if call_id:
                 found = self._by_id.pop(call_id, None)
             else:
-                found = self._match(self._scopes_for_claim(), name, arguments)
+                trace_id = _current_trace_id()
+                found = self._match(self._scopes_for_claim(trace_id), trace_id, name, arguments)
                 if found is not None:
                     del self._by_id[found.call_id]
             if found is not None:
@@ -217,16 +218,16 @@ class _Registry:
             self.pending = len(self._by_id)
             return found
 
-    def _scopes_for_claim(self) -> list[CallScope]:
+    def _scopes_for_claim(self, trace_id: int) -> list[CallScope]:
         """The scopes a dispatch here may claim from, the most specific first (under the lock)."""
-        trace_id = _current_trace_id()
         trace_scope = self._by_trace.get(trace_id) if trace_id else None
         scopes = (call_scope(), trace_scope, _TASK_SCOPE.get())
         return [scope for scope in scopes if scope is not None]
 
     @staticmethod
-    def _match(scopes: list[CallScope], name: str, arguments: Any) -> RememberedCall | None:
-        trace_id = _current_trace_id()
+    def _match(
+        scopes: list[CallScope], trace_id: int, name: str, arguments: Any
+    ) -> RememberedCall | None:
         owner = _owner()
         for scope in scopes:
             candidates = [
