@@ -182,7 +182,8 @@ def current_attribution(ctx: otel_context.Context | None = None) -> Attribution:
     value = otel_context.get_value(_ATTRIBUTION_KEY, ctx)
     if isinstance(value, Attribution):
         return value
-    if _baggage_mode() in ("extract", "both"):
+    # The environment is read only when there is baggage to read: a new audit_context asks here.
+    if baggage.get_all(ctx) and _baggage_mode() in ("extract", "both"):
         try:
             return _from_baggage(ctx) or _EMPTY
         except Exception as exc:  # noqa: BLE001 - a caller's malformed baggage must not break the app
