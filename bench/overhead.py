@@ -74,22 +74,28 @@ def per_call_us(cases: dict[str, Callable[[], Any]], calls: int, repeat: int) ->
 
 
 def per_round_us(
-    cases: dict[str, Callable[[], Any]], calls: int, repeat: int
+    cases: dict[str, Callable[[], Any]], calls: int, repeat: int, slices: int = 20
 ) -> dict[str, list[float]]:
     """The mean microseconds per call of each case, in each of ``repeat`` rounds.
 
-    The cases take turns within each round, so a machine that slows down mid-run slows all alike.
+    Within a round the cases take turns in ``slices`` short runs each, so that a machine whose speed
+    changes from moment to moment (a shared one) slows all cases alike.
     """
     for fn in cases.values():
         for _ in range(min(calls, 2000)):
             fn()
+    per_slice = max(1, calls // slices)
     runs: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(repeat):
-        for name, fn in cases.items():
-            start = time.perf_counter()
-            for _ in range(calls):
-                fn()
-            runs[name].append((time.perf_counter() - start) / calls * 1e6)
+        spent = dict.fromkeys(cases, 0.0)
+        for _ in range(slices):
+            for name, fn in cases.items():
+                start = time.perf_counter()
+                for _ in range(per_slice):
+                    fn()
+                spent[name] += time.perf_counter() - start
+        for name, seconds in spent.items():
+            runs[name].append(seconds / (per_slice * slices) * 1e6)
     return runs
 
 
