@@ -33,6 +33,12 @@ Configuration
 * ``OTEL_PYTHON_TOOLAUDIT_TOOLS``: comma-separated ``module:qualname`` dispatch functions to wrap.
 * ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE``: ``off`` (default), ``inject``, ``extract`` or ``both``: carry
   attribution to downstream services as W3C baggage, and/or accept it from upstream.
+* ``OTEL_PYTHON_TOOLAUDIT_USER_HEADER`` (and ``_ROLE_``, ``_CONVERSATION_``, ``_SESSION_``,
+  ``_PURPOSE_HEADER``): attribute each Starlette/FastAPI, Flask or Django request from the headers
+  an authenticating gateway sets (``OTEL_PYTHON_TOOLAUDIT_DJANGO_USER=true``: Django's ``request.user``). With no code at all, a model request's ``user``, ``safety_identifier``
+  or ``metadata`` (keys ``OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY``, ``_CONVERSATION_KEY``) attribute
+  the tool calls its response asks for. Precedence and trust: ``docs/attribution.md``.
+* ``OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS``: result keys kept in the summary (default ``id,*_id,status,count``).
 * ``OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES``: bound on recorded argument JSON (default 8192).
 * Redaction (``OTEL_PYTHON_TOOLAUDIT_HASH_KEY``, ``_HASH_KEY_FILE``, ``_CONTENT``, ...): see
   :mod:`opentelemetry_instrumentation_toolaudit.redaction`. ``instrument()`` puts a redacting

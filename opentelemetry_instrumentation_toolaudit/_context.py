@@ -61,7 +61,8 @@ class Attribution:
     trigger: CallTrigger | None = None
     tool_name: str | None = None
     source: str | None = None
-    """Where the attribution came from: ``local`` (an audit_context) or ``baggage``."""
+    """Which source supplied the user (or, with no user, the conversation): ``context`` (an
+    audit_context), ``http`` (the incoming request), ``request`` (the model request) or ``baggage``."""
     # Per-tool derived values (the recorder's span attributes), computed once per context and tool.
     _derived: dict[Any, Any] = dataclasses.field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
@@ -69,7 +70,7 @@ class Attribution:
 
     @property
     def user_role(self) -> str | None:
-        """The first role, as the seeds' single ``user_role`` field."""
+        """The first role, as a single ``user_role`` value."""
         return self.user_roles[0] if self.user_roles else None
 
     def summary(self) -> str:
@@ -84,8 +85,9 @@ class Attribution:
     def merged(self, **overrides: Any) -> Attribution:
         """A copy with every override that is not None applied."""
         changes = {k: v for k, v in overrides.items() if v is not None and getattr(self, k) != v}
-        if not changes:
-            return self
+        return self._copy(changes) if changes else self
+
+    def _copy(self, changes: Mapping[str, Any]) -> Attribution:
         # dataclasses.replace runs __init__ field by field; every request pays for this copy, so the
         # fields are copied at once (there is no __post_init__ to run) with a fresh derived cache.
         copy = object.__new__(Attribution)
@@ -118,12 +120,48 @@ class Attribution:
             out[attrs.TOOLAUDIT_TURN_NUMBER] = self.turn_number
         if self.purpose is not None:
             out[attrs.TOOLAUDIT_PURPOSE] = self.purpose
-        if self.source == "baggage":
-            out[attrs.TOOLAUDIT_ATTRIBUTION_SOURCE] = "baggage"
+        if self.source is not None and (
+            self.user_id is not None or self.conversation_id is not None
+        ):
+            out[attrs.TOOLAUDIT_ATTRIBUTION_SOURCE] = self.source
         return out
+
+    def layered(self, source: str, **values: Any) -> Attribution:
+        """A copy with ``values`` (those not None) laid over this one by a higher-precedence
+        ``source``; :attr:`source` then names whichever of the two supplied the user."""
+        attribution = self.merged(**values)
+        who: str | None
+        if values.get("user_id") is not None:
+            who = source
+        elif self.user_id is not None:
+            who = self.source
+        elif values.get("conversation_id") is not None or self.conversation_id is None:
+            who = source
+        else:
+            who = self.source
+        return attribution if attribution.source == who else attribution._copy({"source": who})
+
+    def requested(self, user_id: str | None, conversation_id: str | None) -> Attribution:
+        """This attribution completed with the user and conversation a model request named.
+
+        The model request ranks below an audit_context and the HTTP request, and above baggage:
+        it fills what those leave unset, and replaces what baggage supplied.
+        """
+        if self.source in _ABOVE_REQUEST:
+            values = {
+                "user_id": user_id if self.user_id is None else None,
+                "conversation_id": conversation_id if self.conversation_id is None else None,
+            }
+            if not any(values.values()):
+                return self
+            if values["user_id"] is None and self.user_id is not None:
+                return self.merged(**values)
+            return self.layered(attrs.SOURCE_REQUEST, **values)
+        return self.layered(attrs.SOURCE_REQUEST, user_id=user_id, conversation_id=conversation_id)
 
 
 _EMPTY = Attribution()
+_ABOVE_REQUEST = frozenset({attrs.SOURCE_CONTEXT, attrs.SOURCE_HTTP})
 
 
 def _baggage_mode() -> str:
@@ -168,7 +206,7 @@ def _from_baggage(ctx: otel_context.Context | None) -> Attribution | None:
         turn_number=int(turn) if turn and turn.isascii() and turn.isdigit() else None,
         trigger=CallTrigger(trigger) if trigger in CallTrigger._value2member_map_ else None,
         purpose=text(attrs.TOOLAUDIT_PURPOSE),
-        source="baggage",
+        source=attrs.SOURCE_BAGGAGE,
     )
 
 
@@ -176,8 +214,9 @@ def current_attribution(ctx: otel_context.Context | None = None) -> Attribution:
     """The attribution chain in effect in ``ctx`` (default: the current context).
 
     Attribution from W3C baggage is used only when ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE`` is ``extract`` or
-    ``both``, and only where no local :class:`audit_context` is in effect: baggage is asserted by the
-    caller, so it is marked ``toolaudit.attribution.source = baggage`` on the span.
+    ``both``, and below every other source: an :class:`audit_context` (or the HTTP request's
+    attribution) opened over it overrides it field by field. Baggage is asserted by the caller: a user
+    it supplied is marked ``toolaudit.attribution.source = baggage`` on the span.
     """
     value = otel_context.get_value(_ATTRIBUTION_KEY, ctx)
     if isinstance(value, Attribution):
@@ -242,8 +281,7 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
         self._tokens: list[object] = []
 
     def __enter__(self) -> Attribution:
-        base = current_attribution()
-        attribution = base.merged(**self._attribution, source="local")
+        attribution = current_attribution().layered(attrs.SOURCE_CONTEXT, **self._attribution)
         # The block's own scope for the tool calls its model responses ask for (see _call_scope).
         ctx = with_call_scope(attach_attribution(attribution))
         propagate = self._propagate

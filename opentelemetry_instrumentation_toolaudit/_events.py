@@ -19,9 +19,14 @@ from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._recorder import redaction_attributes
 from opentelemetry_instrumentation_toolaudit._state import STATE
 
+_INT64 = 1 << 63
+
 
 def _attribute(value: Any) -> Any:
-    """A detail as a span attribute: scalars as they are, anything else as (redacted) JSON."""
+    """A detail as a span attribute: scalars as they are (an integer beyond 64 bits, which OTLP
+    cannot carry, as its digits), anything else as (redacted) JSON."""
+    if isinstance(value, int) and not isinstance(value, bool) and not -_INT64 <= value < _INT64:
+        return str(value)
     if isinstance(value, (str, bool, int, float)):
         return value
     return dumps(to_jsonable(value))

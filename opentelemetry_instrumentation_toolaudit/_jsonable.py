@@ -20,21 +20,58 @@ from typing import Any
 MAX_DEPTH = 12
 MAX_ITEMS = 200
 MAX_STRING = 2048
+MAX_INT_BITS = 2048
+"""Integers wider than this (about 616 decimal digits) are recorded as ``"<int bits=N>"``: printing
+one costs time quadratic in its size, and Python refuses to print one of more than
+``sys.get_int_max_str_digits()`` digits (at least 640)."""
+_INT_BOUND = 1 << MAX_INT_BITS
+_SCALAR_COST = 8
+"""What a number, bool or null counts against a budget (its JSON is about that long)."""
 
-_SCALARS = (bool, int, str, type(None))
 
-
-def _clean_str(value: str) -> str:
-    if len(value) > MAX_STRING:
-        value = f"{value[:MAX_STRING]}…[+{len(value) - MAX_STRING} chars]"
-    if value.isascii():
+def int_value(value: int) -> int | str:
+    """``value`` itself, or ``"<int bits=N>"`` when it is wider than MAX_INT_BITS. Never raises."""
+    if -_INT_BOUND < value < _INT_BOUND:
         return value
+    return f"<int bits={value.bit_length()}>"
+
+
+def int_text(value: int) -> str:
+    """The decimal digits of ``value``, or ``"<int bits=N>"`` when it is wider than MAX_INT_BITS."""
+    kept = int_value(value)
+    return kept if isinstance(kept, str) else str(int(kept))
+
+
+class _Budget:
+    """Characters a copy may still take: a huge value is cut where the budget runs out, so the work
+    done on it (copying, redacting, encoding) does not grow with its size."""
+
+    __slots__ = ("left",)
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+
+def _clean_str(value: str, budget: _Budget | None = None) -> str:
+    limit = MAX_STRING
+    if budget is not None:
+        limit = max(0, min(limit, budget.left))
+        budget.left -= min(len(value), limit) + 2
+    if len(value) > limit:
+        value = f"{value[:limit]}…[+{len(value) - limit} chars]"
+    return exportable(value)
+
+
+def exportable(text: str) -> str:
+    """``text``, its lone surrogates (if any) written as their ``\\udxxx`` escape text."""
+    if text.isascii():
+        return text
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         # Lone surrogates cannot be exported (protobuf requires valid UTF-8): keep them visible, escaped.
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
-    return value
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _float(value: float) -> float | str:
@@ -43,30 +80,47 @@ def _float(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-def _flat_scalar_dict(value: Any) -> bool:
-    """Whether ``value`` is a small dict of short ASCII strings, ints, bools and None (the usual call)."""
+def _flat_scalar_dict(value: Any, budget: int | None) -> bool:
+    """Whether ``value`` is a small dict of short ASCII strings, ints, bools and None (the usual
+    call), within ``budget`` characters when one is given."""
     if type(value) is not dict or len(value) > MAX_ITEMS:
         return False
+    left = budget if budget is not None else MAX_ITEMS * 2 * MAX_STRING
     for key, item in value.items():
         if type(key) is not str or len(key) > MAX_STRING or not key.isascii():
             return False
+        left -= len(key) + _SCALAR_COST
         kind = type(item)
         if kind is str:
             if len(item) > MAX_STRING or not item.isascii():
                 return False
-        elif kind is not int and kind is not bool and item is not None:
+            left -= len(item)
+        elif kind is int:
+            if not -_INT_BOUND < item < _INT_BOUND:
+                return False
+        elif kind is not bool and item is not None:
             return False
-    return True
+    return left >= 0
 
 
-def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> Any:
-    """A JSON-safe copy of ``value``: dict keys become strings, cycles become ``"<cycle>"``."""
-    if _depth == 0 and _flat_scalar_dict(value):
+def to_jsonable(value: Any, budget: int | None = None) -> Any:
+    """A JSON-safe copy of ``value``: dict keys become strings, cycles become ``"<cycle>"``, integers
+    too wide to print ``"<int bits=N>"``. With ``budget``, the copy holds about that many characters
+    of content at most; what is past it is replaced by the usual markers. Never raises."""
+    if _flat_scalar_dict(value, budget):
         return value
+    return _jsonable(value, 0, None, None if budget is None else _Budget(budget))
+
+
+def _jsonable(value: Any, _depth: int, _seen: set[int] | None, budget: _Budget | None) -> Any:
     if isinstance(value, str):
-        return _clean_str(value)
-    if isinstance(value, _SCALARS):
+        return _clean_str(value, budget)
+    if budget is not None:
+        budget.left -= _SCALAR_COST
+    if value is None or isinstance(value, bool):
         return value
+    if isinstance(value, int):
+        return int_value(value)
     if isinstance(value, float):
         return _float(value)
     if _depth >= MAX_DEPTH:
@@ -74,54 +128,70 @@ def to_jsonable(value: Any, _depth: int = 0, _seen: set[int] | None = None) -> A
     if isinstance(value, (bytes, bytearray, memoryview)):
         return f"<bytes len={len(value)}>"
     if isinstance(value, enum.Enum):
-        return to_jsonable(value.value, _depth + 1, _seen)
+        return _jsonable(value.value, _depth + 1, _seen, budget)
     if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
         return value.isoformat()
     if isinstance(value, (decimal.Decimal, uuid.UUID)):
-        return str(value)
+        return _clean_str(str(value), budget)
     if _seen is None:
         _seen = set()
     if id(value) in _seen:
         return "<cycle>"
     _seen.add(id(value))
     try:
-        return _container(value, _depth, _seen)
+        return _container(value, _depth, _seen, budget)
     except Exception:  # noqa: BLE001 - a hostile container (items() raising...) is marked, not fatal
         return f"<{type(value).__name__}: unreadable>"
     finally:
         _seen.discard(id(value))
 
 
-def _container(value: Any, _depth: int, _seen: set[int]) -> Any:
+def _spent(budget: _Budget | None) -> bool:
+    return budget is not None and budget.left <= 0
+
+
+def _container(value: Any, _depth: int, _seen: set[int], budget: _Budget | None) -> Any:
     """A JSON-safe copy of a mapping, sequence or model (the recursive part of to_jsonable)."""
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for i, (key, item) in enumerate(value.items()):
-            if i >= MAX_ITEMS:
-                out["_truncated_items"] = len(value) - MAX_ITEMS
+            if i >= MAX_ITEMS or _spent(budget):
+                out["_truncated_items"] = len(value) - i
                 break
-            out[_key(key)] = to_jsonable(item, _depth + 1, _seen)
+            out[_key(key, budget)] = _jsonable(item, _depth + 1, _seen, budget)
         return out
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = list(value)
-        result = [to_jsonable(v, _depth + 1, _seen) for v in items[:MAX_ITEMS]]
-        if len(items) > MAX_ITEMS:
-            result.append(f"<+{len(items) - MAX_ITEMS} items>")
+        result = []
+        # Only the items that can be kept are taken: a huge set or tuple is not copied whole.
+        for i, item in enumerate(value):
+            if i >= MAX_ITEMS or _spent(budget):
+                result.append(f"<+{len(value) - i} items>")
+                break
+            result.append(_jsonable(item, _depth + 1, _seen, budget))
         return result
     dumped = _model_dump(value)
     if dumped is not None:
-        return to_jsonable(dumped, _depth + 1, _seen)
+        return _jsonable(dumped, _depth + 1, _seen, budget)
     return f"<{type(value).__name__}>"
 
 
-def _key(key: Any) -> str:
+def _key(key: Any, budget: _Budget | None) -> str:
+    if isinstance(key, enum.Enum):
+        key = key.value
     if isinstance(key, str):
-        return _clean_str(key)
-    if isinstance(key, float):
-        return str(_float(key))
-    if isinstance(key, (int, bool, type(None), enum.Enum)):
-        return str(key.value if isinstance(key, enum.Enum) else key)
-    return f"<{type(key).__name__}>"
+        # Keys are counted against the budget but never cut by it: a key names what follows.
+        text = _clean_str(key)
+    elif isinstance(key, float):
+        text = str(_float(key))
+    elif isinstance(key, bool) or key is None:
+        text = str(key)
+    elif isinstance(key, int):
+        text = int_text(key)
+    else:
+        text = f"<{type(key).__name__}>"
+    if budget is not None:
+        budget.left -= len(text) + 3
+    return text
 
 
 def _model_dump(value: Any) -> Any:

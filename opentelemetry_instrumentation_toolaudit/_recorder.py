@@ -26,13 +26,22 @@ from opentelemetry_instrumentation_toolaudit._context import (
     attach_attribution,
     current_attribution,
 )
-from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
-from opentelemetry_instrumentation_toolaudit._jsonable import bounded_dumps, dumps, to_jsonable
-from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit._stacktrace import (
-    exception_event_attributes,
-    redacted_stacktrace,
+from opentelemetry_instrumentation_toolaudit._exception_text import (
+    MAX_ERROR_MESSAGE,
+    exception_message,
+    redacted_head,
+    stacktrace,
+    type_name,
 )
+from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
+from opentelemetry_instrumentation_toolaudit._jsonable import (
+    bounded_dumps,
+    dumps,
+    exportable,
+    to_jsonable,
+)
+from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit._stamping import keep_identity
 from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit._summary import (
     error_type_of,
@@ -47,9 +56,6 @@ from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
 from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 
 R = TypeVar("R")
-MAX_ERROR_MESSAGE = 512
-MAX_STACKTRACE = 16384
-"""Characters of ``exception.stacktrace`` kept (its start and end) after redaction."""
 
 
 @dataclasses.dataclass
@@ -68,15 +74,11 @@ class ToolCall:
     links: Sequence[Link] = ()
     attributes: Mapping[str, Any] | None = None
     """Extra attributes an integration wants on the span."""
-
-
-def _bounded(stacktrace: str) -> str:
-    """The stack trace, its middle cut out when longer than MAX_STACKTRACE (a huge exception
-    message repeated at its end must not make a huge attribute)."""
-    if len(stacktrace) <= MAX_STACKTRACE:
-        return stacktrace
-    half = MAX_STACKTRACE // 2
-    return f"{stacktrace[:half]}\n...[{len(stacktrace) - 2 * half} characters cut]...\n{stacktrace[-half:]}"
+    user_id: str | None = None
+    """The user the model request named (attribution source ``request``): used where neither an
+    audit_context nor the incoming HTTP request names one."""
+    conversation_id: str | None = None
+    """The conversation the model request named, used likewise."""
 
 
 def redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
@@ -112,7 +114,9 @@ class ActiveCall:
             if span.is_recording():
                 found = self._found
                 before = sum(found.values())
-                summary = STATE.policy.redact_collect(summarize_result(result), found)
+                summary = STATE.policy.redact_collect(
+                    summarize_result(result, STATE.result_keys), found
+                )
                 failed = result_failed(result)
                 values: dict[str, Any] = {
                     attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
@@ -129,33 +133,54 @@ class ActiveCall:
         self._close()
 
     def failed(self, exc: BaseException) -> None:
-        """Record the tool's exception; the caller re-raises it unchanged."""
+        """Record the tool's exception; the caller re-raises it unchanged.
+
+        The outcome (``toolaudit.success`` false, ``error.type``, the error status) is set first and
+        alone, so that it holds whatever happens to the description of the exception after it."""
+        error_type = type(exc).__qualname__
+        span = self.span
         try:
-            span = self.span
             if span.is_recording():
-                error_type = type(exc).__qualname__
-                policy = STATE.policy
-                found = self._found
-                before = sum(found.values())
-                message = policy.redact_collect(str(exc), found)[:MAX_ERROR_MESSAGE]
-                # The SDK's stack trace ends with str(exc): redact it too, or it leaks the message.
-                stacktrace = _bounded(redacted_stacktrace(exc, policy, found))
-                summary = {"success": False, "error": message, "error_type": error_type}
-                values: dict[str, Any] = {
-                    attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary),
-                    attrs.TOOLAUDIT_SUCCESS: False,
-                    attrs.ERROR_TYPE: error_type,
-                }
-                if sum(found.values()) != before:
-                    values.update(redaction_attributes(found))
-                span.set_attributes(values)
-                span.add_event(
-                    attrs.EXCEPTION_EVENT, exception_event_attributes(exc, message, stacktrace)
-                )
+                span.set_attributes({attrs.TOOLAUDIT_SUCCESS: False, attrs.ERROR_TYPE: error_type})
                 span.set_status(Status(StatusCode.ERROR, error_type))
         except Exception as err:  # noqa: BLE001
             internal_error("recording a tool exception", err)
+        try:
+            if span.is_recording():
+                self._describe(exc, error_type)
+        except Exception as err:  # noqa: BLE001
+            internal_error("describing a tool exception", err)
         self._close()
+
+    def _describe(self, exc: BaseException, error_type: str) -> None:
+        """The redacted, bounded message and stack trace of ``exc`` on the span. The span's own
+        ``record_exception`` is not used: it formats the whole exception, message and all."""
+        policy = STATE.policy
+        found = self._found
+        before = sum(found.values())
+
+        def redact(text: str) -> str:
+            # Only cut windows of the exception's text come here; lone surrogates in them would
+            # make the exporters drop the attribute.
+            return exportable(policy.redact_collect(text, found))
+
+        message = redacted_head(exception_message(exc), MAX_ERROR_MESSAGE, redact)
+        summary = {"success": False, "error": message, "error_type": error_type}
+        values: dict[str, Any] = {attrs.TOOLAUDIT_RESULT_SUMMARY: dumps(summary)}
+        # The stack trace ends with the message: it is built from the redacted one.
+        trace_text = stacktrace(exc, message, redact)
+        if sum(found.values()) != before:
+            values.update(redaction_attributes(found))
+        self.span.set_attributes(values)
+        self.span.add_event(
+            attrs.EXCEPTION_EVENT,
+            {
+                attrs.EXCEPTION_TYPE: type_name(exc),
+                attrs.EXCEPTION_MESSAGE: message,
+                attrs.EXCEPTION_STACKTRACE: trace_text,
+                attrs.EXCEPTION_ESCAPED: "True",
+            },
+        )
 
     def _close(self) -> None:
         try:
@@ -168,13 +193,22 @@ class ActiveCall:
             internal_error("ending a tool span", exc)
 
 
+MAX_PARSED_ARGUMENTS = 64
+"""Arguments given as JSON text longer than this many times the argument bound are not parsed."""
+
+
 def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
     if arguments is None:
         return None
     if isinstance(arguments, str):
-        with contextlib.suppress(ValueError):
+        if len(arguments) > MAX_PARSED_ARGUMENTS * STATE.max_argument_bytes:
+            # Not parsed on the app's thread: whatever it holds, it is far beyond the bound.
+            return dumps({"_truncated": True, "_size": len(arguments.encode("utf-8", "replace"))})
+        # Not JSON, or nested too deep to parse: recorded as the (cut) text it is.
+        with contextlib.suppress(ValueError, RecursionError):
             arguments = json.loads(arguments)
-    safe = STATE.policy.redact_collect(to_jsonable(arguments), found)
+    # Bounded before redaction: a huge argument costs no more to record than one of the bound's size.
+    safe = STATE.policy.redact_collect(to_jsonable(arguments, STATE.max_argument_bytes), found)
     return bounded_dumps(safe, STATE.max_argument_bytes)
 
 
@@ -234,12 +268,24 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tup
     """
     base = current_attribution()
     policy = STATE.policy
-    key = (call.name, call.model, call.provider, call.trigger, call.description, id(policy))
+    key = (
+        call.name,
+        call.model,
+        call.provider,
+        call.trigger,
+        call.description,
+        call.user_id,
+        call.conversation_id,
+        id(policy),
+    )
     derived = base._derived
     cached = derived.get(key)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    attribution = base.merged(tool_name=call.name, model=call.model, provider=call.provider)
+    attribution = base
+    if call.user_id is not None or call.conversation_id is not None:
+        attribution = attribution.requested(call.user_id, call.conversation_id)
+    attribution = attribution.merged(tool_name=call.name, model=call.model, provider=call.provider)
     trigger = call.trigger or attribution.trigger or CallTrigger.USER_REQUEST
     if call.trigger is not None:
         attribution = attribution.merged(trigger=trigger)
@@ -312,6 +358,8 @@ def _with_remembered(call: ToolCall) -> ToolCall:
         call_id=call.call_id or found.call_id,
         model=call.model or found.model,
         provider=call.provider or found.provider,
+        user_id=call.user_id or found.user_id,
+        conversation_id=call.conversation_id or found.conversation_id,
         links=(*call.links, *remembered_links(found)),
         attributes={**remembered_attributes(found), **(call.attributes or {})},
     )
@@ -350,6 +398,7 @@ def start_call(call: ToolCall, fn: Callable[..., Any] | None = None) -> ActiveCa
             # Keep the twin's own ids and arguments when it has them; add what it lacks.
             existing = parent.attributes  # type: ignore[attr-defined]
             parent.set_attributes({k: v for k, v in values.items() if k not in existing})
+            keep_identity(parent, values)
             for link in call.links:
                 parent.add_link(link.context, link.attributes)
             ctx = attach_attribution(attribution)

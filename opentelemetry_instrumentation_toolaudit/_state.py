@@ -11,9 +11,13 @@ from collections.abc import Iterable
 
 from opentelemetry import trace
 
+from opentelemetry_instrumentation_toolaudit._summary import ResultKeys
 from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES,
+    OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY,
+    OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY,
+    OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.version import __version__
@@ -21,6 +25,8 @@ from opentelemetry_instrumentation_toolaudit.version import __version__
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 SCOPE_NAME = "opentelemetry_instrumentation_toolaudit"
 DEFAULT_MAX_ARGUMENT_BYTES = 8192
+DEFAULT_METADATA_USER_KEY = "user_id"
+DEFAULT_METADATA_CONVERSATION_KEY = "conversation_id"
 
 
 def _env_int(name: str, default: int) -> int:
@@ -36,7 +42,10 @@ class _State:
         "fail_closed_tools",
         "intent_records",
         "max_argument_bytes",
+        "metadata_conversation_key",
+        "metadata_user_key",
         "policy",
+        "result_keys",
         "tracer",
     )
 
@@ -51,6 +60,12 @@ class _State:
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
         self.fail_closed_tools: frozenset[str] = frozenset()
         self.intent_records = False
+        self._zero_code_defaults()
+
+    def _zero_code_defaults(self) -> None:
+        self.result_keys = ResultKeys()
+        self.metadata_user_key = DEFAULT_METADATA_USER_KEY
+        self.metadata_conversation_key = DEFAULT_METADATA_CONVERSATION_KEY
 
     def configure(
         self,
@@ -66,6 +81,15 @@ class _State:
         audit = ExporterConfig.from_env()
         self.fail_closed_tools = audit.fail_closed_tools | frozenset(fail_closed_tools)
         self.intent_records = audit.intent_records
+        self.result_keys = ResultKeys.parse(os.environ.get(OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS))
+        self.metadata_user_key = (
+            os.environ.get(OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY, "").strip()
+            or DEFAULT_METADATA_USER_KEY
+        )
+        self.metadata_conversation_key = (
+            os.environ.get(OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY, "").strip()
+            or DEFAULT_METADATA_CONVERSATION_KEY
+        )
 
     def reset(self) -> None:
         self.tracer = None
@@ -73,6 +97,7 @@ class _State:
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
         self.fail_closed_tools = frozenset()
         self.intent_records = False
+        self._zero_code_defaults()
 
     def current_tracer(self) -> trace.Tracer:
         return self.tracer or self.default_tracer

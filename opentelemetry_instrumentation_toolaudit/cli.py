@@ -3,13 +3,16 @@
 Exit codes: 0 ok, 1 a check failed (a broken trail, a bad proof), 2 usage error or unreadable input
 (a missing, unreadable or corrupt sink, key or proof file), 141 stdout was closed early (``toolaudit
 prove … | head -1``: as git and other pipeline tools killed by SIGPIPE, quietly, and never 0, so a
-failed check is not mistaken for success). Human summaries go to stderr, machine output
-(``--format json``, proofs) to stdout. Error messages never show a password of a sink URL.
+failed check is not mistaken for success). The verdict of ``verify`` and ``check-proof`` goes to
+stdout (``OK: …`` / ``FAIL: …``), or with ``--format json`` their JSON does and the verdict line goes
+to stderr; ``prove`` prints its proof on stdout and its summary on stderr. Error messages never show
+a password of a sink URL.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import signal
@@ -20,6 +23,10 @@ from typing import Any, NoReturn
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
+    OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS,
+)
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 EXIT_OK = 0
@@ -43,7 +50,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; subcommands register themselves here."""
     parser = _Parser(
-        prog="toolaudit", description="Verify, query and report on a toolaudit audit trail."
+        prog="toolaudit",
+        description="Verify a toolaudit audit trail, and prove or check that a record is in it.",
     )
     parser.add_argument("--version", action="version", version=f"toolaudit {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -51,16 +59,24 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser(
         "verify",
         help="check every record, link, column and signed checkpoint of a trail",
-        description="Exit 0 and 'OK: N records, root …' when the trail is intact, 1 and "
+        description="Exit 0 and 'OK: N records, root …' when the trail is intact ('OK "
+        "(self-attested: …)' when the key was found on this machine rather than pinned), 1 and "
         "'FAIL: record #i: what' naming the first bad record, 2 when the sink cannot be read.",
     )
     _sink_argument(verify)
-    verify.add_argument("--checkpoint-dir", metavar="DIR", help="also check the checkpoints in DIR")
+    verify.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help=f"also check the checkpoints in DIR (default: ${OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR} "
+        "when set, as the writer uses it)",
+    )
     verify.add_argument(
         "--public-key",
         metavar="KEY",
-        help="verifier key (file or text) that must have signed the checkpoints; default: the "
-        "writer's <signing key>.pub when it exists on this machine",
+        action="append",
+        help="pinned verifier key (file or text) that must have signed the checkpoints (repeat "
+        f"for several); default: the keys in the file ${OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS}, else "
+        "the writer's <signing key>.pub on this machine (self-attested, not pinned)",
     )
     verify.add_argument(
         "--log-id",
@@ -94,6 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--record", metavar="FILE", help="the record's canonical bytes, if not the proof's copy"
     )
+    check.add_argument("--format", choices=("text", "json"), default="text")
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check a writer's configuration (sink, keys, checkpoint directory, integrations)",
+        description="Check what a writer started with this environment (OTEL_PYTHON_TOOLAUDIT_*) "
+        "would use: the sink is reachable and this process may append to it, the signing and "
+        "hash keys are readable, the checkpoint directory is writable, and which framework "
+        "integrations will load. Creates nothing (the sink is opened read-only). Exit 0 when all "
+        "is well, 1 when something must be fixed (each failure says what to do).",
+    )
+    doctor.add_argument(
+        "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
+    )
+    doctor.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
@@ -123,7 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handler = {"verify": _verify, "prove": _prove, "check-proof": _check_proof}[args.command]
+    handler = {
+        "verify": _verify,
+        "prove": _prove,
+        "check-proof": _check_proof,
+        "doctor": _doctor,
+    }[args.command]
     try:
         code = handler(args)
         sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit
@@ -197,25 +233,78 @@ def _load_key(spec: str) -> Any:
         raise _UsageError(f"{what}: not a verifier key (not UTF-8 text)") from None
 
 
+def _trusted_keys(args: argparse.Namespace) -> tuple[list[Any], bool, str | None]:
+    """The keys verify trusts, whether they are pinned, and where they came from: ``--public-key``,
+    else the trusted-keys file, else the writer's ``.pub`` on this machine (self-attested)."""
+    if args.public_key:
+        return [_load_key(spec) for spec in args.public_key], True, "--public-key"
+    trusted = os.environ.get(OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS, "").strip()
+    if trusted:
+        from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_trusted_keys
+
+        try:
+            keys = load_trusted_keys(trusted)
+        except VerificationError as exc:
+            raise _UsageError(f"{exc} (set by {OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS})") from None
+        return keys, True, f"{OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS} ({trusted})"
+    found = _default_public_key()
+    if found:
+        return [_load_key(found)], False, found
+    return [], False, None
+
+
+def _checkpoint_dir(args: argparse.Namespace) -> str | None:
+    """``--checkpoint-dir``, else the writer's ``OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR``; a usage
+    error when the one named is not a directory."""
+    directory, source = args.checkpoint_dir, "checkpoint directory"
+    if not directory:
+        directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
+        source = f"checkpoint directory (set by {OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR})"
+    if directory and not os.path.isdir(directory):
+        why = "not a directory" if os.path.exists(directory) else "no such directory"
+        raise _UsageError(f"{source} {directory}: {why}")
+    return directory
+
+
 def _verify(args: argparse.Namespace) -> int:
     from opentelemetry_instrumentation_toolaudit.audit._verify import verify
 
-    key_spec = args.public_key or _default_public_key()
-    key = _load_key(key_spec) if key_spec else None
-    if args.checkpoint_dir and not os.path.isdir(args.checkpoint_dir):
-        why = "not a directory" if os.path.exists(args.checkpoint_dir) else "no such directory"
-        raise _UsageError(f"checkpoint directory {args.checkpoint_dir}: {why}")
+    keys, pinned, key_source = _trusted_keys(args)
+    checkpoint_dir = _checkpoint_dir(args)
     with _open(args.sink) as sink:
         result = verify(
-            sink, public_key=key, checkpoint_dir=args.checkpoint_dir, log_id=args.log_id
+            sink,
+            public_key=keys or None,
+            checkpoint_dir=checkpoint_dir,
+            log_id=args.log_id,
+            key_pinned=pinned,
         )
     if args.format == "json":
-        print(json.dumps(result.to_json(), indent=2))
+        document = result.to_json()
+        document["key_source"] = key_source
+        document["checkpoint_dir"] = checkpoint_dir
+        print(json.dumps(document, indent=2))
         print(result.summary(), file=sys.stderr)
     else:
         print(result.summary())
-        for problem in result.problems[1:10]:
+        own = [p for p in result.problems if p.cause is None]
+        for problem in own[1:10]:
             print(f"  also: record #{problem.seq}: {problem.message}", file=sys.stderr)
+        if len(own) > 10:
+            print(f"  ... {len(own) - 10} more (see --format json)", file=sys.stderr)
+        if result.follow_ons:
+            print(
+                f"  {result.follow_ons} later checks fail only because of the above "
+                "(see --format json)",
+                file=sys.stderr,
+            )
+    if keys and not pinned:
+        print(
+            f"  key: {key_source}, found beside the writer's signing key: whoever can rewrite "
+            f"the trail here can replace it too; pin the key with --public-key or "
+            f"{OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS}",
+            file=sys.stderr,
+        )
     for repair in result.repairs:
         print(f"  repaired: {repair}", file=sys.stderr)
     return EXIT_OK if result.ok else EXIT_FAILED
@@ -275,16 +364,45 @@ def _check_proof(args: argparse.Namespace) -> int:
     except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
     record = _read_input("record file", args.record) if args.record else None
+    verdict: dict[str, Any] = {"ok": True, "seq": proof.seq}
     try:
         checkpoint = check_proof(proof, key, record=record)
     except VerificationError as exc:
-        print(f"FAIL: record #{proof.seq}: {exc}", file=sys.stderr)
+        verdict.update(ok=False, error=str(exc))
+        summary = f"FAIL: record #{proof.seq}: {exc}"
+    else:
+        verdict.update(
+            origin=checkpoint.origin, tree_size=checkpoint.size, root=checkpoint.root.hex()
+        )
+        summary = (
+            f"OK: record #{proof.seq} is in the log {checkpoint.origin} of {checkpoint.size} "
+            f"records, root {checkpoint.root.hex()}"
+        )
+    # As for verify: the verdict on stdout; with --format json, the JSON there and this on stderr.
+    if args.format == "json":
+        print(json.dumps(verdict, indent=2))
+        print(summary, file=sys.stderr)
+    else:
+        print(summary)
+    return EXIT_OK if verdict["ok"] else EXIT_FAILED
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from opentelemetry_instrumentation_toolaudit._doctor import FAIL, diagnose
+
+    findings = diagnose(args.sink)
+    failed = [f for f in findings if f.status == FAIL]
+    if args.format == "json":
+        print(json.dumps([dataclasses.asdict(f) for f in findings], indent=2))
+    else:
+        for finding in findings:
+            print(f"{finding.status.upper():<5} {finding.item}: {finding.detail}")
+            if finding.fix:
+                print(f"      fix: {finding.fix}")
+    if failed:
+        print(f"doctor: {len(failed)} problem(s) to fix", file=sys.stderr)
         return EXIT_FAILED
-    print(
-        f"OK: record #{proof.seq} is in the log {checkpoint.origin} of {checkpoint.size} records, "
-        f"root {checkpoint.root.hex()}",
-        file=sys.stderr,
-    )
+    print("doctor: OK: this configuration can write the audit trail", file=sys.stderr)
     return EXIT_OK
 
 

@@ -16,6 +16,40 @@ OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS: Final = "OTEL_PYTHON_TOOLAUDIT_DISA
 OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES: Final = "OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES"
 """Upper bound on the recorded JSON of a call's arguments (default 8192)."""
 
+OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS"
+"""Comma-separated keys of a tool's result dict kept in ``toolaudit.result.summary``; ``*`` patterns
+allowed. Default ``id,*_id,status,count`` (what was acted on, its status, a count)."""
+
+# --- attribution without code -------------------------------------------------------------------
+OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY"
+"""The key of a model request's ``metadata`` that names the user (default ``user_id``, as anthropic's
+``metadata.user_id``); the openai ``user`` and ``safety_identifier`` fields are read after it."""
+
+OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY: Final = (
+    "OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY"
+)
+"""The key of a model request's ``metadata`` that names the conversation (default ``conversation_id``)."""
+
+OTEL_PYTHON_TOOLAUDIT_USER_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_USER_HEADER"
+"""An incoming HTTP request header naming the authenticated user (e.g. ``x-authenticated-user``), set
+by a gateway in front of the app; trusted as is. Unset (default): no user is read from requests."""
+
+OTEL_PYTHON_TOOLAUDIT_ROLE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_ROLE_HEADER"
+"""An incoming HTTP request header with the user's comma-separated roles (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER"
+"""An incoming HTTP request header naming the conversation (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER"
+"""An incoming HTTP request header naming the session (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER"
+"""An incoming HTTP request header stating the purpose of the request (default: none read)."""
+
+OTEL_PYTHON_TOOLAUDIT_DJANGO_USER: Final = "OTEL_PYTHON_TOOLAUDIT_DJANGO_USER"
+"""``true`` to attribute each Django request to ``request.user`` (its username) when authenticated;
+default ``false`` (reading it may cost a session and database look-up per request)."""
+
 OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES: Final = "OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES"
 """Comma-separated audit event types the audit exporter records (default: all of them)."""
 
@@ -37,13 +71,23 @@ OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_SIGNING_K
 key written beside it as ``<file>.pub``. Default ``~/.config/toolaudit/signing.key``."""
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR"
-"""A second place for signed checkpoints, written as new files only (never rewritten)."""
+"""A second place for signed checkpoints, written as new files only (never rewritten); ``toolaudit
+verify`` checks the checkpoints there too unless ``--checkpoint-dir`` names another. Default: none."""
+
+OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS"
+"""A file of pinned verifier keys (one per line, ``#`` comments) that ``toolaudit verify`` trusts
+when no ``--public-key`` is given; keep it where the writer cannot change it. Default: none (verify
+then uses the writer's ``<signing key>.pub`` from this machine and calls the result self-attested)."""
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
 """Write a signed checkpoint after this many records (default 1000)."""
 
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL"
-"""... or after this many seconds with new records (default 60)."""
+"""Also write a signed checkpoint this many seconds after new records arrive (default 60)."""
+
+OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK"
+"""``true`` to refuse to start (``SystemExit``) when the audit sink cannot be opened; ``false``
+(default): start anyway, log the problem once and keep the records in the buffer for retry."""
 # --- redaction ----------------------------------------------------------------------------------
 OTEL_PYTHON_TOOLAUDIT_HASH_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY"
 """The secret key for keyed pseudonyms and content hashes (at least 16 characters)."""

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import pytest
+from opentelemetry.trace import StatusCode
 
 from opentelemetry_instrumentation_toolaudit import audited_tool, error_counts
 from opentelemetry_instrumentation_toolaudit._state import STATE
@@ -74,7 +75,7 @@ def explode(size: int) -> str:
 
 def test_a_huge_exception_message_is_bounded(span_exporter):
     """A tool raising with a 200 KB message: re-raised unchanged; the span's exception message and
-    stack trace stay bounded, the trace keeping its start (frames) and end (the exception line)."""
+    stack trace stay bounded, the trace keeping its frames and ending with the cut message."""
     with pytest.raises(ValueError) as caught:
         explode(200_000)
     assert len(str(caught.value)) == 200_005
@@ -87,7 +88,9 @@ def test_a_huge_exception_message_is_bounded(span_exporter):
     assert (len(message), message.startswith("boom zzz")) == (512, True)
     assert len(stacktrace) < 16_500
     assert stacktrace.startswith("Traceback (most recent call last):")
-    assert "characters cut]" in stacktrace and stacktrace.rstrip().endswith("z" * 100)
+    assert stacktrace.endswith(
+        f'in explode\n    raise ValueError("boom " + "z" * size)\nValueError: {message}\n'
+    )
 
 
 def test_over_budget_arguments_become_a_marker(span_exporter):
@@ -161,3 +164,250 @@ def test_hostile_container_still_gets_its_span(span_exporter):
     assert store(Hostile(a=1)) == "ok"
     (span,) = tool_spans(span_exporter)
     assert json_attr(span, "gen_ai.tool.call.arguments") == {"payload": "<Hostile: unreadable>"}
+
+
+HUGE = 10**5000
+HUGE_MARKER = f"<int bits={HUGE.bit_length()}>"
+
+
+@audited_tool
+def pay(amount: Any) -> str:
+    return "paid"
+
+
+def test_huge_integers_in_arguments_become_markers(span_exporter):
+    """Integers too wide to print, in flat or nested arguments and as keys, become '<int bits=N>'
+    markers and the call keeps its span; integers that can be printed are kept."""
+    assert pay(HUGE) == "paid"
+    assert echo({"big": -HUGE, "wide": 2**3000, HUGE: "key", "ok": 2**64}) == "ok"
+    flat, nested = tool_spans(span_exporter)
+    assert json_attr(flat, "gen_ai.tool.call.arguments") == {"amount": HUGE_MARKER}
+    assert json_attr(nested, "gen_ai.tool.call.arguments")["payload"] == {
+        "big": HUGE_MARKER,
+        "wide": "<int bits=3001>",
+        HUGE_MARKER: "key",
+        "ok": 2**64,
+    }
+
+
+def test_a_huge_integer_in_a_result_becomes_a_marker(span_exporter):
+    """A result holding an integer too wide to print still gets its summary, with a marker."""
+
+    @audited_tool
+    def lookup() -> dict[str, Any]:
+        return {"id": HUGE, "status": "ok"}
+
+    assert lookup() == {"id": HUGE, "status": "ok"}
+    (span,) = tool_spans(span_exporter)
+    assert json_attr(span, "toolaudit.result.summary") == {
+        "success": True,
+        "id": HUGE_MARKER,
+        "status": "ok",
+    }
+    assert span.attributes["toolaudit.success"] is True
+
+
+class _UnprintableError(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def _nested(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("make", "error_type"),
+    [
+        (_UnprintableError, "_UnprintableError"),
+        (lambda: ValueError(_nested(10_000)), "ValueError"),  # str() raises RecursionError
+        (lambda: ValueError(HUGE), "ValueError"),  # str() raises ValueError (too many digits)
+    ],
+    ids=["str-raises", "nested-10k", "huge-int"],
+)
+def test_an_exception_without_text_is_recorded_as_a_failure(span_exporter, make, error_type):
+    """An exception whose str() raises is re-raised unchanged and recorded as a failure, with a
+    marker for its message."""
+    raised = make()
+
+    @audited_tool
+    def failing() -> None:
+        raise raised
+
+    with pytest.raises(type(raised)) as caught:
+        failing()
+    assert caught.value is raised
+    (span,) = tool_spans(span_exporter)
+    assert (
+        span.attributes["toolaudit.success"],
+        span.attributes["error.type"],
+        span.status.status_code,
+        span.status.description,
+    ) == (False, error_type, StatusCode.ERROR, error_type)
+    assert json_attr(span, "toolaudit.result.summary") == {
+        "success": False,
+        "error": "<exception str() failed>",
+        "error_type": error_type,
+    }
+    (event,) = span.events
+    assert event.attributes["exception.message"] == "<exception str() failed>"
+    assert event.attributes["exception.stacktrace"].endswith(
+        f"{error_type}: <exception str() failed>\n"
+    )
+
+
+def test_a_recursing_tool_records_every_call_as_failed(span_exporter):
+    """A tool that recurses until RecursionError: every one of its spans that was started says
+    success false, even those ended with the stack nearly exhausted."""
+
+    @audited_tool
+    def descend(depth: int) -> int:
+        return descend(depth + 1)
+
+    with pytest.raises(RecursionError):
+        descend(0)
+    spans = tool_spans(span_exporter)
+    assert len(spans) > 50
+    outcomes = {
+        (
+            s.attributes.get("toolaudit.success"),
+            s.attributes.get("error.type"),
+            s.status.status_code,
+        )
+        for s in spans
+    }
+    assert outcomes == {(False, "RecursionError", StatusCode.ERROR)}
+
+
+def test_a_long_exception_chain_is_cut(span_exporter):
+    """An exception at the end of a 10,000-long __context__ chain: the stack trace shows the newest
+    three, says how many it leaves out, and stays bounded."""
+
+    @audited_tool
+    def chained() -> None:
+        error = ValueError("first")
+        for i in range(10_000):
+            newer = ValueError(f"error {i}")
+            newer.__context__ = error
+            error = newer
+        raise error
+
+    with pytest.raises(ValueError, match="error 9999"):
+        chained()
+    (span,) = tool_spans(span_exporter)
+    (event,) = span.events
+    stacktrace = event.attributes["exception.stacktrace"]
+    assert stacktrace.startswith(
+        "[9998 earlier chained exceptions not shown]\n\nValueError: error 9997\n"
+    )
+    assert stacktrace.count("During handling of the above exception") == 2
+    assert stacktrace.endswith("ValueError: error 9999\n")
+    assert span.attributes["toolaudit.success"] is False
+
+
+@pytest.fixture
+def redactor_inputs(monkeypatch) -> list[int]:
+    """The length (in JSON characters) of every value handed to the redaction policy."""
+    sizes: list[int] = []
+    real = STATE.policy.redact_collect
+
+    def measuring(value: Any, found: Any) -> Any:
+        sizes.append(len(value) if isinstance(value, str) else len(json.dumps(value)))
+        return real(value, found)
+
+    monkeypatch.setattr(STATE.policy, "redact_collect", measuring)
+    return sizes
+
+
+def test_a_huge_exception_message_is_cut_before_it_is_redacted(span_exporter, redactor_inputs):
+    """A 10 MB exception message: redaction is handed at most a bounded window of it, and a card
+    number the cut crosses is still redacted, not half kept."""
+    message = "x" * 500 + " card 4111 1111 1111 1111 " + "y" * 10_000_000
+
+    @audited_tool
+    def failing() -> None:
+        raise ValueError(message)
+
+    with pytest.raises(ValueError) as caught:
+        failing()
+    assert str(caught.value) is message
+    assert max(redactor_inputs) <= 4096
+    (span,) = tool_spans(span_exporter)
+    (event,) = span.events
+    recorded = event.attributes["exception.message"]
+    assert recorded.startswith("x" * 500 + " card ")
+    assert not any(digit in recorded for digit in "0123456789")
+    assert span.attributes["toolaudit.redaction.kinds"] == ("credit_card",)
+
+
+class _CountingDict(dict):  # type: ignore[type-arg]
+    """A dict that counts how many times its items are read."""
+
+    reads = 0
+
+    def items(self):  # type: ignore[no-untyped-def]
+        type(self).reads += 1
+        return super().items()
+
+
+def test_huge_arguments_and_results_cost_a_bounded_amount_of_work(span_exporter, redactor_inputs):
+    """Arguments and a result of thousands of large rows: only what fits the bounds is copied and
+    redacted, however many rows there are."""
+    rows = [_CountingDict({f"k{j}": "v" * 1000 for j in range(20)}) for _ in range(2000)]
+
+    @audited_tool
+    def bulk(payload: Any) -> Any:
+        return payload
+
+    _CountingDict.reads = 0
+    assert bulk(rows) is rows
+    assert _CountingDict.reads <= 4
+    assert max(redactor_inputs) <= 2 * STATE.max_argument_bytes
+    (span,) = tool_spans(span_exporter)
+    assert json_attr(span, "toolaudit.result.summary") == {
+        "success": True,
+        "count": 2000,
+        "_result_size": json_attr(span, "toolaudit.result.summary")["_result_size"],
+        "_truncated": True,
+    }
+
+
+def test_lone_surrogates_in_an_exception_are_escaped(span_exporter):
+    """An exception message holding a lone surrogate is recorded escaped, in the message, the
+    summary and the stack trace, so that exporters (UTF-8 only) keep them."""
+
+    @audited_tool
+    def failing() -> None:
+        raise ValueError("bad \ud800 value")
+
+    with pytest.raises(ValueError, match="bad \ud800 value"):
+        failing()
+    (span,) = tool_spans(span_exporter)
+    (event,) = span.events
+    assert event.attributes["exception.message"] == "bad \\ud800 value"
+    assert event.attributes["exception.stacktrace"].endswith("ValueError: bad \\ud800 value\n")
+    assert json_attr(span, "toolaudit.result.summary")["error"] == "bad \\ud800 value"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "recorded"),
+    [
+        (
+            "[" * 100_000 + "]" * 100_000,
+            "[" * 2048 + "…[+197952 chars]",
+        ),  # json.loads: RecursionError
+        (json.dumps({"text": "z" * 10_000_000}), {"_truncated": True, "_size": 10_000_012}),
+    ],
+    ids=["nested-100k", "10-MB"],
+)
+def test_hostile_json_text_arguments(span_exporter, arguments, recorded):
+    """Arguments given as JSON text nested too deep to parse are recorded as cut text, and JSON text
+    far beyond the bound as a size marker without being parsed; the call keeps its span either way."""
+    from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_sync
+
+    assert run_sync(ToolCall("dispatch", arguments=arguments), lambda: "ok", (), {}) == "ok"
+    (span,) = tool_spans(span_exporter)
+    assert json_attr(span, "gen_ai.tool.call.arguments") == recorded

@@ -97,18 +97,23 @@ def test_downstream_extracts_and_marks_source(span_exporter, monkeypatch):
 
 
 def test_local_context_wins_over_baggage(span_exporter, monkeypatch):
-    """A local audit_context downstream overrides what baggage asserted."""
+    """A local audit_context downstream overrides what baggage asserted, field by field, and the
+    span names the source of the user it carries."""
     monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_BAGGAGE", "extract")
     token = otel_context.attach(_downstream_context())
     try:
         with audit_context(purpose="treatment"):
             read_chart("P-1")
+            with audit_context(user_id="usr_local"):
+                read_chart("P-2")
     finally:
         otel_context.detach(token)
-    (span,) = tool_spans(span_exporter)
-    assert span.attributes["user.id"] == "usr_up"
-    assert span.attributes["toolaudit.purpose"] == "treatment"
-    assert "toolaudit.attribution.source" not in span.attributes
+    first, second = tool_spans(span_exporter)
+    picked = ("user.id", "user.roles", "toolaudit.purpose", "toolaudit.attribution.source")
+    assert [[s.attributes.get(k) for k in picked] for s in (first, second)] == [
+        ["usr_up", ("nurse",), "treatment", "baggage"],
+        ["usr_local", ("nurse",), "treatment", "context"],
+    ]
 
 
 def test_hostile_baggage_neither_breaks_nor_silences_auditing(monkeypatch, span_exporter):

@@ -77,6 +77,7 @@ def test_sync_tool_span_has_every_attribute(span_exporter):
         "gen_ai.conversation.id": "conv_abc123",
         "gen_ai.request.model": "gpt-4.1",
         "user.id": "usr_98765",
+        "toolaudit.attribution.source": "context",
         "user.roles": ("support_agent",),
         "client.address": "10.0.1.5",
         "user_agent.original": "SupportDashboard/2.1",

@@ -23,6 +23,7 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
     NoteSigner,
     NoteVerifier,
     default_key_path,
+    load_trusted_keys,
     public_key_path,
 )
 from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
@@ -51,6 +52,7 @@ __all__ = [
     "VerifyResult",
     "check_proof",
     "default_key_path",
+    "load_trusted_keys",
     "open_sink",
     "prove",
     "public_key_path",

@@ -23,6 +23,7 @@ from typing import Any
 import rfc8785
 
 from opentelemetry_instrumentation_toolaudit._exceptions import CanonicalizationError
+from opentelemetry_instrumentation_toolaudit._jsonable import int_text
 from opentelemetry_instrumentation_toolaudit.audit._schema import FIELDS
 
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -79,8 +80,9 @@ def _escape_surrogates(value: str) -> str:
 
 def prepare(value: Any) -> Any:
     """A copy of ``value`` that RFC 8785 accepts: NaN/±Infinity become strings, -0.0 becomes 0,
-    integers beyond 2^53 become strings, tuples become lists, non-string keys become strings, lone
-    surrogates become their ``\\udxxx`` escape text."""
+    integers beyond ±(2^53 - 1) become strings of their digits (``"<int bits=N>"`` when too wide to
+    print), tuples become lists, non-string keys become strings, lone surrogates become their
+    ``\\udxxx`` escape text."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
@@ -90,7 +92,7 @@ def prepare(value: Any) -> Any:
             return _escape_surrogates(value)
         return value
     if isinstance(value, int):
-        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else str(value)
+        return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else int_text(value)
     if isinstance(value, float):
         if math.isnan(value):
             return "NaN"
@@ -98,10 +100,18 @@ def prepare(value: Any) -> Any:
             return "Infinity" if value > 0 else "-Infinity"
         return 0 if value == 0 else value
     if isinstance(value, dict):
-        return {prepare(k if isinstance(k, str) else str(k)): prepare(v) for k, v in value.items()}
+        return {prepare(_key_text(k)): prepare(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [prepare(v) for v in value]
     raise CanonicalizationError(f"type {type(value).__qualname__} has no canonical JSON form")
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int) and not isinstance(key, bool):
+        return int_text(key)
+    return str(key)
 
 
 _SIMPLE_TYPES = frozenset({str, bool, type(None)})

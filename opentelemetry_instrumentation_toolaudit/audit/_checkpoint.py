@@ -230,6 +230,31 @@ def load_verifier(spec: str) -> NoteVerifier:
     return NoteVerifier.from_vkey(spec)
 
 
+def load_trusted_keys(path: str | os.PathLike[str]) -> list[NoteVerifier]:
+    """The verifier keys listed in a trusted-keys file (``OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS``):
+    one ``<name>+<key id>+<key>`` per line; blank lines and lines starting with ``#`` are ignored.
+    Raises VerificationError naming the line of a malformed key, or when the file lists none."""
+    path = Path(path).expanduser()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise VerificationError(f"cannot read the trusted keys {path}: {exc.strerror}") from None
+    except ValueError:
+        raise VerificationError(f"trusted keys {path}: not UTF-8 text") from None
+    keys = []
+    for number, line in enumerate(lines, 1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            keys.append(NoteVerifier.from_vkey(text))
+        except VerificationError as exc:
+            raise VerificationError(f"trusted keys {path}, line {number}: {exc}") from None
+    if not keys:
+        raise VerificationError(f"trusted keys {path}: no verifier key in the file")
+    return keys
+
+
 # --- notes and checkpoints -------------------------------------------------------------------------
 
 

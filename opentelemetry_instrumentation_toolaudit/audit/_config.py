@@ -12,10 +12,13 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES,
     OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS,
     OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS,
+    OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
 )
 
 DEFAULT_BUFFER_SIZE = 10_000
 INTENT_MODES = ("off", "all")
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
 
 
 def _names(value: str | None) -> frozenset[str]:
@@ -31,6 +34,8 @@ class ExporterConfig:
     fail_closed_tools: frozenset[str] = frozenset()
     intent_records: bool = False
     """Write a ``tool.intent`` record when every tool starts (fail-closed tools always get one)."""
+    require_sink: bool = False
+    """Refuse to start when the sink cannot be opened, rather than run unaudited."""
 
     @classmethod
     def from_env(cls) -> ExporterConfig:
@@ -58,7 +63,15 @@ class ExporterConfig:
                 ", ".join(INTENT_MODES),
             )
             mode = "off"
+        require = os.environ.get(OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK, "").strip().lower()
+        if require not in ("", *_TRUE, *_FALSE):
+            logger.warning(
+                "toolaudit: %s=%r is not true or false; using true",
+                OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
+                require,
+            )
         return cls(
+            require_sink=require not in ("", *_FALSE),
             event_types=event_types | {EVENT_TOOL_INTENT},
             max_buffer=max_buffer,
             fail_closed_tools=_names(os.environ.get(OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS)),

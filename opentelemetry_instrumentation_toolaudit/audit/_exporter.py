@@ -23,11 +23,18 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
+from opentelemetry_instrumentation_toolaudit._exceptions import (
+    AuditUnavailableError,
+    ToolAuditError,
+)
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit import _records
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
+)
 
 if TYPE_CHECKING:
     from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
@@ -53,21 +60,41 @@ class AuditLogExporter(SpanExporter):
     """Writes the audited spans (tool calls, LLM requests, retrievals, declared events) to an audit log.
 
     With no arguments everything comes from the environment (``OTEL_PYTHON_TOOLAUDIT_SINK``...), which
-    is how ``OTEL_TRACES_EXPORTER=otlp,toolaudit`` creates it. ``log`` gives an already opened
-    :class:`~opentelemetry_instrumentation_toolaudit.audit.AuditLog` instead (the exporter then owns it
-    and closes it on shutdown).
+    is how ``OTEL_TRACES_EXPORTER=otlp,toolaudit`` creates it. The first argument is a sink URL
+    (``AuditLogExporter("sqlite:///audit.db")``) or an already opened
+    :class:`~opentelemetry_instrumentation_toolaudit.audit.AuditLog` (the exporter then owns it and
+    closes it on shutdown); anything else is a ``TypeError``.
+
+    The sink is opened when the exporter is built. When it cannot be, the problem is logged once, as
+    an error naming what to fix, and the records wait in the buffer while the exporter keeps retrying;
+    with ``require_sink`` (``OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK=true``) the exporter raises
+    ``SystemExit`` instead, so that the process does not start unaudited even where start-up code
+    catches every ``Exception`` (as ``opentelemetry-instrument`` does).
     """
 
     def __init__(
         self,
-        log: AuditLog | None = None,
+        log: AuditLog | str | None = None,
         *,
         sink_url: str | None = None,
         policy: RedactionPolicy | None = None,
         event_types: Collection[str] | None = None,
         max_buffer: int | None = None,
         retry_interval: float = 1.0,
+        require_sink: bool | None = None,
     ) -> None:
+        from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
+
+        if isinstance(log, str):
+            if sink_url is not None:
+                raise TypeError("AuditLogExporter: give the sink URL once, not also as sink_url")
+            log, sink_url = None, log
+        elif log is not None and not isinstance(log, AuditLog):
+            raise TypeError(
+                f"AuditLogExporter takes a sink URL (str) or an AuditLog, not {type(log).__name__}"
+            )
+        if sink_url is not None and not isinstance(sink_url, str):
+            raise TypeError(f"sink_url must be a str, not {type(sink_url).__name__}")
         config = ExporterConfig.from_env()
         self._sink_url = sink_url
         self._event_types = (
@@ -86,9 +113,39 @@ class AuditLogExporter(SpanExporter):
         self._shut_down = False
         self._counts: collections.Counter[str] = collections.Counter()
         self._worker: threading.Thread | None = None
+        if log is None:
+            self._check_sink(config.require_sink if require_sink is None else require_sink)
         with _exporters_lock:
             _exporters[:] = [r for r in _exporters if r() is not None]
             _exporters.append(weakref.ref(self))
+
+    def _check_sink(self, required: bool) -> None:
+        """Open the sink now, so that a misconfiguration shows at start rather than as lost records."""
+        try:
+            with suppress_instrumentation():
+                self._open_log().sink.check_writable()
+            return
+        except Exception as exc:  # noqa: BLE001 - reported below; the exporter keeps retrying
+            # Only this package's own errors are quoted: they name a place, never a value.
+            why = str(exc) if isinstance(exc, ToolAuditError) else type(exc).__name__
+        why = redact_url(why)
+        if required:
+            message = (
+                f"toolaudit: refusing to start: the audit sink cannot be used: {why}; "
+                f"{OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK} is set (run `toolaudit doctor` to check "
+                "the configuration)"
+            )
+            logger.critical("%s", message)
+            raise SystemExit(message)
+        logger.error(
+            "toolaudit: the audit sink cannot be used: %s. Audit records wait in a buffer of %d "
+            "and are retried; beyond that they are lost (see AuditLogExporter.stats()). Run "
+            "`toolaudit doctor` to check the configuration, or set %s=true to refuse to start "
+            "without a working sink.",
+            why,
+            self._max_buffer,
+            OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
+        )
 
     # --- SpanExporter ------------------------------------------------------------------------------
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:

@@ -43,6 +43,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL,
+    OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
 
@@ -99,20 +100,42 @@ class AuditLog:
 
     @classmethod
     def from_env(cls, sink_url: str | None = None) -> AuditLog:
-        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see the README)."""
+        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see docs/configuration.md).
+
+        Raises :class:`ToolAuditError` (:class:`SinkError` for the sink) naming what to fix: the
+        variable, or the ``sink_url`` given in code."""
         url = sink_url or os.environ.get(OTEL_PYTHON_TOOLAUDIT_SINK, "").strip() or DEFAULT_SINK_URL
         every = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY, 1000, int)
         interval = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL, 60.0, float)
         directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
-        signer = NoteSigner.from_file(default_key_path())
-        sink = open_sink(url)
-        return cls(
-            sink,
-            signer=signer,
-            checkpoint_every=int(every),
-            checkpoint_interval=float(interval),
-            checkpoint_dir=directory,
-        )
+        try:
+            signer = NoteSigner.from_file(default_key_path())
+        except ToolAuditError as exc:
+            raise ToolAuditError(
+                f"{exc} (check {OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE})"
+            ) from None
+        try:
+            sink = open_sink(url)
+        except SinkError as exc:
+            source = "the sink URL given in code" if sink_url else OTEL_PYTHON_TOOLAUDIT_SINK
+            raise SinkError(f"{exc} (check {source})") from None
+        try:
+            return cls(
+                sink,
+                signer=signer,
+                checkpoint_every=int(every),
+                checkpoint_interval=float(interval),
+                checkpoint_dir=directory,
+            )
+        except OSError as exc:
+            sink.close()
+            raise ToolAuditError(
+                f"cannot create the checkpoint directory {directory}: {exc.strerror} "
+                f"(check {OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR})"
+            ) from None
+        except BaseException:
+            sink.close()
+            raise
 
     def append(
         self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False

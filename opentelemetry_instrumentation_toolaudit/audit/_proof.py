@@ -69,7 +69,9 @@ class InclusionProof:
 def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> InclusionProof:
     """An inclusion proof for record ``seq`` against ``checkpoint`` (a signed note), by default the
     latest checkpoint in the sink that covers ``seq``. Costs O(log n) reads on sinks that store
-    Merkle nodes (SQLite, PostgreSQL)."""
+    Merkle nodes (SQLite, PostgreSQL). The proof is checked against the checkpoint's root before
+    it is returned (not its signature: that needs the verifier's trusted key); VerificationError
+    when it does not lead there."""
     if checkpoint is None:
         readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
         covering = [(cp.size, note) for cp, note in readable if cp.size > seq]
@@ -94,6 +96,17 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
             f"record #{seq} is not UTF-8 text: a modified record (run `toolaudit verify`)"
         ) from None
     path = inclusion_proof(seq, cp.size, sink.subtree_hash)
+    # Built from what the sink stored (entry hash, Merkle nodes): checked against the signed root
+    # before it is handed out, so a proof that check_proof would reject is never returned.
+    try:
+        if leaf_hash(records[0].canonical).hex() != records[0].entry_hash:
+            raise VerificationError("its bytes do not match its entry hash")
+        verify_inclusion(seq, cp.size, bytes.fromhex(records[0].entry_hash), path, cp.root)
+    except (VerificationError, ValueError) as exc:
+        raise VerificationError(
+            f"the proof built from the stored record and Merkle nodes does not lead to the signed "
+            f"checkpoint for size {cp.size} ({exc}): the trail was altered (run `toolaudit verify`)"
+        ) from None
     return InclusionProof(
         seq=seq,
         tree_size=cp.size,

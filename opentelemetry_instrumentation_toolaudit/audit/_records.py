@@ -25,6 +25,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "invoke_agent"})
@@ -71,6 +72,10 @@ _LLM_DETAILS: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_USAGE_INPUT_TOKENS, "input_tokens"),
     (attrs.GEN_AI_USAGE_OUTPUT_TOKENS, "output_tokens"),
     (attrs.GEN_AI_AGENT_NAME, "agent_name"),
+)
+_TOOL_DETAILS: tuple[tuple[str, str], ...] = (
+    (attrs.GEN_AI_AGENT_NAME, "agent_name"),
+    (attrs.TOOLAUDIT_TWIN_REPLACED, "twin_replaced"),
 )
 _RAG_DETAILS: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_DATA_SOURCE_ID, "data_source_id"),
@@ -129,10 +134,14 @@ def _json_value(text: Any) -> Any:
 
 
 def _plain(value: Any) -> Any:
-    """An attribute value as JSON: sequences become lists."""
+    """An attribute value as JSON: sequences become lists; bytes, mappings and integers too wide
+    to print become what tool arguments make of them (a value the record cannot hold would keep
+    the whole batch it is in from being written)."""
     if isinstance(value, (tuple, list)):
-        return list(value)
-    return value
+        return [_plain(item) for item in value]
+    if value is None or isinstance(value, (str, bool, float)):
+        return value
+    return to_jsonable(value)
 
 
 def _failed(span: ReadableSpan) -> bool:
@@ -200,12 +209,19 @@ def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
         pairs = _LLM_DETAILS
     elif event_type == f.EVENT_RAG_QUERY:
         pairs = _RAG_DETAILS
+    elif event_type == f.EVENT_TOOL_CALL:
+        pairs = _TOOL_DETAILS
     else:
         pairs = ()
     for key, name in pairs:
         value = span_attrs.get(key)
         if value is not None:
-            details[name] = _plain(value)
+            details[name] = (
+                _json_value(value) if key == attrs.TOOLAUDIT_TWIN_REPLACED else _plain(value)
+            )
+    source = span_attrs.get(attrs.TOOLAUDIT_ATTRIBUTION_SOURCE)
+    if source is not None:
+        details["attribution_source"] = source
     for key, value in span_attrs.items():
         if key.startswith(attrs.TOOLAUDIT_EVENT_PREFIX) and key != attrs.TOOLAUDIT_EVENT_TYPE:
             details[key[len(attrs.TOOLAUDIT_EVENT_PREFIX) :]] = _plain(value)
@@ -222,9 +238,9 @@ def _resource_fields(span: ReadableSpan, body: dict[str, Any]) -> None:
     ):
         value = resource.get(key)
         if value is not None:
-            body[field] = value
+            body[field] = _plain(value)
     environment = resource.get(attrs.DEPLOYMENT_ENVIRONMENT)
     if environment is None:
         environment = resource.get(attrs.DEPLOYMENT_ENVIRONMENT_LEGACY)
     if environment is not None:
-        body[f.DEPLOYMENT_ENVIRONMENT] = environment
+        body[f.DEPLOYMENT_ENVIRONMENT] = _plain(environment)

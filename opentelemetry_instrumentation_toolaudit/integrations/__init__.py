@@ -31,9 +31,14 @@ def all_integrations() -> list[Integration]:
     from opentelemetry_instrumentation_toolaudit.integrations import (
         agents,
         anthropic,
+        crewai,
         genai,
+        http,
+        langchain,
+        llamaindex,
         mcp,
         openai,
+        pydantic_ai,
     )
 
     return [
@@ -42,4 +47,9 @@ def all_integrations() -> list[Integration]:
         Integration("anthropic", "anthropic", anthropic.patch),
         *genai.INTEGRATIONS,
         *mcp.INTEGRATIONS,
+        *http.INTEGRATIONS,
+        *langchain.INTEGRATIONS,
+        *pydantic_ai.INTEGRATIONS,
+        *llamaindex.INTEGRATIONS,
+        *crewai.INTEGRATIONS,
     ]

@@ -78,6 +78,10 @@ class RememberedCall:
     response_id: str | None = None
     chat_context: SpanContext | None = None
     """The span current around the API call (the chat span of an LLM instrumentation, if any)."""
+    user_id: str | None = None
+    """The user the model request named (openai ``user``, ``metadata``...), if any."""
+    conversation_id: str | None = None
+    """The conversation the model request named, if any."""
     claimed: bool = dataclasses.field(default=False, init=False)
     trace_id: int = dataclasses.field(default=0, init=False)
     """The chat span's trace id, 0 when there was no span."""

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanContext
 
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._patching import Patcher
+from opentelemetry_instrumentation_toolaudit._state import STATE
 from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
     REGISTRY,
     RememberedCall,
@@ -40,6 +41,12 @@ class ModelRequest:
     provider: str
     model: str | None
     chat_context: SpanContext | None
+    user_id: str | None = None
+    """The user the request names (see :func:`requested_user`)."""
+    conversation_id: str | None = None
+    """The conversation the request names (``metadata``, the Responses API's ``conversation``)."""
+    previous_response_id: str | None = None
+    """The Responses API's ``previous_response_id``: the response this one continues."""
 
 
 class StreamObserver(abc.ABC):
@@ -209,6 +216,30 @@ def requested_model(options: Any) -> str | None:
     body = getattr(options, "json_data", None)
     model = body.get("model") if isinstance(body, dict) else None
     return model if isinstance(model, str) and model else None
+
+
+def request_body(options: Any) -> dict[str, Any]:
+    """The request's JSON body, or an empty dict."""
+    body = getattr(options, "json_data", None)
+    return body if isinstance(body, dict) else {}
+
+
+def _metadata(body: dict[str, Any], key: str) -> Any:
+    metadata = body.get("metadata")
+    return metadata.get(key) if isinstance(metadata, dict) else None
+
+
+def requested_user(body: dict[str, Any], *fields: str) -> str | None:
+    """The user a model request names: ``metadata[<user key>]``, then each of ``fields`` (openai's
+    ``user`` and ``safety_identifier``)."""
+    return first_text(
+        _metadata(body, STATE.metadata_user_key), *(body.get(name) for name in fields)
+    )
+
+
+def requested_conversation(body: dict[str, Any]) -> str | None:
+    """The conversation a model request names in ``metadata[<conversation key>]``."""
+    return first_text(_metadata(body, STATE.metadata_conversation_key))
 
 
 def first_text(*values: Any) -> str | None:

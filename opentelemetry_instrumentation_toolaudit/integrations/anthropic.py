@@ -3,6 +3,8 @@
 The app reads the ``tool_use`` content blocks of a Message and runs its handlers; each block is
 remembered (id, name, input, model, message id, the span around the API call) so the audited dispatch
 links to it. Streams are read as they pass: a block is complete at its ``content_block_stop``.
+Each block also carries the user the request names in ``metadata.user_id`` (the configured metadata
+user key), for attribution where the app's code sets none.
 """
 
 from __future__ import annotations
@@ -27,7 +29,10 @@ from opentelemetry_instrumentation_toolaudit.integrations._stainless import (
     first_text,
     patch_sdk,
     path_of,
+    request_body,
+    requested_conversation,
     requested_model,
+    requested_user,
 )
 from opentelemetry_instrumentation_toolaudit.integrations._versions import version_supported
 
@@ -89,6 +94,8 @@ class _MessageStream(StreamObserver):
                     model=self._model,
                     response_id=self._message_id,
                     chat_context=self._request.chat_context,
+                    user_id=self._request.user_id,
+                    conversation_id=self._request.conversation_id,
                 )
             ]
         )
@@ -100,7 +107,15 @@ class _Anthropic(ModelSDK):
     def request_of(self, client: Any, options: Any) -> ModelRequest | None:
         if not path_of(options).endswith(MESSAGES):
             return None
-        return ModelRequest(MESSAGES, PROVIDER, requested_model(options), current_chat_context())
+        body = request_body(options)
+        return ModelRequest(
+            MESSAGES,
+            PROVIDER,
+            requested_model(options),
+            current_chat_context(),
+            user_id=requested_user(body),
+            conversation_id=requested_conversation(body),
+        )
 
     def calls_in(self, result: Any, request: ModelRequest) -> list[RememberedCall]:
         if field(result, "type") != "message":
@@ -123,6 +138,8 @@ class _Anthropic(ModelSDK):
                     model=model,
                     response_id=message_id,
                     chat_context=request.chat_context,
+                    user_id=request.user_id,
+                    conversation_id=request.conversation_id,
                 )
             )
         return calls

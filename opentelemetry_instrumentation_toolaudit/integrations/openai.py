@@ -4,10 +4,18 @@ The openai SDK runs no tools: the app reads ``message.tool_calls`` (Chat Complet
 ``function_call`` output items (Responses) and calls its own handler. This integration only reads
 those responses, streamed or not, sync or async, and remembers each call (see ``_remembered``). The
 SDK's results are returned unchanged.
+
+Each call also carries who the request was made for, when the request says so (``metadata`` under the
+configured user and conversation keys, ``user``, ``safety_identifier``, the Responses API's
+``conversation``), for attribution where the app's code sets none. A response that continues a
+chain (``previous_response_id``) with no named conversation belongs to the conversation named by the
+chain's first response id; the first response itself names none (nothing yet says it is continued).
 """
 
 from __future__ import annotations
 
+import collections
+import threading
 from types import ModuleType
 from typing import Any
 
@@ -27,7 +35,10 @@ from opentelemetry_instrumentation_toolaudit.integrations._stainless import (
     first_text,
     patch_sdk,
     path_of,
+    request_body,
+    requested_conversation,
     requested_model,
+    requested_user,
 )
 from opentelemetry_instrumentation_toolaudit.integrations._versions import version_supported
 
@@ -36,6 +47,45 @@ PROVIDER = "openai"
 AZURE_PROVIDER = "azure.ai.openai"
 CHAT = "/chat/completions"
 RESPONSES = "/responses"
+USER_FIELDS = ("user", "safety_identifier")
+MAX_CHAINS = 4096
+
+
+class _ResponseChains:
+    """The first response of each ``previous_response_id`` chain seen, by response id (bounded)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._root: collections.OrderedDict[str, str] = collections.OrderedDict()
+
+    def conversation(self, request: ModelRequest, response_id: str | None) -> str | None:
+        """The conversation of ``response_id``: the one its request names, else its chain's root."""
+        if request.conversation_id is not None or request.endpoint != RESPONSES:
+            return request.conversation_id
+        previous = request.previous_response_id
+        with self._lock:
+            root = self._root.get(previous, previous) if previous else None
+            if response_id:
+                # A response that continues none may start a chain: it is the root of its own.
+                self._root[response_id] = root or response_id
+                while len(self._root) > MAX_CHAINS:
+                    self._root.popitem(last=False)
+        return root
+
+    def clear(self) -> None:
+        with self._lock:
+            self._root.clear()
+
+
+CHAINS = _ResponseChains()
+
+
+def _conversation_param(body: dict[str, Any]) -> str | None:
+    """The Responses API's ``conversation``: an id, or an object with an ``id``."""
+    conversation = body.get("conversation")
+    if isinstance(conversation, dict):
+        conversation = conversation.get("id")
+    return first_text(conversation)
 
 
 def _remembered(
@@ -44,6 +94,7 @@ def _remembered(
     response_id: str | None,
     request: ModelRequest,
     model: str | None,
+    conversation_id: str | None,
 ) -> RememberedCall | None:
     """The call named by ``spec`` (its ``name`` and ``arguments``, or ``input`` for custom tools)."""
     name = field(spec, "name")
@@ -60,6 +111,8 @@ def _remembered(
         model=model,
         response_id=response_id,
         chat_context=request.chat_context,
+        user_id=request.user_id,
+        conversation_id=conversation_id,
     )
 
 
@@ -68,23 +121,30 @@ def _chat_tool_call(
 ) -> RememberedCall | None:
     """A ``ChatCompletionMessageToolCall`` (function or custom) as a remembered call."""
     spec = field(tool_call, "function") or field(tool_call, "custom")
-    return _remembered(field(tool_call, "id"), spec, response_id, request, model)
+    return _remembered(
+        field(tool_call, "id"), spec, response_id, request, model, request.conversation_id
+    )
 
 
 def _response_item_call(
-    item: Any, response_id: str | None, request: ModelRequest, model: str | None
+    item: Any,
+    response_id: str | None,
+    request: ModelRequest,
+    model: str | None,
+    conversation_id: str | None,
 ) -> RememberedCall | None:
     """A Responses ``function_call`` (or ``custom_tool_call``) output item as a remembered call."""
     if field(item, "type") not in ("function_call", "custom_tool_call"):
         return None
-    return _remembered(field(item, "call_id"), item, response_id, request, model)
+    return _remembered(field(item, "call_id"), item, response_id, request, model, conversation_id)
 
 
 def _response_calls(response: Any, request: ModelRequest) -> list[RememberedCall]:
     response_id = first_text(field(response, "id"))
     model = request.model or first_text(field(response, "model"))
+    conversation_id = CHAINS.conversation(request, response_id)
     calls = (
-        _response_item_call(item, response_id, request, model)
+        _response_item_call(item, response_id, request, model, conversation_id)
         for item in as_sequence(field(response, "output"))
     )
     return [c for c in calls if c is not None]
@@ -139,6 +199,8 @@ class _ChatStream(StreamObserver):
                         model=self._model,
                         response_id=self._response_id,
                         chat_context=self._request.chat_context,
+                        user_id=self._request.user_id,
+                        conversation_id=self._request.conversation_id,
                     )
                 )
         REGISTRY.remember(calls)
@@ -161,7 +223,11 @@ class _ResponsesStream(StreamObserver):
             self._model = self._model or first_text(field(response, "model"))
         elif kind == "response.output_item.done":
             call = _response_item_call(
-                field(event, "item"), self._response_id, self._request, self._model
+                field(event, "item"),
+                self._response_id,
+                self._request,
+                self._model,
+                CHAINS.conversation(self._request, self._response_id),
             )
             if call is not None:
                 self._remember([call])
@@ -187,7 +253,16 @@ class _OpenAI(ModelSDK):
         else:
             return None
         provider = AZURE_PROVIDER if "Azure" in type(client).__name__ else PROVIDER
-        return ModelRequest(endpoint, provider, requested_model(options), current_chat_context())
+        body = request_body(options)
+        return ModelRequest(
+            endpoint,
+            provider,
+            requested_model(options),
+            current_chat_context(),
+            user_id=requested_user(body, *USER_FIELDS),
+            conversation_id=requested_conversation(body) or _conversation_param(body),
+            previous_response_id=first_text(body.get("previous_response_id")),
+        )
 
     def calls_in(self, result: Any, request: ModelRequest) -> list[RememberedCall]:
         kind = field(result, "object")

@@ -20,7 +20,7 @@ Usage::
 of the tracer provider (the one ``opentelemetry-instrument`` configured, or the one passed in), so
 every exporter receives redacted spans, and a ``RedactingLogRecordProcessor`` first among the logger
 provider's processors, for OpenTelemetry log records. Configuration is by environment variables; see
-:meth:`RedactionPolicy.from_env` and the README's Redaction section.
+:meth:`RedactionPolicy.from_env` and docs/redaction.md.
 """
 
 from __future__ import annotations

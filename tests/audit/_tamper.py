@@ -28,6 +28,18 @@ def _pg(url: str):  # type: ignore[no-untyped-def]
     return conn
 
 
+def drop_sqlite_triggers(conn: sqlite3.Connection, table: str) -> None:
+    """Drop every trigger on ``table``, as whoever owns the database file can."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?", (table,)
+        )
+    ]
+    for name in names:
+        conn.execute(f'DROP TRIGGER "{name}"')
+
+
 def read_rows(url: str) -> list[Row]:
     if url.startswith("jsonl"):
         with open(_path(url), "rb") as f:
@@ -74,8 +86,16 @@ def read_rows(url: str) -> list[Row]:
     return out
 
 
-def write_rows(url: str, rows: list[Row]) -> None:
-    """Replace every stored record with ``rows`` (the attacker's edit)."""
+def write_rows(url: str, rows: list[Row], *, head: bool = True) -> None:
+    """Replace every stored record with ``rows`` (the attacker's edit); with ``head``, also store
+    the head of ``rows``, as a thorough attacker would, so that only the chain, the Merkle tree and
+    the checkpoints are left to give the edit away."""
+    _write_rows(url, rows)
+    if head:
+        write_head(url, rows)
+
+
+def _write_rows(url: str, rows: list[Row]) -> None:
     if url.startswith("jsonl"):
         with open(_path(url), "wb") as f:
             for r in rows:
@@ -100,8 +120,7 @@ def write_rows(url: str, rows: list[Row]) -> None:
     ]
     if url.startswith("sqlite"):
         conn = sqlite3.connect(_path(url))
-        conn.execute("DROP TRIGGER IF EXISTS audit_records_no_update")
-        conn.execute("DROP TRIGGER IF EXISTS audit_records_no_delete")
+        drop_sqlite_triggers(conn, "audit_records")
         conn.execute("DELETE FROM audit_records")
         conn.executemany(
             f"INSERT INTO audit_records ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -119,6 +138,46 @@ def write_rows(url: str, rows: list[Row]) -> None:
                 values,
             )
         conn.execute("ALTER TABLE audit_records ENABLE TRIGGER USER")
+
+
+def write_head(url: str, rows: list[Row], size: int | None = None) -> None:
+    """Store the head of ``rows`` (or a head claiming ``size`` records, with the frontier of
+    ``rows``) as the sink's head, as an attacker who rewrote the records would."""
+    from opentelemetry_instrumentation_toolaudit.audit._chain import GENESIS_HASH
+    from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
+
+    frontier = Frontier()
+    for r in rows:
+        frontier.append(r["entry_hash"])
+    n = len(rows) if size is None else size
+    prev = rows[-1]["entry_hash"].hex() if rows else GENESIS_HASH
+    if url.startswith("jsonl"):
+        import os
+
+        head = {
+            "size": n,
+            "offset": os.path.getsize(_path(url)),
+            "prev": prev,
+            "frontier": [h.hex() for h in frontier.hashes],
+        }
+        with open(_path(url) + ".head", "w") as f:
+            json.dump(head, f)
+        return
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        drop_sqlite_triggers(conn, "audit_head")
+        conn.execute(
+            "UPDATE audit_head SET size = ?, prev_hash = ?, frontier = ?",
+            (n, prev, frontier.to_bytes()),
+        )
+        conn.commit()
+        conn.close()
+        return
+    with _pg(url) as conn:
+        conn.execute("ALTER TABLE audit_heads DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_heads")
+        conn.execute("INSERT INTO audit_heads VALUES (%s, %s, %s)", (n, prev, frontier.to_bytes()))
+        conn.execute("ALTER TABLE audit_heads ENABLE TRIGGER USER")
 
 
 def read_checkpoints(url: str) -> list[str]:
@@ -150,7 +209,7 @@ def write_checkpoints(url: str, notes: list[str]) -> None:
         return
     if url.startswith("sqlite"):
         conn = sqlite3.connect(_path(url))
-        conn.execute("DROP TRIGGER IF EXISTS audit_checkpoints_no_delete")
+        drop_sqlite_triggers(conn, "audit_checkpoints")
         conn.execute("DELETE FROM audit_checkpoints")
         conn.executemany("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", sized)
         conn.commit()

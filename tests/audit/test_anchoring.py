@@ -17,20 +17,30 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
 )
 from opentelemetry_instrumentation_toolaudit.audit._verify import REPLACED, TRUNCATED, UNANCHORED
 
-from ._tamper import add_raw_checkpoint, read_rows, reseal_from, write_checkpoints, write_rows
+from ._tamper import (
+    add_raw_checkpoint,
+    read_rows,
+    reseal_from,
+    write_checkpoints,
+    write_head,
+    write_rows,
+)
 from .conftest import body, write_log
 
 N = 17
 
 
 def _rewrite_without_checkpoints(url: str, seed: int) -> None:
-    """The attack: delete every checkpoint in the sink, edit a record, re-seal the chain after it."""
+    """The attack: delete every checkpoint in the sink, edit a record, re-seal the chain after it
+    and store its head."""
     rows = read_rows(url)
     k = random.Random(seed).randrange(N)
     record = json.loads(rows[k]["canonical"])
     record["user_id"] = "someone_else"
     rows[k]["canonical"] = json.dumps(record).encode()
-    write_rows(url, reseal_from(rows, k))
+    rows = reseal_from(rows, k)
+    write_rows(url, rows)
+    write_head(url, rows)
     write_checkpoints(url, [])
 
 

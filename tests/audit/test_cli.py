@@ -168,7 +168,8 @@ def test_bad_public_key_exits_2(tmp_path, capsys):
 
 
 def test_prove_and_check_proof_round_trip(tmp_path, key, capsys):
-    """`prove` prints a JSON proof that `check-proof` accepts offline, and rejects once altered."""
+    """`prove` prints a JSON proof that `check-proof` accepts offline, and rejects once altered;
+    check-proof's verdict is on stdout."""
     signer, pub = key
     url = f"sqlite:///{tmp_path}/a.db"
     write_log(url, signer, 300)
@@ -180,21 +181,84 @@ def test_prove_and_check_proof_round_trip(tmp_path, key, capsys):
     proof = json.loads(out)
     assert (proof["seq"], proof["tree_size"]) == (123, 300)
     (tmp_path / "p.json").write_text(out)
-    code, _, err = run(capsys, "check-proof", str(tmp_path / "p.json"), "--public-key", pub)
+    code, out, err = run(capsys, "check-proof", str(tmp_path / "p.json"), "--public-key", pub)
     assert (
         code,
-        re.match(
-            r"OK: record #123 is in the log test\.example/audit/[0-9a-f]{32} of 300 records", err
+        re.fullmatch(
+            r"OK: record #123 is in the log test\.example/audit/[0-9a-f]{32} of 300 records, "
+            r"root [0-9a-f]{64}\n",
+            out,
         )
         is not None,
-    ) == (0, True)
+        err,
+    ) == (0, True, "")
     proof["record"] = proof["record"].replace("usr_", "usX_")
     (tmp_path / "bad.json").write_text(json.dumps(proof))
-    code, _, err = run(capsys, "check-proof", str(tmp_path / "bad.json"), "--public-key", pub)
+    code, out, err = run(capsys, "check-proof", str(tmp_path / "bad.json"), "--public-key", pub)
+    assert (code, out, err) == (
+        1,
+        "FAIL: record #123: the record does not hash to the proof's leaf hash\n",
+        "",
+    )
+
+
+def test_check_proof_json_format(tmp_path, key, capsys):
+    """check-proof --format json prints its verdict as JSON on stdout and the summary on stderr,
+    for an accepted and a rejected proof alike."""
+    signer, pub = key
+    url = f"sqlite:///{tmp_path}/a.db"
+    write_log(url, signer, 40)
+    _, out, _ = run(capsys, "prove", url, "7")
+    proof = json.loads(out)
+    (tmp_path / "p.json").write_text(out)
+    code, out, err = run(
+        capsys, "check-proof", str(tmp_path / "p.json"), "--public-key", pub, "--format", "json"
+    )
+    verdict = json.loads(out)
+    assert (code, verdict) == (
+        0,
+        {
+            "ok": True,
+            "seq": 7,
+            "origin": proof["checkpoint"].split("\n", 1)[0],
+            "tree_size": 40,
+            "root": verdict["root"],
+        },
+    )
     assert (
-        code,
-        err,
-    ) == (1, "FAIL: record #123: the record does not hash to the proof's leaf hash\n")
+        err
+        == f"OK: record #7 is in the log {verdict['origin']} of 40 records, root {verdict['root']}\n"
+    )
+    proof["record"] = proof["record"].replace("usr_", "usX_")
+    (tmp_path / "bad.json").write_text(json.dumps(proof))
+    code, out, err = run(
+        capsys, "check-proof", str(tmp_path / "bad.json"), "--public-key", pub, "--format", "json"
+    )
+    assert (code, json.loads(out), err) == (
+        1,
+        {"ok": False, "seq": 7, "error": "the record does not hash to the proof's leaf hash"},
+        "FAIL: record #7: the record does not hash to the proof's leaf hash\n",
+    )
+
+
+def test_verify_reports_a_deletion_once(tmp_path, key, capsys):
+    """A record deleted from the middle: one FAIL line naming it, and one line counting the later
+    checks that fail only because of it, not a false line per later record."""
+    signer, pub = key
+    url = f"sqlite:///{tmp_path}/a.db"
+    write_log(url, signer, 16, checkpoint_dir=tmp_path / "cps")
+    rows = read_rows(url)
+    del rows[4]
+    write_rows(url, rows)
+    code, out, err = run(
+        capsys, "verify", url, "--public-key", pub, "--checkpoint-dir", str(tmp_path / "cps")
+    )
+    assert (code, out, err) == (
+        1,
+        "FAIL: record #4: record #4 is missing (the next stored record is #5): deleted "
+        "(and 2 follow-on failures caused by it)\n",
+        "  2 later checks fail only because of the above (see --format json)\n",
+    )
 
 
 def test_prove_without_a_covering_checkpoint_fails(tmp_path, key, capsys):

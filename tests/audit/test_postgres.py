@@ -153,3 +153,115 @@ def test_verify_result_and_closed_log_never_show_the_password(pg_url, signer):
     with open_sink(url, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
     assert "s3cret-pw" not in str(closed.value) + json.dumps(result.to_json())
+
+
+def test_writer_role_cannot_write_metadata(pg_url, writer_url, signer):
+    """The writer role may read the log id but not add to audit_meta (granted SELECT only, even
+    where an earlier version had granted INSERT)."""
+    role = writer_url.split("://", 1)[1].split("@", 1)[0]
+    with _pg(pg_url) as admin:
+        admin.execute(f'GRANT INSERT ON audit_meta TO "{role}"')  # as grant_writer once did
+    with open_sink(pg_url) as owner:
+        assert isinstance(owner, PostgresSink)
+        owner.grant_writer(role)
+        log_id = owner.log_id()
+    with open_sink(writer_url) as sink:
+        assert sink.log_id() == log_id
+    with (
+        _pg(writer_url) as conn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied"),
+    ):
+        conn.execute("INSERT INTO audit_meta VALUES ('origin', 'someone/else')")
+
+
+def test_writer_role_opening_the_sink_writes_nothing_and_logs_nothing(
+    pg_url, writer_url, signer, caplog
+):
+    """A writer opening a sink its owner set up finds the log id and head check in place: no
+    failed attempt to create them is logged."""
+    with open_sink(pg_url):
+        pass
+    with caplog.at_level("WARNING"), AuditLog(open_sink(writer_url), signer=signer) as log:
+        log.append([body(0)])
+    assert [r.getMessage() for r in caplog.records if "toolaudit" in r.getMessage()] == []
+
+
+def _forged_head_after(conn, size: int, extra: int, gap: int) -> None:
+    """As the writer role: add ``extra`` sealed records ``gap`` places past the head, then a head
+    row claiming them."""
+    from ._tamper import forge
+
+    (prev,) = conn.execute(
+        "SELECT encode(entry_hash, 'hex') FROM audit_records WHERE seq = %s", (size - 1,)
+    ).fetchone()
+    for i in range(extra):
+        row = forge(body(900 + i), size + gap + i, prev)
+        conn.execute(
+            "INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical) "
+            "VALUES (%s, %s, %s, %s)",
+            (row["seq"], row["entry_hash"], row["prev_hash"], row["canonical"]),
+        )
+        prev = row["entry_hash"].hex()
+    claimed = size + gap + extra if extra else size + 50
+    conn.execute("INSERT INTO audit_heads VALUES (%s, %s, %s)", (claimed, prev, b"\x00" * 32))
+
+
+@pytest.mark.parametrize(
+    ("extra", "gap"),
+    [
+        (0, 0),  # a head claiming 50 records that are not there
+        (2, 10),  # records written ten places past the head, and a head covering them
+    ],
+)
+def test_writer_role_cannot_insert_a_head_that_does_not_follow_the_records(
+    pg_url, writer_url, signer, extra, gap
+):
+    """A head row inserted by the writer role must extend the previous head by exactly the
+    records written after it: one that does not is refused, and the trail still verifies and
+    takes appends."""
+    with open_sink(pg_url):
+        pass
+    with AuditLog(open_sink(writer_url), signer=signer) as log:
+        log.append([body(i) for i in range(7)])
+    with (
+        psycopg.connect(writer_url.split("?")[0]) as conn,
+        pytest.raises(psycopg.errors.CheckViolation, match="a new head must extend the head"),
+    ):
+        conn.execute(f'SET search_path TO "{pg_url.rsplit("%3D", 1)[1]}"')
+        _forged_head_after(conn, 7, extra, gap)
+    with AuditLog(open_sink(writer_url), signer=signer) as log:
+        log.append([body(7)])
+    with open_sink(pg_url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert (result.size, result.problems) == (8, [])
+
+
+def test_head_check_is_installed_on_a_schema_created_without_it(pg_url, signer):
+    """Opening a schema created before head rows were checked installs the check (as its owner)."""
+    with AuditLog(open_sink(pg_url), signer=signer) as log:
+        log.append([body(0)])
+    with _pg(pg_url) as conn:
+        conn.execute("DROP TRIGGER audit_heads_follow_records ON audit_heads")
+    with open_sink(pg_url):
+        pass
+    with _pg(pg_url) as conn:
+        (count,) = conn.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_heads_follow_records'"
+        ).fetchone()
+    assert count == 1
+
+
+def test_deleted_head_rows_fail_verify(pg_url, signer):
+    """Head rows deleted by the owner (every later append would then fail on record #0) are
+    reported at record #0."""
+    from opentelemetry_instrumentation_toolaudit.audit._verify import HEAD
+
+    with AuditLog(open_sink(pg_url), signer=signer) as log:
+        log.append([body(i) for i in range(5)])
+    with _pg(pg_url) as conn:
+        conn.execute("ALTER TABLE audit_heads DISABLE TRIGGER USER")
+        conn.execute("DELETE FROM audit_heads")
+        conn.execute("ALTER TABLE audit_heads ENABLE TRIGGER USER")
+    with open_sink(pg_url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert [(p.seq, p.kind) for p in result.problems] == [(0, HEAD)]

@@ -1,4 +1,5 @@
-"""Every tamper kind, in randomized trials on every sink: verify names the first bad record and why."""
+"""Every tamper kind, in randomized trials on every sink: verify names the first bad record and why,
+lists every problem, and tells the follow-on failures (with their cause) from problems of their own."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ from opentelemetry_instrumentation_toolaudit.audit._verify import (
     COLUMN,
     DELETED,
     FORK,
+    HEAD,
     INSERTED,
     LINK,
     MODIFIED,
     REWRITTEN,
     SIGNATURE,
     TRUNCATED,
+    UNANCHORED,
 )
 
 from ._tamper import forge, read_checkpoints, read_rows, reseal_from, write_checkpoints, write_rows
@@ -37,6 +40,19 @@ from .conftest import body, write_log
 N = 23
 EVERY = 5
 TRIALS = (11, 29)
+
+
+def listed(result):
+    """Every problem as (record, kind, cause), in the order verify reports them."""
+    return [(p.seq, p.kind, p.cause) for p in result.problems]
+
+
+def has_columns(url):
+    return not url.startswith("jsonl")
+
+
+def failures(n):
+    return f"{n} follow-on failure{'' if n == 1 else 's'}"
 
 
 def _verify(url, signer, tmp_path):
@@ -73,8 +89,19 @@ def test_modified_record(trail, signer, tmp_path, seed):
     rows[k]["canonical"] = json.dumps(record, sort_keys=True, separators=(",", ":")).encode()
     write_rows(trail, rows)
     result = _verify(trail, signer, tmp_path)
-    assert (k, MODIFIED) == (result.first_bad_seq, result.problems[0].kind)
-    assert result.summary().startswith(f"FAIL: record #{k}: its bytes do not match its entry hash")
+    first = f"FAIL: record #{k}: its bytes do not match its entry hash: modified record"
+    if has_columns(trail):
+        # The tool_name column still says what the bytes said: a follow-on of the modification.
+        # The tool_name column still says what the bytes said, and the stored head was built
+        # from the hashes as they were: follow-ons of the modification.
+        assert listed(result) == [(k, MODIFIED, None), (k, COLUMN, k), (N, HEAD, k)]
+        assert result.problems[1].message == (
+            "the tool_name column does not match the record's canonical bytes (edited column)"
+        )
+        assert result.summary() == f"{first} (and 2 follow-on failures caused by it)"
+    else:
+        assert listed(result) == [(k, MODIFIED, None), (N, HEAD, k)]
+        assert result.summary() == f"{first} (and 1 follow-on failure caused by it)"
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -85,7 +112,60 @@ def test_deleted_record(trail, signer, tmp_path, seed):
     del rows[k]
     write_rows(trail, rows)
     result = _verify(trail, signer, tmp_path)
-    assert (k, DELETED) == (result.first_bad_seq, result.problems[0].kind)
+    # The next record no longer links, and the log holds one record fewer than its checkpoints:
+    # both only because of the deletion. No record after it is reported missing.
+    assert listed(result) == [(k, DELETED, None), (k, LINK, k), (N - 1, TRUNCATED, k)]
+    assert result.summary() == (
+        f"FAIL: record #{k}: record #{k} is missing (the next stored record is #{k + 1}): deleted "
+        "(and 2 follow-on failures caused by it)"
+    )
+    assert result.problems[2].message.endswith(f"covers {N}: records are missing")
+    assert result.follow_ons == 2
+
+
+def test_deleted_records_in_a_row(trail, signer, tmp_path):
+    """Several records deleted in a row are one problem naming the whole range."""
+    rows = read_rows(trail)
+    del rows[7:11]
+    write_rows(trail, rows)
+    result = _verify(trail, signer, tmp_path)
+    assert listed(result) == [(7, DELETED, None), (7, LINK, 7), (N - 4, TRUNCATED, 7)]
+    assert result.summary() == (
+        "FAIL: record #7: records #7..#10 are missing (the next stored record is #11): deleted "
+        "(and 2 follow-on failures caused by it)"
+    )
+
+
+def test_two_deletions_and_a_modification(trail, signer, tmp_path):
+    """Two deleted records and a modified one after them: each is reported at its own record
+    number (not its shifted position), and each deletion's follow-on failures name it."""
+    rows = read_rows(trail)
+    record = json.loads(rows[15]["canonical"])
+    record["user_id"] = "usr_someone_else"
+    rows[15]["canonical"] = json.dumps(record).encode()
+    del rows[10]
+    del rows[4]
+    write_rows(trail, rows)
+    result = _verify(trail, signer, tmp_path)
+    assert listed(result) == [
+        (4, DELETED, None),
+        (4, LINK, 4),
+        (10, DELETED, None),
+        (10, LINK, 10),
+        (15, MODIFIED, None),
+        *([(15, COLUMN, 15)] if has_columns(trail) else []),
+        (N - 2, TRUNCATED, 4),
+        # The head stored for the edited rows does not fit the modified record's bytes.
+        (N - 2, HEAD, 4),
+    ]
+    assert result.problems[2].message == (
+        "record #10 is missing (the next stored record is #11): deleted"
+    )
+    follow_ons = 5 if has_columns(trail) else 4
+    assert result.summary() == (
+        "FAIL: record #4: record #4 is missing (the next stored record is #5): deleted "
+        f"(and 2 more problems and {follow_ons} follow-on failures caused by them)"
+    )
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -97,21 +177,64 @@ def test_inserted_record(trail, signer, tmp_path, seed):
     shifted = [{**r, "seq": r["seq"] + 1} for r in rows[k:]]
     write_rows(trail, [*rows[:k], forged, *shifted])
     result = _verify(trail, signer, tmp_path)
-    assert (k + 1, INSERTED) == (result.first_bad_seq, result.problems[0].kind)
+    if has_columns(trail):
+        # Every record after the forged one is a place off: one follow-on failure each.
+        assert listed(result) == [
+            (k + 1, INSERTED, None),
+            (k + 1, LINK, k + 1),
+            *[(s, INSERTED, k + 1) for s in range(k + 2, N + 1)],
+        ]
+        first = f"the record's seq field says {k} (inserted or reordered record)"
+    else:
+        assert listed(result) == [(k + 1, INSERTED, None), (k + 1, LINK, k + 1)]
+        first = f"the record stored at position {k + 1} says it is #{k}: inserted or reordered"
+    assert result.summary() == (
+        f"FAIL: record #{k + 1}: {first} (and {failures(len(result.problems) - 1)} caused by it)"
+    )
 
 
-@pytest.mark.parametrize("seed", TRIALS)
-def test_reordered_records(trail, signer, tmp_path, seed):
-    """Swapping two records is reported at the first of them."""
-    i, j = sorted(random.Random(seed).sample(range(N), 2))
+@pytest.mark.parametrize(
+    "pair",
+    [
+        *(tuple(sorted(random.Random(seed).sample(range(N), 2))) for seed in TRIALS),
+        (5, 6),
+        (N - 2, N - 1),
+    ],
+)
+def test_reordered_records(trail, signer, tmp_path, pair):
+    """Swapping two records is reported at both of them (one problem when they are adjacent), the
+    links broken around them as follow-on failures."""
+    i, j = pair
     rows = read_rows(trail)
     a, b = rows[i], rows[j]
     rows[i] = {**b, "seq": a["seq"]}
     rows[j] = {**a, "seq": b["seq"]}
     write_rows(trail, rows)
     result = _verify(trail, signer, tmp_path)
-    assert i == result.first_bad_seq
-    assert result.problems[0].kind in (INSERTED, LINK)
+    after_j = [(j + 1, LINK, i if j == i + 1 else j)] if j + 1 < N else []
+    if j == i + 1:
+        expected = [(i, INSERTED, None), (i, LINK, i), (j, INSERTED, i), (j, LINK, i), *after_j]
+    else:
+        expected = [
+            (i, INSERTED, None),
+            (i, LINK, i),
+            (i + 1, LINK, i),
+            (j, INSERTED, None),
+            (j, LINK, j),
+            *after_j,
+        ]
+    assert listed(result) == expected
+    if has_columns(trail):
+        first = f"the record's seq field says {j} (inserted or reordered record)"
+    else:
+        first = f"the record stored at position {i} is #{j}: records reordered"
+    follow_ons = len(expected) - (1 if j == i + 1 else 2)
+    counts = (
+        f"{failures(follow_ons)} caused by it"
+        if j == i + 1
+        else f"1 more problem and {failures(follow_ons)} caused by them"
+    )
+    assert result.summary() == f"FAIL: record #{i}: {first} (and {counts})"
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -123,8 +246,12 @@ def test_truncated_tail(trail, signer, tmp_path, seed):
         trail, [n for n in read_checkpoints(trail) if open_checkpoint(n)[0].size <= k]
     )
     result = _verify(trail, signer, tmp_path)
-    assert (k, TRUNCATED) == (result.first_bad_seq, result.problems[0].kind)
-    assert "truncated tail" in result.summary()
+    assert listed(result) == [(k, TRUNCATED, None)]
+    summary = result.summary()
+    assert summary.startswith(
+        f"FAIL: record #{k}: the log ends after {k} records but a signed checkpoint ({tmp_path / 'cps'}/"
+    )
+    assert summary.endswith(f") covers {N}: truncated tail")
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -138,7 +265,19 @@ def test_rewritten_chain(trail, signer, tmp_path, seed):
     rows[k]["canonical"] = json.dumps(record).encode()
     write_rows(trail, reseal_from(rows, k))
     result = _verify(trail, signer, tmp_path)
-    assert (k // EVERY * EVERY, REWRITTEN) == (result.first_bad_seq, result.problems[0].kind)
+    start = k // EVERY * EVERY
+    # Each checkpoint past the rewrite fails, in the sink and in the directory; the first is the
+    # problem, the wider ones and the directory's copies follow from it.
+    failing = [size for size in (*range(EVERY, N, EVERY), N) if size > k]
+    assert listed(result) == [
+        (start, REWRITTEN, None),
+        *[(start, REWRITTEN, start)] * (2 * len(failing) - 1),
+    ]
+    assert result.summary() == (
+        f"FAIL: record #{start}: records #{start}..#{failing[0] - 1} do not match the signed "
+        f"checkpoint for size {failing[0]} (sink): chain rewritten "
+        f"(and {failures(2 * len(failing) - 1)} caused by it)"
+    )
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -164,8 +303,20 @@ def test_rewritten_and_resigned_chain(trail, signer, tmp_path, seed):
     write_checkpoints(trail, notes)
     with open_sink(trail, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
-    assert (result.first_bad_seq, result.problems[0].kind) == (0, SIGNATURE)
-    assert "fails signature verification" in result.summary()
+    # Every checkpoint fails its signature (each one a problem); that none is left to anchor the
+    # trail follows from them.
+    sizes = (*range(EVERY, N, EVERY), N)
+    assert listed(result) == [*[(0, SIGNATURE, None)] * len(sizes), (0, UNANCHORED, 0)]
+    assert [p.message.split(" (")[0] for p in result.problems[:-1]] == [
+        f"checkpoint for size {size}" for size in sizes
+    ]
+    summary = result.summary()
+    assert summary.startswith(
+        "FAIL: record #0: checkpoint for size 5 (sink) fails signature verification"
+    )
+    assert summary.endswith(
+        f"(and {len(sizes) - 1} more problems and 1 follow-on failure caused by them)"
+    )
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -175,7 +326,15 @@ def test_forked_checkpoint(trail, signer, tmp_path, seed):
     bogus = sign_checkpoint(Checkpoint(signer.name, s, bytes(32)), signer)
     write_checkpoints(trail, [*read_checkpoints(trail), bogus])
     result = _verify(trail, signer, tmp_path)
-    assert (s - EVERY, FORK) == (result.first_bad_seq, result.problems[0].kind)
+    assert listed(result) == [(s - EVERY, FORK, None), (s - EVERY, FORK, s - EVERY)]
+    assert result.summary() == (
+        f"FAIL: record #{s - EVERY}: two signed checkpoints for size {s} disagree (sink, sink): "
+        "fork (and 1 follow-on failure caused by it)"
+    )
+    assert result.problems[1].message == (
+        f"the signed checkpoint for size {s} (sink) is not consistent with the signed checkpoint "
+        f"for size {s + EVERY if s + EVERY < N else N}, which matches the log: fork"
+    )
 
 
 @pytest.mark.parametrize("seed", TRIALS)
@@ -191,8 +350,11 @@ def test_edited_column(sink_url, signer, tmp_path, seed):
     rows[k]["columns"][column] = None if column == "success" else "someone_else"
     write_rows(sink_url, rows)
     result = _verify(sink_url, signer, tmp_path)
-    assert (k, COLUMN) == (result.first_bad_seq, result.problems[0].kind)
-    assert f"the {column} column does not match" in result.summary()
+    assert listed(result) == [(k, COLUMN, None)]
+    assert result.summary() == (
+        f"FAIL: record #{k}: the {column} column does not match the record's canonical bytes "
+        "(edited column)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -215,9 +377,11 @@ def test_edited_column_with_non_string_value(sink_url, signer, tmp_path, value, 
     rows[1]["columns"]["user_id"] = disguise
     write_rows(sink_url, rows)
     result = _verify(sink_url, signer, tmp_path)
-    expected = (1, COLUMN)
-    assert expected == (result.first_bad_seq, result.problems[0].kind)
-    assert "the user_id column does not match" in result.summary()
+    assert listed(result) == [(1, COLUMN, None)]
+    assert result.summary() == (
+        "FAIL: record #1: the user_id column does not match the record's canonical bytes "
+        "(edited column)"
+    )
 
 
 @pytest.mark.parametrize("success", ["yes", 1, None])
@@ -256,5 +420,8 @@ def test_success_column_is_compared_exactly(sink_url, signer, tmp_path, success,
     rows[1]["columns"]["success"] = column
     write_rows(sink_url, rows)
     result = _verify(sink_url, signer, tmp_path)
-    assert (result.first_bad_seq, result.problems[0].kind) == (1, COLUMN)
-    assert "the success column does not match" in result.summary()
+    assert listed(result) == [(1, COLUMN, None)]
+    assert result.summary() == (
+        "FAIL: record #1: the success column does not match the record's canonical bytes "
+        "(edited column)"
+    )

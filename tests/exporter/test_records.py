@@ -108,6 +108,7 @@ def test_tool_call_record_holds_every_field(instrumented, span_exporter):
         "service_name": "support-agent",
         "service_version": "2.1.0",
         "deployment_environment": "production",
+        "details": {"attribution_source": "context"},
     }
 
 
@@ -228,6 +229,7 @@ def test_record_event_declares_an_audit_event(instrumented, span_exporter):
         "role": "supervisor",
         "target_user": "usr_42",
         "password": "***REDACTED***",
+        "attribution_source": "context",
     }
 
 

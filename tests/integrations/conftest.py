@@ -44,6 +44,7 @@ def dispatch_attributes(
     response_id: str,
     summary: str,
     user: str = "usr_1",
+    source: str = "context",
     description: str | None = None,
     failed: str | None = None,
     extra: dict[str, Any] | None = None,
@@ -51,6 +52,7 @@ def dispatch_attributes(
     """The whole attribute dict of the execute_tool span of a dispatched, remembered call."""
     expected: dict[str, Any] = {
         "user.id": user,
+        "toolaudit.attribution.source": source,
         "gen_ai.request.model": model,
         "gen_ai.provider.name": provider,
         "gen_ai.operation.name": "execute_tool",

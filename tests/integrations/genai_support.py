@@ -65,6 +65,7 @@ def expected(
         "gen_ai.conversation.id": "conv_abc123",
         "user.id": "usr_98765",
         "user.roles": ("support_agent",),
+        "toolaudit.attribution.source": "context",
         "toolaudit.trigger": "user_request",
         "toolaudit.attribution": f"User usr_98765 (support_agent) → {MODEL} → {tool} [user_request]",
         "toolaudit.result.summary": summary,

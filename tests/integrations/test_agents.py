@@ -17,9 +17,12 @@ import agents.tool as agents_tool
 import openai
 import pytest
 from agents import Agent, Runner, function_tool
-from agents.tracing import set_trace_processors, set_tracing_disabled
+from agents.tracing import TracingProcessor, set_trace_processors, set_tracing_disabled
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit.audit import _records
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
@@ -230,12 +233,15 @@ async def test_audited_function_under_the_runner_is_one_span(span_exporter):
 async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
     tracer_provider, span_exporter
 ):
-    """With opentelemetry-instrumentation-openai-agents-v2, its execute_tool span carries our audit: one span per call."""
-    from opentelemetry.instrumentation.openai_agents import OpenAIAgentsInstrumentor
+    """With opentelemetry-instrumentation-genai-openai-agents (and -genai-openai for the chat spans),
+    its execute_tool span carries our audit: one span per call."""
+    from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+    from opentelemetry.instrumentation.genai.openai_agents import OpenAIAgentsInstrumentor
 
     set_tracing_disabled(False)
-    theirs, ours = OpenAIAgentsInstrumentor(), ToolAuditInstrumentor()
+    theirs, chat, ours = OpenAIAgentsInstrumentor(), OpenAIInstrumentor(), ToolAuditInstrumentor()
     theirs.instrument(tracer_provider=tracer_provider)
+    chat.instrument(tracer_provider=tracer_provider)
     ours.instrument(tracer_provider=tracer_provider)
     try:
         calls = [("call_g", "get_order", ORD1)]
@@ -246,9 +252,10 @@ async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
             await Runner.run(responses_agent(server, get_order), "where is ORD-1?")
     finally:
         ours.uninstrument()
+        chat.uninstrument()
         theirs.uninstrument()
     (span,) = tool_spans(span_exporter)
-    assert span.instrumentation_scope.name != "opentelemetry_instrumentation_toolaudit"
+    assert span.instrumentation_scope.name == "opentelemetry.instrumentation.genai.openai_agents"
     attributes = dict(span.attributes)
     ours_only = {
         key: attributes.get(key)
@@ -263,6 +270,79 @@ async def test_contrib_openai_agents_spans_are_enriched_not_duplicated(
     # Its own chat span was current around the model call: that is what the tool span links to.
     chats = [s for s in span_exporter.get_finished_spans() if s.name.startswith("chat")]
     assert linked_span_ids(span) == [chats[0].context.span_id]
+
+
+class PlaceholderProcessor(TracingProcessor):
+    """Stands in for the frozen opentelemetry-instrumentation-openai-agents-v2 processor (its
+    successor, -genai-openai-agents, names the agent): an execute_tool span, current while the tool
+    runs, with the placeholder agent name "OpenAI Agent", which it sets again as the span ends."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+        self._open: dict[str, Any] = {}
+
+    def on_span_start(self, span: Any) -> None:
+        data = span.span_data
+        if getattr(data, "type", None) == "function":
+            attributes = {
+                "gen_ai.operation.name": "execute_tool",
+                "gen_ai.tool.name": data.name,
+                "gen_ai.agent.name": "OpenAI Agent",
+            }
+            otel = self._tracer.start_span(f"execute_tool {data.name}", attributes=attributes)
+            token = otel_context.attach(otel_trace.set_span_in_context(otel))
+            self._open[span.span_id] = (otel, token)
+
+    def on_span_end(self, span: Any) -> None:
+        opened = self._open.pop(span.span_id, None)
+        if opened is not None:
+            otel, token = opened
+            otel.set_attribute("gen_ai.agent.name", "OpenAI Agent")
+            otel_context.detach(token)
+            otel.end()
+
+    def on_trace_start(self, trace: Any) -> None:
+        pass
+
+    def on_trace_end(self, trace: Any) -> None:
+        pass
+
+    def shutdown(self) -> None:
+        pass
+
+    def force_flush(self) -> None:
+        pass
+
+
+async def test_placeholder_agent_name_gives_way_to_the_known_one(tracer_provider, span_exporter):
+    """On a twin execute_tool span the agent's own name replaces a placeholder ("OpenAI Agent") that
+    its instrumentation sets again as the span ends; the span and record say what was replaced."""
+    set_tracing_disabled(False)
+    set_trace_processors([PlaceholderProcessor(tracer_provider.get_tracer("stand-in"))])
+    ours = ToolAuditInstrumentor()
+    ours.instrument(tracer_provider=tracer_provider)
+    try:
+        calls = [("call_n", "get_order", ORD1)]
+        script = two_turns(
+            fake_api.responses_output(calls), fake_api.responses_output(text="Done.")
+        )
+        with fake_api.FakeLLMAPI(script) as server, audit_context(user_id="usr_1"):
+            agent = responses_agent(server, get_order).clone(name="Support agent")
+            await Runner.run(agent, "where is ORD-1?")
+    finally:
+        ours.uninstrument()
+        set_trace_processors([])
+    (span,) = tool_spans(span_exporter)
+    assert (span.attributes["gen_ai.agent.name"], span.attributes["toolaudit.twin.replaced"]) == (
+        "Support agent",
+        '{"gen_ai.agent.name":"OpenAI Agent"}',
+    )
+    details = _records.build_record(span, "tool.call")["details"]
+    assert details == {
+        "agent_name": "Support agent",
+        "twin_replaced": {"gen_ai.agent.name": "OpenAI Agent"},
+        "attribution_source": "context",
+    }
 
 
 def test_uninstrument_restores_the_runner(tracer_provider):

@@ -27,6 +27,7 @@ ATTRIBUTION: dict[str, Any] = {
     "user.roles": ("support_agent",),
     "gen_ai.conversation.id": "conv_abc123",
     "gen_ai.request.model": "gpt-4.1",
+    "toolaudit.attribution.source": "context",
     "toolaudit.trigger": "user_request",
 }
 GET_ORDER_SUMMARY = '{"success":true,"order_id":"ORD-456","status":"shipped"}'

@@ -61,6 +61,7 @@ async def test_afc_mcp_tool_has_one_client_span_with_the_call_id(span_exporter):
         "mcp.method.name": "tools/call",
         "user.id": "usr_98765",
         "user.roles": ("support_agent",),
+        "toolaudit.attribution.source": "context",
         "toolaudit.trigger": "user_request",
     }
     crash_text = "Error executing tool cancel_order" + (

@@ -48,6 +48,7 @@ def test_foreign_span_for_the_same_tool_is_enriched(tracer_provider, span_export
         "gen_ai.tool.type": "function",
         "gen_ai.tool.call.arguments": '{"order_id":"O-1"}',
         "user.id": "usr_1",
+        "toolaudit.attribution.source": "context",
         "toolaudit.trigger": "user_request",
         "toolaudit.attribution": "User usr_1 (unknown) → unknown → get_order [user_request]",
         "toolaudit.result.summary": '{"success":true,"order_id":"O-1","status":"shipped"}',

@@ -24,7 +24,15 @@ from opentelemetry_instrumentation_toolaudit.audit._schema import (
     SEQ,
 )
 
-__all__ = ["DATA_COLUMNS", "NODE_MIN_LEVEL", "AuditSink", "ScanRow", "SinkError", "TreeHead"]
+__all__ = [
+    "DATA_COLUMNS",
+    "NODE_MIN_LEVEL",
+    "AuditSink",
+    "ScanRow",
+    "SinkError",
+    "StoredHead",
+    "TreeHead",
+]
 
 DATA_COLUMNS = tuple(c for c in INDEXED_COLUMNS if c != SEQ)
 """The indexed columns besides ``seq`` (which is every sink's key)."""
@@ -41,6 +49,16 @@ class TreeHead:
 
     size: int
     root: bytes
+
+
+class StoredHead(NamedTuple):
+    """The head a sink stores for its writers: what the next append continues from."""
+
+    size: int
+    prev_hash: str
+    """Hex entry hash of record ``size - 1`` (the genesis hash for an empty log)."""
+    frontier: bytes
+    """The Merkle frontier's hashes concatenated, largest subtree first."""
 
 
 class ScanRow(NamedTuple):
@@ -70,6 +88,9 @@ class AuditSink(abc.ABC):
     """True when :meth:`scan` itself compares every record's columns with its canonical bytes:
     :meth:`column_problems` then reports what the last complete scan found, and the verifier asks
     for it after the scan rather than on a thread beside it."""
+    head_covers_log = True
+    """True when the stored head is written in the same transaction as the records it covers, so
+    every stored record is under it; False when it is a cache that may lag the log (JSONL)."""
     last_head: TreeHead | None = None
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
@@ -123,6 +144,15 @@ class AuditSink(abc.ABC):
         """Torn writes found and repaired when the sink was opened (by any process), oldest first."""
         return []
 
+    def stored_head(self) -> StoredHead | None:
+        """The head as stored (not rebuilt from the records), for the verifier to check; None for a
+        sink that keeps none."""
+        return None
+
+    def stored_nodes(self) -> list[tuple[int, int, bytes]]:
+        """Every stored Merkle node as ``(level, index, hash)``, for the verifier to check."""
+        return []
+
     def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
         """Leaf (entry) hashes of records ``start..stop-1``."""
         return [r.leaf_hash for r in self.read(start, stop)]
@@ -144,6 +174,11 @@ class AuditSink(abc.ABC):
         return hash_children(
             self.subtree_hash(start, start + k), self.subtree_hash(start + k, stop)
         )
+
+    def check_writable(self) -> None:  # noqa: B027 - most sinks prove it by opening
+        """Raise SinkError when this process could not append here, checked without writing (a
+        role without INSERT, a file it may not write). A sink opened for writing has already
+        checked what its opening can."""
 
     def close(self) -> None:  # noqa: B027 - optional for sinks holding no resources
         """Release connections and file handles."""

@@ -44,6 +44,7 @@ from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
+    StoredHead,
     TreeHead,
     create_once,
     reinit_in_forked_child,
@@ -114,6 +115,9 @@ class JSONLSink(AuditSink):
         # The event ids of this object's last RECENT_BATCHES batches, as one set kept in step.
         self._recent_batches: collections.deque[frozenset[str]] = collections.deque()
         self._recent_ids: set[str] = set()
+        # Event ids of a failed append whose bytes could not be cut back: whether they are stored
+        # is settled by reading the file (_catch_up).
+        self._unsettled: set[str] = set()
         if create:
             with self._flock():
                 self._repair_torn_tail()
@@ -204,6 +208,22 @@ class JSONLSink(AuditSink):
             return
         self._size, self._offset, self._prev, self._frontier = size, offset, prev, frontier
 
+    head_covers_log = False  # the .head file is a cache written after the log's fsync
+
+    def stored_head(self) -> StoredHead | None:
+        """The ``.head`` cache as stored, or None when it is absent or unreadable (a writer then
+        rebuilds it from the log)."""
+        try:
+            with open(self.path + ".head", encoding="utf-8") as f:
+                head = json.load(f)
+            return StoredHead(
+                int(head["size"]),
+                str(head["prev"]),
+                b"".join(bytes.fromhex(h) for h in head["frontier"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def _create_meta(self) -> None:
         """Write ``<file>.meta`` with a new log id unless it exists (called under the lock)."""
         if os.path.exists(self.path + ".meta"):
@@ -243,6 +263,7 @@ class JSONLSink(AuditSink):
         """Read lines appended (by any process) after our offset, advancing size, hash and frontier."""
         end = os.fstat(self._fd).st_size
         if end <= self._offset:
+            self._unsettled = set()  # nothing of a failed append reached the file
             return
         data = os.pread(self._fd, end - self._offset, self._offset)
         complete = data.rfind(b"\n") + 1
@@ -251,6 +272,11 @@ class JSONLSink(AuditSink):
             # after the partial line (which would otherwise swallow our first record).
             self._repair_torn_tail()
             data = data[:complete]
+        unsettled = self._unsettled
+        if unsettled:
+            # Lines a failed append of ours left behind count once they are durable, not before.
+            os.fsync(self._fd)
+        settled = []
         for line in data[:complete].split(b"\n")[:-1]:
             parsed = unframe(line)
             if parsed is None:
@@ -261,7 +287,15 @@ class JSONLSink(AuditSink):
             self._frontier.append(digest)
             self._prev = digest.hex()
             self._size += 1
+            if unsettled:
+                event_id = _event_id(parsed[1])
+                if event_id in unsettled:
+                    settled.append({EVENT_ID: event_id})
         self._offset += complete
+        if unsettled:
+            # Those found are stored (a retry skips them); the others never reached the file.
+            self._remember(settled)
+            self._unsettled = set()
 
     # --- the sink interface -----------------------------------------------------------------
 
@@ -269,12 +303,15 @@ class JSONLSink(AuditSink):
         self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
     ) -> list[StoredRecord]:
         with self._flock():
+            try:
+                self._catch_up()
+            except OSError as exc:
+                raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
             # A retry can only repeat what this object wrote: its recent batches' event ids.
             bodies = without_stored(bodies, self._recent_ids, skip_existing, self.path)
             if not bodies:
                 return []
             try:
-                self._catch_up()
                 frontier = self._frontier.copy()
                 records = seal_batch(bodies, frontier, self._prev, columns=False)
                 payload = b"".join(frame(r) for r in records)
@@ -290,8 +327,10 @@ class JSONLSink(AuditSink):
                 # appended after us), so a retry does not leave the batch in the log twice.
                 try:
                     os.ftruncate(self._fd, self._offset)
-                except OSError:  # the bytes stay: a retry must not write the batch again
-                    self._remember(bodies)
+                except OSError:
+                    # What reached the file is unknown: the next append reads it back and counts
+                    # only the whole lines it finds there, once fsynced (_catch_up).
+                    self._unsettled |= {b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str}
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
             self._remember(bodies)
             self._frontier = frontier
@@ -301,6 +340,13 @@ class JSONLSink(AuditSink):
             self._save_head()
             self.last_head = TreeHead(frontier.size, frontier.root())
         return records
+
+    def check_writable(self) -> None:
+        # The head cache, checkpoints and torn-write files are written beside the log.
+        directory = os.path.dirname(os.path.abspath(self.path))
+        for what, path in (("file", self.path), ("directory", directory)):
+            if not os.access(path, os.W_OK):
+                raise SinkError(f"{path}: this process may not write the log's {what}")
 
     def _remember(self, bodies: Sequence[Mapping[str, Any]]) -> None:
         """Add a written batch's event ids to the recent ones, forgetting the oldest batch's."""
@@ -443,6 +489,15 @@ class JSONLSink(AuditSink):
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+def _event_id(canonical: bytes) -> str | None:
+    """The event id a record's canonical bytes hold, if any."""
+    try:
+        value = _loads(canonical).get(EVENT_ID)
+    except (ValueError, AttributeError):
+        return None
+    return value if type(value) is str else None
 
 
 def _append_durably(path: str, data: bytes) -> None:

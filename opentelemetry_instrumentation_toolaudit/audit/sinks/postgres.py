@@ -10,9 +10,13 @@ URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a
 * ``audit_meta``: the log's identity (``log_id``), written once.
 
 Append-only is enforced by the database: triggers reject UPDATE, DELETE and TRUNCATE on every table,
-and writers need only ``INSERT`` and ``SELECT`` (no ``UPDATE``): the head is a new row per batch, not
-an update. :meth:`PostgresSink.grant_writer` grants exactly that to a role. Keep table ownership with
-an administrator role that the application never uses, since an owner can drop triggers.
+and a new head row must extend the previous head by exactly the records written after it (its size
+is one past the last record, every record in between is there, and its last hash is that record's).
+Writers need only ``INSERT`` and ``SELECT`` on the records, heads, nodes and checkpoints (no
+``UPDATE``: the head is a new row per batch, not an update) and ``SELECT`` on ``audit_meta``, whose
+log id the owner writes when the sink is first opened. :meth:`PostgresSink.grant_writer` grants
+exactly that to a role. Keep table ownership with an administrator role that the application never
+uses, since an owner can drop triggers.
 
 Many writers, one chain: each batch runs in one transaction holding a transaction-scoped advisory
 lock for the schema, reads the current head, inserts the records (COPY), the nodes and the new head,
@@ -21,6 +25,9 @@ and commits (durable on return with the default ``synchronous_commit``).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,6 +47,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     DATA_COLUMNS,
     NODE_MIN_LEVEL,
     AuditSink,
+    StoredHead,
     TreeHead,
     compare_columns,
     reinit_in_forked_child,
@@ -57,6 +65,9 @@ try:
     import psycopg
 except ImportError:  # pragma: no cover - depends on the installed extras
     psycopg = None  # type: ignore[assignment]
+
+CONNECT_TIMEOUT = 10
+"""Seconds to wait for the server when the URL sets no ``connect_timeout``."""
 
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
 _INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
@@ -101,6 +112,33 @@ CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
 
 _SCHEMA += "".join(_append_only(t) for t in _TABLES)
 
+# A head row claiming records that are not there (or fewer than are) would pass until the next
+# append, which then fails for good: each new head is checked against the records under the lock.
+_HEAD_TRIGGER = "audit_heads_follow_records"
+_HEAD_CHECK = f"""
+CREATE OR REPLACE FUNCTION toolaudit_head_follows_records() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    previous BIGINT;
+BEGIN
+    SELECT coalesce(max(size), 0) INTO previous FROM audit_heads;
+    IF NEW.size <= previous
+        OR NEW.size IS DISTINCT FROM (SELECT max(seq) + 1 FROM audit_records)
+        OR NEW.size - previous IS DISTINCT FROM (
+            SELECT count(*) FROM audit_records WHERE seq >= previous)
+        OR NEW.prev_hash IS DISTINCT FROM (
+            SELECT encode(entry_hash, 'hex') FROM audit_records WHERE seq = NEW.size - 1)
+    THEN
+        RAISE EXCEPTION 'toolaudit: a new head must extend the head of size % by exactly the records written after it', previous
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS {_HEAD_TRIGGER} ON audit_heads;
+CREATE TRIGGER {_HEAD_TRIGGER} BEFORE INSERT ON audit_heads
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_head_follows_records();
+"""
+_SCHEMA += _HEAD_CHECK
+
 # The log's identity, added to schemas created before it (by a role allowed to; else the log has
 # none, and its checkpoints' origins name none, as before).
 _META_TABLE = "audit_meta"
@@ -133,6 +171,10 @@ _SCAN_COPY = (
 _SCAN_TYPES = ["int8", "bytea", "bytea", "text", *_COPY_TYPES[4:]]
 
 
+class NoTablesError(SinkError):
+    """Opened without ``create``: the database or schema holds no toolaudit tables (yet)."""
+
+
 def _require_psycopg() -> Any:
     if psycopg is None:
         raise SinkError(
@@ -149,45 +191,85 @@ class PostgresSink(AuditSink):
         self.url = url
         self._where = redact_url(url)
         self._lock = threading.RLock()
+        self._conn: Any = None
+        self._conn = self._connection()
         try:
-            self._conn = pg.connect(url, autocommit=False)
-        except pg.Error as exc:
-            raise SinkError(
-                f"{self._where}: cannot connect ({_first_line(exc, self.url)})"
-            ) from None
-        try:
+            self._ensure_schema(create)
             existing = self._conn.execute(
                 "SELECT count(*) FROM unnest(%s::text[]) t WHERE to_regclass(t) IS NOT NULL",
                 (list(_TABLES),),
             ).fetchone()[0]
             if existing < len(_TABLES):
                 if not create:
-                    raise SinkError(f"{self._where}: no toolaudit tables in this database/schema")
+                    raise NoTablesError(
+                        f"{self._where}: no toolaudit tables in this database/schema"
+                    )
                 self._conn.execute(_LOCK)
                 self._conn.execute(_SCHEMA)
             self._conn.commit()
         except pg.Error as exc:
-            self._conn.rollback()
+            self._drop(self._conn)
             raise SinkError(
                 f"{self._where}: cannot create the audit tables ({_first_line(exc, self.url)})"
             ) from None
+        except SinkError:
+            self._drop(self._conn)
+            raise
         self._inherited: list[Any] = []
         self._column_problems: list[tuple[int, str]] | None = None
         if create:
             self._create_meta()
         reinit_in_forked_child(self, "_after_fork")
 
+    def _ensure_schema(self, create: bool) -> None:
+        """Create the schema the URL's ``search_path`` names when it does not exist yet (for a role
+        allowed to); otherwise a SinkError that says which ``CREATE SCHEMA`` to run."""
+        from psycopg import errors, sql
+
+        conn = self._conn
+        if conn.execute("SELECT current_schema()").fetchone()[0] is not None:
+            return
+        path, user = conn.execute("SELECT current_setting('search_path'), current_user").fetchone()
+        conn.rollback()
+        schema = next((n for n in _search_path(path) if n != "$user"), user)
+        ident = sql.Identifier(schema)
+        if not create:
+            raise NoTablesError(
+                f"{self._where}: schema {ident.as_string(conn)} does not exist: no toolaudit tables"
+            )
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(ident))
+            conn.commit()
+        except errors.InsufficientPrivilege:
+            self._release(conn)
+            create_schema = sql.SQL("CREATE SCHEMA {} AUTHORIZATION {};").format(
+                ident, sql.Identifier(user)
+            )
+            raise SinkError(
+                f"{self._where}: schema {ident.as_string(conn)} (the search_path) does not exist "
+                f"and this role may not create it: as an administrator, run "
+                f"{create_schema.as_string(conn)}"
+            ) from None
+
     def _create_meta(self) -> None:
         """Best effort, for schemas created before them (a role without the rights keeps working
-        without, logged once): the meta table with a log id, and a unique index on event_id."""
+        without, logged once): the meta table with a log id, the head check, and a unique index
+        on event_id. A writer finding them in place writes nothing."""
+        if self.log_id() is None:
+            self._best_effort(
+                "creating the audit log id",
+                f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NULL THEN 1 END",
+                _META_SCHEMA,
+                (
+                    f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                    (LOG_ID_KEY, uuid.uuid4().hex),
+                ),
+            )
         self._best_effort(
-            "creating the audit log id",
-            f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NULL THEN 1 END",
-            _META_SCHEMA,
-            (
-                f"INSERT INTO {_META_TABLE} VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                (LOG_ID_KEY, uuid.uuid4().hex),
-            ),
+            "installing the audit head check",
+            "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = "
+            f"'{_HEAD_TRIGGER}' AND tgrelid = 'audit_heads'::regclass) THEN 1 END",
+            _HEAD_CHECK,
         )
         # A retried batch is never stored twice (this fails on a schema holding duplicates).
         self._best_effort(
@@ -202,18 +284,31 @@ class PostgresSink(AuditSink):
         """Run ``create`` if ``missing`` selects a row, then ``then``, in one transaction under the
         append lock; a failure is rolled back and logged once."""
         pg = _require_psycopg()
-        conn = self._conn
+        conn: Any = None
         try:
-            conn.execute(_LOCK)
+            conn = self._first_statement(_LOCK).connection
             if conn.execute(missing).fetchone()[0] is not None:
                 conn.execute(create)
             if then is not None:
                 conn.execute(*then)
             conn.commit()
-        except pg.Error as exc:
-            conn.rollback()
+        except (pg.Error, SinkError) as exc:
+            if conn is not None:
+                self._release(conn)
             internal_error(
                 what, SinkError(f"{self._where}: {what} failed ({_first_line(exc, self.url)})")
+            )
+
+    def check_writable(self) -> None:
+        rows = self._query(
+            "SELECT t FROM unnest(%s::text[]) t WHERE NOT has_table_privilege(t, 'INSERT')",
+            (list(_TABLES),),
+        )
+        if rows:
+            tables = ", ".join(r[0] for r in rows)
+            raise SinkError(
+                f"{self._where}: this role may not INSERT into {tables}: as the tables' owner, "
+                "run PostgresSink(url).grant_writer(role) or GRANT SELECT, INSERT on them"
             )
 
     def log_id(self) -> str | None:
@@ -227,47 +322,103 @@ class PostgresSink(AuditSink):
         # The parent's session must be neither used nor closed (closing would end it for the parent):
         # the child keeps it aside and opens its own on first use.
         self._lock = threading.RLock()
-        if not self._conn.closed:
+        if self._conn is not None and not self._conn.closed:
             self._inherited.append(self._conn)
             self._conn = None  # type: ignore[assignment]
 
     def _connection(self) -> Any:
-        if self._conn is None:
+        """The session, opened anew when there is none or the last one broke (a restarted server,
+        a failover, a terminated backend, an idle timeout): a dead session is never reused."""
+        conn = self._conn
+        if conn is not None and (conn.closed or conn.broken):
+            self._drop(conn)
+            conn = None
+        if conn is None:
             pg = _require_psycopg()
             try:
-                self._conn = pg.connect(self.url, autocommit=False)
+                conn = pg.connect(self.url, autocommit=False, **_connect_options(self.url))
             except pg.Error as exc:
                 raise SinkError(
                     f"{self._where}: cannot connect ({_first_line(exc, self.url)})"
                 ) from None
-        return self._conn
+            self._conn = conn
+        return conn
+
+    def _drop(self, conn: Any) -> None:
+        """Close a session that is no longer usable; the next use opens a new one."""
+        pg = _require_psycopg()
+        with contextlib.suppress(pg.Error):
+            conn.close()
+        if self._conn is conn:
+            self._conn = None
+
+    def _release(self, conn: Any) -> None:
+        """End a failed transaction. A session that cannot roll back (its connection is lost) is
+        dropped rather than raising the driver's error: the caller reports the failure itself."""
+        pg = _require_psycopg()
+        try:
+            conn.rollback()
+        except pg.Error:
+            self._drop(conn)
+            return
+        if conn.broken:
+            self._drop(conn)
+
+    def _first_statement(self, query: str, params: Sequence[Any] = ()) -> Any:
+        """Run ``query``, the first statement of a transaction; returns its cursor.
+
+        A session lost at this first statement (it broke while idle, or while this statement ran)
+        cannot have committed anything of this transaction: it is replaced and the statement run
+        once more on a new session."""
+        pg = _require_psycopg()
+        retried = False
+        while True:
+            conn = self._connection()
+            try:
+                return conn.execute(query, params)
+            except pg.Error:
+                lost = conn.broken
+                self._release(conn)
+                if retried or not lost:
+                    raise
+                retried = True
 
     @classmethod
     def from_url(cls, url: str, *, create: bool = True) -> PostgresSink:
         return cls(url, create=create)
 
     def grant_writer(self, role: str) -> None:
-        """Let ``role`` append (INSERT, SELECT on the audit tables; USAGE on the schema) and nothing else."""
+        """Let ``role`` append and nothing else: USAGE on the schema, INSERT and SELECT on the
+        records, heads, nodes and checkpoints, SELECT only on ``audit_meta`` (an INSERT there
+        granted by an earlier version is revoked)."""
         pg = _require_psycopg()
         from psycopg import sql
 
         with self._lock:
+            conn: Any = None
             try:
-                schema = self._connection().execute("SELECT current_schema()").fetchone()[0]
-                self._connection().execute(
+                conn = self._first_statement("SELECT current_schema()").connection
+                schema = conn.execute("SELECT current_schema()").fetchone()[0]
+                conn.execute(
                     sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                         sql.Identifier(schema), sql.Identifier(role)
                     )
                 )
-                for table in (*_TABLES, _META_TABLE):
-                    self._connection().execute(
+                for table in _TABLES:
+                    conn.execute(
                         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                             sql.Identifier(table), sql.Identifier(role)
                         )
                     )
-                self._connection().commit()
+                meta = sql.Identifier(_META_TABLE)
+                conn.execute(
+                    sql.SQL("REVOKE INSERT ON {} FROM {}").format(meta, sql.Identifier(role))
+                )
+                conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(meta, sql.Identifier(role)))
+                conn.commit()
             except pg.Error as exc:
-                self._connection().rollback()
+                if conn is not None:
+                    self._release(conn)
                 raise SinkError(
                     f"{self._where}: granting writer rights failed ({_first_line(exc, self.url)})"
                 ) from None
@@ -279,9 +430,13 @@ class PostgresSink(AuditSink):
             return []
         pg = _require_psycopg()
         with self._lock:
-            conn = self._connection()
             try:
-                conn.execute(_LOCK)
+                conn = self._first_statement(_LOCK).connection
+            except pg.Error as exc:
+                raise SinkError(
+                    f"{self._where}: append failed ({_first_line(exc, self.url)})"
+                ) from None
+            try:
                 if skip_existing:
                     ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
                     stored = {
@@ -292,7 +447,7 @@ class PostgresSink(AuditSink):
                     }
                     bodies = without_stored(bodies, stored, True, self._where)
                     if not bodies:
-                        conn.rollback()
+                        self._release(conn)
                         return []
                 row = conn.execute(_HEAD).fetchone()
                 size, prev, data = row if row else (0, GENESIS_HASH, b"")
@@ -316,12 +471,12 @@ class PostgresSink(AuditSink):
                     )
                 conn.commit()
             except pg.Error as exc:
-                conn.rollback()
+                self._release(conn)
                 raise SinkError(
                     f"{self._where}: append failed ({_first_line(exc, self.url)})"
                 ) from None
             except BaseException:
-                conn.rollback()
+                self._release(conn)
                 raise
         self.last_head = TreeHead(frontier.size, frontier.root())
         return records
@@ -329,13 +484,14 @@ class PostgresSink(AuditSink):
     def _query(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         pg = _require_psycopg()
         with self._lock:
-            conn = self._connection()
             try:
-                rows = conn.execute(query, params).fetchall()
-                conn.commit()
+                cursor = self._first_statement(query, params)
+                rows = cursor.fetchall()
+                cursor.connection.commit()
                 return rows
             except pg.Error as exc:
-                conn.rollback()
+                if self._conn is not None:
+                    self._release(self._conn)
                 raise SinkError(
                     f"{self._where}: read failed ({_first_line(exc, self.url)})"
                 ) from None
@@ -360,16 +516,29 @@ class PostgresSink(AuditSink):
         size, data = rows[0] if rows else (0, b"")
         return TreeHead(size, restore_frontier(size, data, self._where).root())
 
+    def stored_head(self) -> StoredHead | None:
+        rows = self._query(_HEAD)
+        if not rows:  # no head row yet: the empty log's head, as append reads it
+            return StoredHead(0, GENESIS_HASH, b"")
+        size, prev_hash, frontier = rows[0]
+        return StoredHead(size, prev_hash, bytes(frontier))
+
+    def stored_nodes(self) -> list[tuple[int, int, bytes]]:
+        rows = self._query("SELECT level, idx, hash FROM audit_nodes")
+        return [(level, idx, bytes(h)) for level, idx, h in rows]
+
     def write_checkpoint(self, note: str, size: int) -> None:
         pg = _require_psycopg()
         with self._lock:
             try:
-                self._connection().execute(
+                # A repeat after a lost acknowledgement stores the same note twice: harmless.
+                cursor = self._first_statement(
                     "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (size, note)
                 )
-                self._connection().commit()
+                cursor.connection.commit()
             except pg.Error as exc:
-                self._connection().rollback()
+                if self._conn is not None:
+                    self._release(self._conn)
                 raise SinkError(
                     f"{self._where}: writing a checkpoint failed ({_first_line(exc, self.url)})"
                 ) from None
@@ -460,6 +629,55 @@ def _data(record: StoredRecord) -> tuple[Any, ...]:
     if type(columns) is ColumnValues:
         return columns.as_tuple[1:]
     return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
+
+
+def creation_problem(url: str) -> str | None:
+    """Without creating anything: why the first writer could not create the schema and tables
+    the URL's ``search_path`` names (a sentence saying what to run), or None when it could."""
+    pg = _require_psycopg()
+    from psycopg import sql
+
+    try:
+        with pg.connect(url, **_connect_options(url)) as conn:
+            schema, path, user = conn.execute(
+                "SELECT current_schema(), current_setting('search_path'), current_user"
+            ).fetchone()
+            if schema is None:
+                name = next((n for n in _search_path(path) if n != "$user"), user)
+                may = conn.execute(
+                    "SELECT has_database_privilege(current_database(), 'CREATE')"
+                ).fetchone()[0]
+                statement = sql.SQL("CREATE SCHEMA {} AUTHORIZATION {};").format(
+                    sql.Identifier(name), sql.Identifier(user)
+                )
+            else:
+                may = conn.execute(
+                    "SELECT has_schema_privilege(%s, 'CREATE')", (schema,)
+                ).fetchone()[0]
+                statement = sql.SQL("GRANT CREATE ON SCHEMA {} TO {};").format(
+                    sql.Identifier(schema), sql.Identifier(user)
+                )
+            if may:
+                return None
+            return f"this role may not create them: as an administrator, run {statement.as_string(conn)}"
+    except pg.Error as exc:
+        raise SinkError(f"{redact_url(url)}: cannot connect ({_first_line(exc, url)})") from None
+
+
+def _connect_options(url: str) -> dict[str, Any]:
+    """A connection timeout unless the URL or the environment sets one: libpq's default is to wait
+    as long as the operating system does for a server that does not answer."""
+    if "connect_timeout" in url or os.environ.get("PGCONNECT_TIMEOUT"):
+        return {}
+    return {"connect_timeout": CONNECT_TIMEOUT}
+
+
+def _search_path(value: str) -> list[str]:
+    """The schema names of a ``search_path`` setting, unquoted (``"$user", public``)."""
+    return [
+        quoted.replace('""', '"') if quoted else plain
+        for quoted, plain in re.findall(r'\s*(?:"((?:[^"]|"")*)"|([^,\s]+))\s*,?', value)
+    ]
 
 
 def _first_line(exc: BaseException, url: str) -> str:

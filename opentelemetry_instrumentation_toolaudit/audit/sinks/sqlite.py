@@ -7,9 +7,11 @@ batch after it and writes records, Merkle nodes and the new head together. A pro
 leaves an uncommitted transaction that SQLite itself rolls back on the next open, so a torn batch is
 never half-present (and was never acknowledged).
 
-Triggers reject UPDATE and DELETE on the records, nodes, checkpoints and meta tables, and any
-change to the head but growth. They are a guard against mistakes, not against an attacker with the
-file: tampering is what :func:`verify` detects.
+Triggers reject UPDATE and DELETE on the records, nodes, checkpoints and meta tables; an INSERT that
+would replace a row (``INSERT OR REPLACE`` and ``REPLACE`` delete the old row without firing DELETE
+triggers), or a record before the head; and any change to the head but growth by exactly the
+records appended after it. They are a guard against mistakes and a writer's bugs, not against an
+attacker with the file, who can drop them: tampering is what :func:`verify` detects.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUM
 from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     NODE_MIN_LEVEL,
     AuditSink,
+    StoredHead,
     TreeHead,
     compare_columns,
     reinit_in_forked_child,
@@ -60,6 +63,32 @@ _APPEND_ONLY = "".join(
     for t in ("audit_records", "audit_nodes", "audit_checkpoints", "audit_meta")
 )
 
+# REPLACE conflict resolution deletes the conflicting row without firing DELETE triggers (unless
+# the connection turns recursive_triggers on), so each insert checks that its row is new. A record
+# must come at or after the head (every stored record is before it: a head update must cover
+# exactly the records after the previous head), which is one lookup per record.
+_NO_REPLACE = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_insert_new BEFORE INSERT ON {t} "
+    f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {key}) "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: a row is never replaced'); END;\n"
+    for t, key in (
+        ("audit_nodes", "level = NEW.level AND idx = NEW.idx"),
+        ("audit_checkpoints", "id = NEW.id"),
+        ("audit_meta", "key = NEW.key"),
+        ("audit_head", "1"),
+    )
+)
+_HEAD_FOLLOWS_RECORDS = """
+CREATE TRIGGER IF NOT EXISTS audit_records_insert_new BEFORE INSERT ON audit_records
+WHEN NEW.seq < (SELECT size FROM audit_head)
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: a record is never replaced'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_follows_records BEFORE UPDATE ON audit_head
+WHEN NEW.size IS NOT (SELECT max(seq) + 1 FROM audit_records)
+    OR NEW.size - OLD.size IS NOT (SELECT count(*) FROM audit_records WHERE seq >= OLD.size)
+    OR NEW.prev_hash IS NOT (SELECT lower(hex(entry_hash)) FROM audit_records WHERE seq = NEW.size - 1)
+BEGIN SELECT RAISE(ABORT, 'audit_head only grows, by exactly the records appended after it'); END;
+"""
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq INTEGER PRIMARY KEY,
@@ -73,7 +102,8 @@ CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
     frontier BLOB NOT NULL
 );
-INSERT OR IGNORE INTO audit_head VALUES (1, 0, '{GENESIS_HASH}', x'');
+INSERT INTO audit_head SELECT 1, 0, '{GENESIS_HASH}', x''
+    WHERE NOT EXISTS (SELECT 1 FROM audit_head);
 CREATE TABLE IF NOT EXISTS audit_nodes (
     level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)
 ) WITHOUT ROWID;
@@ -81,16 +111,24 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
     id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT OR IGNORE INTO audit_meta VALUES ('{LOG_ID_KEY}', lower(hex(randomblob(16))));
+INSERT INTO audit_meta SELECT '{LOG_ID_KEY}', lower(hex(randomblob(16)))
+    WHERE NOT EXISTS (SELECT 1 FROM audit_meta WHERE key = '{LOG_ID_KEY}');
 {_APPEND_ONLY}
 CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
 BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
 CREATE TRIGGER IF NOT EXISTS audit_head_only_grows BEFORE UPDATE ON audit_head
 WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit_head only grows'); END;
-"""
+{_NO_REPLACE}{_HEAD_FOLLOWS_RECORDS}"""
 
 _UNIQUE_EVENT_ID = (
     "CREATE UNIQUE INDEX IF NOT EXISTS audit_records_event_id ON audit_records(event_id)"
+)
+# With event ids unique, a REPLACE of a new seq with a stored event id would delete that record.
+_EVENT_ID_NEW = (
+    "CREATE TRIGGER IF NOT EXISTS audit_records_event_id_new BEFORE INSERT ON audit_records "
+    "WHEN EXISTS (SELECT 1 FROM audit_records WHERE event_id = NEW.event_id) "
+    "BEGIN SELECT RAISE(ABORT, 'audit_records: a record with this event_id is already stored "
+    "(event ids are unique; records are never replaced)'); END"
 )
 
 _INSERT = (
@@ -155,12 +193,20 @@ class SQLiteSink(AuditSink):
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
         reinit_in_forked_child(self, "_after_fork")
 
+    def check_writable(self) -> None:
+        # SQLite writes a journal beside the database: both the file and its directory.
+        directory = os.path.dirname(os.path.abspath(self.path))
+        for what, path in (("file", self.path), ("directory", directory)):
+            if not os.access(path, os.W_OK):
+                raise SinkError(f"{path}: this process may not write the database's {what}")
+
     def _unique_event_ids(self) -> None:
         """A unique index on event_id (a retried batch is never stored twice). A database that
         already holds a duplicate, or is too busy to index now (another writer holds it while a
         large old trail is indexed), keeps working without it (logged once)."""
         try:
             self._conn.execute(_UNIQUE_EVENT_ID)
+            self._conn.execute(_EVENT_ID_NEW)
         except sqlite3.IntegrityError:
             internal_error(
                 "indexing audit event ids",
@@ -196,7 +242,7 @@ class SQLiteSink(AuditSink):
             # page it touched to the WAL, and indexes whose keys arrive out of order (random trace
             # ids, interleaved users and conversations) touch a page per record each: 16 KiB pages
             # mean a quarter of the WAL frames, write calls and checkpoint reads of 4 KiB pages for
-            # about the same bytes, and those calls are what cost most (README, performance).
+            # about the same bytes, and those calls are what cost most (docs/design.md).
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -317,6 +363,19 @@ class SQLiteSink(AuditSink):
         size, data = self._query("SELECT size, frontier FROM audit_head")[0]
         return TreeHead(size, restore_frontier(size, data, self.path).root())
 
+    def stored_head(self) -> StoredHead | None:
+        rows = self._query("SELECT size, prev_hash, frontier FROM audit_head")
+        if not rows:  # deleted: a writer opening the file starts a new, empty head
+            return StoredHead(0, GENESIS_HASH, b"")
+        size, prev_hash, frontier = rows[0]
+        return StoredHead(size, _text(prev_hash), _blob(frontier))
+
+    def stored_nodes(self) -> list[tuple[int, int, bytes]]:
+        return [
+            (level, idx, _blob(h))
+            for level, idx, h in self._query("SELECT level, idx, hash FROM audit_nodes")
+        ]
+
     def log_id(self) -> str | None:
         try:
             rows = self._query("SELECT value FROM audit_meta WHERE key = ?", (LOG_ID_KEY,))
@@ -405,6 +464,18 @@ class SQLiteSink(AuditSink):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
+
+
+def _blob(value: Any) -> bytes:
+    """A stored BLOB as bytes; a value of another type (a hand-edited row) as its text's bytes."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "replace")
+
+
+def _text(value: Any) -> str:
+    """A stored TEXT value as str, whatever was stored."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _data(record: StoredRecord) -> tuple[Any, ...]:

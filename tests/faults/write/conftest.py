@@ -1,0 +1,185 @@
+"""Shared pieces of the write-path fault tests: spans to export, a fail-closed tool, the stored
+records, and ways to take a sink away."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import SpanContext, TraceFlags
+
+from opentelemetry_instrumentation_toolaudit import (
+    AuditLogExporter,
+    AuditUnavailableError,
+    ToolAuditInstrumentor,
+    audited_tool,
+)
+from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.audit._checkpoint import readable_checkpoints
+
+REFUNDS: list[str] = []
+
+
+@audited_tool
+def issue_refund(order_id: str) -> str:
+    """Refund an order (fail-closed in the fault suite)."""
+    REFUNDS.append(order_id)
+    return order_id
+
+
+def tool_span(i: int) -> ReadableSpan:
+    """The finished span of the i-th tool call (its record's event id is unique to i)."""
+    context = SpanContext(trace_id=i + 1, span_id=i + 1, is_remote=False, trace_flags=TraceFlags(1))
+    return ReadableSpan(
+        name="execute_tool lookup_order",
+        context=context,
+        attributes={
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "lookup_order",
+            "gen_ai.tool.call.arguments": json.dumps({"order_id": f"ORD-{i}"}),
+        },
+        start_time=1_000_000_000 * (i + 1),
+        end_time=1_000_000_000 * (i + 1) + 5_000,
+    )
+
+
+def order_ids(url: str) -> list[str]:
+    """The order id of every stored tool.call record, in log order."""
+    with open_sink(url, create=False) as sink:
+        records = [json.loads(r.canonical) for r in sink.read()]
+    return [r["arguments"]["order_id"] for r in records if r["event_type"] == "tool.call"]
+
+
+def verified_size(url: str, signer: NoteSigner) -> int:
+    """The number of records of an intact trail whose last checkpoint covers all of them."""
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+        readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
+    assert (result.ok, result.anchored) == (True, True), result.summary()
+    assert max(checkpoint.size for checkpoint, _ in readable) == result.size
+    return result.size
+
+
+def make_exporter(url: str, signer: NoteSigner, **kwargs: Any) -> AuditLogExporter:
+    """An exporter that retries only when asked (force_flush), so a test decides when."""
+    kwargs.setdefault("retry_interval", 3600)
+    log = AuditLog(open_sink(url), signer=signer, checkpoint_interval=3600)
+    return AuditLogExporter(log, **kwargs)
+
+
+@pytest.fixture
+def signer(tmp_path: Path) -> NoteSigner:
+    return NoteSigner.from_file(tmp_path / "signing.key")
+
+
+class FailClosed:
+    """``issue_refund`` instrumented as a fail-closed tool, recorded by ``exporter``."""
+
+    def __init__(self, exporter: AuditLogExporter) -> None:
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(SimpleSpanProcessor(exporter))
+        self.instrumentor = ToolAuditInstrumentor()
+        self.instrumentor.instrument(
+            tracer_provider=self.provider, fail_closed_tools=["issue_refund"]
+        )
+
+    def runs(self, order_id: str) -> bool:
+        """True when the tool ran, False when it was refused (AuditUnavailableError)."""
+        try:
+            issue_refund(order_id)
+        except AuditUnavailableError:
+            return False
+        return True
+
+
+@pytest.fixture
+def fail_closed() -> Iterator[type[FailClosed]]:
+    """Instrument a fail-closed tool for an exporter; uninstrumented after the test."""
+    made: list[FailClosed] = []
+
+    def build(exporter: AuditLogExporter) -> FailClosed:
+        made.append(FailClosed(exporter))
+        return made[-1]
+
+    REFUNDS.clear()
+    yield build  # type: ignore[misc]
+    for each in made:
+        each.instrumentor.uninstrument()
+
+
+@contextlib.contextmanager
+def unwritable(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Every file this process holds open whose name starts with ``path`` (a database, its WAL and
+    shared memory; a JSONL log) becomes read-only under it, as after a read-only remount: writes,
+    truncation and write locks fail until the block ends. Each descriptor is swapped for a
+    read-only one of the same file, then restored."""
+    targets = {}
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            targets[int(name)] = os.readlink(f"/proc/self/fd/{name}")
+    saved = []
+    for fd, target in targets.items():
+        if target.startswith(os.fspath(path)):
+            saved.append((fd, os.dup(fd)))
+            readonly = os.open(target, os.O_RDONLY)
+            os.dup2(readonly, fd)
+            os.close(readonly)
+    assert saved, f"no open file under {path}"
+    try:
+        yield
+    finally:
+        for fd, original in saved:
+            os.dup2(original, fd)
+            os.close(original)
+
+
+class TinyFilesystem:
+    """A small tmpfs of the test's own, which a filler file can fill up and free again."""
+
+    def __init__(self, where: Path, size: str) -> None:
+        self.path = where
+        self.path.mkdir()
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip("mounting a tmpfs needs root (a full disk is simulated with one)")
+        self.filler = where / "filler"
+
+    def fill(self) -> None:
+        """Take every free block, as a full disk."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self.filler.unlink()
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], check=False)
+
+
+@pytest.fixture
+def tiny_fs(tmp_path: Path) -> Iterator[TinyFilesystem]:
+    """A 2 MB filesystem (skipped where a tmpfs cannot be mounted)."""
+    fs = TinyFilesystem(tmp_path / "fs", "2m")
+    try:
+        yield fs
+    finally:
+        fs.unmount()

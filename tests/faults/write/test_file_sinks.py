@@ -1,0 +1,143 @@
+"""File sinks (SQLite, JSONL): a file that cannot be written, a full disk, a held SQLite lock."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from .conftest import REFUNDS, make_exporter, order_ids, tool_span, unwritable, verified_size
+
+FILE_SINKS = ("sqlite:///{}/audit.db", "jsonl:///{}/audit.jsonl")
+
+
+# SQLite is left out: with its files read-only under it, each append waits out SQLite's busy
+# timeout (60 s) before failing, too long for this suite; a full disk and a held lock stand for it.
+@pytest.mark.parametrize("template", FILE_SINKS[1:], ids=("jsonl",))
+def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer, fail_closed):
+    """With the file unwritable for a while (a read-only remount), the records wait and are all
+    written once it is writable again; stats() matches the file, and fail-closed tools are refused
+    meanwhile only."""
+    url = template.format(tmp_path)
+    exporter = make_exporter(url, signer)
+    tools = fail_closed(exporter)
+    try:
+        for i in range(10):
+            exporter.export([tool_span(i)])
+        with unwritable(tmp_path / "audit."):
+            for i in range(10, 30):
+                exporter.export([tool_span(i)])
+            refused = tools.runs("ORD-refused")
+            during = exporter.stats()
+            assert exporter.force_flush() is False
+        assert exporter.force_flush() is True
+        again = tools.runs("ORD-after")
+    finally:
+        exporter.shutdown()
+    assert (during["buffered"], during["refused_intents"]) == (21, 1)
+    assert (refused, again, REFUNDS) == (False, True, ["ORD-after"])
+    calls = order_ids(url)
+    assert sorted(calls) == sorted([*(f"ORD-{i}" for i in range(30)), "ORD-refused", "ORD-after"])
+    stats = exporter.stats()
+    # 30 calls, the refused call's record, and the intent and outcome of the call that ran.
+    assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
+    assert verified_size(url, signer) == 33
+
+
+@pytest.mark.parametrize("template", FILE_SINKS[1:], ids=("jsonl",))
+def test_an_unwritable_file_longer_than_the_buffer_loses_exactly_what_is_counted(
+    template, tmp_path, signer
+):
+    """With the file unwritable for longer than the buffer holds, the records stored are exactly
+    those exported less those stats() counts as dropped, and the file agrees with stats()."""
+    url = template.format(tmp_path)
+    exporter = make_exporter(url, signer, max_buffer=5)
+    try:
+        exporter.export([tool_span(0)])
+        with unwritable(tmp_path / "audit."):
+            for i in range(1, 13):
+                exporter.export([tool_span(i)])
+    finally:
+        exporter.shutdown()
+    stored = order_ids(url)
+    stats = exporter.stats()
+    assert stored == [f"ORD-{i}" for i in range(6)]
+    assert (stats["dropped"], stats["records"]) == (13 - len(stored), len(stored))
+    assert verified_size(url, signer) == 6
+
+
+@pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
+def test_a_full_disk_for_a_while_loses_nothing(template, tiny_fs, signer, fail_closed):
+    """With the disk full for a while the records wait and all arrive once space is freed;
+    fail-closed tools are refused while it is full and run again after."""
+    url = template.format(tiny_fs.path)
+    exporter = make_exporter(url, signer)
+    tools = fail_closed(exporter)
+    try:
+        for i in range(10):
+            exporter.export([tool_span(i)])
+        tiny_fs.fill()
+        for i in range(10, 30):
+            exporter.export([tool_span(i)])
+        refused = tools.runs("ORD-refused")
+        during = exporter.stats()
+        tiny_fs.free()
+        assert exporter.force_flush() is True
+        again = tools.runs("ORD-after")
+    finally:
+        exporter.shutdown()
+    # A few records may still fit in the log's last, partly used block before the writes fail.
+    assert (during["buffered"] > 0, during["refused_intents"]) == (True, 1)
+    assert (refused, again, REFUNDS) == (False, True, ["ORD-after"])
+    calls = order_ids(url)
+    assert sorted(calls) == sorted([*(f"ORD-{i}" for i in range(30)), "ORD-refused", "ORD-after"])
+    stats = exporter.stats()
+    assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
+    assert verified_size(url, signer) == 33
+
+
+@pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
+def test_a_full_disk_longer_than_the_buffer_loses_exactly_what_is_counted(
+    template, tiny_fs, signer
+):
+    """With the disk full for longer than the buffer holds, the records stored are exactly those
+    exported less those stats() counts as dropped."""
+    url = template.format(tiny_fs.path)
+    exporter = make_exporter(url, signer, max_buffer=5)
+    try:
+        exporter.export([tool_span(0)])
+        tiny_fs.fill()
+        for i in range(1, 13):
+            exporter.export([tool_span(i)])
+        tiny_fs.free()
+    finally:
+        exporter.shutdown()
+    stored = order_ids(url)
+    dropped = exporter.stats()["dropped"]
+    # The newest records are the ones dropped; a few may fit in the log's last block first.
+    assert (dropped > 0, stored) == (True, [f"ORD-{i}" for i in range(13 - dropped)])
+    assert verified_size(url, signer) == len(stored)
+
+
+def test_a_sqlite_lock_held_for_a_while_loses_nothing(tmp_path, signer):
+    """While another connection holds the database's write lock, appends wait for it (SQLite's
+    busy timeout) and every record is written once it is released."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    exporter = make_exporter(url, signer)
+    holder = sqlite3.connect(tmp_path / "audit.db", isolation_level=None, check_same_thread=False)
+    try:
+        exporter.export([tool_span(0)])
+        holder.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(0.5, holder.execute, ("ROLLBACK",))
+        release.start()
+        for i in range(1, 20):
+            exporter.export([tool_span(i)])
+        release.join()
+    finally:
+        holder.close()
+        exporter.shutdown()
+    assert order_ids(url) == [f"ORD-{i}" for i in range(20)]
+    stats = exporter.stats()
+    assert (stats["records"], stats.get("dropped", 0), stats.get("write_failures", 0)) == (20, 0, 0)
+    assert verified_size(url, signer) == 20
