@@ -13,6 +13,7 @@ import contextvars
 
 import anthropic
 import anyio
+import httpx
 import openai
 import pytest
 from opentelemetry.instrumentation.threading import ThreadingInstrumentor
@@ -261,3 +262,37 @@ def test_bare_pool_dispatch_is_not_guessed(span_exporter):
         completion = client.chat.completions.create(model="gpt-4.1", messages=[])
         _dispatch_in_pool(completion.choices[0].message.tool_calls[0])
     assert (ids_of(span_exporter), users_of(span_exporter)) == ([(None, None)], [None])
+
+
+async def test_call_asked_in_a_child_task_of_an_http_request(
+    span_exporter, tracer_provider, instrument, monkeypatch
+):
+    """An HTTP request attributed from its headers has a call scope of its own: a model response
+    read in a child task of the request's handler is found by the handler's dispatch."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    instrument.uninstrument()
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_USER_HEADER", "x-authenticated-user")
+    instrument.instrument(tracer_provider=tracer_provider)
+
+    with fake_api.FakeLLMAPI(turns([("call_1", "lookup_order", ORD1)])) as server:
+
+        async def handler(request) -> JSONResponse:
+            await _in_wait_for(openai.AsyncOpenAI(base_url=server.openai_url, api_key="test"))
+            return JSONResponse(await llm_tools.lookup_order_async(**ORD1))
+
+        app = Starlette(routes=[Route("/orders", handler)])
+
+        async def request() -> None:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                response = await client.get("/orders", headers={"x-authenticated-user": "usr_h"})
+            assert response.status_code == 200
+
+        await fresh(request())
+    assert (ids_of(span_exporter), users_of(span_exporter)) == (
+        [("call_1", "chatcmpl-1")],
+        ["usr_h"],
+    )
