@@ -17,6 +17,7 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._call_scope import with_call_scope
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_BAGGAGE,
@@ -84,7 +85,17 @@ class Attribution:
     def merged(self, **overrides: Any) -> Attribution:
         """A copy with every override that is not None applied."""
         changes = {k: v for k, v in overrides.items() if v is not None and getattr(self, k) != v}
-        return dataclasses.replace(self, **changes) if changes else self
+        return self._copy(changes) if changes else self
+
+    def _copy(self, changes: Mapping[str, Any]) -> Attribution:
+        # dataclasses.replace runs __init__ field by field; every request pays for this copy, so the
+        # fields are copied at once (there is no __post_init__ to run) with a fresh derived cache.
+        copy = object.__new__(Attribution)
+        state = copy.__dict__
+        state.update(self.__dict__)
+        state.update(changes)
+        state["_derived"] = {}
+        return copy
 
     def span_attributes(self) -> dict[str, Any]:
         """The span attributes this attribution contributes (tool fields excluded)."""
@@ -128,11 +139,7 @@ class Attribution:
             who = source
         else:
             who = self.source
-        return (
-            attribution
-            if attribution.source == who
-            else dataclasses.replace(attribution, source=who)
-        )
+        return attribution if attribution.source == who else attribution._copy({"source": who})
 
     def requested(self, user_id: str | None, conversation_id: str | None) -> Attribution:
         """This attribution completed with the user and conversation a model request named.
@@ -214,7 +221,8 @@ def current_attribution(ctx: otel_context.Context | None = None) -> Attribution:
     value = otel_context.get_value(_ATTRIBUTION_KEY, ctx)
     if isinstance(value, Attribution):
         return value
-    if _baggage_mode() in ("extract", "both"):
+    # The environment is read only when there is baggage to read: a new audit_context asks here.
+    if baggage.get_all(ctx) and _baggage_mode() in ("extract", "both"):
         try:
             return _from_baggage(ctx) or _EMPTY
         except Exception as exc:  # noqa: BLE001 - a caller's malformed baggage must not break the app
@@ -274,7 +282,8 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
 
     def __enter__(self) -> Attribution:
         attribution = current_attribution().layered(attrs.SOURCE_CONTEXT, **self._attribution)
-        ctx = attach_attribution(attribution)
+        # The block's own scope for the tool calls its model responses ask for (see _call_scope).
+        ctx = with_call_scope(attach_attribution(attribution))
         propagate = self._propagate
         if propagate is None:
             propagate = _baggage_mode() in ("inject", "both")

@@ -22,6 +22,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._call_scope import with_call_scope
 from opentelemetry_instrumentation_toolaudit._context import (
     _EMPTY,
     _baggage_mode,
@@ -114,4 +115,5 @@ def request_context(
         client_address=client_address or None,
         user_agent=_text(reader, USER_AGENT_HEADER),
     )
-    return attach_attribution(attribution)
+    # Like an audit_context, the request has a scope of its own for its model's tool calls.
+    return with_call_scope(attach_attribution(attribution))

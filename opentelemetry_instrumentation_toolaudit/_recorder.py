@@ -53,6 +53,7 @@ from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
     remembered_attributes,
     remembered_links,
 )
+from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 
 R = TypeVar("R")
 
@@ -212,6 +213,50 @@ def _arguments_json(arguments: Any, found: dict[str, int]) -> str | None:
 
 
 MAX_DERIVED = 256
+MAX_STATIC_VALUES = 4096
+
+
+class _StaticRedaction:
+    """The redacted form of each (attribute, value) pair of the static attributes, under one policy.
+
+    A service opens a new audit_context per request, and most of its values (user, role, model,
+    address, the attribution summary) repeat from request to request: each distinct pair is redacted
+    once, exactly as the whole mapping would be (keys are redacted independently of each other).
+    """
+
+    def __init__(self) -> None:
+        self._policy: RedactionPolicy | None = None
+        self._pairs: dict[tuple[str, Any], tuple[tuple[tuple[Any, Any], ...], tuple[str, ...]]] = {}
+
+    def redact(
+        self, policy: RedactionPolicy, values: dict[str, Any]
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """``values`` redacted by ``policy``, and one kind per finding."""
+        pairs = self._pairs
+        if policy is not self._policy:
+            pairs = self._pairs = {}
+            self._policy = policy
+        out: dict[str, Any] = {}
+        kinds: list[str] = []
+        for key, value in values.items():
+            pair = (key, tuple(value) if type(value) is list else value)
+            entry = pairs.get(pair)
+            if entry is None:
+                found: dict[str, int] = collections.defaultdict(int)
+                redacted = policy.redact_collect({key: value}, found)
+                entry = (
+                    tuple(redacted.items()),
+                    tuple(kind for kind, count in found.items() for _ in range(count)),
+                )
+                if len(pairs) >= MAX_STATIC_VALUES:
+                    pairs.clear()
+                pairs[pair] = entry
+            out.update(entry[0])
+            kinds.extend(entry[1])
+        return out, tuple(kinds)
+
+
+_STATIC_REDACTION = _StaticRedaction()
 
 
 def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tuple[str, ...]]:
@@ -253,9 +298,7 @@ def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tup
     if call.description:
         values[attrs.GEN_AI_TOOL_DESCRIPTION] = call.description
     # Attribution values come from the app or from upstream baggage: redact them here, once.
-    found: dict[str, int] = collections.defaultdict(int)
-    values = policy.redact_collect(values, found)
-    kinds = tuple(kind for kind, count in found.items() for _ in range(count))
+    values, kinds = _STATIC_REDACTION.redact(policy, values)
     if len(derived) >= MAX_DERIVED:
         derived.clear()
     derived[key] = (attribution, values, kinds)

@@ -311,3 +311,20 @@ def test_error_type_from_a_result_is_a_class_name_or_tool_error(span_exporter):
     find_account("x")
     (span,) = tool_spans(span_exporter)
     assert span.attributes["error.type"] == "tool_error"
+
+
+def test_repeated_attribution_values_are_redacted_in_every_new_context(span_exporter):
+    """A personal value in the attribution is redacted, and counted, in each new audit_context that
+    repeats it, not only in the first."""
+    for _ in range(2):
+        with audit_context(user_id="jane@example.com", user_role="admin"):
+            update_order_status("ORD-123", "shipped")
+    first, second = tool_spans(span_exporter)
+    for span in (first, second):
+        assert "jane@example.com" not in str(dict(span.attributes))
+        assert span.attributes["user.id"].startswith("<EMAIL:hmac-sha256:")
+        assert (span.attributes["toolaudit.redaction.count"], span.attributes["user.roles"]) == (
+            2,
+            ("admin",),
+        )
+    assert first.attributes["user.id"] == second.attributes["user.id"]

@@ -66,10 +66,14 @@ def derive_key_id(secret: bytes) -> str:
     return "k" + hmac.new(secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:8]
 
 
+MAX_CACHED_PSEUDONYMS = 4096
+"""Values (up to this many) whose pseudonym each key keeps, rather than computing its HMAC again."""
+
+
 class HashKey:
     """A secret HMAC key and its public id. Its repr never shows the secret."""
 
-    __slots__ = ("_mac", "ephemeral", "key_id")
+    __slots__ = ("_mac", "_pseudonyms", "ephemeral", "key_id")
 
     def __init__(
         self, secret: bytes, key_id: str | None = None, *, ephemeral: bool = False
@@ -81,6 +85,8 @@ class HashKey:
         self.key_id = key_id or derive_key_id(secret)
         self.ephemeral = ephemeral
         self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        # The same personal values (a user's email, a phone) come back call after call.
+        self._pseudonyms: dict[str | bytes, str] = {}
 
     def __repr__(self) -> str:
         return f"HashKey(key_id={self.key_id!r}, ephemeral={self.ephemeral})"
@@ -93,8 +99,15 @@ class HashKey:
 
     def pseudonym(self, value: str | bytes) -> str:
         """``hmac-sha256:<key id>:<32 hex>``: the same value gives the same pseudonym under this key."""
-        data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
-        return f"{PSEUDONYM_PREFIX}{self.key_id}:{self.hexdigest(data)[:PSEUDONYM_HEX]}"
+        cache = self._pseudonyms
+        pseudonym = cache.get(value)
+        if pseudonym is None:
+            data = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
+            pseudonym = f"{PSEUDONYM_PREFIX}{self.key_id}:{self.hexdigest(data)[:PSEUDONYM_HEX]}"
+            if len(cache) >= MAX_CACHED_PSEUDONYMS:
+                cache.clear()
+            cache[value] = pseudonym
+        return pseudonym
 
     @classmethod
     def ephemeral_key(cls) -> HashKey:

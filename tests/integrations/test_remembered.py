@@ -10,9 +10,9 @@ import pytest
 from opentelemetry import trace
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit._call_scope import MAX_PER_SCOPE
 from opentelemetry_instrumentation_toolaudit.integrations import _remembered
 from opentelemetry_instrumentation_toolaudit.integrations._remembered import (
-    MAX_PER_CONTEXT,
     MAX_REMEMBERED,
     REGISTRY,
     RememberedCall,
@@ -101,17 +101,17 @@ def _call(n: int) -> RememberedCall:
 
 
 def test_store_is_bounded():
-    """At most MAX_REMEMBERED calls are kept in the process and MAX_PER_CONTEXT per context."""
+    """At most MAX_REMEMBERED calls are kept in the process and MAX_PER_SCOPE per scope."""
     try:
         REGISTRY.remember(_call(n) for n in range(MAX_REMEMBERED + 10))
-        local = _remembered._CONTEXT_CALLS.get()
-        assert (REGISTRY.pending, len(local.calls)) == (MAX_REMEMBERED, MAX_PER_CONTEXT)
+        local = _remembered._TASK_SCOPE.get()
+        assert (REGISTRY.pending, len(local.calls)) == (MAX_REMEMBERED, MAX_PER_SCOPE)
         oldest, newest = REGISTRY.claim("t", "call_0", None), REGISTRY.claim("t", "call_1033", None)
         assert (oldest, newest.call_id) == (None, "call_1033")
         # A call is claimed once, by id or by name.
         assert None is REGISTRY.claim("t", "call_1033", None)
         by_name = REGISTRY.claim("t", None, None)
-        assert f"call_{MAX_REMEMBERED + 10 - MAX_PER_CONTEXT}" == by_name.call_id
+        assert f"call_{MAX_REMEMBERED + 10 - MAX_PER_SCOPE}" == by_name.call_id
     finally:
         REGISTRY.clear()
     assert REGISTRY.pending == 0

@@ -191,3 +191,15 @@ def test_key_file_is_0600_whatever_the_umask(tmp_path):
     path = tmp_path / "k" / "hash.key"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_bytes().strip() == secret
+
+
+def test_remembered_pseudonyms_equal_computed_ones():
+    """A pseudonym served from the key's cache is the HMAC it names, before and after the cache fills."""
+    from opentelemetry_instrumentation_toolaudit.redaction._hashkey import MAX_CACHED_PSEUDONYMS
+
+    key = HashKey(b"k" * 32, "k1")
+    expected = f"hmac-sha256:k1:{key.hexdigest(b'jane@example.com')[:32]}"
+    assert [key.pseudonym("jane@example.com"), key.pseudonym(b"jane@example.com")] == [expected] * 2
+    for n in range(MAX_CACHED_PSEUDONYMS + 1):
+        key.pseudonym(f"user{n}@example.com")
+    assert key.pseudonym("jane@example.com") == expected
