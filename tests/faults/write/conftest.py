@@ -8,9 +8,10 @@ import errno
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -140,6 +141,34 @@ def unwritable(path: str | os.PathLike[str]) -> Iterator[None]:
         for fd, original in saved:
             os.dup2(original, fd)
             os.close(original)
+
+
+T = TypeVar("T")
+
+PROMPTLY = 20.0
+"""Seconds a fault's whole scenario may take: far below the 60 s one append waiting out SQLite's
+busy timeout would take, so a scenario stuck on a wait fails instead of hanging the suite."""
+
+
+def promptly(scenario: Callable[[], T]) -> T:
+    """What ``scenario`` returns, run on a thread; fails the test when it is still running after
+    ``PROMPTLY`` seconds (an append waiting for a lock that will not come)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, scenario()))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test's thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(PROMPTLY)
+    assert outcome, f"still blocked after {PROMPTLY} s: an append waited on a lock"
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
 
 
 class TinyFilesystem:
