@@ -9,6 +9,9 @@ import threading
 
 import pytest
 
+from opentelemetry_instrumentation_toolaudit import AuditLogExporter
+from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink
+
 from .conftest import (
     REFUNDS,
     make_exporter,
@@ -190,3 +193,38 @@ def test_a_sqlite_lock_held_by_another_process_is_waited_for(tmp_path, signer):
     stats = exporter.stats()
     assert (stats["records"], stats.get("dropped", 0), stats.get("write_failures", 0)) == (20, 0, 0)
     assert verified_size(url, signer) == 20
+
+
+@pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
+def test_a_filesystem_the_kernel_makes_read_only_loses_exactly_what_is_counted(
+    template, errors_ro_fs, signer, fail_closed
+):
+    """When the kernel makes the filesystem read-only under the writer (ext4 after an error),
+    appends fail at once, fail-closed tools are refused, and the records not written are exactly
+    those stats() counts as dropped at shutdown; the trail written before verifies."""
+    url = template.format(errors_ro_fs.path)
+    log = AuditLog(open_sink(url), signer=signer, checkpoint_interval=3600)
+    exporter = AuditLogExporter(log, retry_interval=3600)
+    tools = fail_closed(exporter)
+
+    def outage() -> bool:
+        for i in range(5, 15):
+            exporter.export([tool_span(i)])
+        return tools.runs("ORD-refused")
+
+    try:
+        for i in range(5):
+            exporter.export([tool_span(i)])
+        log.checkpoint()
+        errors_ro_fs.fail()
+        refused = promptly(outage)
+        during = exporter.stats()
+    finally:
+        exporter.shutdown()
+    errors_ro_fs.remount()
+    stats = exporter.stats()
+    assert (refused, REFUNDS, during["refused_intents"]) == (False, [], 1)
+    assert order_ids(url) == [f"ORD-{i}" for i in range(5)]
+    # The ten calls made while it was read-only, and the refused call's own record.
+    assert (stats["records"], stats["dropped"]) == (5, 11)
+    assert verified_size(url, signer) == 5
