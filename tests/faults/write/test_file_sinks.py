@@ -27,8 +27,8 @@ FILE_SINKS = ("sqlite:///{}/audit.db", "jsonl:///{}/audit.jsonl")
 
 @pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
 def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer, fail_closed):
-    """With the file unwritable for a while (as after a read-only remount), appends fail at once,
-    the records wait and are all written once it is writable again; stats() matches the file, and
+    """With the writer's open files made read-only for a while, appends fail at once, the records
+    wait and are all written once the files are writable again; stats() matches the file, and
     fail-closed tools are refused meanwhile only."""
     url = template.format(tmp_path)
     exporter = make_exporter(url, signer)
