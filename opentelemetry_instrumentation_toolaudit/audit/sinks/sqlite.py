@@ -45,6 +45,11 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     success_from_column,
     without_stored,
 )
+from opentelemetry_instrumentation_toolaudit.audit.sinks._sqlite_lock import (
+    BUSY_TIMEOUT,
+    LockUnavailableError,
+    begin_immediate,
+)
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
 
 _INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
@@ -234,9 +239,8 @@ class SQLiteSink(AuditSink):
 
     def _connect(self, writer: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False, timeout=60.0
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
         )
-        conn.execute("PRAGMA busy_timeout = 60000")
         if writer:  # a verifier leaves the file exactly as it found it
             # For a new file only (a database in WAL mode keeps its page size). A commit writes every
             # page it touched to the WAL, and indexes whose keys arrive out of order (random trace
@@ -261,7 +265,13 @@ class SQLiteSink(AuditSink):
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
         conn = self._conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            begin_immediate(conn, self.path)
+        except LockUnavailableError as exc:
+            raise SinkError(
+                f"{self.path}: cannot take the write lock, and no other writer holds it: the "
+                f"database or its -wal/-shm files cannot be written ({exc})"
+            ) from None
         try:
             yield
         except BaseException:

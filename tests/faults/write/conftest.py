@@ -8,9 +8,10 @@ import errno
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -142,6 +143,34 @@ def unwritable(path: str | os.PathLike[str]) -> Iterator[None]:
             os.close(original)
 
 
+T = TypeVar("T")
+
+PROMPTLY = 20.0
+"""Seconds a fault's whole scenario may take: far below the 60 s one append waiting out SQLite's
+busy timeout would take, so a scenario stuck on a wait fails instead of hanging the suite."""
+
+
+def promptly(scenario: Callable[[], T]) -> T:
+    """What ``scenario`` returns, run on a thread; fails the test when it is still running after
+    ``PROMPTLY`` seconds (an append waiting for a lock that will not come)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, scenario()))
+        except BaseException as exc:  # noqa: BLE001 - handed back to the test's thread
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(PROMPTLY)
+    assert outcome, f"still blocked after {PROMPTLY} s: an append waited on a lock"
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]
+
+
 class TinyFilesystem:
     """A small tmpfs of the test's own, which a filler file can fill up and free again."""
 
@@ -179,6 +208,63 @@ class TinyFilesystem:
 def tiny_fs(tmp_path: Path) -> Iterator[TinyFilesystem]:
     """A 2 MB filesystem (skipped where a tmpfs cannot be mounted)."""
     fs = TinyFilesystem(tmp_path / "fs", "2m")
+    try:
+        yield fs
+    finally:
+        fs.unmount()
+
+
+class ErrorsReadOnlyFilesystem:
+    """A small ext4 filesystem of the test's own (a loop mount of an image file) that the kernel
+    turns read-only on an error (``errors=remount-ro``), as it would after a failing disk."""
+
+    def __init__(self, image: Path, where: Path) -> None:
+        self.image = image
+        self.path = where
+        self.path.mkdir()
+        made = subprocess.run(
+            ["mkfs.ext4", "-q", "-F", "-O", "^has_journal", str(image), "8M"],
+            capture_output=True,
+            check=False,
+        )
+        if made.returncode != 0:
+            pytest.skip("mkfs.ext4 is not available")
+        self._mount()
+        source = subprocess.run(
+            ["findmnt", "-n", "-o", "SOURCE", str(where)], capture_output=True, text=True
+        ).stdout.strip()
+        self.trigger = Path("/sys/fs/ext4") / os.path.basename(source) / "trigger_fs_error"
+        if not self.trigger.exists():
+            self.unmount()
+            pytest.skip("this kernel cannot be asked for an ext4 error")
+
+    def _mount(self) -> None:
+        result = subprocess.run(
+            ["mount", "-o", "loop,errors=remount-ro", str(self.image), str(self.path)],
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.skip("loop-mounting an ext4 image needs root and a free loop device")
+
+    def fail(self) -> None:
+        """Report an error on the filesystem: the kernel makes it read-only at once."""
+        self.trigger.write_text("toolaudit fault test\n")
+
+    def remount(self) -> None:
+        """Mount the image again, writable (a filesystem made read-only after an error stays so
+        until it is unmounted)."""
+        self.unmount()
+        self._mount()
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def errors_ro_fs(tmp_path: Path) -> Iterator[ErrorsReadOnlyFilesystem]:
+    """An 8 MB ext4 filesystem the test can make read-only (skipped where it cannot be mounted)."""
+    fs = ErrorsReadOnlyFilesystem(tmp_path / "ext4.img", tmp_path / "ext4")
     try:
         yield fs
     finally:

@@ -3,34 +3,48 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
 
 import pytest
 
-from .conftest import REFUNDS, make_exporter, order_ids, tool_span, unwritable, verified_size
+from opentelemetry_instrumentation_toolaudit import AuditLogExporter
+from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink
+
+from .conftest import (
+    REFUNDS,
+    make_exporter,
+    order_ids,
+    promptly,
+    tool_span,
+    unwritable,
+    verified_size,
+)
 
 FILE_SINKS = ("sqlite:///{}/audit.db", "jsonl:///{}/audit.jsonl")
 
 
-# SQLite is left out: with its files read-only under it, each append waits out SQLite's busy
-# timeout (60 s) before failing, too long for this suite; a full disk and a held lock stand for it.
-@pytest.mark.parametrize("template", FILE_SINKS[1:], ids=("jsonl",))
+@pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
 def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer, fail_closed):
-    """With the file unwritable for a while (a read-only remount), the records wait and are all
-    written once it is writable again; stats() matches the file, and fail-closed tools are refused
-    meanwhile only."""
+    """With the writer's open files made read-only for a while, appends fail at once, the records
+    wait and are all written once the files are writable again; stats() matches the file, and
+    fail-closed tools are refused meanwhile only."""
     url = template.format(tmp_path)
     exporter = make_exporter(url, signer)
     tools = fail_closed(exporter)
+
+    def outage() -> tuple[bool, dict[str, int], bool]:
+        for i in range(10, 30):
+            exporter.export([tool_span(i)])
+        return tools.runs("ORD-refused"), exporter.stats(), exporter.force_flush()
+
     try:
         for i in range(10):
             exporter.export([tool_span(i)])
         with unwritable(tmp_path / "audit."):
-            for i in range(10, 30):
-                exporter.export([tool_span(i)])
-            refused = tools.runs("ORD-refused")
-            during = exporter.stats()
-            assert exporter.force_flush() is False
+            refused, during, flushed = promptly(outage)
+        assert flushed is False
         assert exporter.force_flush() is True
         again = tools.runs("ORD-after")
     finally:
@@ -45,19 +59,23 @@ def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer
     assert verified_size(url, signer) == 33
 
 
-@pytest.mark.parametrize("template", FILE_SINKS[1:], ids=("jsonl",))
+@pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
 def test_an_unwritable_file_longer_than_the_buffer_loses_exactly_what_is_counted(
     template, tmp_path, signer
 ):
-    """With the file unwritable for longer than the buffer holds, the records stored are exactly
-    those exported less those stats() counts as dropped, and the file agrees with stats()."""
+    """With the file unwritable for longer than the buffer holds, appends fail at once and the
+    records stored are exactly those exported less those stats() counts as dropped."""
     url = template.format(tmp_path)
     exporter = make_exporter(url, signer, max_buffer=5)
+
+    def outage() -> None:
+        for i in range(1, 13):
+            exporter.export([tool_span(i)])
+
     try:
         exporter.export([tool_span(0)])
         with unwritable(tmp_path / "audit."):
-            for i in range(1, 13):
-                exporter.export([tool_span(i)])
+            promptly(outage)
     finally:
         exporter.shutdown()
     stored = order_ids(url)
@@ -141,3 +159,72 @@ def test_a_sqlite_lock_held_for_a_while_loses_nothing(tmp_path, signer):
     stats = exporter.stats()
     assert (stats["records"], stats.get("dropped", 0), stats.get("write_failures", 0)) == (20, 0, 0)
     assert verified_size(url, signer) == 20
+
+
+def test_a_sqlite_lock_held_by_another_process_is_waited_for(tmp_path, signer):
+    """While another process holds the database's write lock, appends wait for it rather than
+    fail, and every record is written once it is released."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    exporter = make_exporter(url, signer)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('BEGIN IMMEDIATE')\n"
+            "print('held', flush=True)\n"
+            "time.sleep(1)\n"
+            "db.execute('ROLLBACK')\n",
+            str(tmp_path / "audit.db"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        exporter.export([tool_span(0)])
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        for i in range(1, 20):
+            exporter.export([tool_span(i)])
+    finally:
+        holder.wait()
+        exporter.shutdown()
+    assert order_ids(url) == [f"ORD-{i}" for i in range(20)]
+    stats = exporter.stats()
+    assert (stats["records"], stats.get("dropped", 0), stats.get("write_failures", 0)) == (20, 0, 0)
+    assert verified_size(url, signer) == 20
+
+
+@pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
+def test_a_filesystem_the_kernel_makes_read_only_loses_exactly_what_is_counted(
+    template, errors_ro_fs, signer, fail_closed
+):
+    """When the kernel makes the filesystem read-only under the writer (ext4 after an error),
+    appends fail at once, fail-closed tools are refused, and the records not written are exactly
+    those stats() counts as dropped at shutdown; the trail written before verifies."""
+    url = template.format(errors_ro_fs.path)
+    log = AuditLog(open_sink(url), signer=signer, checkpoint_interval=3600)
+    exporter = AuditLogExporter(log, retry_interval=3600)
+    tools = fail_closed(exporter)
+
+    def outage() -> bool:
+        for i in range(5, 15):
+            exporter.export([tool_span(i)])
+        return tools.runs("ORD-refused")
+
+    try:
+        for i in range(5):
+            exporter.export([tool_span(i)])
+        log.checkpoint()
+        errors_ro_fs.fail()
+        refused = promptly(outage)
+        during = exporter.stats()
+    finally:
+        exporter.shutdown()
+    errors_ro_fs.remount()
+    stats = exporter.stats()
+    assert (refused, REFUNDS, during["refused_intents"]) == (False, [], 1)
+    assert order_ids(url) == [f"ORD-{i}" for i in range(5)]
+    # The ten calls made while it was read-only, and the refused call's own record.
+    assert (stats["records"], stats["dropped"]) == (5, 11)
+    assert verified_size(url, signer) == 5
