@@ -239,6 +239,7 @@ class _StaticRedaction:
         out: dict[str, Any] = {}
         kinds: list[str] = []
         for key, value in values.items():
+            value = _attribute_value(value)
             pair = (key, tuple(value) if type(value) is list else value)
             entry = pairs.get(pair)
             if entry is None:
@@ -257,6 +258,28 @@ class _StaticRedaction:
 
 
 _STATIC_REDACTION = _StaticRedaction()
+
+
+def _attribute_value(value: Any) -> Any:
+    """``value`` as an attribute value an exporter can send: text with its lone surrogates escaped
+    (OTLP drops an attribute that is not UTF-8), and whatever is neither text, a number nor a list
+    of text (a dict given as a user id) as its text, so that the call is still recorded."""
+    if type(value) is str:
+        return exportable(value)
+    if isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_text(item) for item in value]
+    return _text(value)
+
+
+def _text(value: Any) -> str:
+    if type(value) is str:
+        return exportable(value)
+    try:
+        return exportable(str(value))
+    except Exception:  # noqa: BLE001 - a value whose str() fails is named by its type
+        return f"<{type(value).__name__}>"
 
 
 def _static_attributes(call: ToolCall) -> tuple[Attribution, dict[str, Any], tuple[str, ...]]:

@@ -411,3 +411,28 @@ def test_hostile_json_text_arguments(span_exporter, arguments, recorded):
     assert run_sync(ToolCall("dispatch", arguments=arguments), lambda: "ok", (), {}) == "ok"
     (span,) = tool_spans(span_exporter)
     assert json_attr(span, "gen_ai.tool.call.arguments") == recorded
+
+
+def test_attribution_values_with_lone_surrogates_are_exportable(span_exporter):
+    """A user id, role or purpose holding a lone surrogate is escaped, so OTLP keeps the "who"."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    from opentelemetry_instrumentation_toolaudit import audit_context
+
+    with audit_context(user_id="jane\ud800doe", user_role="nurse\udfff", purpose="care\ud800"):
+        assert echo(1) == "ok"
+    (span,) = tool_spans(span_exporter)
+    assert span.attributes["user.id"] == "jane\\ud800doe"
+    assert span.attributes["toolaudit.purpose"] == "care\\ud800"
+    encoded = encode_spans([span]).SerializeToString()
+    assert b"jane\\ud800doe" in encoded
+
+
+def test_attribution_values_of_the_wrong_type_still_record_the_call(span_exporter):
+    """A dict given as the user id is recorded as its text: the call keeps its span."""
+    from opentelemetry_instrumentation_toolaudit import audit_context
+
+    with audit_context(user_id={"id": "u1"}):  # type: ignore[arg-type]
+        assert echo(1) == "ok"
+    (span,) = tool_spans(span_exporter)
+    assert span.attributes["user.id"] == "{'id': 'u1'}"

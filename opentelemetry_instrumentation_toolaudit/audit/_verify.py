@@ -117,7 +117,8 @@ class VerifyResult:
     found on the writer's machine (self-attested: whoever can rewrite the trail there can replace
     it too)."""
     anchored: bool = False
-    """Whether at least one checkpoint of this log (signed by the key, when one is given) was found."""
+    """Whether at least one checkpoint of this log was found with its signature checked against a
+    trusted key: without a key nothing anchors the trail, whatever checkpoints it holds."""
     foreign: list[str] = dataclasses.field(default_factory=list)
     """Checkpoints whose origin names another log (where they are): ignored, when the expected log
     id was given."""
@@ -424,7 +425,7 @@ def verify(
         checkpoints=compared,
         signatures_checked=bool(verifiers),
         key_pinned=bool(verifiers) and key_pinned,
-        anchored=bool(seen),
+        anchored=bool(seen) and bool(verifiers),
         foreign=foreign,
         log_id=own_id,
         repairs=sink.repairs(),

@@ -208,3 +208,18 @@ def test_checkpoint_naming_no_log_still_counts(tmp_path, signer):
     assert (result.ok, result.checkpoints, result.foreign) == (True, 1, [])
     with AuditLog(open_sink(url), signer=signer) as log:
         log.append([body(99)])
+
+
+def test_without_a_key_checkpoints_do_not_anchor(tmp_path, signer):
+    """Checkpoints whose signatures were not checked (no key) do not make the result anchored."""
+    url = f"sqlite:///{tmp_path}/a.db"
+    write_log(url, signer, N)
+    with open_sink(url, create=False) as sink:
+        unchecked = verify(sink)
+        checked = verify(sink, public_key=signer.verifier)
+    assert (unchecked.ok, unchecked.anchored, unchecked.to_json()["anchored"]) == (
+        True,
+        False,
+        False,
+    )
+    assert (checked.ok, checked.anchored) == (True, True)
