@@ -1,0 +1,198 @@
+"""The scanner and the built-in detectors: overlaps, case folding, long strings, context rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_detectors
+from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
+    WINDOWED,
+    Finding,
+    PatternDetector,
+    Scanner,
+)
+
+DETECTORS = builtin_detectors()
+SCANNER = Scanner(DETECTORS)
+KEY = "sk-proj-" + "a" * 40
+
+
+def found(text: str, scanner: Scanner = SCANNER) -> list[tuple[str, str]]:
+    """Each finding as (kind, the text it covers)."""
+    return [(f.kind, text[f.start : f.end]) for f in scanner.scan(text)]
+
+
+def test_overlapping_findings_take_the_earliest_detectors_kind():
+    """Where two detectors find the same text, the one listed first (the more specific) names it."""
+    text = f"api_key={KEY}"
+    reversed_scanner = Scanner(list(reversed(DETECTORS)))
+    assert found(text) == [("api_key", KEY)]
+    assert found(text, reversed_scanner) == [("secret_assignment", KEY)]
+
+
+def test_overlapping_findings_merge_into_their_union():
+    """Overlapping findings of different extents become one finding spanning all of them."""
+    text = f'note password="{KEY}" end'
+    assert [("api_key", f'"{KEY}"')] == found(text)
+
+
+def test_custom_pattern_detector_ranks_by_its_position():
+    """A caller's pattern detector listed before the built-ins wins overlaps; listed after, it loses."""
+    order_ids = PatternDetector("order_id", r"sk-proj-a{12}")
+    text = f"key {KEY}"
+    assert found(text, Scanner([order_ids, *DETECTORS])) == [("order_id", KEY)]
+    assert found(text, Scanner([*DETECTORS, order_ids])) == [("api_key", KEY)]
+
+
+def test_custom_callable_kind_never_outranks_a_builtin_kind():
+    """A plain callable declares no kind, so its findings lose overlaps to built-in kinds wherever
+    it is listed."""
+
+    def order_ids(text: str) -> list[Finding]:
+        start = text.find("sk-proj-")
+        return [Finding("order_id", start, start + 12)] if start >= 0 else []
+
+    text = f"key {KEY}"
+    assert found(text, Scanner([order_ids, *DETECTORS])) == [("api_key", KEY)]
+    assert found(text, Scanner([order_ids])) == [("order_id", "sk-proj-aaaa")]
+
+
+def test_adjacent_findings_stay_apart():
+    """Findings that touch without overlapping are reported separately."""
+    text = "jane@example.com,joe@example.org"
+    assert found(text) == [("email", "jane@example.com"), ("email", "joe@example.org")]
+
+
+@pytest.mark.parametrize("prefix", ["İ ", "İstanbul ", "ẞ Straße "])
+def test_case_insensitive_patterns_keep_offsets_when_lowering_changes_length(prefix):
+    """When lower-casing changes a string's length ('İ' becomes two characters), case-insensitive
+    detectors still report offsets into the original text."""
+    text = f"{prefix}BEARER abcdef12345 and AUTHORIZATION: Basic dXNlcjpwYXNz"
+    assert len(text.lower()) != len(text) or prefix.startswith("ẞ")
+    assert found(text) == [("bearer_token", "abcdef12345"), ("basic_auth", "dXNlcjpwYXNz")]
+    (bearer,) = [d for d in DETECTORS if d.kind == "bearer_token"]
+    assert [text[f.start : f.end] for f in bearer(text)] == ["abcdef12345"]
+
+
+def test_case_insensitive_pattern_on_ascii_text():
+    """A pattern written for lower-cased text finds upper- and mixed-case ASCII input."""
+    assert found("BeArEr AbCdEf12345") == [("bearer_token", "AbCdEf12345")]
+
+
+def _filler(n: int) -> str:
+    return ("lorem ipsum dolor sit amet " * (n // 27 + 1))[:n]
+
+
+def test_long_strings_find_numbers_anywhere():
+    """In a string longer than the windowed limit, numbers are found at its start, middle and end,
+    with their context words."""
+    parts = [
+        "SSN 219099998",
+        _filler(700),
+        "card 4111 1111 1111 1111",
+        _filler(700),
+        "phone: 020 7946 0958",
+        _filler(30),
+        "tel: 555 0123",
+        _filler(600),
+        "10.1.2.3",
+    ]
+    text = " ".join(parts)
+    assert len(text) > WINDOWED
+    assert found(text) == [
+        ("ssn", "219099998"),
+        ("credit_card", "4111 1111 1111 1111"),
+        ("phone", "020 7946 0958"),
+        ("phone", "555 0123"),
+        ("ip_address", "10.1.2.3"),
+    ]
+
+
+def test_long_strings_equal_short_ones():
+    """A long string has the same findings as its pieces scanned one by one (windowing loses none)."""
+    pieces = [
+        "ssn: 219-09-9998",
+        "call +44 20 7946 0958 now",
+        "ref 4111-1111-1111-1111.",
+        "mobile 0170 1234567",
+        "addr 203.0.113.195:443",
+        "mail jane.doe@example.com",
+        "IBAN GB82 WEST 1234 5698 7654 32",
+    ]
+    expected = []
+    text = ""
+    for piece in pieces:
+        text += f"{_filler(90)} {piece} "
+        expected += found(piece)
+    assert len(text) > WINDOWED
+    assert len(expected) == len(pieces)
+    assert expected == found(text)
+
+
+def test_digits_far_from_a_context_word_in_a_long_string():
+    """In a long string, a context word right before a bare number counts; the same digits with no
+    context word are not a finding."""
+    bare = _filler(600) + " 219099998 " + _filler(100)
+    with_context = _filler(600) + " ssn 219099998 " + _filler(100)
+    assert (found(bare), found(with_context)) == ([], [("ssn", "219099998")])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("tel: 12 34 56 ref 9", []),  # six digits: too few for a number after "tel:"
+        ("tel: 123 4567", [("phone", "123 4567")]),  # seven
+        ("phone: 1234 5678 9012 345", [("phone", "1234 5678 9012 345")]),  # fifteen
+        ("phone: 1234 5678 9012 3456", []),  # sixteen: too many
+        ("fax (020) 7946-0958", [("phone", "(020) 7946-0958")]),
+        ("telephone no. 0201234567", [("phone", "0201234567")]),
+        ("hotel: 1234567", []),  # "tel" inside a word is no context
+    ],
+)
+def test_context_phone_numbers_need_7_to_15_digits(text, expected):
+    """A number after "phone:", "tel:" and the like is a phone number only with 7 to 15 digits."""
+    assert expected == found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("+44 20 7946 0958", [("phone", "+44 20 7946 0958")]),
+        ("0044 20 7946 0958", [("phone", "0044 20 7946 0958")]),
+        ("+1 23 4", []),  # four digits
+        ("+1 234 567", []),  # seven digits: too few for an international number
+        ("+1 234 5678", [("phone", "+1 234 5678")]),  # eight
+    ],
+)
+def test_international_phone_numbers_need_8_to_15_digits(text, expected):
+    """An international number (+ or 00 prefix) needs 8 to 15 digits."""
+    assert expected == found(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ssn 078051120", []),  # voided numbers are not findings
+        ("ssn 219099999", []),
+        ("ssn 123456789", []),
+        ("ssn 219099998", [("ssn", "219099998")]),
+        ("card 2200 0000 0000 0004", [("credit_card", "2200 0000 0000 0004")]),  # Mir
+        ("card 2205 0000 0000 0009", []),
+    ],
+)
+def test_table_entries_decide_findings(text, expected):
+    """The voided SSNs and the issuer table (the Mir range) decide what the scanner reports."""
+    assert expected == found(text)
+
+
+def test_pattern_detector_pre_checks():
+    """A caller's pattern detector is skipped on strings that fail its pre-checks."""
+    detector = PatternDetector(
+        "ticket", r"t-[0-9]{4}", min_digits=4, required=("t-",), required_lower=("ticket",)
+    )
+    assert [Finding("ticket", 11, 17)] == detector("Ticket ref t-1234")
+    assert (
+        detector("Ticket ref t-123"),  # too few digits
+        detector("Ticket ref x-1234 t1234"),  # no "t-"
+        detector("ref t-1234"),  # no "ticket"
+    ) == ([], [], [])
