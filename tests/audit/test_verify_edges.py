@@ -366,15 +366,32 @@ def test_problems_are_capped(signer):
     )
 
 
-def test_a_stored_value_of_the_wrong_type_is_a_modified_record(sink, signer):
-    """A record whose stored bytes come back as text (a hand-edited row) is a modified record."""
-    sink._records[3] = sink._records[3]._replace(canonical=sink._records[3].canonical.decode())
+@pytest.mark.parametrize("as_stored", [bytes.decode, bytearray, memoryview])
+def test_a_stored_value_of_the_wrong_type_is_a_modified_record(sink, signer, as_stored):
+    """A record whose stored bytes come back as another type (a hand-edited row) is a modified
+    record, and the root is still computed over the bytes it holds."""
+    root = verify(sink).root
+    sink._records[3] = sink._records[3]._replace(canonical=as_stored(sink._records[3].canonical))
     result = verify(sink, public_key=signer.verifier)
     assert _problems(result)[0] == (
         3,
         MODIFIED,
         "its bytes do not match its entry hash: modified record",
     )
+    assert result.root == root
+
+
+def test_a_modified_record_inside_a_checkpoint_is_reported_once(sink, signer):
+    """A modified record explains the checkpoints it breaks: no rewritten chain is reported
+    besides it, whether it is the first or the last record the checkpoint adds."""
+    for k in (8, 11):
+        record = sink._records[k]
+        sink._records[k] = record._replace(canonical=record.canonical.replace(b"{", b"{ ", 1))
+        result = verify(sink, public_key=signer.verifier)
+        assert _problems(result) == [
+            (k, MODIFIED, "its bytes do not match its entry hash: modified record")
+        ]
+        sink._records[k] = record
 
 
 def test_a_torn_write_is_reported_not_failed(tmp_path, signer):
