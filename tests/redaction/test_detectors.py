@@ -196,3 +196,45 @@ def test_pattern_detector_pre_checks():
         detector("Ticket ref x-1234 t1234"),  # no "t-"
         detector("ref t-1234"),  # no "ticket"
     ) == ([], [], [])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\ud800 card 4111 1111 1111 1111", [("credit_card", "4111 1111 1111 1111")]),
+        ("GB82WEST12345698765432X", []),  # runs on into a longer token: not an IBAN
+        ("GB82WEST12345698765432 x", [("iban", "GB82WEST12345698765432")]),
+        ("iban GB82 WEST 1234 5698 7654 32 99", [("iban", "GB82 WEST 1234 5698 7654 32")]),
+        ("at 2001:db8::1: done", [("ip_address", "2001:db8::1")]),  # the colon is punctuation
+        ("mongodb://admin:pw@db.example.com/x", [("url_password", "pw")]),  # the host stays
+        ("b" * 64 + "@example.com", [("email", "b" * 64 + "@example.com")]),
+        ("b" * 65 + "@example.com", []),  # a local part is at most 64 characters
+        (
+            "jane@example.com and joe@example.com",
+            [("email", "jane@example.com"), ("email", "joe@example.com")],
+        ),
+        ("jane@@example.com", []),
+        ("<EMAIL> jane@example.com <PHONE>", [("email", "jane@example.com")]),
+        (
+            "hmac-sha256:k1:0123456789abcdef0123456789abcdef 4111111111111111",
+            [("credit_card", "4111111111111111")],
+        ),
+    ],
+)
+def test_detector_boundaries(text, expected):
+    """Where a finding starts and ends: lone surrogates, IBAN length, trailing colons, URL hosts,
+    local-part length, and placeholders beside real findings."""
+    assert found(text) == expected
+
+
+def test_our_own_placeholders_are_never_findings():
+    """Placeholders and keyed pseudonyms the policy writes hold no findings, even where their key
+    id looks like an address; findings touching them on either side are kept."""
+    pseudonym = "hmac-sha256:10.1.2.3:0123456789abcdef0123456789abcdef"
+    assert found(f"ip {pseudonym} and <IP_ADDRESS:{pseudonym}> ***REDACTED***") == []
+    text = f"jane@example.com<EMAIL:{pseudonym}>joe@example.com {pseudonym} 10.9.8.7"
+    assert found(text) == [
+        ("email", "jane@example.com"),
+        ("email", "joe@example.com"),
+        ("ip_address", "10.9.8.7"),
+    ]
