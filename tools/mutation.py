@@ -50,9 +50,10 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "verify": (
         ["audit/_verify.py"],
         [
-            # The PostgreSQL cases check the same verifier code at ten times the cost per mutant.
+            # The PostgreSQL cases check the same verifier code at ten times the cost per mutant;
+            # one of them runs the branch for sinks that check columns in their scan.
             "-k",
-            "not postgres",
+            "not postgres or test_untouched_trail_verifies",
             "tests/audit/test_verify_edges.py",
             "tests/audit/test_tamper.py",
             "tests/audit/test_parse_failures.py",
@@ -132,6 +133,16 @@ def _mutant_names(sources: list[str]) -> list[str]:
     return sorted(names)
 
 
+def _drop_plain_copies(sources: list[str]) -> None:
+    """Remove the copies in ``mutants/`` of ``sources`` that hold no mutants: mutmut copies every
+    file it does not mutate in a run, and later takes a copy newer than its source for one it has
+    already mutated."""
+    for source in sources:
+        copy = Path("mutants") / PACKAGE / source
+        if copy.exists() and "__mutmut_" not in copy.read_text(encoding="utf-8"):
+            copy.unlink()
+
+
 def _forget_undetected(sources: list[str]) -> None:
     """Clear the cached result of every mutant not detected, so that it is tested again (against
     tests added since); detected mutants keep theirs until their function changes."""
@@ -200,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = everything
     if args.sample is not None and args.sample < len(everything):
         chosen = sorted(random.Random(args.seed).sample(everything, args.sample))
+    if not args.report:
+        _drop_plain_copies(sources)
     if args.report:
         pass
     elif chosen is not everything:

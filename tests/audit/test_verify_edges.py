@@ -23,7 +23,10 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
 from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
 from opentelemetry_instrumentation_toolaudit.audit._verify import (
     CHECKPOINT,
+    DELETED,
     FORK,
+    INSERTED,
+    LINK,
     MAX_PROBLEMS,
     MODIFIED,
     REPLACED,
@@ -65,6 +68,7 @@ def test_untouched_trail_result(sink, signer):
     """An untouched trail: OK, every checkpoint compared, signatures checked, anchored."""
     result = verify(sink, public_key=signer.verifier)
     assert (result.ok, result.size, result.checkpoints, result.anchored) == (True, N, 3, True)
+    assert result.root == sink.head().root.hex()
     assert result.summary() == (
         f"OK: {N} records, root {result.root} (log {sink.log_id()}; 3 checkpoints)"
     )
@@ -160,6 +164,16 @@ def test_a_trusted_checkpoint_of_another_log_means_the_trail_was_replaced(sink, 
     assert (result.checkpoints, result.foreign) == (3, ["sink"])
 
 
+def test_without_a_key_a_checkpoint_of_another_log_means_the_trail_was_replaced(sink, signer):
+    """Without a key to tell trusted checkpoints from others, one naming another log is reported."""
+    other_id = "f" * 32
+    other = sign_checkpoint(Checkpoint(f"{signer.name}/{other_id}", 3, bytes(32)), signer)
+    sink._checkpoints.append(other)
+    result = verify(sink)
+    assert [(p.seq, p.kind) for p in result.problems] == [(0, REPLACED)]
+    assert result.problems[0].message.startswith(f"checkpoint sink (size 3) is of log {other_id},")
+
+
 def test_an_untrusted_checkpoint_of_another_log_is_ignored(sink, signer):
     """A checkpoint of another log signed by a key not trusted here is somebody else's: ignored."""
     stranger = NoteSigner.generate("stranger.example/audit")
@@ -239,6 +253,10 @@ def test_two_checkpoints_for_one_size_disagree(sink, signer):
             "checkpoint for size 12, which matches the log: fork",
         ),
     ]
+    assert result.summary() == (
+        "FAIL: record #4: two signed checkpoints for size 8 disagree (sink, sink): fork "
+        "(and 1 more problems)"
+    )
 
 
 def test_a_rewritten_tail_is_reported_from_the_last_matching_checkpoint(sink, signer):
@@ -379,6 +397,51 @@ def test_a_stored_value_of_the_wrong_type_is_a_modified_record(sink, signer, as_
         "its bytes do not match its entry hash: modified record",
     )
     assert result.root == root
+
+
+def test_a_stored_text_that_is_not_unicode_is_a_modified_record(sink, signer):
+    """Stored text holding a lone surrogate (no UTF-8 form) is a modified record, not a crash."""
+    record = sink._records[3]
+    sink._records[3] = record._replace(canonical=record.canonical.decode() + "\udc80")
+    result = verify(sink, public_key=signer.verifier)
+    assert _problems(result)[0] == (
+        3,
+        MODIFIED,
+        "its bytes do not match its entry hash: modified record",
+    )
+
+
+def test_a_broken_link_alone(sink, signer):
+    """A record whose prev_hash is not its predecessor's hash is a broken link at that record."""
+    sink._records[5] = sink._records[5]._replace(prev_hash="00" * 32)
+    result = verify(sink, public_key=signer.verifier)
+    assert _problems(result) == [
+        (
+            5,
+            LINK,
+            "its prev_hash is not the hash of the record before it: a record was deleted, "
+            "inserted or reordered before #5",
+        )
+    ]
+
+
+def test_records_out_of_order_are_reordered_not_deleted(sink, signer):
+    """Sequence numbers that jump ahead and then fall back are records out of order: the first is
+    reported as reordered, not as a deletion."""
+    records = sink._records
+    records[2], records[3] = records[3], records[2]
+    result = verify(sink, public_key=signer.verifier)
+    assert _problems(result)[0] == (
+        2,
+        INSERTED,
+        "the record stored at position 2 is #3: records reordered",
+    )
+    assert (
+        3,
+        INSERTED,
+        "the record stored at position 3 says it is #2: inserted or reordered",
+    ) in (_problems(result))
+    assert DELETED not in {p.kind for p in result.problems}
 
 
 def test_a_modified_record_inside_a_checkpoint_is_reported_once(sink, signer):
