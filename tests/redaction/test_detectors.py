@@ -12,20 +12,22 @@ from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     Scanner,
 )
 
-DETECTORS = builtin_detectors()
-SCANNER = Scanner(DETECTORS)
 KEY = "sk-proj-" + "a" * 40
 
 
-def found(text: str, scanner: Scanner = SCANNER) -> list[tuple[str, str]]:
-    """Each finding as (kind, the text it covers)."""
+def found(text: str, scanner: Scanner | None = None) -> list[tuple[str, str]]:
+    """Each finding as (kind, the text it covers), by the built-in detectors unless ``scanner``.
+
+    The detectors are built afresh for each call (not once at import), so that a test sees the
+    code as it is when the test runs."""
+    scanner = Scanner(builtin_detectors()) if scanner is None else scanner
     return [(f.kind, text[f.start : f.end]) for f in scanner.scan(text)]
 
 
 def test_overlapping_findings_take_the_earliest_detectors_kind():
     """Where two detectors find the same text, the one listed first (the more specific) names it."""
     text = f"api_key={KEY}"
-    reversed_scanner = Scanner(list(reversed(DETECTORS)))
+    reversed_scanner = Scanner(list(reversed(builtin_detectors())))
     assert found(text) == [("api_key", KEY)]
     assert found(text, reversed_scanner) == [("secret_assignment", KEY)]
 
@@ -40,8 +42,8 @@ def test_custom_pattern_detector_ranks_by_its_position():
     """A caller's pattern detector listed before the built-ins wins overlaps; listed after, it loses."""
     order_ids = PatternDetector("order_id", r"sk-proj-a{12}")
     text = f"key {KEY}"
-    assert found(text, Scanner([order_ids, *DETECTORS])) == [("order_id", KEY)]
-    assert found(text, Scanner([*DETECTORS, order_ids])) == [("api_key", KEY)]
+    assert found(text, Scanner([order_ids, *builtin_detectors()])) == [("order_id", KEY)]
+    assert found(text, Scanner([*builtin_detectors(), order_ids])) == [("api_key", KEY)]
 
 
 def test_custom_callable_kind_never_outranks_a_builtin_kind():
@@ -53,7 +55,7 @@ def test_custom_callable_kind_never_outranks_a_builtin_kind():
         return [Finding("order_id", start, start + 12)] if start >= 0 else []
 
     text = f"key {KEY}"
-    assert found(text, Scanner([order_ids, *DETECTORS])) == [("api_key", KEY)]
+    assert found(text, Scanner([order_ids, *builtin_detectors()])) == [("api_key", KEY)]
     assert found(text, Scanner([order_ids])) == [("order_id", "sk-proj-aaaa")]
 
 
@@ -70,7 +72,7 @@ def test_case_insensitive_patterns_keep_offsets_when_lowering_changes_length(pre
     text = f"{prefix}BEARER abcdef12345 and AUTHORIZATION: Basic dXNlcjpwYXNz"
     assert len(text.lower()) != len(text) or prefix.startswith("ẞ")
     assert found(text) == [("bearer_token", "abcdef12345"), ("basic_auth", "dXNlcjpwYXNz")]
-    (bearer,) = [d for d in DETECTORS if d.kind == "bearer_token"]
+    (bearer,) = [d for d in builtin_detectors() if d.kind == "bearer_token"]
     assert [text[f.start : f.end] for f in bearer(text)] == ["abcdef12345"]
 
 
@@ -237,4 +239,68 @@ def test_our_own_placeholders_are_never_findings():
         ("email", "jane@example.com"),
         ("email", "joe@example.com"),
         ("ip_address", "10.9.8.7"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Basic abc123", [("basic_auth", "abc123")]),  # a header: whatever it holds
+        ("basic dTpwZA", [("basic_auth", "dTpwZA")]),  # "u:pd" without its padding
+        ("basic dTpwd2Q", [("basic_auth", "dTpwd2Q")]),  # "u:pwd", one "=" missing
+        ("basic YWI6Y2RlZmc", [("basic_auth", "YWI6Y2RlZmc")]),
+        ("basic dGhlcmVhbG5ldw", []),  # decodes to a word, not user:password
+        (
+            "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            [("aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")],
+        ),
+        ("ghr_" + "A1b2" * 9, [("github_token", "ghr_" + "A1b2" * 9)]),
+        ("ghs_" + "A1b2" * 9, [("github_token", "ghs_" + "A1b2" * 9)]),
+        ("xoxb-123456789012-abcdefGHIJKL", [("slack_token", "xoxb-123456789012-abcdefGHIJKL")]),
+        (
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX",
+            [("slack_token", "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX")],
+        ),
+        ("AKIAIOSFODNN7EXAMPLE", [("aws_access_key", "AKIAIOSFODNN7EXAMPLE")]),
+        ("password=abcd", [("secret_assignment", "abcd")]),  # four characters make a value
+        ("password=abc", []),
+        ("pwd=../secret", []),  # a relative path is a working directory
+        ("pwd=X/abcd", [("secret_assignment", "X/abcd")]),
+        ("sk-proj-" + "a" * 32, [("api_key", "sk-proj-" + "a" * 32)]),  # the prefix is enough
+        ("sk-proj-" + "a" * 31, []),  # ... with 32 characters after it
+        ("sk-learn-compatible-estimator", []),
+        ("host 1.2.3.4", [("ip_address", "1.2.3.4")]),  # four digits in all
+        ("AGENT/10.1.2.3", []),  # a version after a product name
+        ("v1:23:45 at 2001:db8::1", [("ip_address", "2001:db8::1")]),
+        (
+            "2001:db8:1:2::1 and 2001:db8::2",
+            [("ip_address", "2001:db8:1:2::1"), ("ip_address", "2001:db8::2")],
+        ),
+    ],
+)
+def test_each_kind_and_its_look_alikes(text, expected):
+    """Each built-in kind is named as such, and the rules that set look-alikes aside hold."""
+    assert found(text) == expected
+
+
+def test_two_unranked_kinds_keep_the_first():
+    """Overlapping findings of two kinds no detector declares keep the kind of the first one."""
+
+    def first(text: str) -> list[Finding]:
+        return [Finding("first", 0, 6)]
+
+    def second(text: str) -> list[Finding]:
+        return [Finding("second", 3, 9)]
+
+    assert found("abcdefghij", Scanner([first, second])) == [("first", "abcdefghi")]
+    assert found("abcdefghij", Scanner([second, first])) == [("first", "abcdefghi")]
+
+
+def test_numbers_close_together_at_the_start_of_a_long_string():
+    """Digit runs close together share one window; the findings in it are all reported."""
+    text = "phone: 020 7946 0958 or ssn 219-09-9998 " + _filler(600) + " 10.1.2.3"
+    assert found(text) == [
+        ("phone", "020 7946 0958"),
+        ("ssn", "219-09-9998"),
+        ("ip_address", "10.1.2.3"),
     ]
