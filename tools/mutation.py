@@ -213,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
         chosen = sorted(random.Random(args.seed).sample(everything, args.sample))
     if not args.report:
         _drop_plain_copies(sources)
+        # Which tests reach which function is recorded afresh: a record made for another module
+        # (with the same tests) knows nothing of this one's functions.
+        Path("mutants/mutmut-stats.json").unlink(missing_ok=True)
     if args.report:
         pass
     elif chosen is not everything:

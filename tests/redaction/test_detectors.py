@@ -234,7 +234,7 @@ def test_our_own_placeholders_are_never_findings():
     id looks like an address; findings touching them on either side are kept."""
     pseudonym = "hmac-sha256:10.1.2.3:0123456789abcdef0123456789abcdef"
     assert found(f"ip {pseudonym} and <IP_ADDRESS:{pseudonym}> ***REDACTED***") == []
-    text = f"jane@example.com<EMAIL:{pseudonym}>joe@example.com {pseudonym} 10.9.8.7"
+    text = f"jane@example.com<EMAIL:{pseudonym}>joe@example.com {pseudonym} 10.9.8.7 <PHONE>"
     assert found(text) == [
         ("email", "jane@example.com"),
         ("email", "joe@example.com"),
