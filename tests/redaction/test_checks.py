@@ -74,7 +74,9 @@ def test_card_separators_and_non_ascii_digits():
         _checks.card_ok("4111.1111.1111.1111"),
         _checks.card_ok("４１１１１１１１１１１１１１１１"),  # fullwidth digits
         _checks.card_ok(""),
-    ) == (True, True, False, False, False)
+        _checks.card_ok("a111111111111111"),
+        _checks.card_ok("4111111111111111a"),
+    ) == (True, True, False, False, False, False, False)
 
 
 def test_card_fails_luhn():
@@ -122,6 +124,9 @@ def test_ssn_rules_and_voided_numbers(candidate, ok):
         ("XX82WEST12345698765432", False),  # no such country
         ("gb82WEST12345698765432", False),  # country in lower case
         ("GBA2WEST12345698765432", False),  # check digits must be digits
+        ("GB88WEST1234569876543", False),  # mod 97 == 1, but one character short for GB
+        ("GBAKWEST12345698765432", False),  # mod 97 == 1, but letters as check digits
+        ("GBD2WEST12345698765432", False),  # mod 97 == 1, but a letter as first check digit
         ("GB82WEST1234569876543-", False),  # not alphanumeric
         ("GB82WEST123456987654３２", False),  # non-ASCII digits
     ],
@@ -145,7 +150,8 @@ def test_iban(compact, ok):
 )
 def test_ipv4(candidate, ok):
     """A valid dotted quad other than loopback and unspecified is an address."""
-    assert ok == _checks.ipv4_ok(candidate)
+    # __wrapped__: the rule itself, not a result cached by an earlier caller.
+    assert (ok, ok) == (_checks.ipv4_ok.__wrapped__(candidate), _checks.ipv4_ok(candidate))
 
 
 @pytest.mark.parametrize(
@@ -167,7 +173,7 @@ def test_ipv4(candidate, ok):
 )
 def test_ipv6(candidate, ok):
     """A valid IPv6 address with a digit and two groups, other than ``::1`` and ``::``, is an address."""
-    assert ok == _checks.ipv6_ok(candidate)
+    assert (ok, ok) == (_checks.ipv6_ok.__wrapped__(candidate), _checks.ipv6_ok(candidate))
 
 
 @pytest.mark.parametrize(
