@@ -160,20 +160,33 @@ def _forget_undetected(sources: list[str]) -> None:
 
 
 def _results(sources: list[str]) -> dict[str, tuple[str, str]]:
-    """Each mutant of ``sources`` that has a result: its status and its diff."""
+    """Each mutant of ``sources`` that has a result: its status and its diff (made from the source
+    as it is, so that a later run of another module, which puts back a plain copy, does not
+    matter)."""
+    import difflib
+
+    import libcst
     from mutmut.mutation.data import SourceFileMutationData
-    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.mutation.diff_apply import read_mutant_function, read_original_function
+    from mutmut.mutation.file_mutation import mutate_file_contents
     from mutmut.stats import status_by_exit_code
 
     out = {}
     for source in sources:
         path = Path(PACKAGE) / source
+        mutated = mutate_file_contents(str(path), path.read_text(encoding="utf-8")).code
+        module = libcst.parse_module(mutated)
         data = SourceFileMutationData(path=path)
         data.load()
         for name, code in data.exit_code_by_key.items():
             if code is None:
                 continue
-            out[name] = (status_by_exit_code[code], get_diff_for_mutant(name, path=path))
+            before, after = (
+                libcst.Module([f]).code.strip().split("\n")
+                for f in (read_original_function(module, name), read_mutant_function(module, name))
+            )
+            diff = "\n".join(difflib.unified_diff(before, after, str(path), str(path), lineterm=""))
+            out[name] = (status_by_exit_code[code], diff)
     return out
 
 
