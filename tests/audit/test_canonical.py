@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import uuid
 
 import pytest
 import rfc8785
@@ -229,3 +231,46 @@ def test_cycle_message():
         CanonicalizationError, match=r"^a record nests too deeply \(or contains a cycle\)$"
     ):
         canonicalize(record)
+
+
+def test_non_ascii_keys_sort_by_utf16_units_on_every_path():
+    """A record whose keys are all non-ASCII sorts them by UTF-16 code units, also when one of its
+    values has to change (an integral float)."""
+    record = {"\uff21": 1.0, "\U0001f600": 2}
+    assert canonicalize(record) == ('{"\U0001f600":2,"\uff21":1}'.encode(), False)
+
+
+def test_negative_limit_in_a_list_is_exact():
+    """-(2^53-1) inside a list is printed as a number, and the bytes are exact."""
+    assert canonicalize({"a": [-MAX, MAX]}) == (
+        b'{"a":[-9007199254740991,9007199254740991]}',
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (datetime.datetime(2026, 1, 1), "datetime"),
+        (datetime.date(2026, 1, 1), "date"),
+        (uuid.UUID(int=1), "UUID"),
+    ],
+)
+def test_values_a_fast_encoder_could_print_are_refused(value, name):
+    """Values with no JSON type (dates, UUIDs) are refused even though orjson could print them: a
+    record's bytes never depend on which encoder is installed."""
+    with pytest.raises(CanonicalizationError, match=f"^type {name} has no canonical JSON form$"):
+        canonicalize({"a": value})
+
+
+def test_the_c_encoder_refuses_other_types_by_name():
+    """The stdlib encoder (used without orjson) raises TypeError naming only the type."""
+    from opentelemetry_instrumentation_toolaudit.audit import _canonical
+
+    with pytest.raises(TypeError, match=r"^bytes$"):
+        "".join(_canonical._c_encode({"a": b"secret"}, 0))
+
+
+def test_prepare_turns_negative_zero_into_the_integer_zero():
+    """-0.0 becomes the integer 0 (equal to -0.0 in Python, but printed without a sign)."""
+    assert repr(prepare({"z": -0.0})) == "{'z': 0}"
