@@ -4,7 +4,7 @@ Run from the repository root, one module at a time (the ``mutation`` extra insta
 
     pip install -e '.[dev,all,mutation]'
     python tools/mutation.py merkle                      # every mutant of audit/_merkle.py
-    python tools/mutation.py verify --sample 150         # 150 mutants drawn with a fixed seed
+    python tools/mutation.py verify --sample 120         # 120 mutants drawn with a fixed seed
     python tools/mutation.py --list                      # the modules and the tests each one uses
 
 mutmut copies the package and ``tests/`` into ``mutants/`` (ignored by git), mutates the module's

@@ -8,6 +8,7 @@ from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_d
 from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     WINDOWED,
     Finding,
+    IbanDetector,
     PatternDetector,
     Scanner,
 )
@@ -304,3 +305,18 @@ def test_numbers_close_together_at_the_start_of_a_long_string():
         ("ssn", "219-09-9998"),
         ("ip_address", "10.1.2.3"),
     ]
+
+
+@pytest.mark.parametrize("text", ["1::2 ab", "12::3 then"])
+def test_an_ipv6_address_at_the_start_of_the_text(text):
+    """An address whose first group starts the text is found whole, whatever the text ends with."""
+    address = text.split(" ")[0]
+    assert found(text) == [("ip_address", address)]
+
+
+def test_detector_repr_names_its_class_and_kind():
+    """A detector's repr names its class and its kind, never a pattern or a text."""
+    assert (repr(PatternDetector("ticket", "t-[0-9]+")), repr(IbanDetector())) == (
+        "PatternDetector('ticket')",
+        "IbanDetector('iban')",
+    )
