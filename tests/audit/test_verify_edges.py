@@ -8,6 +8,7 @@ import os
 
 import pytest
 
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.audit import (
     AuditLog,
     Checkpoint,
@@ -471,3 +472,82 @@ def test_a_torn_write_is_reported_not_failed(tmp_path, signer):
     )
     assert result.summary().endswith("; torn writes: 1, see repairs)")
     assert result.to_json()["repairs"] == result.repairs
+
+
+def test_a_deleted_record_is_named_with_the_next_one_stored(sink, signer):
+    """A record missing from the middle is reported at its number, naming the next stored one."""
+    del sink._records[5]
+    result = verify(sink, public_key=signer.verifier)
+    assert _problems(result)[0] == (
+        5,
+        DELETED,
+        "record #5 is missing (the next stored record is #6): deleted",
+    )
+
+
+def test_a_checkpoint_past_the_end_listed_first(sink, signer):
+    """A checkpoint beyond a truncated log, listed before the others, does not stop them being
+    compared."""
+    sink._checkpoints.reverse()
+    del sink._records[6:]
+    result = verify(sink, public_key=signer.verifier)
+    assert ([p.kind for p in result.problems], result.checkpoints) == ([TRUNCATED], 1)
+
+
+def test_a_trail_without_a_log_id(sink, signer):
+    """A sink that has no log id: the OK line names none, and an expected id makes it replaced."""
+    sink._log_id = None
+    result = verify(sink)
+    assert result.summary() == (
+        f"OK: {N} records, root {result.root} (3 checkpoints; unanchored: no public key given, "
+        "signatures not checked)"
+    )
+    expected = "e" * 32
+    replaced = verify(sink, log_id=expected)
+    assert replaced.problems[-1] == Problem(
+        0,
+        REPLACED,
+        f"this trail is log (no id), not the expected log {expected}: the trail was replaced",
+    )
+
+
+def test_a_checkpoint_whose_origin_is_only_a_log_id(sink, signer):
+    """A trusted checkpoint whose origin is another log's id alone (no name before it) is named."""
+    other_id = "f" * 32
+    sink._checkpoints.append(sign_checkpoint(Checkpoint(other_id, 3, bytes(32)), signer))
+    result = verify(sink, public_key=signer.verifier)
+    assert [(p.kind, p.message.split(",")[0]) for p in result.problems] == [
+        (REPLACED, f"checkpoint sink (size 3) is of log {other_id}")
+    ]
+
+
+def test_failed_result_as_json(sink, signer):
+    """A failed result's JSON lists each problem with its record, kind and message."""
+    sink._records[2] = sink._records[2]._replace(prev_hash="00" * 32)
+    result = verify(sink, public_key=signer.verifier)
+    data = result.to_json()
+    assert (data["ok"], data["first_bad_seq"], data["problems"]) == (
+        False,
+        2,
+        [
+            {
+                "seq": 2,
+                "kind": LINK,
+                "message": "its prev_hash is not the hash of the record before it: a record was "
+                "deleted, inserted or reordered before #2",
+            }
+        ],
+    )
+
+
+def test_a_sink_that_fails_to_check_its_columns(sink, signer):
+    """When the sink's column check fails, verify raises that error on the caller's thread."""
+
+    class Failing(MemorySink):
+        def column_problems(self):
+            raise SinkError("the column check failed")
+
+    failing = Failing()
+    failing._records, failing._checkpoints = sink._records, sink._checkpoints
+    with pytest.raises(SinkError, match=r"^the column check failed$"):
+        verify(failing, public_key=signer.verifier)
