@@ -320,3 +320,46 @@ def test_detector_repr_names_its_class_and_kind():
         "PatternDetector('ticket')",
         "IbanDetector('iban')",
     )
+
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV"
+PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nabc\n-----END PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"{PRIVATE_KEY} after", [("private_key", PRIVATE_KEY)]),  # ends at its END line
+        (JWT, [("jwt", JWT)]),
+        ("host 127.0.0.1", []),  # loopback
+        ("host 999.1.1.1", []),  # not an address
+        ("+1 234 567 ref 9", []),  # seven digits in the number, however many in the text
+        ("pwd=\\\\share\\x", []),  # a Windows path after "pwd"
+        (
+            "a@x.com b@y.com c@z.com",
+            [("email", "a@x.com"), ("email", "b@y.com"), ("email", "c@z.com")],
+        ),
+        ("xGB82WEST12345698765432", []),  # inside a longer word
+        (
+            "XX12ABCDEFGHIJKLMNOP and GB82WEST12345698765432",
+            [("iban", "GB82WEST12345698765432")],
+        ),
+        ("net 2001:db8:: is", [("ip_address", "2001:db8::")]),  # a trailing "::" is the address
+        ("net 2001:db8::", [("ip_address", "2001:db8::")]),
+    ],
+)
+def test_more_kinds_and_look_alikes(text, expected):
+    """Private keys end at their END line, JWTs are named, and more look-alikes are set aside."""
+    assert found(text) == expected
+
+
+def test_unranked_kinds_starting_together_keep_the_longest():
+    """Of two overlapping findings of undeclared kinds that start together, the longer names them."""
+
+    def short(text: str) -> list[Finding]:
+        return [Finding("short", 0, 6)]
+
+    def long(text: str) -> list[Finding]:
+        return [Finding("long", 0, 9)]
+
+    assert found("abcdefghij", Scanner([short, long])) == [("long", "abcdefghi")]
