@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import json
+import uuid
 
 import pytest
 import rfc8785
@@ -10,7 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opentelemetry_instrumentation_toolaudit._exceptions import CanonicalizationError
-from opentelemetry_instrumentation_toolaudit.audit._canonical import canonical_bytes, prepare
+from opentelemetry_instrumentation_toolaudit.audit._canonical import (
+    canonical_bytes,
+    canonicalize,
+    prepare,
+)
 
 scalars = (
     st.none()
@@ -132,3 +138,139 @@ def test_unusual_values_in_record_fields_equal_rfc8785(value):
         "user_roles": [value],
     }
     assert rfc8785.dumps(prepare(record)) == canonical_bytes(record)
+
+
+MAX = 2**53 - 1
+
+
+@pytest.mark.parametrize(
+    ("record", "expected", "exact"),
+    [
+        (
+            {"a": 1, "b": [1.5, None, True, "x"], "c": {"d": "e"}},
+            b'{"a":1,"b":[1.5,null,true,"x"],"c":{"d":"e"}}',
+            True,
+        ),
+        ({"a": (1, 2)}, b'{"a":[1,2]}', True),
+        ({"a": 1e-4}, b'{"a":0.0001}', True),
+        ({"a": MAX, "b": -MAX}, b'{"a":9007199254740991,"b":-9007199254740991}', True),
+        (
+            {"a": [MAX], "b": {"c": -MAX}},
+            b'{"a":[9007199254740991],"b":{"c":-9007199254740991}}',
+            True,
+        ),
+        ({"a": MAX + 1}, b'{"a":"9007199254740992"}', False),
+        ({"a": -MAX - 1}, b'{"a":"-9007199254740992"}', False),
+        ({"a": [MAX + 1]}, b'{"a":["9007199254740992"]}', False),
+        ({"a": {"b": -MAX - 1}}, b'{"a":{"b":"-9007199254740992"}}', False),
+        ({"a": (MAX + 1,)}, b'{"a":["9007199254740992"]}', False),
+        ({"a": 1.0}, b'{"a":1}', False),
+        ({"a": [2.0]}, b'{"a":[2]}', False),
+        ({"a": float(MAX)}, b'{"a":9007199254740991}', False),
+        ({"a": float(-MAX)}, b'{"a":-9007199254740991}', False),
+        ({"a": 9.999e-5}, b'{"a":0.00009999}', False),
+        ({"a": 1e16}, b'{"a":10000000000000000}', False),
+        ({"a": -0.0}, b'{"a":0}', False),
+        ({"a": float("nan")}, b'{"a":"NaN"}', False),
+        ({"a": "\udc80"}, b'{"a":"\\\\udc80"}', False),
+        ({"\u00e9": 1}, b'{"\xc3\xa9":1}', False),
+        ({1: "x", "b": 2}, b'{"1":"x","b":2}', False),
+        ({"a": {None: 1, True: 2}}, b'{"a":{"None":1,"True":2}}', False),
+        ({"a": [{(1, 2): "t"}]}, b'{"a":[{"(1, 2)":"t"}]}', False),
+        ({"tool_name": "t", "seq": MAX}, b'{"seq":9007199254740991,"tool_name":"t"}', True),
+        ({"tool_name": "t", "seq": MAX + 1}, b'{"seq":"9007199254740992","tool_name":"t"}', False),
+        (
+            {"tool_name": "t", "seq": 1.0, "x": MAX},
+            b'{"seq":1,"tool_name":"t","x":9007199254740991}',
+            False,
+        ),
+        ({"seq": 1.0, "x": MAX + 1}, b'{"seq":1,"x":"9007199254740992"}', False),
+        ({"seq": 1.0, "x": [1, 2.5, "y", None]}, b'{"seq":1,"x":[1,2.5,"y",null]}', False),
+        ({"seq": 1.0, "x": {1: 2}}, b'{"seq":1,"x":{"1":2}}', False),
+    ],
+)
+def test_canonicalize_bytes_and_whether_they_are_exact(record, expected, exact):
+    """canonicalize says its bytes are exact only when no value had to change to get them: not
+    for integral floats, integers past ±(2^53-1), NaN, -0.0, lone surrogates or non-string keys."""
+    assert canonicalize(record) == (expected, exact)
+    assert rfc8785.dumps(prepare(record)) == expected
+
+
+def test_prepare_makes_values_rfc8785_accepts():
+    """prepare turns non-JSON values into JSON ones, leaving JSON values as they are."""
+    assert prepare(
+        {
+            "f": -0.0,
+            "t": (1, [2, (3,)]),
+            "k": {2: -MAX - 1},
+            "i": float("-inf"),
+            "s": "ok",
+            "n": None,
+        }
+    ) == {
+        "f": 0,
+        "t": [1, [2, [3]]],
+        "k": {"2": "-9007199254740992"},
+        "i": "-Infinity",
+        "s": "ok",
+        "n": None,
+    }
+
+
+def test_unsupported_type_message_names_only_the_type():
+    """The error for a value with no JSON form is exactly its type's name, wherever it is nested."""
+    with pytest.raises(CanonicalizationError, match=r"^type bytes has no canonical JSON form$"):
+        canonical_bytes({"a": [{"b": b"secret"}]})
+
+
+def test_cycle_message():
+    """A cycle is reported as a record nesting too deeply."""
+    record: dict = {"a": []}
+    record["a"].append(record)
+    with pytest.raises(
+        CanonicalizationError, match=r"^a record nests too deeply \(or contains a cycle\)$"
+    ):
+        canonicalize(record)
+
+
+def test_non_ascii_keys_sort_by_utf16_units_on_every_path():
+    """A record whose keys are all non-ASCII sorts them by UTF-16 code units, also when one of its
+    values has to change (an integral float)."""
+    record = {"\uff21": 1.0, "\U0001f600": 2}
+    assert canonicalize(record) == ('{"\U0001f600":2,"\uff21":1}'.encode(), False)
+
+
+def test_negative_limit_in_a_list_is_exact():
+    """-(2^53-1) inside a list is printed as a number, and the bytes are exact."""
+    assert canonicalize({"a": [-MAX, MAX]}) == (
+        b'{"a":[-9007199254740991,9007199254740991]}',
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [
+        (datetime.datetime(2026, 1, 1), "datetime"),
+        (datetime.date(2026, 1, 1), "date"),
+        (uuid.UUID(int=1), "UUID"),
+    ],
+)
+def test_values_a_fast_encoder_could_print_are_refused(value, name):
+    """Values with no JSON type (dates, UUIDs) are refused even though orjson could print them: a
+    record's bytes never depend on which encoder is installed."""
+    with pytest.raises(CanonicalizationError, match=f"^type {name} has no canonical JSON form$"):
+        canonicalize({"a": value})
+
+
+def test_the_c_encoder_refuses_other_types_by_name():
+    """The stdlib encoder (used without orjson) raises TypeError naming only the type."""
+    from opentelemetry_instrumentation_toolaudit.audit import _canonical
+
+    with pytest.raises(TypeError, match=r"^bytes$"):
+        "".join(_canonical._c_encode({"a": b"secret"}, 0))
+
+
+def test_prepare_turns_negative_zero_into_the_integer_zero():
+    """-0.0 becomes the integer 0 (equal to -0.0 in Python, but printed without a sign)."""
+    assert repr(prepare({"z": -0.0})) == "{'z': 0}"

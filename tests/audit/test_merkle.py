@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 
 import pytest
 
@@ -223,3 +224,147 @@ def test_frontier_extend_equals_append(start):
     assert (one.size, one.hashes) == (many.size, many.hashes)
     assert [n for n in seen if n[0] >= 3] == nodes
     assert root_from_leaf_hashes(leaves) == many.root()
+
+
+def exactly(message: str) -> str:
+    """A ``pytest.raises(match=...)`` pattern for exactly ``message``."""
+    return f"^{re.escape(message)}$"
+
+
+@pytest.mark.parametrize(("index", "size"), [(8, 8), (-1, 8), (0, 0), (9, 8)])
+def test_inclusion_proof_of_a_leaf_outside_the_tree_raises(index, size):
+    """A proof for a leaf at or past the tree size (or negative) is refused with a message naming both."""
+    with pytest.raises(ValueError, match=exactly(f"leaf {index} is not in a tree of size {size}")):
+        inclusion_proof(index, size, subtree_from_leaves(LEAVES))
+
+
+@pytest.mark.parametrize(("old", "new"), [(5, 4), (-1, 4)])
+def test_consistency_proof_between_impossible_sizes_raises(old, new):
+    """A consistency proof to a smaller tree (or from a negative size) is refused."""
+    with pytest.raises(ValueError, match=exactly(f"no consistency proof from size {old} to {new}")):
+        consistency_proof(old, new, subtree_from_leaves(LEAVES))
+
+
+def test_inclusion_with_a_leaf_hash_of_the_wrong_length_fails():
+    """A leaf hash that is not 32 bytes fails, even with an otherwise valid proof."""
+    proof = inclusion_proof(2, 8, subtree_from_leaves(LEAVES))
+    with pytest.raises(VerificationError, match=exactly("inclusion proof hashes must be 32 bytes")):
+        verify_inclusion(2, 8, LEAVES[2][:31], proof, ROOTS[8])
+    with pytest.raises(VerificationError, match=exactly("inclusion proof hashes must be 32 bytes")):
+        verify_inclusion(2, 8, LEAVES[2], [*proof[:2], proof[2] + b"\x00"], ROOTS[8])
+
+
+@pytest.mark.parametrize(
+    ("index", "size", "proof_of", "message"),
+    [
+        (8, 8, (7, 8), "leaf index 8 is beyond tree size 8"),
+        (-1, 8, (0, 8), "leaf index -1 is beyond tree size 8"),
+        (0, 4, (0, 8), "inclusion proof is too long"),
+        (0, 8, (0, 4), "inclusion proof is too short"),
+        (1, 8, (0, 8), "inclusion proof for leaf 1 does not lead to the tree head"),
+    ],
+)
+def test_inclusion_failures_say_why(index, size, proof_of, message):
+    """Each way an inclusion proof can fail has its own message."""
+    proof = inclusion_proof(*proof_of, subtree_from_leaves(LEAVES))
+    with pytest.raises(VerificationError, match=exactly(message)):
+        verify_inclusion(index, size, LEAVES[0], proof, ROOTS[min(size, 8)])
+
+
+def _consistency(old: int, new: int) -> list[bytes]:
+    return consistency_proof(old, new, subtree_from_leaves(LEAVES))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "proof", "old_root", "new_root", "message"),
+    [
+        (5, 4, [], ROOTS[5], ROOTS[4], "tree size 4 is smaller than earlier size 5"),
+        (-1, 4, [], ROOTS[0], ROOTS[4], "tree size 4 is smaller than earlier size -1"),
+        (3, 6, [b"\x00" * 31], ROOTS[3], ROOTS[6], "consistency proof hashes must be 32 bytes"),
+        (
+            4,
+            4,
+            [ROOTS[4]],
+            ROOTS[4],
+            ROOTS[4],
+            "consistency proof between equal sizes must be empty",
+        ),
+        (4, 4, [], ROOTS[4], ROOTS[3], "two different tree heads for size 4"),
+        (
+            0,
+            4,
+            [ROOTS[4]],
+            ROOTS[0],
+            ROOTS[4],
+            "consistency proof from the empty tree must be empty",
+        ),
+        (3, 6, [], ROOTS[3], ROOTS[6], "consistency proof is empty"),
+        (
+            3,
+            6,
+            [*_consistency(3, 6), ROOTS[1]],
+            ROOTS[3],
+            ROOTS[6],
+            "consistency proof is too long",
+        ),
+        (3, 6, _consistency(3, 6)[:-1], ROOTS[3], ROOTS[6], "consistency proof is too short"),
+        (
+            3,
+            6,
+            _consistency(3, 6),
+            ROOTS[2],
+            ROOTS[6],
+            "tree head at size 3 is not a prefix of the tree at size 6",
+        ),
+        (
+            3,
+            6,
+            _consistency(3, 6),
+            ROOTS[3],
+            ROOTS[7],
+            "consistency proof does not lead to the tree head at size 6",
+        ),
+    ],
+)
+def test_consistency_failures_say_why(old, new, proof, old_root, new_root, message):
+    """Each way a consistency proof can fail has its own message."""
+    with pytest.raises(VerificationError, match=exactly(message)):
+        verify_consistency(old, new, proof, old_root, new_root)
+
+
+def test_consistency_from_the_empty_tree_and_between_equal_trees():
+    """An empty proof shows the empty tree is a prefix of any tree, and a tree a prefix of itself."""
+    verify_consistency(0, 5, [], ROOTS[0], ROOTS[5])
+    verify_consistency(5, 5, [], ROOTS[5], ROOTS[5])
+
+
+def test_frontier_with_the_wrong_number_of_hashes_is_refused():
+    """A frontier needs one hash per set bit of its size; stored bytes must be whole hashes."""
+    with pytest.raises(
+        VerificationError, match=exactly("a Merkle frontier of size 3 has 2 hashes, not 1")
+    ):
+        Frontier(3, [LEAVES[0]])
+    with pytest.raises(
+        VerificationError, match=exactly("a stored Merkle frontier is not a whole number of hashes")
+    ):
+        Frontier.from_bytes(1, LEAVES[0][:31])
+
+
+def test_frontier_copy_is_equal_and_independent():
+    """A copy has the same size and hashes, and appending to it leaves the original as it was."""
+    frontier = Frontier()
+    for leaf in LEAVES[:5]:
+        frontier.append(leaf)
+    copy = frontier.copy()
+    assert (5, frontier.hashes, ROOTS[5]) == (copy.size, copy.hashes, copy.root())
+    copy.append(LEAVES[5])
+    assert (5, ROOTS[5], 6, ROOTS[6]) == (frontier.size, frontier.root(), copy.size, copy.root())
+
+
+def test_frontier_extend_reports_every_level_by_default():
+    """Without min_level, extend() reports the completed subtrees of every level, from level 1."""
+    nodes: list[tuple[int, int, bytes]] = []
+    frontier = Frontier()
+    frontier.extend(LEAVES, nodes)
+    assert [n[:2] for n in nodes] == [(1, 0), (1, 1), (2, 0), (1, 2), (1, 3), (2, 1), (3, 0)]
+    assert (ROOTS[8], ROOTS[8]) == (nodes[-1][2], frontier.root())

@@ -8,7 +8,14 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
+from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy, _checks
+from opentelemetry_instrumentation_toolaudit.redaction._keys import (
+    ADDRESS,
+    DEFAULT_PSEUDONYM_KEYS,
+    DEFAULT_SECRET_KEYS,
+    PLAIN,
+    KeyRules,
+)
 
 POLICY = RedactionPolicy(hash_key=b"property-test-key-0123456789ab")
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,13 +54,45 @@ json_values = st.recursive(
     lambda children: (
         st.lists(children, max_size=4)
         | st.dictionaries(
-            st.text(max_size=12) | st.sampled_from(["password", "email", "apiKey", "note"]),
+            st.text(max_size=12)
+            | st.sampled_from(["password", "email", "apiKey", "note", "client.address"]),
             children,
             max_size=4,
         )
     ),
     max_leaves=12,
 )
+
+
+KEY_RULES = KeyRules(DEFAULT_SECRET_KEYS, DEFAULT_PSEUDONYM_KEYS)
+
+
+def address_values(value: Any) -> list[str]:
+    """The strings directly under network-address keys ("client.address", "HTTPCLIENTIP"...), in
+    order, outside the values that secret and personal-data keys replace whole."""
+    if isinstance(value, list):
+        return [v for item in value for v in address_values(item)]
+    if not isinstance(value, dict):
+        return []
+    found: list[str] = []
+    for key, item in value.items():
+        rule = KEY_RULES.classify(key)
+        if rule == ADDRESS and isinstance(item, str):
+            found.append(item)
+        elif rule in (PLAIN, ADDRESS):
+            found += address_values(item)
+    return found
+
+
+def is_address(value: Any) -> bool:
+    text = value.strip() if isinstance(value, str) else ""
+    return _checks.ipv4_ok(text) or (":" in text and _checks.ipv6_ok(text))
+
+
+def kept_by_design(value: Any) -> set[str]:
+    """IP addresses under network-address keys: they attribute a call, and the default policy
+    (``attribution_addresses="keep"``) keeps them as they are."""
+    return {v for v in address_values(value) if is_address(v)}
 
 
 def shape(value: Any) -> Any:
@@ -77,13 +116,20 @@ def test_redact_text_never_raises_and_is_idempotent(text):
 @SETTINGS
 @given(json_values)
 def test_redact_json_values_keeps_shape(value):
-    """Any JSON value: same shape, idempotent, no findings left, none of the secrets survive."""
+    """Any JSON value: same shape, idempotent, no findings left, none of the secrets survive but
+    the IP addresses under network-address keys, which are kept as they were."""
     once = POLICY.redact(value)
     assert shape(once) == shape(value)
     assert POLICY.redact(once) == once
     assert POLICY.findings(once) == []
+    kept = kept_by_design(value)
     dumped = json.dumps(once)
-    assert [s for s in SECRETS if s in dumped] == []
+    assert [s for s in SECRETS if s in dumped and s not in kept] == []
+    assert [
+        (before, after)
+        for before, after in zip(address_values(value), address_values(once), strict=True)
+        if is_address(before) and before != after
+    ] == []
 
 
 @SETTINGS
@@ -109,5 +155,6 @@ def test_secrets_inside_json_strings_never_survive(value):
     """The same holds when the value travels as a JSON string (tool arguments often do)."""
     text = json.dumps(value)
     out = POLICY.redact(text)
-    assert [s for s in SECRETS if s in out] == []
+    kept = kept_by_design(value)
+    assert [s for s in SECRETS if s in out and s not in kept] == []
     assert POLICY.findings(out) == []
