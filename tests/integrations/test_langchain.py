@@ -20,7 +20,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
 
 from ..conftest import tool_spans
-from .conftest import fake_api
+from .conftest import calls_seen, fake_api, patched_and_restored
 
 ORD1 = {"order_id": "ORD-1"}
 
@@ -240,14 +240,7 @@ def test_uninstrument_restores_the_tool_runner(tracer_provider):
         (tools_base, "_handle_tool_error"),
         (tools_base, "_handle_validation_error"),
     ]
-    before = [vars(owner)[name] for owner, name in targets]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = [vars(owner)[name] for owner, name in targets]
-    instrumentor.uninstrument()
-    after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 4
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 4
+    assert patched_and_restored(tracer_provider, targets) == ([True] * 4, [True] * 4)
 
 
 def test_official_langchain_instrumentation_gives_no_twin(tracer_provider, span_exporter):
@@ -313,15 +306,7 @@ async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
 
     await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
 
-    seen = {
-        (
-            s.attributes["gen_ai.tool.call.id"],
-            s.attributes["user.id"],
-            s.attributes["gen_ai.tool.call.arguments"],
-        )
-        for s in tool_spans(span_exporter)
-    }
-    assert seen == {
+    assert calls_seen(span_exporter) == {
         ("t_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
         ("g_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
         ("t_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
