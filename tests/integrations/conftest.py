@@ -82,6 +82,38 @@ def linked_span_ids(span: ReadableSpan) -> list[int]:
     return [link.context.span_id for link in span.links]
 
 
+def context_attributes(
+    tool_name: str,
+    call_id: str,
+    arguments: str,
+    summary: str,
+    description: str,
+    *,
+    model: str = "unknown",
+    failed: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The whole attribute dict of a framework tool's span run under audit_context(user_id=usr_1)."""
+    expected: dict[str, Any] = {
+        "user.id": "usr_1",
+        "toolaudit.attribution.source": "context",
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": tool_name,
+        "gen_ai.tool.type": "function",
+        "gen_ai.tool.description": description,
+        "gen_ai.tool.call.id": call_id,
+        "gen_ai.tool.call.arguments": arguments,
+        "toolaudit.trigger": "user_request",
+        "toolaudit.attribution": f"User usr_1 (unknown) → {model} → {tool_name} [user_request]",
+        "toolaudit.result.summary": summary,
+        "toolaudit.success": failed is None,
+    }
+    if failed is not None:
+        expected["error.type"] = failed
+    expected.update(extra or {})
+    return expected
+
+
 def dispatch_attributes(
     tool: str,
     *,

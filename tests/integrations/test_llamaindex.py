@@ -25,7 +25,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry_instrumentation_toolaudit import audit_context
 
 from ..conftest import tool_spans
-from .conftest import calls_seen, patched_and_restored
+from .conftest import calls_seen, context_attributes, patched_and_restored
 
 ORD1 = {"order_id": "ORD-1"}
 
@@ -74,25 +74,15 @@ def attributes(
     agent: str | None = "support",
 ) -> dict[str, Any]:
     """The whole attribute dict of a tool span run under audit_context(user_id=usr_1)."""
-    expected: dict[str, Any] = {
-        "user.id": "usr_1",
-        "toolaudit.attribution.source": "context",
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool,
-        "gen_ai.tool.type": "function",
-        "gen_ai.tool.description": description,
-        "gen_ai.tool.call.id": call_id,
-        "gen_ai.tool.call.arguments": '{"order_id":"ORD-1"}',
-        "toolaudit.trigger": "user_request",
-        "toolaudit.attribution": f"User usr_1 (unknown) → unknown → {tool} [user_request]",
-        "toolaudit.result.summary": summary,
-        "toolaudit.success": failed is None,
-    }
-    if agent is not None:
-        expected["gen_ai.agent.name"] = agent
-    if failed is not None:
-        expected["error.type"] = failed
-    return expected
+    return context_attributes(
+        tool,
+        call_id,
+        '{"order_id":"ORD-1"}',
+        summary,
+        description,
+        failed=failed,
+        extra={"gen_ai.agent.name": agent} if agent is not None else None,
+    )
 
 
 SHIPPED = '{"success":true,"order_id":"ORD-1","status":"shipped"}'

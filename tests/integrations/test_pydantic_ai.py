@@ -20,7 +20,7 @@ from pydantic_ai.tool_manager import ToolManager
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
 
 from ..conftest import tool_spans
-from .conftest import calls_seen, patched_and_restored
+from .conftest import calls_seen, context_attributes, patched_and_restored
 
 MODEL = "function:ask_for_tools:"
 ORD1 = {"order_id": "ORD-1"}
@@ -71,26 +71,20 @@ def attributes(
     tool: str, call_id: str, summary: str, description: str, failed: str | None = None
 ) -> dict[str, Any]:
     """The whole attribute dict of a tool span run under audit_context(user_id=usr_1)."""
-    expected: dict[str, Any] = {
-        "user.id": "usr_1",
-        "toolaudit.attribution.source": "context",
-        "gen_ai.request.model": MODEL,
-        "gen_ai.provider.name": "function",
-        "gen_ai.agent.name": "support",
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool,
-        "gen_ai.tool.type": "function",
-        "gen_ai.tool.description": description,
-        "gen_ai.tool.call.id": call_id,
-        "gen_ai.tool.call.arguments": '{"order_id":"ORD-1"}',
-        "toolaudit.trigger": "user_request",
-        "toolaudit.attribution": f"User usr_1 (unknown) → {MODEL} → {tool} [user_request]",
-        "toolaudit.result.summary": summary,
-        "toolaudit.success": failed is None,
-    }
-    if failed is not None:
-        expected["error.type"] = failed
-    return expected
+    return context_attributes(
+        tool,
+        call_id,
+        '{"order_id":"ORD-1"}',
+        summary,
+        description,
+        model=MODEL,
+        failed=failed,
+        extra={
+            "gen_ai.request.model": MODEL,
+            "gen_ai.provider.name": "function",
+            "gen_ai.agent.name": "support",
+        },
+    )
 
 
 @pytest.mark.usefixtures("instrument")
