@@ -22,27 +22,17 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from _common import DiscardingExporter, alternating_rounds, repeated
 from langchain_core.tools import tool
 from llama_index.core.tools import FunctionTool
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
-
-from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
-
-
-class DiscardingExporter(SpanExporter):
-    """Accepts spans and drops them, so the figures measure the SDK and us, not I/O."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
 
 ATTRIBUTION: dict[str, Any] = {
     "user_id": "usr_98765",
@@ -56,21 +46,6 @@ PATHS = ("langchain invoke", "llamaindex call", "pydantic-ai run")
 def get_order(order_id: str) -> dict[str, Any]:
     """Fetch an order and its status."""
     return {"order_id": order_id, "status": "shipped"}
-
-
-def timed(run: Callable[[int], Any], calls: int) -> float:
-    """Mean microseconds per call of ``run(calls)``, which makes ``calls`` calls."""
-    start = time.perf_counter()
-    run(calls)
-    return (time.perf_counter() - start) / calls * 1e6
-
-
-def repeated(fn: Callable[[], Any]) -> Callable[[int], Any]:
-    def run(calls: int) -> None:
-        for _ in range(calls):
-            fn()
-
-    return run
 
 
 def ask_once(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -125,21 +100,15 @@ def main(argv: list[str] | None = None) -> None:
     untraced = {name: repeated(fn) for name, fn in made.items()}
     audited = {f"{path}, audited": untraced[f"{path}, untraced"] for path in PATHS}
 
-    instrumentor = ToolAuditInstrumentor()
-    runs: dict[str, list[float]] = {name: [] for name in (*untraced, *audited)}
     try:
-        with audit_context(**ATTRIBUTION):
-            for round_ in range(args.repeat + 1):  # the first round warms up and is not kept
-                for name, fn in untraced.items():
-                    figure = timed(fn, calls[name.split(",")[0]])
-                    if round_:
-                        runs[name].append(figure)
-                instrumentor.instrument(tracer_provider=provider)
-                for name, fn in audited.items():
-                    figure = timed(fn, calls[name.split(",")[0]])
-                    if round_:
-                        runs[name].append(figure)
-                instrumentor.uninstrument()
+        runs = alternating_rounds(
+            untraced,
+            audited,
+            provider,
+            ATTRIBUTION,
+            args.repeat,
+            lambda name: calls[name.split(",")[0]],
+        )
     finally:
         provider.shutdown()
 

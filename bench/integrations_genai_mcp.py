@@ -22,27 +22,18 @@ import argparse
 import asyncio
 import functools
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
+from _common import DiscardingExporter, alternating_rounds, repeated
 from google.genai import _extra_utils, types
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-
-from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 try:
     from mcp.server.mcpserver import MCPServer as Server
 except ImportError:
     from mcp.server.fastmcp import FastMCP as Server  # type: ignore[no-redef]
-
-
-class DiscardingExporter(SpanExporter):
-    """Accepts spans and drops them, so the figures measure the SDK and us, not I/O."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
 
 
 ATTRIBUTION: dict[str, Any] = {
@@ -61,21 +52,6 @@ def get_order(order_id: str) -> dict[str, Any]:
 async def get_order_async(order_id: str) -> dict[str, Any]:
     """Fetch an order and its status (async: MCP runs a sync tool in a worker thread)."""
     return {"order_id": order_id, "status": "shipped"}
-
-
-def timed(run: Callable[[int], Any], calls: int) -> float:
-    """Mean microseconds per call of ``run(calls)``, which makes ``calls`` calls."""
-    start = time.perf_counter()
-    run(calls)
-    return (time.perf_counter() - start) / calls * 1e6
-
-
-def repeated(fn: Callable[[], Any]) -> Callable[[int], Any]:
-    def run(calls: int) -> None:
-        for _ in range(calls):
-            fn()
-
-    return run
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -156,21 +132,10 @@ def main(argv: list[str] | None = None) -> None:
         "mcp server call, audited": untraced["mcp server call, untraced"],
     }
 
-    instrumentor = ToolAuditInstrumentor()
-    runs: dict[str, list[float]] = {name: [] for name in (*untraced, *audited)}
     try:
-        with audit_context(**ATTRIBUTION):
-            for round_ in range(args.repeat + 1):  # the first round warms up and is not kept
-                for name, fn in untraced.items():
-                    figure = timed(fn, args.calls)
-                    if round_:
-                        runs[name].append(figure)
-                instrumentor.instrument(tracer_provider=provider)
-                for name, fn in audited.items():
-                    figure = timed(fn, args.calls)
-                    if round_:
-                        runs[name].append(figure)
-                instrumentor.uninstrument()
+        runs = alternating_rounds(
+            untraced, audited, provider, ATTRIBUTION, args.repeat, lambda name: args.calls
+        )
     finally:
         loop.close()
         provider.shutdown()

@@ -25,16 +25,12 @@ import argparse
 import contextvars
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SimpleSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
-)
+from _common import DiscardingExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from opentelemetry_instrumentation_toolaudit import (
@@ -42,14 +38,6 @@ from opentelemetry_instrumentation_toolaudit import (
     audit_context,
     audited_tool,
 )
-
-
-class DiscardingExporter(SpanExporter):
-    """Accepts spans and drops them, so the figures measure the SDK and us, not I/O."""
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        return SpanExportResult.SUCCESS
-
 
 ATTRIBUTION: dict[str, Any] = {
     "user_id": "usr_98765",

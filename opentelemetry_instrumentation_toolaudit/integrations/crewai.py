@@ -23,9 +23,9 @@ from typing import Any
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit._patching import Patcher
-from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_async, run_sync
+from opentelemetry_instrumentation_toolaudit._recorder import ToolCall
 from opentelemetry_instrumentation_toolaudit.integrations import Integration
-from opentelemetry_instrumentation_toolaudit.integrations._support import supported
+from opentelemetry_instrumentation_toolaudit.integrations._support import supported, tool_wrappers
 
 NAME = "crewai"
 DISTRIBUTION = "crewai"
@@ -95,47 +95,20 @@ def tool_outcome(result: Any) -> Any:
     return result
 
 
-def _describe_safely(instance: Any, args: Any, kwargs: Any) -> ToolCall | None:
-    try:
-        return _describe(instance, args, kwargs)
-    except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
-        internal_error("describing a CrewAI tool call", exc)
-        return None
+_run, _arun = tool_wrappers(_describe, "CrewAI", tool_outcome)
 
 
-def _run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    call = _describe_safely(instance, args, kwargs)
-    return run_sync(call, wrapped, args, kwargs, outcome=tool_outcome)
-
-
-async def _arun(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    call = _describe_safely(instance, args, kwargs)
-    return await run_async(call, wrapped, args, kwargs, outcome=tool_outcome)
-
-
-def _invoke_call(instance: Any, args: Any, kwargs: Any) -> ToolCall | None:
+def _describe_invoke(instance: Any, args: Any, kwargs: Any) -> ToolCall:
     """``CrewStructuredTool.invoke(input, config=None, **kwargs)``: ``input`` holds the arguments."""
-    try:
-        arguments = kwargs["input"] if "input" in kwargs else (args[0] if args else None)
-        return ToolCall(
-            name=str(getattr(instance, "name", None) or type(instance).__name__),
-            arguments=arguments,
-            description=_description(instance),
-        )
-    except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
-        internal_error("describing a CrewAI tool call", exc)
-        return None
-
-
-def _invoke(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    return run_sync(
-        _invoke_call(instance, args, kwargs), wrapped, args, kwargs, outcome=tool_outcome
+    arguments = kwargs["input"] if "input" in kwargs else (args[0] if args else None)
+    return ToolCall(
+        name=str(getattr(instance, "name", None) or type(instance).__name__),
+        arguments=arguments,
+        description=_description(instance),
     )
 
 
-async def _ainvoke(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    call = _invoke_call(instance, args, kwargs)
-    return await run_async(call, wrapped, args, kwargs, outcome=tool_outcome)
+_invoke, _ainvoke = tool_wrappers(_describe_invoke, "CrewAI", tool_outcome)
 
 
 def _pending_token(tool_call: Any) -> contextvars.Token[_Pending | None] | None:

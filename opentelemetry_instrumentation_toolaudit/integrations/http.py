@@ -16,8 +16,9 @@ exceptions pass through unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -79,6 +80,16 @@ def _wsgi_attach(names: HeaderNames, environ: Any, user: str | None = None) -> o
         return None
 
 
+@contextlib.contextmanager
+def _attached(token: object | None) -> Iterator[None]:
+    """Detaches the request's attribution context, when one was attached, as the handler ends."""
+    try:
+        yield
+    finally:
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+
+
 def _username(user: Any) -> str | None:
     """The username of an authenticated Django user, else None."""
     if user is None or not getattr(user, "is_authenticated", False):
@@ -113,11 +124,8 @@ def _patch_starlette(patcher: Patcher, module: ModuleType) -> None:
 
     async def call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         token = _asgi_attach(names, wanted, args[0] if args else kwargs.get("scope"))
-        try:
+        with _attached(token):
             return await wrapped(*args, **kwargs)
-        finally:
-            if token is not None:
-                otel_context.detach(token)  # type: ignore[arg-type]
 
     patcher.wrap(module.Starlette, "__call__", call)
 
@@ -129,11 +137,8 @@ def _patch_flask(patcher: Patcher, module: ModuleType) -> None:
 
     def wsgi_app(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         token = _wsgi_attach(names, args[0] if args else kwargs.get("environ"))
-        try:
+        with _attached(token):
             return wrapped(*args, **kwargs)
-        finally:
-            if token is not None:
-                otel_context.detach(token)  # type: ignore[arg-type]
 
     patcher.wrap(module.Flask, "wsgi_app", wsgi_app)
 
@@ -149,21 +154,15 @@ def _patch_django(patcher: Patcher, module: ModuleType) -> None:
         request = args[0] if args else kwargs.get("request")
         user = _django_user(request) if use_user else None
         token = _wsgi_attach(names, getattr(request, "META", None), user)
-        try:
+        with _attached(token):
             return wrapped(*args, **kwargs)
-        finally:
-            if token is not None:
-                otel_context.detach(token)  # type: ignore[arg-type]
 
     async def get_response_async(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         request = args[0] if args else kwargs.get("request")
         user = await _django_user_async(request) if use_user else None
         token = _wsgi_attach(names, getattr(request, "META", None), user)
-        try:
+        with _attached(token):
             return await wrapped(*args, **kwargs)
-        finally:
-            if token is not None:
-                otel_context.detach(token)  # type: ignore[arg-type]
 
     patcher.wrap(module.BaseHandler, "_get_response", get_response)
     patcher.wrap(module.BaseHandler, "_get_response_async", get_response_async)

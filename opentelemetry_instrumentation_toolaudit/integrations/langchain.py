@@ -106,70 +106,71 @@ def tool_outcome(result: Any) -> Any:
     return result
 
 
-def _finish(active: ActiveCall, handled: list[BaseException], result: Any) -> None:
-    outcome = tool_outcome(result)
-    if handled:
-        active.failed(handled[-1])
-    else:
-        active.succeeded(outcome)
-
-
-def _start(instance: Any, args: Any, kwargs: Any) -> tuple[ActiveCall, _Running] | None:
+def _start(instance: Any, args: Any, kwargs: Any) -> _Running | None:
     try:
         call = _describe(instance, args, kwargs)
     except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
         internal_error("describing a LangChain tool call", exc)
         return None
     active = begin_call(call)
-    return None if active is None else (active, _Running(call.name, active))
+    return None if active is None else _Running(call.name, active)
 
 
 class _Scope:
     """The context-local state of one run: handled exceptions and the running tool."""
 
-    __slots__ = ("_tokens", "handled")
+    __slots__ = ("_active", "_tokens", "handled")
 
     def __init__(self, running: _Running) -> None:
+        self._active = running.active
         self.handled: list[BaseException] = []
         self._tokens = (_HANDLED.set(self.handled), _RUNNING.set(running))
 
-    def close(self) -> None:
+    def _close(self) -> None:
         handled, running = self._tokens
         _RUNNING.reset(running)
         _HANDLED.reset(handled)
 
+    def failed(self, exc: BaseException) -> None:
+        """The tool raised: the run's state is dropped and the call recorded as failed."""
+        self._close()
+        self._active.failed(exc)
+
+    def returned(self, result: Any) -> None:
+        """The tool returned: failed if LangChain handled an exception on the way, else succeeded."""
+        self._close()
+        outcome = tool_outcome(result)
+        if self.handled:
+            self._active.failed(self.handled[-1])
+        else:
+            self._active.succeeded(outcome)
+
 
 def _run(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    started = _start(instance, args, kwargs)
-    if started is None:
+    running = _start(instance, args, kwargs)
+    if running is None:
         return wrapped(*args, **kwargs)
-    active, running = started
     scope = _Scope(running)
     try:
         result = wrapped(*args, **kwargs)
     except BaseException as exc:
-        scope.close()
-        active.failed(exc)
+        scope.failed(exc)
         raise
-    scope.close()
-    _finish(active, scope.handled, result)
+    scope.returned(result)
     return result
 
 
 async def _arun(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    started = _start(instance, args, kwargs)
-    if started is None:
+    running = _start(instance, args, kwargs)
+    if running is None:
         return await wrapped(*args, **kwargs)
-    active, running = started
     scope = _Scope(running)
     try:
         result = await wrapped(*args, **kwargs)
     except BaseException as exc:
-        scope.close()
-        active.failed(exc)
+        scope.failed(exc)
         raise
-    scope.close()
-    _finish(active, scope.handled, result)
+    scope.returned(result)
     return result
 
 

@@ -21,9 +21,9 @@ from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._binding import ArgumentNamer, first_doc_line
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit._patching import Patcher
-from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_async, run_sync
+from opentelemetry_instrumentation_toolaudit._recorder import ToolCall
 from opentelemetry_instrumentation_toolaudit.integrations import Integration
-from opentelemetry_instrumentation_toolaudit.integrations._support import supported
+from opentelemetry_instrumentation_toolaudit.integrations._support import supported, tool_wrappers
 
 NAME = "llamaindex"
 DISTRIBUTION = "llama-index-core"
@@ -101,22 +101,7 @@ def tool_outcome(output: Any) -> Any:
     return output
 
 
-def _describe_safely(instance: Any, args: Any, kwargs: Any) -> ToolCall | None:
-    try:
-        return _describe(instance, args, kwargs)
-    except Exception as exc:  # noqa: BLE001 - telemetry never breaks the app
-        internal_error("describing a LlamaIndex tool call", exc)
-        return None
-
-
-def _call(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    call = _describe_safely(instance, args, kwargs)
-    return run_sync(call, wrapped, args, kwargs, outcome=tool_outcome)
-
-
-async def _acall(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
-    call = _describe_safely(instance, args, kwargs)
-    return await run_async(call, wrapped, args, kwargs, outcome=tool_outcome)
+_call, _acall = tool_wrappers(_describe, "LlamaIndex", tool_outcome)
 
 
 def _agent_and_model(workflow: Any) -> tuple[str | None, str | None]:

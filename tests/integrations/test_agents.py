@@ -26,7 +26,7 @@ from opentelemetry_instrumentation_toolaudit.audit import _records
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
-from .conftest import dispatch_attributes, fake_api, linked_span_ids
+from .conftest import dispatch_attributes, fake_api, linked_span_ids, patched_and_restored
 
 ORD1 = {"order_id": "ORD-1"}
 
@@ -352,11 +352,4 @@ def test_uninstrument_restores_the_runner(tracer_provider):
         (tool_execution, "_invoke_function_tool_with_metadata"),
         (agents_tool, "maybe_invoke_function_tool_failure_error_function"),
     ]
-    before = [vars(owner)[name] for owner, name in targets]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = [vars(owner)[name] for owner, name in targets]
-    instrumentor.uninstrument()
-    after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 3
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 3
+    assert patched_and_restored(tracer_provider, targets) == ([True] * 3, [True] * 3)

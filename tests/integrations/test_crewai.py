@@ -34,7 +34,7 @@ from opentelemetry_instrumentation_toolaudit.integrations import (  # noqa: E402
 )
 
 from ..conftest import tool_spans  # noqa: E402
-from .conftest import fake_api  # noqa: E402
+from .conftest import fake_api, patched_and_restored  # noqa: E402
 
 ORD1 = {"order_id": "ORD-1"}
 RAN: list[str] = []
@@ -167,14 +167,7 @@ def test_uninstrument_restores_tools_and_executor(tracer_provider):
         (agent_executor.AgentExecutor, "_execute_single_native_tool_call"),
         (structured_tool.CrewStructuredTool, "invoke"),
     ]
-    before = [vars(owner)[name] for owner, name in targets]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = [vars(owner)[name] for owner, name in targets]
-    instrumentor.uninstrument()
-    after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 5
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 5
+    assert patched_and_restored(tracer_provider, targets) == ([True] * 5, [True] * 5)
 
 
 def test_unsupported_version_is_skipped_and_logged_once(tracer_provider, monkeypatch, caplog):

@@ -6,16 +6,15 @@ Requests go through Django's own handlers (the test ``Client`` and ``AsyncClient
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import django
-import pytest
 from django.conf import settings
 from django.http import JsonResponse
 from django.urls import path
 
-from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audited_tool
+from opentelemetry_instrumentation_toolaudit import audited_tool
 
 from ..conftest import tool_spans
 
@@ -75,17 +74,6 @@ async def chart_async(request: Any) -> JsonResponse:
 
 
 urlpatterns = [path("chart", chart), path("achart", chart_async)]
-
-
-@pytest.fixture
-def instrumented(tracer_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    def start(**env: str) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        ToolAuditInstrumentor().instrument(tracer_provider=tracer_provider)
-
-    yield start
-    ToolAuditInstrumentor().uninstrument()
 
 
 def picked(span: Any) -> list[Any]:

@@ -6,18 +6,15 @@ Real Starlette and Flask apps, driven in process by httpx's ASGI transport and W
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 from flask import Flask
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from opentelemetry_instrumentation_toolaudit import (
-    ToolAuditInstrumentor,
     audit_context,
     audited_tool,
 )
@@ -47,17 +44,6 @@ async def chart(request: Any) -> JSONResponse:
 STARLETTE = Starlette(routes=[Route("/chart", chart)])
 FLASK = Flask(__name__)
 FLASK.get("/chart")(lambda: read_chart("P-1"))
-
-
-@pytest.fixture
-def instrumented(tracer_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    def start(**env: str) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        ToolAuditInstrumentor().instrument(tracer_provider=tracer_provider)
-
-    yield start
-    ToolAuditInstrumentor().uninstrument()
 
 
 async def get_starlette(headers: list[tuple[str, str]], params: str = "") -> None:

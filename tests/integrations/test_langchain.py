@@ -20,7 +20,7 @@ from opentelemetry.trace import StatusCode
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
 
 from ..conftest import tool_spans
-from .conftest import fake_api
+from .conftest import calls_seen, context_attributes, fake_api, patched_and_restored
 
 ORD1 = {"order_id": "ORD-1"}
 
@@ -53,38 +53,6 @@ def tool_call(name: str, call_id: str, args: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
 
 
-def attributes(
-    tool_name: str,
-    call_id: str,
-    arguments: str,
-    summary: str,
-    description: str,
-    *,
-    model: str = "unknown",
-    failed: str | None = None,
-    extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The whole attribute dict of a LangChain tool's span run under audit_context(user_id=usr_1)."""
-    expected: dict[str, Any] = {
-        "user.id": "usr_1",
-        "toolaudit.attribution.source": "context",
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool_name,
-        "gen_ai.tool.type": "function",
-        "gen_ai.tool.description": description,
-        "gen_ai.tool.call.id": call_id,
-        "gen_ai.tool.call.arguments": arguments,
-        "toolaudit.trigger": "user_request",
-        "toolaudit.attribution": f"User usr_1 (unknown) → {model} → {tool_name} [user_request]",
-        "toolaudit.result.summary": summary,
-        "toolaudit.success": failed is None,
-    }
-    if failed is not None:
-        expected["error.type"] = failed
-    expected.update(extra or {})
-    return expected
-
-
 @pytest.mark.usefixtures("instrument")
 def test_invoke_with_tool_calls_makes_one_span_per_call(span_exporter):
     """``tool.invoke(tool_call)`` three times gives three spans, each with the model's call id."""
@@ -95,7 +63,7 @@ def test_invoke_with_tool_calls_makes_one_span_per_call(span_exporter):
 
     spans = tool_spans(span_exporter)
     assert [dict(s.attributes) for s in spans] == [
-        attributes(
+        context_attributes(
             "get_order",
             f"call_{n}",
             f'{{"order_id":"O-{n}"}}',
@@ -115,7 +83,7 @@ def test_failing_tool_reraises_its_own_exception(span_exporter):
     assert str(caught.value) == "order ORD-1 is locked"
     (span,) = tool_spans(span_exporter)
     assert span.status.status_code is StatusCode.ERROR
-    assert dict(span.attributes) == attributes(
+    assert dict(span.attributes) == context_attributes(
         "cancel_order",
         "call_c",
         '{"order_id":"ORD-1"}',
@@ -215,7 +183,7 @@ def test_langgraph_agent_loop_gets_call_ids_model_and_user(span_exporter):
         "gen_ai.provider.name": "openai",
         "gen_ai.response.id": "chatcmpl-1",
     }
-    assert dict(spans["call_1"].attributes) == attributes(
+    assert dict(spans["call_1"].attributes) == context_attributes(
         "get_order",
         "call_1",
         '{"order_id":"ORD-1"}',
@@ -240,14 +208,7 @@ def test_uninstrument_restores_the_tool_runner(tracer_provider):
         (tools_base, "_handle_tool_error"),
         (tools_base, "_handle_validation_error"),
     ]
-    before = [vars(owner)[name] for owner, name in targets]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = [vars(owner)[name] for owner, name in targets]
-    instrumentor.uninstrument()
-    after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 4
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 4
+    assert patched_and_restored(tracer_provider, targets) == ([True] * 4, [True] * 4)
 
 
 def test_official_langchain_instrumentation_gives_no_twin(tracer_provider, span_exporter):
@@ -313,15 +274,7 @@ async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
 
     await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
 
-    seen = {
-        (
-            s.attributes["gen_ai.tool.call.id"],
-            s.attributes["user.id"],
-            s.attributes["gen_ai.tool.call.arguments"],
-        )
-        for s in tool_spans(span_exporter)
-    }
-    assert seen == {
+    assert calls_seen(span_exporter) == {
         ("t_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
         ("g_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
         ("t_usr_2", "usr_2", '{"order_id":"ORD-2"}'),

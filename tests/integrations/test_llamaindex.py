@@ -22,9 +22,10 @@ from llama_index.core.llms.mock import MockFunctionCallingLLM
 from llama_index.core.tools import FunctionTool
 from opentelemetry.trace import StatusCode
 
-from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit import audit_context
 
 from ..conftest import tool_spans
+from .conftest import calls_seen, context_attributes, patched_and_restored
 
 ORD1 = {"order_id": "ORD-1"}
 
@@ -73,25 +74,15 @@ def attributes(
     agent: str | None = "support",
 ) -> dict[str, Any]:
     """The whole attribute dict of a tool span run under audit_context(user_id=usr_1)."""
-    expected: dict[str, Any] = {
-        "user.id": "usr_1",
-        "toolaudit.attribution.source": "context",
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool,
-        "gen_ai.tool.type": "function",
-        "gen_ai.tool.description": description,
-        "gen_ai.tool.call.id": call_id,
-        "gen_ai.tool.call.arguments": '{"order_id":"ORD-1"}',
-        "toolaudit.trigger": "user_request",
-        "toolaudit.attribution": f"User usr_1 (unknown) → unknown → {tool} [user_request]",
-        "toolaudit.result.summary": summary,
-        "toolaudit.success": failed is None,
-    }
-    if agent is not None:
-        expected["gen_ai.agent.name"] = agent
-    if failed is not None:
-        expected["error.type"] = failed
-    return expected
+    return context_attributes(
+        tool,
+        call_id,
+        '{"order_id":"ORD-1"}',
+        summary,
+        description,
+        failed=failed,
+        extra={"gen_ai.agent.name": agent} if agent is not None else None,
+    )
 
 
 SHIPPED = '{"success":true,"order_id":"ORD-1","status":"shipped"}'
@@ -164,14 +155,7 @@ def test_uninstrument_restores_tools_and_steps(tracer_provider):
         (base_agent.BaseWorkflowAgent, "call_tool"),
         (multi_agent_workflow.AgentWorkflow, "call_tool"),
     ]
-    before = [vars(owner)[name] for owner, name in targets]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = [vars(owner)[name] for owner, name in targets]
-    instrumentor.uninstrument()
-    after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 4
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 4
+    assert patched_and_restored(tracer_provider, targets) == ([True] * 4, [True] * 4)
 
 
 @pytest.mark.usefixtures("instrument")
@@ -195,15 +179,7 @@ async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
 
     await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
 
-    seen = {
-        (
-            s.attributes["gen_ai.tool.call.id"],
-            s.attributes["user.id"],
-            s.attributes["gen_ai.tool.call.arguments"],
-        )
-        for s in tool_spans(span_exporter)
-    }
-    assert seen == {
+    assert calls_seen(span_exporter) == {
         ("call_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
         ("call_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
     }

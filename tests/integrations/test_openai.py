@@ -16,7 +16,7 @@ from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
-from .conftest import dispatch_attributes, fake_api, linked_span_ids
+from .conftest import dispatch_attributes, fake_api, linked_span_ids, patched_and_restored
 
 ORD1 = {"order_id": "ORD-1"}
 ORD2 = {"order_id": "ORD-2"}
@@ -269,14 +269,7 @@ def test_uninstrument_restores_every_patched_attribute(tracer_provider):
         (_response.APIResponse, "parse"),
         (_response.AsyncAPIResponse, "parse"),
     ]
-    before = [vars(owner)[name] for owner, name in targets]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = [vars(owner)[name] for owner, name in targets]
-    instrumentor.uninstrument()
-    after = [vars(owner)[name] for owner, name in targets]
-    assert [a is b for a, b in zip(before, patched, strict=True)] == [False] * 5
-    assert [a is b for a, b in zip(before, after, strict=True)] == [True] * 5
+    assert patched_and_restored(tracer_provider, targets) == ([True] * 5, [True] * 5)
 
 
 def test_disabled_integration_is_not_patched(tracer_provider, monkeypatch):

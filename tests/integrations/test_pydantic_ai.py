@@ -20,6 +20,7 @@ from pydantic_ai.tool_manager import ToolManager
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
 
 from ..conftest import tool_spans
+from .conftest import calls_seen, context_attributes, patched_and_restored
 
 MODEL = "function:ask_for_tools:"
 ORD1 = {"order_id": "ORD-1"}
@@ -70,26 +71,20 @@ def attributes(
     tool: str, call_id: str, summary: str, description: str, failed: str | None = None
 ) -> dict[str, Any]:
     """The whole attribute dict of a tool span run under audit_context(user_id=usr_1)."""
-    expected: dict[str, Any] = {
-        "user.id": "usr_1",
-        "toolaudit.attribution.source": "context",
-        "gen_ai.request.model": MODEL,
-        "gen_ai.provider.name": "function",
-        "gen_ai.agent.name": "support",
-        "gen_ai.operation.name": "execute_tool",
-        "gen_ai.tool.name": tool,
-        "gen_ai.tool.type": "function",
-        "gen_ai.tool.description": description,
-        "gen_ai.tool.call.id": call_id,
-        "gen_ai.tool.call.arguments": '{"order_id":"ORD-1"}',
-        "toolaudit.trigger": "user_request",
-        "toolaudit.attribution": f"User usr_1 (unknown) → {MODEL} → {tool} [user_request]",
-        "toolaudit.result.summary": summary,
-        "toolaudit.success": failed is None,
-    }
-    if failed is not None:
-        expected["error.type"] = failed
-    return expected
+    return context_attributes(
+        tool,
+        call_id,
+        '{"order_id":"ORD-1"}',
+        summary,
+        description,
+        model=MODEL,
+        failed=failed,
+        extra={
+            "gen_ai.request.model": MODEL,
+            "gen_ai.provider.name": "function",
+            "gen_ai.agent.name": "support",
+        },
+    )
 
 
 @pytest.mark.usefixtures("instrument")
@@ -177,12 +172,8 @@ def test_pydantic_ai_instrumentation_span_is_enriched_not_doubled(tracer_provide
 
 def test_uninstrument_restores_the_tool_manager(tracer_provider):
     """uninstrument() puts back the very function that was wrapped."""
-    before = vars(ToolManager)["_raw_execute"]
-    instrumentor = ToolAuditInstrumentor()
-    instrumentor.instrument(tracer_provider=tracer_provider)
-    patched = vars(ToolManager)["_raw_execute"]
-    instrumentor.uninstrument()
-    assert (patched is before, vars(ToolManager)["_raw_execute"] is before) == (False, True)
+    targets = [(ToolManager, "_raw_execute")]
+    assert patched_and_restored(tracer_provider, targets) == ([True], [True])
 
 
 @pytest.mark.usefixtures("instrument")
@@ -204,15 +195,7 @@ async def test_two_users_at_once_each_get_their_own_spans(span_exporter):
 
     await asyncio.gather(request("usr_1", "ORD-1"), request("usr_2", "ORD-2"))
 
-    seen = {
-        (
-            s.attributes["gen_ai.tool.call.id"],
-            s.attributes["user.id"],
-            s.attributes["gen_ai.tool.call.arguments"],
-        )
-        for s in tool_spans(span_exporter)
-    }
-    assert seen == {
+    assert calls_seen(span_exporter) == {
         ("call_usr_1", "usr_1", '{"order_id":"ORD-1"}'),
         ("call_usr_2", "usr_2", '{"order_id":"ORD-2"}'),
     }

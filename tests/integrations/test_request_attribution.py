@@ -6,16 +6,14 @@ The real openai and anthropic SDKs talk HTTP to the local fake API; the app has 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
 import openai
-import pytest
 from opentelemetry import context as otel_context
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 
-from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
+from opentelemetry_instrumentation_toolaudit import audit_context
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
@@ -23,19 +21,6 @@ from .conftest import dispatch_attributes, fake_api
 
 ORD1 = {"order_id": "ORD-1"}
 SHIPPED = '{"success":true,"order_id":"ORD-1","status":"shipped"}'
-
-
-@pytest.fixture
-def instrumented(tracer_provider: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """instrument() after setting the given environment variables."""
-
-    def start(**env: str) -> None:
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        ToolAuditInstrumentor().instrument(tracer_provider=tracer_provider)
-
-    yield start
-    ToolAuditInstrumentor().uninstrument()
 
 
 def openai_client(server: Any) -> openai.OpenAI:
