@@ -64,7 +64,9 @@ def check_sink(sink_url: str | None) -> Finding:
         if scheme in ("sqlite", "jsonl"):
             path = Path(path_from_url(url, scheme))
             if not path.exists():
-                return _new_file(item, path, "created by the first writer", fix)
+                return _new_file(
+                    item, path, "created by the first writer", fix, creates_parents=False
+                )
         # Opened as a verifier opens it: the check creates and changes nothing.
         with open_sink(url, create=False) as sink:
             sink.check_writable()
@@ -226,9 +228,19 @@ def _installed(module: str) -> bool:
         return False
 
 
-def _new_file(item: str, path: Path, when: str, fix: str) -> Finding:
-    """A file or directory that does not exist yet: fine when its parent lets this user make it."""
+def _new_file(
+    item: str, path: Path, when: str, fix: str, *, creates_parents: bool = True
+) -> Finding:
+    """A file or directory that does not exist yet: fine when its parent lets this user make it
+    (a sink file's own directory must exist: the writer does not create it)."""
     parent = path.parent
+    if not creates_parents and not parent.is_dir():
+        return Finding(
+            FAIL,
+            item,
+            f"its directory {parent} does not exist, and the writer does not create it",
+            f"create it (mkdir -p {parent}), or {fix}",
+        )
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
     if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):

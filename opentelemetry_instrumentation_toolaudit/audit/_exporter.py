@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import os
 import threading
 import weakref
 from collections.abc import Collection, Sequence
@@ -31,6 +32,7 @@ from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit import _records
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
+from opentelemetry_instrumentation_toolaudit.audit.sinks import sink_url_for
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
@@ -85,16 +87,20 @@ class AuditLogExporter(SpanExporter):
     ) -> None:
         from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
 
-        if isinstance(log, str):
+        if isinstance(log, (str, os.PathLike)):
             if sink_url is not None:
                 raise TypeError("AuditLogExporter: give the sink URL once, not also as sink_url")
-            log, sink_url = None, log
+            sink_url = os.fspath(log)
+            log = None
         elif log is not None and not isinstance(log, AuditLog):
             raise TypeError(
-                f"AuditLogExporter takes a sink URL (str) or an AuditLog, not {type(log).__name__}"
+                f"AuditLogExporter takes a sink URL (str), a path or an AuditLog, not {type(log).__name__}"
             )
         if sink_url is not None and not isinstance(sink_url, str):
             raise TypeError(f"sink_url must be a str, not {type(sink_url).__name__}")
+        if sink_url is not None and sink_url.strip():
+            # A bare path is a file sink, as the CLI reads it: audit.db, audit.jsonl.
+            sink_url = sink_url_for(sink_url)
         config = ExporterConfig.from_env()
         self._sink_url = sink_url
         self._event_types = (

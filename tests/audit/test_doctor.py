@@ -101,7 +101,7 @@ def test_no_secret_is_ever_shown(configured, monkeypatch, capsys):
 def test_a_new_file_sink_and_keys_are_fine_when_they_can_be_created(tmp_path, monkeypatch, capsys):
     """A sink file, signing key and hash key file that do not exist yet pass when their directory
     is writable, and the doctor creates none of them."""
-    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_SINK", f"sqlite:///{tmp_path / 'new' / 'a.db'}")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_SINK", f"sqlite:///{tmp_path / 'a.db'}")
     monkeypatch.setenv(
         "OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", str(tmp_path / "k" / "signing.key")
     )
@@ -172,3 +172,14 @@ def test_a_hash_key_file_others_may_read_is_a_problem(configured, monkeypatch, c
         f"      fix: chmod 600 {key}",
     ]
     assert HASH_KEY not in "\n".join(lines)
+
+
+@pytest.mark.parametrize("name", ["a.db", "a.jsonl"])
+def test_a_file_sink_in_a_missing_directory_is_a_problem(tmp_path, monkeypatch, capsys, name):
+    """The writer does not create a sink file's directory, so the doctor says to create it."""
+    scheme = "jsonl" if name.endswith(".jsonl") else "sqlite"
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_SINK", f"{scheme}:///{tmp_path / 'nodir' / name}")
+    code, lines, _ = run(capsys, "--format", "json")
+    (sink,) = [f for f in json.loads("\n".join(lines)) if f["item"].startswith("sink ")]
+    assert (code, sink["status"]) == (1, "fail")
+    assert f"mkdir -p {tmp_path / 'nodir'}" in sink["fix"]

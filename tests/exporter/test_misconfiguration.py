@@ -49,10 +49,10 @@ def test_a_sink_url_given_positionally_is_used(tmp_path):
     assert (stored_order_ids(url), exporter.stats().get("dropped", 0)) == (["ORD-1"], 0)
 
 
-@pytest.mark.parametrize("argument", [42, Path("audit.db"), b"sqlite:///audit.db", object()])
+@pytest.mark.parametrize("argument", [42, b"sqlite:///audit.db", object()])
 def test_anything_but_a_url_or_an_audit_log_is_a_type_error(argument):
-    """The first argument is a sink URL or an AuditLog; anything else fails at construction."""
-    with pytest.raises(TypeError, match="sink URL \\(str\\) or an AuditLog"):
+    """The first argument is a sink URL, a path or an AuditLog; anything else fails at construction."""
+    with pytest.raises(TypeError, match="sink URL \\(str\\), a path or an AuditLog"):
         AuditLogExporter(argument)
 
 
@@ -179,3 +179,17 @@ def test_a_role_that_may_not_insert_is_reported_when_the_exporter_is_built(
     (line,) = sink_errors(caplog)
     assert "may not INSERT into audit_records, audit_heads, audit_nodes, audit_checkpoints" in line
     assert "grant_writer" in line
+
+
+@pytest.mark.parametrize("as_path", [False, True], ids=["str", "pathlib"])
+@pytest.mark.parametrize("name", ["audit.db", "audit.jsonl"])
+def test_a_bare_path_is_a_file_sink(tmp_path, as_path, name):
+    """A bare file path (str or pathlib.Path) names a SQLite or JSONL sink, as the CLI reads it."""
+    path = tmp_path / name
+    exporter = AuditLogExporter(path if as_path else str(path))
+    try:
+        assert exporter.export([tool_span(1)]) is SpanExportResult.SUCCESS
+    finally:
+        exporter.shutdown()
+    scheme = "jsonl" if name.endswith(".jsonl") else "sqlite"
+    assert stored_order_ids(f"{scheme}:///{path}") == ["ORD-1"]
