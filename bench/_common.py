@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What the benchmark scripts share: a discarding exporter, and timing rounds that alternate
 between the uninstrumented and the instrumented state."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Per-request cost of each attribution source beside an ``audit_context``, in the same run.
 
 Each case serves one request for a user not seen just before (1000 users in turn) and makes one

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What auditing costs the app's thread: audited tool calls with the audit exporter in place.
 
 Measured in one run, on one machine, each case on its own TracerProvider with a

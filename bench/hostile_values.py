@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What a huge exception message, huge arguments or a huge result cost the app's thread.
 
 For each size, one audited tool call is timed end to end on the calling thread (the span ends in a

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Per-call cost of the LangChain, LlamaIndex and pydantic-ai integrations, beside the same path
 untraced and with a bare span.
 

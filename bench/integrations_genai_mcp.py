@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Per-call cost of the google-genai and MCP integrations, beside the same path untraced and with a bare span.
 
 Each figure is one tool call through the framework's own dispatch code, no network:

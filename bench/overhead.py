@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Per-call cost of an audited tool call beside a bare SDK span and a bare function call.
 
 Everything is measured in the same run, on the same TracerProvider set-up, so the ratios are fair:

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An openai app's tool dispatch, audited, beside the official GenAI tool span (util-genai).
 
 The app asks the model (the real openai SDK against a local fake of the API) and gets two tool calls

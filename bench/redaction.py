@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Redaction speed and recall: our policy beside Presidio's regex recognizers, on the same corpus.
 
 Measured in one run, in alternating rounds so that a machine slowing down slows both alike:

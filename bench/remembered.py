@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What tying a dispatch to the model's remembered request costs, beside the audited call alone.
 
 Measured in one run, on one TracerProvider (batch processor, discarding exporter):

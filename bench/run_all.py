@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Run every benchmark under ``bench/`` and write ``docs/performance.md`` (and its plots) from the run.
 
 Each script measures its own baseline in the same run; this collects each figure beside that

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The seeds' naive audit log, as the baseline the durable sinks are measured against.
 
 This is the ``ImmutableAuditLog`` of the domain seed (a lesson on auditing tool calls): an in-memory

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Audit sink throughput: durable append and full verify on each sink, beside the seeds' naive chain.
 
 Run from the repository root::

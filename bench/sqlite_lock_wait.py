@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What the SQLite sink's sliced wait for the write lock costs an uncontended append.
 
 Run from the repository root::

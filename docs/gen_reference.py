@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Generate the reference pages that must match the code: ``cli.md`` and ``configuration.md``.
 
 ``cli.md`` is built from the ``toolaudit`` argparse parser, ``configuration.md`` from the constants

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A local stand-in for the OpenAI and Anthropic HTTP APIs, so the real SDKs run offline with no key.
 
 A threaded HTTP server on 127.0.0.1 answers each POST with the next scripted reply: a JSON body, or

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Gemini automatic function calling, audited: no API key, no network.
 
 The real ``google-genai`` client talks to a small fake of the Gemini API running on localhost. The

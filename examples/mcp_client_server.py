@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An MCP client and server in two processes, both audited: no API key, no network.
 
 The client starts this same file as an MCP server over stdio and calls two of its tools inside an

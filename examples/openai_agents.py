@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An openai-agents support agent whose function tools are audited with no change to the agent.
 
 The real ``Runner`` drives the real ``openai`` SDK against a local fake of the OpenAI Responses API

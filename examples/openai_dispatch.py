@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An OpenAI tool-calling loop whose dispatched tool calls are audited and tied to the model's request.
 
 The real ``openai`` SDK talks to a local fake of the OpenAI API (``fake_llm_api.py``, no key, no

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The whole story in under a minute: an audited support agent, with no API key, no network, no server.
 
 A scripted "model" reads each user message and decides which tools to call, as an LLM returns tool

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """OpenTelemetry instrumentation that audits LLM agents' tool calls.
 
 Every tool call becomes an ``execute_tool`` span that says who asked (the user), which model chose the

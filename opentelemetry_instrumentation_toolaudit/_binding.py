@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Name a call's arguments after the function's parameters, cheaply.
 
 ``inspect.Signature.bind`` costs several microseconds a call; the parameter layout is read once

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The scope in which a model's tool calls wait for the app's dispatch, carried in the OTel context.
 
 A scope is a small mutable mailbox stored under one key of the OpenTelemetry context. Whatever

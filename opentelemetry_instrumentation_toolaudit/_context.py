@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Attribution: who asked, which model chose the call, which tool ran, and why.
 
 The attribution in effect lives in the OpenTelemetry context, so it follows the context wherever

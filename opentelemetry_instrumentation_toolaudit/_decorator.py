@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``@audited_tool``: make a function's every call an audited ``execute_tool`` span."""
 
 from __future__ import annotations

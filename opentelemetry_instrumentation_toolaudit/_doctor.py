@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``toolaudit doctor``: check a writer's configuration before it runs, and say what to fix.
 
 Every check reads the same environment variables as the writer (``OTEL_PYTHON_TOOLAUDIT_*``).

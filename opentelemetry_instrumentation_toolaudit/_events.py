@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``record_event``: audit events the app declares itself (logins, permission changes, guardrail blocks).
 
 Such an event is a short span carrying ``toolaudit.event_type`` and the attribution in effect; the

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The message and stack trace recorded for a tool's exception: bounded first, then redacted.
 
 A tool may raise with a message of megabytes, a ``__str__`` that raises, or a chain of thousands of

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Every exception this package raises, under one base class users can catch.
 
 Our telemetry never raises into the application: these are raised only by APIs the user calls on

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Attribution from the incoming HTTP request, for apps behind a gateway that authenticates users.
 
 The gateway puts the user it authenticated in a header (``x-authenticated-user``...); the headers to

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The ``ToolAuditInstrumentor``: wires the tracer, the policy and the patched dispatch functions."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turn arbitrary tool arguments and results into bounded, JSON-safe values that never raise.
 
 Tool arguments are whatever the model and the app produced: cycles, bytes, NaN, lone surrogates,

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Log a telemetry failure once per kind, and count every occurrence."""
 
 from __future__ import annotations

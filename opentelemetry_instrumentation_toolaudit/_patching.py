@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Patch functions with wrapt and put back exactly what was there.
 
 ``opentelemetry.instrumentation.utils.unwrap`` restores through ``getattr``, which returns a bound

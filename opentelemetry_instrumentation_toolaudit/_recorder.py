@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turn one tool call into one ``execute_tool`` span: the only place such spans are made.
 
 The decorator, the no-code dispatch targets and every framework integration describe the call as a

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Stamp the attribution in effect onto LLM, retrieval and agent spans other instrumentations start.
 
 The official OpenAI, Gemini or Anthropic instrumentations know the model and the tokens, not the

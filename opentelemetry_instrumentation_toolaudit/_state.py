@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What the instrumentor configured, read by every wrapper at call time.
 
 Decorators are applied at import time, usually before ``instrument()`` runs, so they look the tracer

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The compact result summary recorded instead of a tool's full payload."""
 
 from __future__ import annotations

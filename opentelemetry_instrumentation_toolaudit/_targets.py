@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """No-code patching of the app's own dispatch functions named in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``.
 
 ``myapp.tools:dispatch`` wraps a function, ``myapp.tools:Registry.call`` a method. The tool's name is

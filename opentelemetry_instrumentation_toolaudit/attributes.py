@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Every span attribute name this package reads or writes, defined once.
 
 Names under ``gen_ai.*``, ``user.*``, ``session.*``, ``client.*``, ``user_agent.*`` and ``error.*``

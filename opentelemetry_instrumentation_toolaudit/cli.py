@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The ``toolaudit`` command line: the only code in this package that prints or exits.
 
 Exit codes: 0 ok, 1 a check failed (a broken trail, a bad proof), 2 usage error or unreadable input

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Names of the environment variables this package reads, defined once."""
 
 from __future__ import annotations

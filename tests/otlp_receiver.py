@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A minimal OTLP/HTTP receiver for subprocess tests: the real OTLP exporters post protobuf to it.
 
 It keeps each request's decompressed body with its path, so tests can check the raw bytes that

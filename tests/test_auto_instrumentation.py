@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """`opentelemetry-instrument python app.py` with environment variables only produces the spans."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Hostile tool arguments and broken telemetry never break the tool call."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Attribution carried to downstream services as W3C baggage (opt-in), and read back."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """@audited_tool and audit_context: the execute_tool span and its attribution."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The package's public surface: __all__, the entry points, the CLI."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``toolaudit.result.summary`` keeps the result keys the app cares about (OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS)."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """No-code patching of dispatch functions named in OTEL_PYTHON_TOOLAUDIT_TOOLS, and uninstrument."""
 
 from __future__ import annotations

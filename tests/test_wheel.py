@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The built wheel ships the type marker and takes its version from version.py alone."""
 
 from __future__ import annotations

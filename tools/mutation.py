@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Mutation testing of one core module against its own tests, with mutmut 3 (not run in CI).
 
 Run from the repository root, one module at a time (the ``mutation`` extra installs mutmut)::

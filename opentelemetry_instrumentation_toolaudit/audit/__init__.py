@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The audit trail: spans become append-only, hash-chained, signed, verifiable records.
 
 Usage

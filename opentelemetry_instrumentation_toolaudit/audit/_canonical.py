@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The one canonical byte form of an audit record: RFC 8785 (JSON Canonicalization Scheme).
 
 ``json.dumps(sort_keys=True)`` is not canonical in general: it sorts keys by code point rather than

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Sealing records into the chain: sequence number, previous hash, entry hash, Merkle leaf.
 
 A record's canonical form includes ``seq`` and ``prev_hash``, so each record commits to the whole

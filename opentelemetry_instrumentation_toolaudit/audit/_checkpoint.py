@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Signed checkpoints: C2SP tlog-checkpoint bodies in C2SP signed-note format, Ed25519 keys.
 
 A checkpoint commits to the log's first ``size`` records::

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The audit exporter's settings, read from the environment once per exporter or instrumentor."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``AuditLogExporter``: spans in, durable hash-chained audit records out.
 
 The configurator wraps every exporter named in ``OTEL_TRACES_EXPORTER`` in a ``BatchSpanProcessor``,

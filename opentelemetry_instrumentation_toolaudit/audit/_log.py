@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The audit log writer: appends sealed records to a sink and signs checkpoints of its Merkle tree.
 
 ``AuditLog.append`` returns only when every record of the batch is durably committed (one durable

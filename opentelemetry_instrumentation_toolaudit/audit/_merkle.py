@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """RFC 9162 Merkle tree hashes, inclusion and consistency proofs, and the incremental frontier.
 
 Hashing follows RFC 9162 §2.1 (SHA-256, ``0x00`` prefix for leaves, ``0x01`` for interior nodes),

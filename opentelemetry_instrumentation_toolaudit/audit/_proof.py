@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Inclusion proofs: show one record is in the log a signed checkpoint commits to.
 
 A proof is a JSON object holding everything but the trust anchor: the record's canonical bytes, its

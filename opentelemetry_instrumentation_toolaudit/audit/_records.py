@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Turn a finished (already redacted) span into the body of an audit record, or decide it is none.
 
 Which spans become records:

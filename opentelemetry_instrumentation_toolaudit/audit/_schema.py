@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The audit record's field names, event types and indexed columns, defined once.
 
 A record is one JSON object in RFC 8785 canonical form. The exporter builds the *body* (every field

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Verifying an audit trail: every record, every link, every column, every checkpoint.
 
 :func:`verify` reads the whole sink once. For each record it checks that the stored entry hash is the

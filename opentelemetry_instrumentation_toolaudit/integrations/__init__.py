@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Framework integrations: each patches one library's tool runner when that library is imported.
 
 An integration is a name (what ``OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS`` lists), the modules

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The tool calls a model asked for, remembered until the app dispatches them.
 
 The openai and anthropic SDKs run no tools: the app reads the model's tool calls and calls its own

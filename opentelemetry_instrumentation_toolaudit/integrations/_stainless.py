@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Watch the model responses of a Stainless-generated SDK (openai, anthropic) without changing them.
 
 Both SDKs turn every HTTP response into its result in ``SyncAPIClient._process_response`` (and the

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """What the framework integrations share: whether an installed framework is a release an
 integration supports (said once when it is not), and the wrappers that record a tool's call."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Check a framework's installed version before patching it; say so once when it is not supported."""
 
 from __future__ import annotations

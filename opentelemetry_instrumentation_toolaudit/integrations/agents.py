@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """openai-agents: every function tool the ``Runner`` invokes becomes an audited ``execute_tool`` span.
 
 The SDK invokes function tools through ``agents.tool._invoke_function_tool_with_metadata`` (also

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """anthropic: remember the ``tool_use`` blocks of Messages responses, like the openai integration.
 
 The app reads the ``tool_use`` content blocks of a Message and runs its handlers; each block is

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """CrewAI: every tool an agent runs becomes an audited ``execute_tool`` span.
 
 CrewAI tools (``@tool`` functions, ``BaseTool`` subclasses) run through ``BaseTool.run`` / ``arun``

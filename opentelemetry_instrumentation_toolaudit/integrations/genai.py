@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """google-genai automatic function calling (AFC): every function the SDK runs for the model is audited.
 
 Given Python functions as tools, ``generate_content`` (and ``Chat.send_message``, sync, async and

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """HTTP frameworks: each incoming request opens the attribution its configured headers give.
 
 * ASGI: ``starlette.applications.Starlette.__call__`` (FastAPI's ``__call__`` ends in it), for

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """LangChain tools: every ``BaseTool.run`` / ``arun`` becomes an audited ``execute_tool`` span.
 
 ``tool.invoke(tool_call)`` / ``ainvoke``, LangGraph's ``ToolNode`` and the prebuilt agents all run a

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """LlamaIndex: every ``FunctionTool`` call becomes an audited ``execute_tool`` span.
 
 ``FunctionTool.call`` and ``acall`` run the tool's function (directly, through ``call_tool`` /

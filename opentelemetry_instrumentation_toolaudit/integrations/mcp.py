@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """MCP (Model Context Protocol): tool calls an MCP client makes, and tool calls an MCP server runs.
 
 * Client: ``mcp.client.session.ClientSession.call_tool`` becomes an ``execute_tool`` span (or

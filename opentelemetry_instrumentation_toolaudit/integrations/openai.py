@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """openai: remember the tool calls a model returns, so the app's audited dispatch can link to them.
 
 The openai SDK runs no tools: the app reads ``message.tool_calls`` (Chat Completions) or the

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """pydantic-ai: every tool an agent run executes becomes an audited ``execute_tool`` span.
 
 An agent runs a validated tool call through ``ToolManager._raw_execute``, below the capability

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Redaction: no PII or secret leaves the process, prompts travel only as keyed hashes.
 
 Usage::

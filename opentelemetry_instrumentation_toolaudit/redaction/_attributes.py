@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Redacting a set of span, event, link or log record attributes, by attribute name.
 
 Each name gets a rule once (cached): structure left alone (``gen_ai.operation.name``...), content

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The built-in detectors: what each kind looks like, and what rules out its look-alikes.
 
 Every regex starts with a literal or a character class, with its look-behind placed after the first

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Checksums and validity rules that separate real identifiers from look-alikes.
 
 A regex finds candidates; these decide. They never raise on any string.

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Which span attributes hold prompt or response content, and which are safe structure.
 
 Content attributes (the whole conversation, as other instrumentations capture it) are replaced by a

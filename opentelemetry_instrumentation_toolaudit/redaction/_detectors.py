@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Detectors: find sensitive substrings in free text, and the scanner that runs them.
 
 A detector is any callable ``detector(text) -> Iterable[Finding]``. The built-in ones (see

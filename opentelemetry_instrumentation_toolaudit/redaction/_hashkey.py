@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The secret key behind keyed pseudonyms: where it comes from, and how pseudonyms are made.
 
 A bare ``sha256(ssn)`` is reversed by hashing all 10^9 SSNs; ``HMAC-SHA256(key, ssn)`` cannot be

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Put a ``RedactingSpanProcessor`` in front of every processor of an SDK ``TracerProvider``.
 
 Under ``opentelemetry-instrument`` the SDK configurator creates the provider and its exporting

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Which keys name a secret, a linkable personal value, or a network address.
 
 Keys compare in a normal form, whatever their case, separators or camelCase: ``API-Key``,

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``RedactingLogRecordProcessor``: OpenTelemetry log records are redacted before any log exporter.
 
 Instrumentations also carry prompts in *log* records: the GenAI events ``gen_ai.user.message``,

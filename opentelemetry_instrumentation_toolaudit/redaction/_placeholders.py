@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Placeholders and pseudonym inputs for findings, and when replacing them needs a rescan."""
 
 from __future__ import annotations

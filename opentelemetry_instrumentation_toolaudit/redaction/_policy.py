@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The redaction policy: what is removed from values before they leave the process.
 
 Three layers, applied to any JSON-safe value (and to span attributes by the span processor):

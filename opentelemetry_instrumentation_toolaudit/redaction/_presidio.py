@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Optional Presidio adapter: NER-based detection of person names (and other entities), off by default.
 
 Regexes cannot find "Jane Doe"; a named-entity model can, at a cost of milliseconds per string. Install

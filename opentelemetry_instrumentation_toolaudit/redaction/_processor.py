@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """``RedactingSpanProcessor``: redacts each finished span, then hands a copy to the processors behind it.
 
 The SDK freezes a span's attributes before ``on_end``, so redaction cannot edit the span in place:

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Audited tool calls in several threads, each acknowledged on stdout once its record is durable.
 
 Run by the kill -9 trials: with a SimpleSpanProcessor, ``export()`` runs inside the span's end, so

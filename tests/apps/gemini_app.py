@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A Gemini AFC app with no tracing code of its own: run under `opentelemetry-instrument` by the tests."""
 
 # No `from __future__ import annotations`: google-genai before 3.x checks AFC arguments against

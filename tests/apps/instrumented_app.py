@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An app with no tracing code of its own: run under `opentelemetry-instrument` by the tests."""
 
 from __future__ import annotations

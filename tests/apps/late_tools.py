@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Imported only after instrument(), to test post-import patching."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An LLM app with no tracing code of its own, run under `opentelemetry-instrument` by the tests.
 
 It asks a (local, fake) OpenAI API for tool calls twice: once through its own dispatch loop, whose

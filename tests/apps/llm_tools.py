@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An app that dispatches the tool calls its model returns to audited handlers."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An app with no tracing code, run under `opentelemetry-instrument` by the redaction tests.
 
 It makes the kinds of spans that carry personal data: our own tool span; a chat span with the GenAI

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A small app with its own tool dispatcher, for the no-code (OTEL_PYTHON_TOOLAUDIT_TOOLS) tests."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An openai app with no telemetry code that names its user in the request (``user=``).
 
 Run under `opentelemetry-instrument` by the tests, against the fake API at ``FAKE_OPENAI_URL``.

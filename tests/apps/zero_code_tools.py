@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An app's own tool handlers and dispatcher, with no telemetry code: named in OTEL_PYTHON_TOOLAUDIT_TOOLS."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A web app with no telemetry code (FastAPI or Flask, by ``WEB_FRAMEWORK``) behind a gateway that
 authenticates users: each POST /chat asks the fake model API at ``FAKE_OPENAI_URL`` for tool calls and
 dispatches them. Run under `opentelemetry-instrument` by the tests; serves on ``PORT``.

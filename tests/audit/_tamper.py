@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Raw access to each sink's storage, bypassing the sink and its guards, as an attacker would."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A writer process for durability tests: appends batches and prints each acknowledged record."""
 
 from __future__ import annotations

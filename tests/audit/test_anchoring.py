@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Anchoring and log identity: a key (or a checkpoint directory) needs a checkpoint of this log;
 checkpoints of other logs are ignored; SQLite's tables only grow."""
 

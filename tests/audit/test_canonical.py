@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """RFC 8785 canonical bytes: the fast path equals the reference encoder, and edge cases are safe."""
 
 from __future__ import annotations

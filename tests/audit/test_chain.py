@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Sealing: column values, the mapping sinks get them in, and batches sealed in one pass."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Signed checkpoints (C2SP signed-note), signing keys, and the AuditLog that writes them."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """`toolaudit verify / prove / check-proof`: exit codes and messages, never a traceback."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Every subcommand given bad input: one line on stderr naming what and where, exit 2, no traceback;
 and a reader that closes stdout early ends the command quietly."""
 

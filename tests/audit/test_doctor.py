@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """`toolaudit doctor`: checks a writer's configuration, says what to fix, never shows a secret."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Durability and concurrency: kill -9 under load loses nothing acknowledged; writers share one chain."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """RFC 9162 Merkle hashing and proofs, against the transparency-dev/merkle test vectors."""
 
 from __future__ import annotations

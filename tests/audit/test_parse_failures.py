@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Garbage anywhere a verifier parses (checkpoint rows and files, records, proofs) is reported with
 its location, never an uncaught exception; and a writer still starts beside a garbage checkpoint."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """PostgreSQL enforces append-only itself: triggers for everyone, and a writer role that can only insert."""
 
 from __future__ import annotations

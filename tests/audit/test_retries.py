@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A retried batch is stored once: event_id is unique, and a retry skips what was committed."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """SQLite sink storage choices: page size of new files, and files made with other settings."""
 
 from __future__ import annotations

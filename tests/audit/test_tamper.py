@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Every tamper kind, in randomized trials on every sink: verify names the first bad record and why,
 lists every problem, and tells the follow-on failures (with their cause) from problems of their own."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Which keys `toolaudit verify` trusts: pinned (--public-key, the trusted-keys file) or
 self-attested (the writer's .pub on this machine), and the writer's checkpoint directory."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A sink URL's password never reaches a message, a log line or the CLI's output."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """verify on the in-memory sink, edited as an attacker would: every checkpoint is read whatever
 comes before it, odd checkpoints and keys, problem limits, and what the result says."""
 

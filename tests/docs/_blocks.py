@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Fenced code blocks of a Markdown file, with the ``<!-- not run: why -->`` marker before them."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The demo the README starts with tells the whole story, and can be run again and again."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Every Python and bash block of the README runs, in order, unless it says why it cannot."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The reference pages match the code: CLI, environment variables, span attributes."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Shipped text speaks to users: no words about how the project was made."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The audit exporter in real processes: `opentelemetry-instrument` with env vars, and kill -9 under load."""
 
 from __future__ import annotations

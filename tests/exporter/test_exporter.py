@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """AuditLogExporter: spans become durable, verifiable records; a failing sink never reaches the app."""
 
 from __future__ import annotations

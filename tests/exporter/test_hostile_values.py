@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Values a record cannot hold as they are still make a record, and never block the others."""
 
 from __future__ import annotations

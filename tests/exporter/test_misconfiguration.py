@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A misconfigured audit sink shows when the exporter is built, not as records quietly lost."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Which spans become audit records, and what a record holds."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Tamper trials on what the writer stores besides the records and checkpoints: Merkle nodes, the
 head, rows replaced through SQLite's REPLACE, and the public key beside the writer's signing key."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Fixtures for the framework integrations: the local fake of the providers' HTTP APIs, and helpers
 the integrations' tests share."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A local fake of the Gemini API (``generateContent`` and ``streamGenerateContent``) on a real socket.
 
 The google-genai client is pointed at it with ``HttpOptions(base_url=...)``, so the SDK's own HTTP

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Tools, expected attributes and the client used by the google-genai tests."""
 
 # No `from __future__ import annotations`: google-genai before 3.x checks AFC arguments against

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An MCP server with a few tools, and a real client session connected to it in process.
 
 The streams are plain anyio memory streams: unlike mcp 2.x's own in-memory transport they do not

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """openai-agents: the real Runner invokes function tools; each is one audited execute_tool span.
 
 The Runner's model is the real openai SDK client talking HTTP to a local fake of the OpenAI API,

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """anthropic: tool_use blocks are remembered and linked to the app's audited dispatch.
 
 The real anthropic SDK talks HTTP to a local fake of the Messages API. The SDK's own OpenTelemetry

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """`opentelemetry-instrument` with environment variables alone audits an LLM app's tool calls."""
 
 from __future__ import annotations

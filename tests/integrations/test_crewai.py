@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """CrewAI: every tool a crew's agent runs is one audited execute_tool span.
 
 CrewAI pins openai < 3 and mcp < 2, so it is not in the dev environment: these tests run in their own

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Django requests are attributed from ``request.user`` (opt-in) and the configured headers.
 
 Requests go through Django's own handlers (the test ``Client`` and ``AsyncClient``); a stand-in for

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The Gemini and MCP examples run offline, and Gemini AFC is audited under `opentelemetry-instrument`."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The framework examples run offline (local fake API, no key) and print what the audit captured."""
 
 from __future__ import annotations

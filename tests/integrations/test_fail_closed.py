@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Fail-closed tools are refused whichever way they are reached: MCP server dispatch, Gemini AFC."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Fail-closed tools are refused when run by LangChain, pydantic-ai or LlamaIndex with no audit sink."""
 
 from __future__ import annotations

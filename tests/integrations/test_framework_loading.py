@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The LangChain, pydantic-ai and LlamaIndex integrations load lazily, honour the switch, and are
 skipped (logged once) outside their supported versions."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """google-genai automatic function calling: the real client's AFC loop against a local fake Gemini API."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """No duplicates: with opentelemetry-instrumentation-google-genai also active, one span per tool call.
 
 The official instrumentation wraps each AFC tool function in its own ``execute_tool {name}`` span.

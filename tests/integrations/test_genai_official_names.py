@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Beside the official GenAI instrumentations for openai and anthropic (built on util-genai).
 
 ``opentelemetry-instrumentation-genai-openai`` and ``-genai-anthropic`` make a chat span around each

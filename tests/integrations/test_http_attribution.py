@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The incoming HTTP request's configured headers attribute the tool calls it runs (source ``http``).
 
 Real Starlette and Flask apps, driven in process by httpx's ASGI transport and Werkzeug's test client

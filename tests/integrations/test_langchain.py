@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """LangChain and LangGraph: every tool run through ``BaseTool.run`` / ``arun`` is one audited span.
 
 Tools are real ``@tool`` functions; the agent loop is a LangGraph graph (model node, ``ToolNode``) with

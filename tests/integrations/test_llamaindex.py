@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """LlamaIndex: every ``FunctionTool`` call is one audited execute_tool span.
 
 The agents are LlamaIndex's real workflow agents; the model side is LlamaIndex's own

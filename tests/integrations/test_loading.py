@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The framework integrations load lazily and are skipped, logged once, when a version is unsupported."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """MCP: a real client session and a real server in process, both sides instrumented."""
 
 from __future__ import annotations

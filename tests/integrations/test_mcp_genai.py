@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Gemini AFC running MCP session tools: one client-side span per call, with the model's call id."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """openai: the tool calls a model returns are remembered and linked to the app's audited dispatch.
 
 The real openai SDK talks HTTP to a local fake of the OpenAI API (tests/integrations/conftest.py).

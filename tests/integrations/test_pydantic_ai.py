@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """pydantic-ai: every function tool an agent run executes is one audited execute_tool span.
 
 The agents run for real; the model side is pydantic-ai's own ``FunctionModel``, scripted to ask for

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The integration registry: frameworks that are absent, and patch functions that fail."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The remembered tool calls: matched only where they belong, each once, and bounded."""
 
 from __future__ import annotations

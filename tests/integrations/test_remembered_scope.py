@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Where a remembered tool call waits: the latest response of its scope, carried by the context.
 
 The real openai and anthropic SDKs talk HTTP to the local fake API; threads are carried by the real

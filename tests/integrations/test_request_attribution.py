@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The model request itself attributes the tool calls its response asks for (source ``request``).
 
 The real openai and anthropic SDKs talk HTTP to the local fake API; the app has no audit_context.

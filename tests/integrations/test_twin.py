@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An execute_tool span already current for the same call is enriched, never nested under."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Apps with no telemetry code, run under `opentelemetry-instrument` with environment variables only,
 write an audit trail whose records say who: from the model request, or from the gateway's header.
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The validity rules behind the detectors: Luhn, issuer ranges, SSN rules, IBAN mod-97, addresses."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The labeled corpus: per-kind recall, false positives on near misses, structured cases.
 
 The corpus (``tests/redaction/corpus``, made by ``generate.py`` with its own Luhn and mod-97 code)

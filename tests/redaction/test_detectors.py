@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The scanner and the built-in detectors: overlaps, case folding, long strings, context rules."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Under `opentelemetry-instrument` with env vars only, every exporter receives redacted spans.
 
 A real subprocess runs ``tests/apps/redaction_app.py`` with ``OTEL_TRACES_EXPORTER=otlp,console``

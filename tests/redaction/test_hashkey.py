@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The hash key: loaded or created once (0600, logged by path only), shared by racing processes."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """RedactingLogRecordProcessor: OpenTelemetry log records are redacted before any log exporter."""
 
 from __future__ import annotations

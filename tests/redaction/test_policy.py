@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """RedactionPolicy: keys, pseudonyms, free text, JSON in strings, configuration, never raising."""
 
 from __future__ import annotations

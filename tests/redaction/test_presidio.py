@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The optional Presidio adapter: NER findings become placeholders like any other detector's.
 
 Needs the ``presidio`` extra (presidio-analyzer and spaCy). No trained spaCy model can be downloaded

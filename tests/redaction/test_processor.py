@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """RedactingSpanProcessor: every exporter sees redacted spans, whoever made them."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Properties (hypothesis): redact never raises, keeps the shape, is idempotent, leaves no secret."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The quickstart's refund call carries a card number: it must not be printed in clear."""
 
 from __future__ import annotations

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The sink interface every audit store implements (SQLite, JSONL, PostgreSQL)."""
 
 from __future__ import annotations

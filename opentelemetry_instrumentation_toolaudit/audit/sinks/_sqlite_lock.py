@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Taking SQLite's write lock: wait while another writer holds it, fail at once when none does.
 
 SQLite reports ``SQLITE_BUSY`` both when another connection holds the write lock and when its own

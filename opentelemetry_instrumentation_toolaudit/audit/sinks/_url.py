@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Sink URLs: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, the same for ``jsonl``.
 
 As in SQLAlchemy, the path is whatever follows ``scheme:///``: ``sqlite:///toolaudit.db`` is

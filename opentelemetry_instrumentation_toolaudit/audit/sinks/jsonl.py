@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The JSON Lines sink: ``jsonl:///audit.jsonl`` (relative) or ``jsonl:////var/log/audit.jsonl``.
 
 Each line is ``{"entry_hash":"<hex>","record":<the canonical record>}``: valid JSON for any tool

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """An in-memory sink for tests: the same sealing, chain and Merkle tree, nothing durable.
 
 ``open_sink("memory://")`` gives a fresh one. Useful to test code that writes audit records (an

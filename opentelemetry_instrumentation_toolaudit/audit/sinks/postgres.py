@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The PostgreSQL sink (``pip install 'opentelemetry-instrumentation-toolaudit[postgres]'``).
 
 URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a schema with

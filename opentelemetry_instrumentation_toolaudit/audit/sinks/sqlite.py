@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """The SQLite sink, the embedded default: ``sqlite:///toolaudit.db``.
 
 Durability: WAL journal with ``synchronous=FULL``, so a batch is on disk when ``COMMIT`` returns, and

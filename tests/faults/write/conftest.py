@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Shared pieces of the write-path fault tests: spans to export, a fail-closed tool, the stored
 records, and ways to take a sink away."""
 

@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """File sinks (SQLite, JSONL): a file that cannot be written, a full disk, a held SQLite lock."""
 
 from __future__ import annotations

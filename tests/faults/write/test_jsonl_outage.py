@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """A JSONL batch whose write fails is never taken as stored."""
 
 from __future__ import annotations

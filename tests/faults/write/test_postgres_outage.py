@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """PostgreSQL outages against the real server: a terminated backend, a database that goes away."""
 
 from __future__ import annotations

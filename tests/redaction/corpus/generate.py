@@ -1,3 +1,6 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
 """Generate the labeled redaction corpus (synthetic, realistic, deterministic).
 
 Writes, beside this file:
