@@ -127,6 +127,10 @@ class VerifyResult:
     id was given."""
     log_id: str | None = None
     """The id the sink gives its log (named in its checkpoints' origins)."""
+    covered: int | None = None
+    """The size of the widest checkpoint of this log that was found (and whose signature was
+    checked, when a key is given): the records past it are not yet covered by a checkpoint, so
+    their deletion from the tail could not be detected."""
     repairs: list[str] = dataclasses.field(default_factory=list)
     """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
@@ -169,6 +173,11 @@ class VerifyResult:
             notes.append("unanchored: no public key given, signatures not checked")
         if self.repairs:
             notes.append(f"torn writes: {len(self.repairs)}, see repairs")
+        if self.covered is not None and self.size > self.covered:
+            uncovered = self.size - self.covered
+            notes.append(
+                f"the last {uncovered} {_plural(uncovered, 'record')} not yet under a checkpoint"
+            )
         return f"{verdict}: {self.size} records, root {self.root} ({'; '.join(notes)})"
 
     def to_json(self) -> dict[str, Any]:
@@ -182,6 +191,7 @@ class VerifyResult:
             "key_pinned": self.key_pinned,
             "anchored": self.anchored,
             "log_id": self.log_id,
+            "covered": self.covered,
             "foreign_checkpoints": list(self.foreign),
             "repairs": list(self.repairs),
             "first_bad_seq": self.first_bad_seq,
@@ -429,6 +439,7 @@ def verify(
         signatures_checked=bool(verifiers),
         key_pinned=bool(verifiers) and key_pinned,
         anchored=bool(seen) and bool(verifiers),
+        covered=max((s.checkpoint.size for s in seen), default=None),
         foreign=foreign,
         log_id=own_id,
         repairs=sink.repairs(),

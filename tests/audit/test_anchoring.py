@@ -226,3 +226,22 @@ def test_without_a_key_checkpoints_do_not_anchor(tmp_path, signer):
         False,
     )
     assert (checked.ok, checked.anchored) == (True, True)
+
+
+def test_records_past_the_last_checkpoint_are_named(tmp_path, signer):
+    """The OK line says how many records at the tail no checkpoint covers yet (a cut there would not
+    show), and the JSON gives the size the widest checkpoint covers."""
+    url = f"sqlite:///{tmp_path}/a.db"
+    write_log(url, signer, 10, every=5)
+    log = AuditLog(open_sink(url), signer=signer, checkpoint_every=100, checkpoint_interval=3600)
+    log.append([body(10), body(11), body(12)])
+    log.sink.close()  # the writer stops without its final checkpoint (as after kill -9)
+    with open_sink(url, create=False) as sink:
+        result = verify(sink, public_key=signer.verifier)
+    assert (result.ok, result.size, result.covered, result.to_json()["covered"]) == (
+        True,
+        13,
+        10,
+        10,
+    )
+    assert result.summary().endswith("; the last 3 records not yet under a checkpoint)")

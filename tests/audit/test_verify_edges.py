@@ -83,19 +83,23 @@ def test_untouched_trail_result(sink, signer):
         "root": result.root,
         "checkpoints": 3,
         "signatures_checked": True,
+        "key_pinned": True,
         "anchored": True,
         "log_id": sink.log_id(),
+        "covered": N,
         "foreign_checkpoints": [],
         "repairs": [],
         "first_bad_seq": None,
         "problems": [],
+        "follow_ons": 0,
     }
 
 
 def test_without_a_key_the_result_says_unanchored(sink):
-    """Without a public key, signatures are not checked and the OK line says so."""
+    """Without a public key, signatures are not checked, nothing anchors the trail, and the OK line
+    says so."""
     result = verify(sink)
-    assert (result.ok, result.signatures_checked, result.anchored) == (True, False, True)
+    assert (result.ok, result.signatures_checked, result.anchored) == (True, False, False)
     assert result.summary() == (
         f"OK: {N} records, root {result.root} (log {sink.log_id()}; 3 checkpoints; "
         "unanchored: no public key given, signatures not checked)"
@@ -259,7 +263,7 @@ def test_two_checkpoints_for_one_size_disagree(sink, signer):
     ]
     assert result.summary() == (
         "FAIL: record #4: two signed checkpoints for size 8 disagree (sink, sink): fork "
-        "(and 1 more problems)"
+        "(and 1 follow-on failure caused by it)"
     )
 
 
@@ -525,7 +529,7 @@ def test_a_checkpoint_whose_origin_is_only_a_log_id(sink, signer):
 
 
 def test_failed_result_as_json(sink, signer):
-    """A failed result's JSON lists each problem with its record, kind and message."""
+    """A failed result's JSON lists each problem with its record, kind, message and cause."""
     sink._records[2] = sink._records[2]._replace(prev_hash="00" * 32)
     result = verify(sink, public_key=signer.verifier)
     data = result.to_json()
@@ -538,6 +542,7 @@ def test_failed_result_as_json(sink, signer):
                 "kind": LINK,
                 "message": "its prev_hash is not the hash of the record before it: a record was "
                 "deleted, inserted or reordered before #2",
+                "cause": None,
             }
         ],
     )
