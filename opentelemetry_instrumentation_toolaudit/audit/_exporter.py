@@ -66,7 +66,8 @@ class AuditLogExporter(SpanExporter):
 
     With no arguments everything comes from the environment (``OTEL_PYTHON_TOOLAUDIT_SINK``...), which
     is how ``OTEL_TRACES_EXPORTER=otlp,toolaudit`` creates it. The first argument is a sink URL
-    (``AuditLogExporter("sqlite:///audit.db")``) or an already opened
+    (``AuditLogExporter("sqlite:///audit.db")``), a file path (``audit.db``, ``audit.jsonl``, read
+    as the CLI reads it) or an already opened
     :class:`~opentelemetry_instrumentation_toolaudit.audit.AuditLog` (the exporter then owns it and
     closes it on shutdown); anything else is a ``TypeError``.
 
@@ -79,7 +80,7 @@ class AuditLogExporter(SpanExporter):
 
     def __init__(
         self,
-        log: AuditLog | str | None = None,
+        log: AuditLog | str | os.PathLike[str] | None = None,
         *,
         sink_url: str | None = None,
         policy: RedactionPolicy | None = None,

@@ -42,6 +42,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     NODE_MIN_LEVEL,
     AuditSink,
     StoredHead,
+    stored_bytes,
 )
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 
@@ -538,7 +539,7 @@ def _scan(
         h = leaf()
         if type(canonical) is not bytes or type(entry_hash) is not bytes:
             # Stored values of the wrong type (a damaged or hand-edited row): a modified record.
-            canonical, entry_hash = _as_bytes(canonical), b""
+            canonical, entry_hash = stored_bytes(canonical), b""
         h.update(canonical)
         digest = h.digest()
         # A record's problems are named by the number it should have (its position, shifted by
@@ -675,12 +676,6 @@ def _head_problems(
             )
         ]
     return []
-
-
-def _as_bytes(value: Any) -> bytes:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    return str(value).encode("utf-8", "replace")
 
 
 def _fold(hashes: list[bytes]) -> bytes:

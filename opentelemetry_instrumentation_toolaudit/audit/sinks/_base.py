@@ -223,6 +223,13 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
     return None
 
 
+def stored_bytes(value: Any) -> bytes:
+    """A stored BLOB as bytes; a value of another type (a hand-edited row) as its text's bytes."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    return str(value).encode("utf-8", "replace")
+
+
 def success_from_column(value: Any) -> Any:
     """A success column read from a database without a boolean type (SQLite): 1 is True, 0 is
     False, NULL is None; anything else is returned as stored, so it never passes for a bool."""

@@ -400,8 +400,9 @@ class PostgresSink(AuditSink):
         with self._lock:
             conn: Any = None
             try:
-                conn = self._first_statement("SELECT current_schema()").connection
-                schema = conn.execute("SELECT current_schema()").fetchone()[0]
+                current = self._first_statement("SELECT current_schema()")
+                conn = current.connection
+                schema = current.fetchone()[0]
                 conn.execute(
                     sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                         sql.Identifier(schema), sql.Identifier(role)

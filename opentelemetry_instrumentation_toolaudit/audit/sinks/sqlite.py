@@ -45,6 +45,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
+    stored_bytes,
     success_from_column,
     without_stored,
 )
@@ -381,11 +382,11 @@ class SQLiteSink(AuditSink):
         if not rows:  # deleted: a writer opening the file starts a new, empty head
             return StoredHead(0, GENESIS_HASH, b"")
         size, prev_hash, frontier = rows[0]
-        return StoredHead(size, _text(prev_hash), _blob(frontier))
+        return StoredHead(size, _text(prev_hash), stored_bytes(frontier))
 
     def stored_nodes(self) -> list[tuple[int, int, bytes]]:
         return [
-            (level, idx, _blob(h))
+            (level, idx, stored_bytes(h))
             for level, idx, h in self._query("SELECT level, idx, hash FROM audit_nodes")
         ]
 
@@ -477,13 +478,6 @@ class SQLiteSink(AuditSink):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
-
-
-def _blob(value: Any) -> bytes:
-    """A stored BLOB as bytes; a value of another type (a hand-edited row) as its text's bytes."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    return str(value).encode("utf-8", "replace")
 
 
 def _text(value: Any) -> str:
