@@ -223,6 +223,15 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
     return None
 
 
+def check_file_writable(path: str, owner: str) -> None:
+    """SinkError when this process may not write ``path`` or its directory, where a file sink
+    writes more files beside it (``owner`` names the file in the message: ``database``, ``log``)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    for what, checked in (("file", path), ("directory", directory)):
+        if not os.access(checked, os.W_OK):
+            raise SinkError(f"{checked}: this process may not write the {owner}'s {what}")
+
+
 def stored_bytes(value: Any) -> bytes:
     """A stored BLOB as bytes; a value of another type (a hand-edited row) as its text's bytes."""
     if isinstance(value, (bytes, bytearray, memoryview)):

@@ -49,6 +49,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
     StoredHead,
     TreeHead,
+    check_file_writable,
     create_once,
     reinit_in_forked_child,
     without_stored,
@@ -190,13 +191,29 @@ class JSONLSink(AuditSink):
             self.path,
         )
 
-    def _load_head(self) -> None:
+    def _read_head_file(self) -> tuple[int, int, str, list[bytes]] | None:
+        """The ``.head`` cache's size, offset (0 when it gives none), last hash and frontier
+        hashes, or None when it is absent or unreadable."""
         try:
             with open(self.path + ".head", encoding="utf-8") as f:
                 head = json.load(f)
-            size, offset, prev = int(head["size"]), int(head["offset"]), str(head["prev"])
-            frontier = Frontier(size, [bytes.fromhex(h) for h in head["frontier"]])
-        except (OSError, ValueError, KeyError, TypeError, VerificationError):
+            return (
+                int(head["size"]),
+                int(head.get("offset", 0)),
+                str(head["prev"]),
+                [bytes.fromhex(h) for h in head["frontier"]],
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def _load_head(self) -> None:
+        stored = self._read_head_file()
+        if stored is None:
+            return
+        size, offset, prev, hashes = stored
+        try:
+            frontier = Frontier(size, hashes)
+        except VerificationError:
             return
         if offset > os.fstat(self._fd).st_size or offset == 0:
             return
@@ -216,16 +233,11 @@ class JSONLSink(AuditSink):
     def stored_head(self) -> StoredHead | None:
         """The ``.head`` cache as stored, or None when it is absent or unreadable (a writer then
         rebuilds it from the log)."""
-        try:
-            with open(self.path + ".head", encoding="utf-8") as f:
-                head = json.load(f)
-            return StoredHead(
-                int(head["size"]),
-                str(head["prev"]),
-                b"".join(bytes.fromhex(h) for h in head["frontier"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
+        stored = self._read_head_file()
+        if stored is None:
             return None
+        size, _, prev, hashes = stored
+        return StoredHead(size, prev, b"".join(hashes))
 
     def _create_meta(self) -> None:
         """Write ``<file>.meta`` with a new log id unless it exists (called under the lock)."""
@@ -346,10 +358,7 @@ class JSONLSink(AuditSink):
 
     def check_writable(self) -> None:
         # The head cache, checkpoints and torn-write files are written beside the log.
-        directory = os.path.dirname(os.path.abspath(self.path))
-        for what, path in (("file", self.path), ("directory", directory)):
-            if not os.access(path, os.W_OK):
-                raise SinkError(f"{path}: this process may not write the log's {what}")
+        check_file_writable(self.path, "log")
 
     def _remember(self, bodies: Sequence[Mapping[str, Any]]) -> None:
         """Add a written batch's event ids to the recent ones, forgetting the oldest batch's."""

@@ -42,6 +42,7 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     AuditSink,
     StoredHead,
     TreeHead,
+    check_file_writable,
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
@@ -204,10 +205,7 @@ class SQLiteSink(AuditSink):
 
     def check_writable(self) -> None:
         # SQLite writes a journal beside the database: both the file and its directory.
-        directory = os.path.dirname(os.path.abspath(self.path))
-        for what, path in (("file", self.path), ("directory", directory)):
-            if not os.access(path, os.W_OK):
-                raise SinkError(f"{path}: this process may not write the database's {what}")
+        check_file_writable(self.path, "database")
 
     def _unique_event_ids(self) -> None:
         """A unique index on event_id (a retried batch is never stored twice). A database that
