@@ -28,6 +28,16 @@ from .conftest import (
 FILE_SINKS = ("sqlite:///{}/audit.db", "jsonl:///{}/audit.jsonl")
 
 
+def assert_every_call_stored(url, exporter, signer) -> None:
+    """The 30 calls, the refused call's record, and the intent and outcome of the call that ran
+    after the outage are all stored, none dropped, and the trail verifies."""
+    calls = order_ids(url)
+    assert sorted(calls) == sorted([*(f"ORD-{i}" for i in range(30)), "ORD-refused", "ORD-after"])
+    stats = exporter.stats()
+    assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
+    assert verified_size(url, signer) == 33
+
+
 @pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
 def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer, fail_closed):
     """With the writer's open files made read-only for a while, appends fail at once, the records
@@ -54,12 +64,7 @@ def test_an_unwritable_file_for_a_while_loses_nothing(template, tmp_path, signer
         exporter.shutdown()
     assert (during["buffered"], during["refused_intents"]) == (21, 1)
     assert (refused, again, REFUNDS) == (False, True, ["ORD-after"])
-    calls = order_ids(url)
-    assert sorted(calls) == sorted([*(f"ORD-{i}" for i in range(30)), "ORD-refused", "ORD-after"])
-    stats = exporter.stats()
-    # 30 calls, the refused call's record, and the intent and outcome of the call that ran.
-    assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
-    assert verified_size(url, signer) == 33
+    assert_every_call_stored(url, exporter, signer)
 
 
 @pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
@@ -111,11 +116,7 @@ def test_a_full_disk_for_a_while_loses_nothing(template, tiny_fs, signer, fail_c
     # A few records may still fit in the log's last, partly used block before the writes fail.
     assert (during["buffered"] > 0, during["refused_intents"]) == (True, 1)
     assert (refused, again, REFUNDS) == (False, True, ["ORD-after"])
-    calls = order_ids(url)
-    assert sorted(calls) == sorted([*(f"ORD-{i}" for i in range(30)), "ORD-refused", "ORD-after"])
-    stats = exporter.stats()
-    assert (stats["records"], stats.get("dropped", 0)) == (33, 0)
-    assert verified_size(url, signer) == 33
+    assert_every_call_stored(url, exporter, signer)
 
 
 @pytest.mark.parametrize("template", FILE_SINKS, ids=("sqlite", "jsonl"))
