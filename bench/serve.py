@@ -1,0 +1,306 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Spans per second that one ``toolaudit serve`` accepts and commits, over OTLP/HTTP and OTLP/gRPC,
+with 1 and 4 concurrent clients, on SQLite and PostgreSQL; beside, in the same run, what the same
+clients push to a null receiver (the same HTTP and gRPC servers, decoding each request and dropping
+it), which is the most the clients and transports allow on this machine.
+
+Each client is a process with the real ``OTLPSpanExporter`` (``http/protobuf`` or ``grpc``) sending
+batches of 512 ``execute_tool`` spans (as a ``BatchSpanProcessor`` does), all built before the clock
+starts, each span new (a retried span would be skipped, not written). ``serve`` runs as a subprocess
+(``toolaudit serve``); a figure counts only the spans acknowledged, and the run checks that the sink
+then holds exactly that many records (never acknowledged-but-missing).
+
+Usage: ``python bench/serve.py [--spans-per-client N] [--sinks sqlite,postgres]``
+(PostgreSQL at ``$TOOLAUDIT_BENCH_PG``, default ``postgresql://postgres@127.0.0.1:5432/test``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+PG_URL = os.environ.get("TOOLAUDIT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BATCH = 512
+TOOLAUDIT = str(Path(sys.executable).with_name("toolaudit"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- the null receiver ------------------------------------------------------------------------------
+def null_receiver(http_port: int, grpc_port: int) -> None:
+    """OTLP/HTTP (Starlette on uvicorn) and OTLP/gRPC (grpcio) that decode each request and drop it."""
+    from concurrent import futures
+
+    import grpc
+    import uvicorn
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+        ExportTraceServiceResponse,
+    )
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    empty = ExportTraceServiceResponse().SerializeToString()
+
+    async def traces(request: Request) -> Response:
+        ExportTraceServiceRequest.FromString(await request.body())
+        return Response(empty, media_type="application/x-protobuf")
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):
+        def Export(self, request: Any, context: Any) -> Any:  # noqa: N802
+            return ExportTraceServiceResponse()
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    server.add_insecure_port(f"127.0.0.1:{grpc_port}")
+    server.start()
+    app = Starlette(routes=[Route("/v1/traces", traces, methods=["POST"])])
+    uvicorn.run(app, host="127.0.0.1", port=http_port, log_level="warning", access_log=False)
+
+
+# --- clients ----------------------------------------------------------------------------------------
+def _spans(count: int) -> list[Any]:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+    from opentelemetry.trace import SpanContext, Status, StatusCode, TraceFlags
+
+    resource = Resource.create(
+        {"service.name": "support-agent", "deployment.environment.name": "bench"}
+    )
+    scope = InstrumentationScope("opentelemetry_instrumentation_toolaudit", "0.1.0")
+    now = time.time_ns()
+    out = []
+    for i in range(count):
+        context = SpanContext(
+            int.from_bytes(os.urandom(16), "big"),
+            int.from_bytes(os.urandom(8), "big"),
+            is_remote=False,
+            trace_flags=TraceFlags(TraceFlags.SAMPLED),
+        )
+        out.append(
+            ReadableSpan(
+                name="execute_tool lookup_order",
+                context=context,
+                resource=resource,
+                attributes={
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "lookup_order",
+                    "gen_ai.tool.type": "function",
+                    "gen_ai.tool.call.id": f"call_{i}",
+                    "gen_ai.tool.call.arguments": json.dumps({"order_id": f"ORD-{i}"}),
+                    "gen_ai.request.model": "gpt-4.1",
+                    "gen_ai.conversation.id": f"conv_{i % 50}",
+                    "user.id": f"usr_{i % 97}",
+                    "toolaudit.result.summary": json.dumps({"status": "shipped"}),
+                    "toolaudit.success": True,
+                },
+                status=Status(StatusCode.OK),
+                start_time=now - 1_500_000,
+                end_time=now,
+                instrumentation_scope=scope,
+            )
+        )
+    return out
+
+
+def client(protocol: str, endpoint: str, spans: int, ready: Any, start: Any, results: Any) -> None:
+    """Send ``spans`` new spans in batches; report (acknowledged spans, seconds)."""
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        exporter: Any = OTLPSpanExporter(endpoint=endpoint, insecure=True, timeout=60)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+            OTLPSpanExporter as HTTPExporter,
+        )
+
+        exporter = HTTPExporter(endpoint=f"{endpoint}/v1/traces", timeout=60)
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    all_spans = _spans(spans)
+    batches = [all_spans[i : i + BATCH] for i in range(0, len(all_spans), BATCH)]
+    ready.wait()
+    start.wait()
+    began = time.perf_counter()
+    acknowledged = 0
+    for batch in batches:
+        if exporter.export(batch) == SpanExportResult.SUCCESS:
+            acknowledged += len(batch)
+    results.put((acknowledged, time.perf_counter() - began, began))
+    exporter.shutdown()
+
+
+def run_clients(protocol: str, endpoint: str, clients: int, spans: int) -> tuple[int, float]:
+    """Acknowledged spans, and seconds from the first client's start to the last one's end."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, start = ctx.Barrier(clients + 1), ctx.Event()
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=client, args=(protocol, endpoint, spans, ready, start, results))
+        for _ in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    ready.wait()
+    t0 = time.perf_counter()
+    start.set()
+    got = [results.get(timeout=600) for _ in procs]
+    elapsed = time.perf_counter() - t0
+    for proc in procs:
+        proc.join()
+    return sum(acked for acked, _, _ in got), elapsed
+
+
+# --- servers ----------------------------------------------------------------------------------------
+def wait_http(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on 127.0.0.1:{port}")
+
+
+def start_serve(sink: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int, int]:
+    http_port, grpc_port = free_port(), free_port()
+    env = dict(os.environ)
+    env["OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE"] = str(workdir / "signing.key")
+    env.setdefault("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "bench-only-hash-key-0123456789abcdef")
+    proc = subprocess.Popen(
+        [
+            TOOLAUDIT,
+            "serve",
+            "--sink",
+            sink,
+            "--http",
+            f"127.0.0.1:{http_port}",
+            "--grpc",
+            f"127.0.0.1:{grpc_port}",
+            "--max-inflight",
+            "16",
+        ],
+        env=env,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_http(http_port)
+    wait_http(grpc_port)
+    return proc, http_port, grpc_port
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+
+
+def new_sink(kind: str, workdir: Path, n: int) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{workdir}/serve-{n}.db"
+    import psycopg
+
+    schema = f"toolaudit_bench_serve_{os.getpid()}_{n}"
+    with psycopg.connect(PG_URL, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def drop_sink(url: str) -> None:
+    if url.startswith("postgresql"):
+        import psycopg
+
+        schema = url.rsplit("%3D", 1)[1]
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def stored(url: str) -> int:
+    from opentelemetry_instrumentation_toolaudit.audit import open_sink
+
+    sink = open_sink(url, create=False)
+    try:
+        return sink.size()
+    finally:
+        sink.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--spans-per-client", type=int, default=10_240)
+    parser.add_argument("--sinks", default="sqlite,postgres")
+    args = parser.parse_args()
+    spans = args.spans_per_client
+    print(
+        f"toolaudit serve: spans/s, {spans} spans per client in batches of {BATCH}, {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'receiver':34} {'transport':9} {'clients':>7} {'spans/s':>9} {'acked':>7} {'stored':>7}"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        http_port, grpc_port = free_port(), free_port()
+        ctx = multiprocessing.get_context("spawn")
+        null = ctx.Process(target=null_receiver, args=(http_port, grpc_port), daemon=True)
+        null.start()
+        wait_http(http_port)
+        wait_http(grpc_port)
+        endpoints = {"http": f"http://127.0.0.1:{http_port}", "grpc": f"127.0.0.1:{grpc_port}"}
+        for transport, endpoint in endpoints.items():
+            for clients in (1, 4):
+                acked, seconds = run_clients(transport, endpoint, clients, spans)
+                print(
+                    f"{'null receiver (decode, drop)':34} {transport:9} {clients:>7} "
+                    f"{acked / seconds:>9,.0f} {acked:>7} {'-':>7}",
+                    flush=True,
+                )
+        null.terminate()
+        null.join()
+        n = 0
+        for kind in args.sinks.split(","):
+            for transport in ("http", "grpc"):
+                for clients in (1, 4):
+                    n += 1
+                    try:
+                        sink = new_sink(kind, workdir, n)
+                    except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
+                        print(f"{'serve → ' + kind:34} skipped: {type(exc).__name__}")
+                        break
+                    proc, http, grpc_ = start_serve(sink, workdir)
+                    endpoint = (
+                        f"http://127.0.0.1:{http}" if transport == "http" else f"127.0.0.1:{grpc_}"
+                    )
+                    acked, seconds = run_clients(transport, endpoint, clients, spans)
+                    stop(proc)
+                    count = stored(sink)
+                    drop_sink(sink)
+                    verdict = "" if count == acked else "  ACKNOWLEDGED != STORED"
+                    print(
+                        f"{'serve → ' + kind:34} {transport:9} {clients:>7} "
+                        f"{acked / seconds:>9,.0f} {acked:>7} {count:>7}{verdict}",
+                        flush=True,
+                    )
+
+
+if __name__ == "__main__":
+    main()
