@@ -123,8 +123,10 @@ def _spans(count: int) -> list[Any]:
     return out
 
 
-def client(protocol: str, endpoint: str, spans: int, ready: Any, start: Any, results: Any) -> None:
-    """Send ``spans`` new spans in batches; report (acknowledged spans, seconds)."""
+def _exporter_sender(protocol: str, endpoint: str) -> tuple[Any, Any]:
+    """The real OTLP exporter: ``send(spans) -> bool`` and ``close()``."""
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
     if protocol == "grpc":
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
@@ -135,28 +137,69 @@ def client(protocol: str, endpoint: str, spans: int, ready: Any, start: Any, res
         )
 
         exporter = HTTPExporter(endpoint=f"{endpoint}/v1/traces", timeout=60)
-    from opentelemetry.sdk.trace.export import SpanExportResult
+    return (lambda batch: exporter.export(batch) == SpanExportResult.SUCCESS), exporter.shutdown
 
+
+def _encoded_sender(protocol: str, endpoint: str) -> tuple[Any, Any]:
+    """Requests encoded before the clock starts, sent with httpx or a gRPC stub: what the receiver
+    alone costs, without the exporter's encoding on the same CPUs."""
+    if protocol == "grpc":
+        import grpc
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
+
+        channel = grpc.insecure_channel(endpoint)
+        stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+
+        def send_grpc(request: Any) -> bool:
+            try:
+                stub.Export(request, timeout=60)
+            except grpc.RpcError:
+                return False
+            return True
+
+        return send_grpc, channel.close
+    import httpx
+
+    http = httpx.Client(timeout=60)
+    headers = {"Content-Type": "application/x-protobuf"}
+
+    def send_http(request: Any) -> bool:
+        body = request.SerializeToString()
+        return http.post(f"{endpoint}/v1/traces", content=body, headers=headers).is_success
+
+    return send_http, http.close
+
+
+def client(
+    protocol: str, endpoint: str, spans: int, encoded: bool, ready: Any, start: Any, results: Any
+) -> None:
+    """Send ``spans`` new spans in batches; report (acknowledged spans, seconds)."""
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+
+    send, close = (_encoded_sender if encoded else _exporter_sender)(protocol, endpoint)
     all_spans = _spans(spans)
     batches = [all_spans[i : i + BATCH] for i in range(0, len(all_spans), BATCH)]
+    sized = [(encode_spans(batch) if encoded else batch, len(batch)) for batch in batches]
     ready.wait()
     start.wait()
     began = time.perf_counter()
     acknowledged = 0
-    for batch in batches:
-        if exporter.export(batch) == SpanExportResult.SUCCESS:
-            acknowledged += len(batch)
+    for batch, size in sized:
+        if send(batch):
+            acknowledged += size
     results.put((acknowledged, time.perf_counter() - began, began))
-    exporter.shutdown()
+    close()
 
 
-def run_clients(protocol: str, endpoint: str, clients: int, spans: int) -> tuple[int, float]:
+def run_clients(
+    protocol: str, endpoint: str, clients: int, spans: int, encoded: bool = False
+) -> tuple[int, float]:
     """Acknowledged spans, and seconds from the first client's start to the last one's end."""
     ctx = multiprocessing.get_context("spawn")
     ready, start = ctx.Barrier(clients + 1), ctx.Event()
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=client, args=(protocol, endpoint, spans, ready, start, results))
+        ctx.Process(target=client, args=(protocol, endpoint, spans, encoded, ready, start, results))
         for _ in range(clients)
     ]
     for proc in procs:
@@ -245,6 +288,15 @@ def stored(url: str) -> int:
         sink.close()
 
 
+def row(
+    receiver: str, transport: str, clients: int, acked: int, seconds: float, count: str
+) -> None:
+    print(
+        f"{receiver:40} {transport:9} {clients:>7} {acked / seconds:>9,.0f} {acked:>7} {count:>7}",
+        flush=True,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--spans-per-client", type=int, default=10_240)
@@ -252,11 +304,13 @@ def main() -> None:
     args = parser.parse_args()
     spans = args.spans_per_client
     print(
-        f"toolaudit serve: spans/s, {spans} spans per client in batches of {BATCH}, {os.cpu_count()} CPUs"
+        f"toolaudit serve: spans/s, {spans} spans per client in batches of {BATCH}, "
+        f"{os.cpu_count()} CPUs; clients: the OTLP exporter, or requests encoded beforehand"
     )
     print(
-        f"{'receiver':34} {'transport':9} {'clients':>7} {'spans/s':>9} {'acked':>7} {'stored':>7}"
+        f"{'receiver (clients)':40} {'transport':9} {'clients':>7} {'spans/s':>9} {'acked':>7} {'stored':>7}"
     )
+    modes = {"exporter": False, "encoded": True}
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         http_port, grpc_port = free_port(), free_port()
@@ -266,40 +320,43 @@ def main() -> None:
         wait_http(http_port)
         wait_http(grpc_port)
         endpoints = {"http": f"http://127.0.0.1:{http_port}", "grpc": f"127.0.0.1:{grpc_port}"}
-        for transport, endpoint in endpoints.items():
-            for clients in (1, 4):
-                acked, seconds = run_clients(transport, endpoint, clients, spans)
-                print(
-                    f"{'null receiver (decode, drop)':34} {transport:9} {clients:>7} "
-                    f"{acked / seconds:>9,.0f} {acked:>7} {'-':>7}",
-                    flush=True,
-                )
+        for mode, encoded in modes.items():
+            for transport, endpoint in endpoints.items():
+                for clients in (1, 4):
+                    acked, seconds = run_clients(transport, endpoint, clients, spans, encoded)
+                    row(f"null receiver ({mode})", transport, clients, acked, seconds, "-")
         null.terminate()
         null.join()
         n = 0
         for kind in args.sinks.split(","):
-            for transport in ("http", "grpc"):
-                for clients in (1, 4):
-                    n += 1
-                    try:
-                        sink = new_sink(kind, workdir, n)
-                    except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
-                        print(f"{'serve → ' + kind:34} skipped: {type(exc).__name__}")
-                        break
-                    proc, http, grpc_ = start_serve(sink, workdir)
-                    endpoint = (
-                        f"http://127.0.0.1:{http}" if transport == "http" else f"127.0.0.1:{grpc_}"
-                    )
-                    acked, seconds = run_clients(transport, endpoint, clients, spans)
-                    stop(proc)
-                    count = stored(sink)
-                    drop_sink(sink)
-                    verdict = "" if count == acked else "  ACKNOWLEDGED != STORED"
-                    print(
-                        f"{'serve → ' + kind:34} {transport:9} {clients:>7} "
-                        f"{acked / seconds:>9,.0f} {acked:>7} {count:>7}{verdict}",
-                        flush=True,
-                    )
+            for mode, encoded in modes.items():
+                for transport in ("http", "grpc"):
+                    for clients in (1, 4):
+                        n += 1
+                        try:
+                            sink = new_sink(kind, workdir, n)
+                        except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
+                            print(f"serve → {kind}: skipped: {type(exc).__name__}")
+                            break
+                        proc, http, grpc_ = start_serve(sink, workdir)
+                        endpoint = (
+                            f"http://127.0.0.1:{http}"
+                            if transport == "http"
+                            else f"127.0.0.1:{grpc_}"
+                        )
+                        acked, seconds = run_clients(transport, endpoint, clients, spans, encoded)
+                        stop(proc)
+                        count = stored(sink)
+                        drop_sink(sink)
+                        verdict = "" if count == acked else "  ACKNOWLEDGED != STORED"
+                        row(
+                            f"serve → {kind} ({mode})",
+                            transport,
+                            clients,
+                            acked,
+                            seconds,
+                            f"{count}{verdict}",
+                        )
 
 
 if __name__ == "__main__":

@@ -62,9 +62,13 @@ def key_values(pairs: Any) -> dict[str, Any]:
     """OTLP ``KeyValue`` list → dict; attributes with no value are left out (as the SDK does)."""
     out: dict[str, Any] = {}
     for pair in pairs:
-        value = any_value(pair.value)
-        if value is not None:
-            out[pair.key] = value
+        value = pair.value
+        kind = value.WhichOneof("value")
+        # Most attributes are strings: read them without the general conversion.
+        if kind == "string_value":
+            out[pair.key] = value.string_value
+        elif kind is not None:
+            out[pair.key] = any_value(value)
     return out
 
 
