@@ -25,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.serve._ingest import (
     RETRY_AFTER_SECONDS,
     OverloadedError,
@@ -62,6 +63,12 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
             outcome = self._ingest.export(request, TRANSPORT)
         except UnavailableError:
             _retry_later(context, grpc.StatusCode.UNAVAILABLE, "the audit sink is unavailable")
+        except Exception as exc:  # noqa: BLE001 - answered, logged once by type, never raised
+            internal_error("receiving spans over OTLP/gRPC", exc)
+            context.abort(
+                grpc.StatusCode.INTERNAL, "the audit service failed to handle the request"
+            )
+            raise AssertionError("grpc's abort returned") from None
         finally:
             self._ingest.release()
         response = ExportTraceServiceResponse()

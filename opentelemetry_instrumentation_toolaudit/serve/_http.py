@@ -17,16 +17,17 @@ from typing import TYPE_CHECKING
 
 import anyio.to_thread
 from google.protobuf import json_format
-from google.rpc import status_pb2
+from google.rpc import code_pb2, status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTracePartialSuccess,
     ExportTraceServiceResponse,
 )
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.serve._decode import (
     JSON,
     PROTOBUF,
@@ -45,6 +46,16 @@ if TYPE_CHECKING:
     from opentelemetry_instrumentation_toolaudit.serve._ingest import Ingest, Outcome
 
 TRANSPORT = "http"
+# The google.rpc.Code each HTTP answer corresponds to, for the Status in its body.
+_RPC_CODES = {
+    400: code_pb2.INVALID_ARGUMENT,
+    401: code_pb2.UNAUTHENTICATED,
+    413: code_pb2.RESOURCE_EXHAUSTED,
+    415: code_pb2.INVALID_ARGUMENT,
+    429: code_pb2.RESOURCE_EXHAUSTED,
+    500: code_pb2.INTERNAL,
+    503: code_pb2.UNAVAILABLE,
+}
 TRACES_PATH = "/v1/traces"
 HEALTH_PATH = "/healthz"
 
@@ -82,18 +93,22 @@ def http_app(ingest: Ingest, *, token: str | None = None, max_request_bytes: int
                 if len(body) > max_request_bytes:
                     return _too_large(ingest, max_request_bytes, as_json)
             encoding = request.headers.get("content-encoding", "")
-            try:
-                outcome = await anyio.to_thread.run_sync(
-                    _handle, ingest, bytes(body), encoding, kind, max_request_bytes
-                )
-            except TooLargeError:
-                return _too_large(ingest, max_request_bytes, as_json)
-            except UndecodableError as exc:
-                ingest.metrics.refused(TRANSPORT, "undecodable")
-                return _error(400, str(exc), as_json)
-            except UnavailableError:
-                return _retry_later(503, "the audit sink is unavailable", as_json)
+            outcome = await anyio.to_thread.run_sync(
+                _handle, ingest, bytes(body), encoding, kind, max_request_bytes
+            )
             return _success(outcome, as_json)
+        except TooLargeError:
+            return _too_large(ingest, max_request_bytes, as_json)
+        except UndecodableError as exc:
+            ingest.metrics.refused(TRANSPORT, "undecodable")
+            return _error(400, str(exc), as_json)
+        except UnavailableError:
+            return _retry_later(503, "the audit sink is unavailable", as_json)
+        except ClientDisconnect:
+            return Response(status_code=400)  # nobody is left to read it
+        except Exception as exc:  # noqa: BLE001 - answered, logged once by type, never raised
+            internal_error("receiving spans over OTLP/HTTP", exc)
+            return _error(500, "the audit service failed to handle the request", as_json)
         finally:
             ingest.release()
 
@@ -129,7 +144,7 @@ def _error(
     code: int, message: str, as_json: bool, headers: dict[str, str] | None = None
 ) -> Response:
     """An OTLP error answer: a ``google.rpc.Status`` in the request's encoding."""
-    status = status_pb2.Status(code=code, message=message)
+    status = status_pb2.Status(code=_RPC_CODES.get(code, code_pb2.UNKNOWN), message=message)
     if as_json:
         return JSONResponse(json_format.MessageToDict(status), code, headers)
     return Response(status.SerializeToString(), code, headers, media_type=PROTOBUF)

@@ -309,3 +309,35 @@ def test_tls_and_mutual_tls(sqlite_sink, serve_factory, pki):
     )
     with pytest.raises(httpx.HTTPError):
         health(plain_tls.http_url.replace("https:", "http:"))
+
+
+def test_undecodable_and_unsupported_requests_are_refused(sqlite_sink, serve_factory):
+    """A body that is not an OTLP request is answered 400 and an unknown Content-Type 415, both with a google.rpc.Status."""
+    from google.rpc import code_pb2, status_pb2
+
+    serve = serve_factory(sqlite_sink).start()
+    response = httpx.post(
+        f"{serve.http_url}/v1/traces", content=b"\xff\xff\xff", headers=PROTOBUF, timeout=30
+    )
+    assert response.status_code == 400
+    status = status_pb2.Status.FromString(response.content)
+    assert (status.code, status.message) == (
+        code_pb2.INVALID_ARGUMENT,
+        "the body is not an OTLP protobuf trace export request",
+    )
+    response = httpx.post(
+        f"{serve.http_url}/v1/traces",
+        content=b"{",
+        headers={"Content-Type": "application/json"},
+        timeout=30,
+    )
+    assert response.status_code == 400
+    assert response.json()["message"] == "the body is not an OTLP/JSON trace export request"
+    response = httpx.post(
+        f"{serve.http_url}/v1/traces",
+        content=b"x",
+        headers={"Content-Type": "text/plain"},
+        timeout=30,
+    )
+    assert response.status_code == 415
+    assert records(sqlite_sink) == []
