@@ -12,6 +12,11 @@ starts, each span new (a retried span would be skipped, not written). ``serve`` 
 (``toolaudit serve``); a figure counts only the spans acknowledged, and the run checks that the sink
 then holds exactly that many records (never acknowledged-but-missing).
 
+On a shared machine the spans/s depend on what else runs; the last column depends on it much less:
+the CPU time ``serve`` spent per committed span (user + system, less what starting and stopping it
+costs), so 1e6 / that figure is what one ``serve`` process commits per second of a core it has to
+itself. The database server's own CPU is not in it.
+
 Usage: ``python bench/serve.py [--spans-per-client N] [--sinks sqlite,postgres]``
 (PostgreSQL at ``$TOOLAUDIT_BENCH_PG``, default ``postgresql://postgres@127.0.0.1:5432/test``).
 """
@@ -252,9 +257,12 @@ def start_serve(sink: str, workdir: Path) -> tuple[subprocess.Popen[bytes], int,
     return proc, http_port, grpc_port
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: subprocess.Popen[bytes]) -> float:
+    """SIGTERM ``serve`` and wait for it; the CPU seconds it used (user + system)."""
     proc.send_signal(signal.SIGTERM)
-    proc.wait(timeout=120)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_utime + usage.ru_stime
 
 
 def new_sink(kind: str, workdir: Path, n: int) -> str:
@@ -289,10 +297,17 @@ def stored(url: str) -> int:
 
 
 def row(
-    receiver: str, transport: str, clients: int, acked: int, seconds: float, count: str
+    receiver: str,
+    transport: str,
+    clients: int,
+    acked: int,
+    seconds: float,
+    count: str,
+    cpu_us: str = "-",
 ) -> None:
     print(
-        f"{receiver:40} {transport:9} {clients:>7} {acked / seconds:>9,.0f} {acked:>7} {count:>7}",
+        f"{receiver:40} {transport:9} {clients:>7} {acked / seconds:>9,.0f} {acked:>7} "
+        f"{count:>7} {cpu_us:>12}",
         flush=True,
     )
 
@@ -308,7 +323,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs; clients: the OTLP exporter, or requests encoded beforehand"
     )
     print(
-        f"{'receiver (clients)':40} {'transport':9} {'clients':>7} {'spans/s':>9} {'acked':>7} {'stored':>7}"
+        f"{'receiver (clients)':40} {'transport':9} {'clients':>7} {'spans/s':>9} {'acked':>7} {'stored':>7} {'CPU µs/span':>12}"
     )
     modes = {"exporter": False, "encoded": True}
     with tempfile.TemporaryDirectory() as tmp:
@@ -329,6 +344,14 @@ def main() -> None:
         null.join()
         n = 0
         for kind in args.sinks.split(","):
+            # What starting and stopping costs serve with no spans, taken off each run's CPU time.
+            try:
+                idle_sink = new_sink(kind, workdir, 0)
+            except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
+                print(f"serve → {kind}: skipped: {type(exc).__name__}")
+                continue
+            idle_cpu = stop(start_serve(idle_sink, workdir)[0])
+            drop_sink(idle_sink)
             for mode, encoded in modes.items():
                 for transport in ("http", "grpc"):
                     for clients in (1, 4):
@@ -345,7 +368,7 @@ def main() -> None:
                             else f"127.0.0.1:{grpc_}"
                         )
                         acked, seconds = run_clients(transport, endpoint, clients, spans, encoded)
-                        stop(proc)
+                        cpu = stop(proc) - idle_cpu
                         count = stored(sink)
                         drop_sink(sink)
                         verdict = "" if count == acked else "  ACKNOWLEDGED != STORED"
@@ -356,6 +379,7 @@ def main() -> None:
                             acked,
                             seconds,
                             f"{count}{verdict}",
+                            f"{cpu / max(count, 1) * 1e6:,.0f}",
                         )
 
 
