@@ -1,8 +1,8 @@
 # Copyright The toolaudit Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""`toolaudit serve` on PostgreSQL: several processes keep one linear chain, and a kill -9 loses
-nothing that was acknowledged."""
+"""Several `toolaudit serve` processes keep one linear PostgreSQL chain, and a kill -9 loses nothing
+that was acknowledged (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -66,9 +66,9 @@ def test_two_serve_processes_keep_one_linear_chain(pg_url, serve_factory, tmp_pa
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_kill_9_loses_nothing_acknowledged(pg_url, serve_factory, tmp_path):
+def test_kill_9_loses_nothing_acknowledged(serve_sink, serve_factory, tmp_path):
     """After a kill -9 mid-load and a restart, every span serve acknowledged is in the chain exactly once."""
-    serve = serve_factory(pg_url).start()
+    serve = serve_factory(serve_sink).start()
     work = batches(400, 20)
     acknowledged: list[str] = []
     threads = [
@@ -84,15 +84,15 @@ def test_kill_9_loses_nothing_acknowledged(pg_url, serve_factory, tmp_path):
     for thread in threads:
         thread.join()
     assert 400 <= len(acknowledged) < 8000
-    restarted = serve_factory(pg_url).start()
-    counts = collections.Counter(r["span_id"] for r in records(pg_url))
+    restarted = serve_factory(serve_sink).start()
+    counts = collections.Counter(r["span_id"] for r in records(serve_sink))
     assert [span_id for span_id in acknowledged if counts[span_id] != 1] == []
     # The clients retry everything (as a Collector's queue does): still each span exactly once.
     retried: list[str] = []
     send_all(restarted.http_url, work, retried)
     assert len(retried) == 8000
     assert restarted.stop() == 0
-    stored = records(pg_url)
+    stored = records(serve_sink)
     assert sorted(r["span_id"] for r in stored) == sorted(s for _, ids in work for s in ids)
-    result = verify(pg_url, tmp_path)
+    result = verify(serve_sink, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
