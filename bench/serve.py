@@ -350,8 +350,10 @@ def main() -> None:
             except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
                 print(f"serve → {kind}: skipped: {type(exc).__name__}")
                 continue
-            idle_cpu = stop(start_serve(idle_sink, workdir)[0])
-            drop_sink(idle_sink)
+            try:
+                idle_cpu = stop(start_serve(idle_sink, workdir)[0])
+            finally:
+                drop_sink(idle_sink)
             for mode, encoded in modes.items():
                 for transport in ("http", "grpc"):
                     for clients in (1, 4):
@@ -361,16 +363,20 @@ def main() -> None:
                         except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
                             print(f"serve → {kind}: skipped: {type(exc).__name__}")
                             break
-                        proc, http, grpc_ = start_serve(sink, workdir)
-                        endpoint = (
-                            f"http://127.0.0.1:{http}"
-                            if transport == "http"
-                            else f"127.0.0.1:{grpc_}"
-                        )
-                        acked, seconds = run_clients(transport, endpoint, clients, spans, encoded)
-                        cpu = stop(proc) - idle_cpu
-                        count = stored(sink)
-                        drop_sink(sink)
+                        try:
+                            proc, http, grpc_ = start_serve(sink, workdir)
+                            endpoint = (
+                                f"http://127.0.0.1:{http}"
+                                if transport == "http"
+                                else f"127.0.0.1:{grpc_}"
+                            )
+                            acked, seconds = run_clients(
+                                transport, endpoint, clients, spans, encoded
+                            )
+                            cpu = stop(proc) - idle_cpu
+                            count = stored(sink)
+                        finally:
+                            drop_sink(sink)
                         verdict = "" if count == acked else "  ACKNOWLEDGED != STORED"
                         row(
                             f"serve → {kind} ({mode})",
