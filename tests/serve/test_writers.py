@@ -7,6 +7,7 @@ that was acknowledged (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import threading
 import time
@@ -96,3 +97,48 @@ def test_kill_9_loses_nothing_acknowledged(serve_sink, serve_factory, tmp_path):
     assert sorted(r["span_id"] for r in stored) == sorted(s for _, ids in work for s in ids)
     result = verify(serve_sink, tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sink_outage_answers_503_then_recovers(serve_factory, tmp_path):
+    """While the PostgreSQL database cannot be reached the request is refused 503 with Retry-After, and its retry is committed."""
+    import psycopg
+
+    from tests.audit.conftest import PG_BASE, _pg_admin
+
+    name = f"toolaudit_serve_{os.urandom(4).hex()}"
+    sink = PG_BASE.rsplit("/", 1)[0] + f"/{name}"
+    admin = _pg_admin()
+    admin.execute(f'CREATE DATABASE "{name}"')
+    gone = f"{name}_gone"
+
+    def disconnect(database: str) -> None:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (database,)
+        )
+
+    try:
+        serve = serve_factory(sink).start()
+        first, retried = batches(2, 5)
+        response = httpx.post(f"{serve.http_url}/v1/traces", content=first[0], headers=PROTOBUF)
+        assert response.status_code == 200
+        disconnect(name)
+        admin.execute(f'ALTER DATABASE "{name}" RENAME TO "{gone}"')
+        response = httpx.post(
+            f"{serve.http_url}/v1/traces", content=retried[0], headers=PROTOBUF, timeout=60
+        )
+        assert (response.status_code, response.headers["retry-after"]) == (503, "1")
+        admin.execute(f'ALTER DATABASE "{gone}" RENAME TO "{name}"')
+        response = httpx.post(
+            f"{serve.http_url}/v1/traces", content=retried[0], headers=PROTOBUF, timeout=60
+        )
+        assert response.status_code == 200
+        assert serve.stop() == 0
+        assert sorted(r["span_id"] for r in records(sink)) == sorted(first[1] + retried[1])
+        result = verify(sink, tmp_path)
+        assert result.returncode == 0, result.stdout + result.stderr
+    finally:
+        for database in (name, gone):
+            disconnect(database)
+            with contextlib.suppress(psycopg.Error):
+                admin.execute(f'DROP DATABASE IF EXISTS "{database}"')
+        admin.close()
