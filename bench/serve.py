@@ -6,11 +6,14 @@ with 1 and 4 concurrent clients, on SQLite and PostgreSQL; beside, in the same r
 clients push to a null receiver (the same HTTP and gRPC servers, decoding each request and dropping
 it), which is the most the clients and transports allow on this machine.
 
-Each client is a process with the real ``OTLPSpanExporter`` (``http/protobuf`` or ``grpc``) sending
-batches of 512 ``execute_tool`` spans (as a ``BatchSpanProcessor`` does), all built before the clock
-starts, each span new (a retried span would be skipped, not written). ``serve`` runs as a subprocess
-(``toolaudit serve``); a figure counts only the spans acknowledged, and the run checks that the sink
-then holds exactly that many records (never acknowledged-but-missing).
+Each client is a process sending batches of 512 ``execute_tool`` spans (as a ``BatchSpanProcessor``
+does), all built before the clock starts, each span new (a retried span would be skipped, not
+written): either through the real ``OTLPSpanExporter`` (``http/protobuf`` or ``grpc``; "exporter"),
+or as requests encoded beforehand, posted with httpx or a gRPC stub ("encoded": what the receiver
+alone costs, without the exporter's encoding on the same CPUs). ``serve`` runs as a subprocess
+(``toolaudit serve``); with PostgreSQL, two ``serve`` processes on one trail are measured too, the
+4 clients spread over them. A figure counts only the spans acknowledged, and the run checks that
+the sink then holds exactly that many records (never acknowledged-but-missing).
 
 On a shared machine the spans/s depend on what else runs; the last column depends on it much less:
 the CPU time ``serve`` spent per committed span (user + system, less what starting and stopping it
@@ -197,15 +200,20 @@ def client(
 
 
 def run_clients(
-    protocol: str, endpoint: str, clients: int, spans: int, encoded: bool = False
+    protocol: str, endpoint: str | list[str], clients: int, spans: int, encoded: bool = False
 ) -> tuple[int, float]:
-    """Acknowledged spans, and seconds from the first client's start to the last one's end."""
+    """Acknowledged spans, and seconds from the first client's start to the last one's end.
+    With several endpoints the clients are spread over them in turn."""
+    endpoints = [endpoint] if isinstance(endpoint, str) else endpoint
     ctx = multiprocessing.get_context("spawn")
     ready, start = ctx.Barrier(clients + 1), ctx.Event()
     results = ctx.Queue()
     procs = [
-        ctx.Process(target=client, args=(protocol, endpoint, spans, encoded, ready, start, results))
-        for _ in range(clients)
+        ctx.Process(
+            target=client,
+            args=(protocol, endpoints[i % len(endpoints)], spans, encoded, ready, start, results),
+        )
+        for i in range(clients)
     ]
     for proc in procs:
         proc.start()
@@ -387,6 +395,49 @@ def main() -> None:
                             f"{count}{verdict}",
                             f"{cpu / max(count, 1) * 1e6:,.0f}",
                         )
+
+        if "postgres" in args.sinks.split(","):
+            two_writers(workdir, spans, modes)
+
+
+def two_writers(workdir: Path, spans: int, modes: dict[str, bool]) -> None:
+    """Two ``serve`` processes on one PostgreSQL trail, 4 clients spread over them: the way past
+    one process's CPU."""
+    try:
+        idle_sink = new_sink("postgres", workdir, 100)
+    except Exception as exc:  # noqa: BLE001 - a bench reports and goes on
+        print(f"2 x serve → postgres: skipped: {type(exc).__name__}")
+        return
+    try:
+        idle_cpu = stop(start_serve(idle_sink, workdir)[0])
+    finally:
+        drop_sink(idle_sink)
+    n = 100
+    for mode, encoded in modes.items():
+        for transport in ("http", "grpc"):
+            n += 1
+            sink = new_sink("postgres", workdir, n)
+            try:
+                servers = [start_serve(sink, workdir) for _ in range(2)]
+                endpoints = [
+                    f"http://127.0.0.1:{http}" if transport == "http" else f"127.0.0.1:{grpc_}"
+                    for _, http, grpc_ in servers
+                ]
+                acked, seconds = run_clients(transport, endpoints, 4, spans, encoded)
+                cpu = sum(stop(proc) for proc, _, _ in servers) - 2 * idle_cpu
+                count = stored(sink)
+            finally:
+                drop_sink(sink)
+            verdict = "" if count == acked else "  ACKNOWLEDGED != STORED"
+            row(
+                f"2 x serve → postgres ({mode})",
+                transport,
+                4,
+                acked,
+                seconds,
+                f"{count}{verdict}",
+                f"{cpu / max(count, 1) * 1e6:,.0f}",
+            )
 
 
 if __name__ == "__main__":
