@@ -134,7 +134,11 @@ def _serve(args: argparse.Namespace) -> int:
         max_request_bytes=args.max_request_bytes,
         max_inflight=args.max_inflight,
     )
-    log = AuditLog.from_env(sink_url_for(args.sink) if args.sink else None)
+    try:
+        log = AuditLog.from_env(sink_url_for(args.sink) if args.sink else None)
+    except ToolAuditError as exc:
+        # from_env names the source of a sink URL passed in as "given in code": here it is --sink.
+        raise ToolAuditError(str(exc).replace("the sink URL given in code", "--sink")) from None
     ingest = Ingest(
         log,
         event_types=ExporterConfig.from_env().event_types,
