@@ -47,7 +47,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     ``instrument()`` accepts ``tracer_provider``, ``redaction_policy``, ``tools`` (a list of
     ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``),
-    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``) and
+    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``),
+    ``intent_sink`` (an :class:`~opentelemetry_instrumentation_toolaudit.export.IntentSink` that
+    takes intent records; by default the ``AuditLogExporter`` behind the tracer provider) and
     ``redact_spans`` (default ``OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS``, true): put a
     ``RedactingSpanProcessor`` in front of every processor of the tracer provider, including those
     ``opentelemetry-instrument`` configured before any instrumentor ran and those added later, and a
@@ -83,7 +85,13 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("tracer_provider"),
             schema_url=SCHEMA_URL,
         )
-        STATE.configure(tracer, kwargs.get("redaction_policy"), kwargs.get("fail_closed_tools", ()))
+        STATE.configure(
+            tracer,
+            kwargs.get("redaction_policy"),
+            kwargs.get("fail_closed_tools", ()),
+            intent_sink=kwargs.get("intent_sink"),
+            provider=kwargs.get("tracer_provider"),
+        )
         self._install_redaction(kwargs)
         self._install_stamping(kwargs.get("tracer_provider") or trace.get_tracer_provider())
         with self._lock:
