@@ -38,7 +38,8 @@ from opentelemetry_instrumentation_toolaudit.export._retention import (
     RetentionPolicy,
     RetentionPolicyError,
 )
-from opentelemetry_instrumentation_toolaudit.export._view import SdkSpanView, SpanView, sdk_view
+from opentelemetry_instrumentation_toolaudit.export._sdk import SdkSpanView, sdk_view
+from opentelemetry_instrumentation_toolaudit.export._view import SpanView
 from opentelemetry_instrumentation_toolaudit.export._writer import AppendLog, RecordWriter
 
 __all__ = [

@@ -41,7 +41,8 @@ from opentelemetry_instrumentation_toolaudit.export._config import ExporterConfi
 from opentelemetry_instrumentation_toolaudit.export._guard import ContentGuard
 from opentelemetry_instrumentation_toolaudit.export._records import build_record, event_type_of
 from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
-from opentelemetry_instrumentation_toolaudit.export._view import SdkSpanView, SpanView
+from opentelemetry_instrumentation_toolaudit.export._sdk import SdkSpanView
+from opentelemetry_instrumentation_toolaudit.export._view import SpanView
 from opentelemetry_instrumentation_toolaudit.export._writer import RecordWriter
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 

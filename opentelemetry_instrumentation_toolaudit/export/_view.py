@@ -4,17 +4,14 @@
 """The span *view*: what span → record reads, whichever way the span arrived.
 
 An SDK ``ReadableSpan`` (in-process export) and a decoded OTLP protobuf span (a receiver) both
-satisfy :class:`SpanView` through small adapters (:class:`SdkSpanView` here, ``OtlpSpanView`` in
-``_otlp``). Ids are ints or bytes (OTLP carries bytes); times are Unix nanoseconds.
+satisfy :class:`SpanView` through small adapters (``SdkSpanView`` in ``_sdk``, ``OtlpSpanView`` in
+``_otlp``). This module imports no OpenTelemetry code. Ids are ints or bytes (OTLP carries bytes); times are Unix nanoseconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
-
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
 
 
 class SpanEventView(Protocol):
@@ -72,63 +69,3 @@ class SpanView(Protocol):
 
     @property
     def scope_name(self) -> str | None: ...
-
-
-def _plain_attributes(span: ReadableSpan) -> dict[str, Any]:
-    """One C-level copy of the span's attribute dict, without the SDK's per-read lock."""
-    raw = getattr(span, "_attributes", None)
-    inner = getattr(raw, "_dict", raw)
-    if isinstance(inner, dict):
-        return dict(inner)
-    return dict(span.attributes or {})
-
-
-class SdkSpanView:
-    """An SDK ``ReadableSpan`` as a :class:`SpanView`."""
-
-    __slots__ = (
-        "_span",
-        "attributes",
-        "end_time",
-        "kind",
-        "name",
-        "parent_span_id",
-        "resource_attributes",
-        "scope_name",
-        "span_id",
-        "start_time",
-        "status_error",
-        "trace_id",
-    )
-
-    def __init__(self, span: ReadableSpan) -> None:
-        self._span = span
-        self.name: str = span.name
-        self.kind: int = span.kind.value if span.kind is not None else 0
-        ctx = span.context
-        self.trace_id: int | bytes | None = ctx.trace_id if ctx is not None else None
-        self.span_id: int | bytes | None = ctx.span_id if ctx is not None else None
-        parent = span.parent
-        self.parent_span_id: int | bytes | None = parent.span_id if parent is not None else None
-        self.start_time: int | None = span.start_time
-        self.end_time: int | None = span.end_time
-        status = span.status
-        self.status_error: bool = status is not None and status.status_code is StatusCode.ERROR
-        self.attributes: Mapping[str, Any] = _plain_attributes(span)
-        resource = span.resource
-        self.resource_attributes: Mapping[str, Any] = (
-            resource.attributes if resource is not None else {}
-        )
-        scope = span.instrumentation_scope
-        self.scope_name: str | None = scope.name if scope is not None else None
-
-    @property
-    def events(self) -> Sequence[SpanEventView]:
-        return tuple(self._span.events)
-
-
-def sdk_view(span: ReadableSpan | SpanView) -> SpanView:
-    """``span`` as a :class:`SpanView` (an SDK span is wrapped; a view is returned as is)."""
-    if isinstance(span, ReadableSpan):
-        return SdkSpanView(span)
-    return span

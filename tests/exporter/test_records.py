@@ -24,7 +24,7 @@ from opentelemetry_instrumentation_toolaudit import (
 )
 from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_TYPES
 from opentelemetry_instrumentation_toolaudit.export import _records
-from opentelemetry_instrumentation_toolaudit.export._view import sdk_view
+from opentelemetry_instrumentation_toolaudit.export._sdk import sdk_view
 
 
 def build(span: Any, event_type: str | None, **kwargs: Any) -> dict[str, Any]:

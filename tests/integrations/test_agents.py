@@ -26,7 +26,7 @@ from opentelemetry import trace as otel_trace
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
 from opentelemetry_instrumentation_toolaudit.export import _records
-from opentelemetry_instrumentation_toolaudit.export._view import sdk_view
+from opentelemetry_instrumentation_toolaudit.export._sdk import sdk_view
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
