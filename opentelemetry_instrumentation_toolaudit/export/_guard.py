@@ -94,4 +94,11 @@ def _token(key: str, value: Any) -> Any:
         return (key, tuple(value))
     if kind is bool or kind is float or value is None:
         return (key, kind, value)
+    if kind is dict and len(value) <= 8:
+        items = tuple(value.items())
+        if all(type(v) in _FLAT and (type(v) is not str or len(v) <= 512) for _, v in items):
+            return (key, dict, items)
     return None
+
+
+_FLAT = frozenset({str, bool, float, int, type(None)})
