@@ -92,7 +92,7 @@ def _token(key: str, value: Any) -> Any:
         return (key, value) if len(value) <= 512 else None
     if kind is list and len(value) <= 16 and all(type(item) is str for item in value):
         return (key, tuple(value))
-    if kind is bool or kind is float or value is None:
+    if kind is bool or kind is float or kind is int or value is None:
         return (key, kind, value)
     if kind is dict and len(value) <= 8:
         items = tuple(value.items())
