@@ -9,7 +9,6 @@ import dataclasses
 import os
 
 from opentelemetry_instrumentation_toolaudit._log import logger
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_TOOL_INTENT, EVENT_TYPES
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_BUFFER_SIZE,
     OTEL_PYTHON_TOOLAUDIT_EVENT_TYPES,
@@ -17,6 +16,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS,
     OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_TOOL_INTENT, EVENT_TYPES
 
 DEFAULT_BUFFER_SIZE = 10_000
 INTENT_MODES = ("off", "all")

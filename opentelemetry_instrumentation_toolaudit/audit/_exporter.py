@@ -33,16 +33,16 @@ from opentelemetry_instrumentation_toolaudit._exceptions import (
 )
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.audit import _records
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
-from opentelemetry_instrumentation_toolaudit.audit.sinks import sink_url_for
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger.stores import sink_url_for
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 if TYPE_CHECKING:
-    from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
+    from opentelemetry_instrumentation_toolaudit.ledger._auditlog import AuditLog
     from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ class AuditLogExporter(SpanExporter):
         retry_interval: float = 1.0,
         require_sink: bool | None = None,
     ) -> None:
-        from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
+        from opentelemetry_instrumentation_toolaudit.ledger._auditlog import AuditLog
 
         if isinstance(log, (str, os.PathLike)):
             if sink_url is not None:
@@ -322,7 +322,7 @@ class AuditLogExporter(SpanExporter):
 
     def _open_log(self) -> AuditLog:
         if self._log is None:
-            from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
+            from opentelemetry_instrumentation_toolaudit.ledger._auditlog import AuditLog
 
             self._log = AuditLog.from_env(self._sink_url)
         return self._log

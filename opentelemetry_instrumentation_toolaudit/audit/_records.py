@@ -29,7 +29,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "invoke_agent"})
 RETRIEVAL_OPERATION = "retrieval"

@@ -22,7 +22,7 @@ from opentelemetry_instrumentation_toolaudit import (
     record_event,
 )
 from opentelemetry_instrumentation_toolaudit.audit import _records
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_TYPES
+from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_TYPES
 
 RESOURCE = Resource.create(
     {

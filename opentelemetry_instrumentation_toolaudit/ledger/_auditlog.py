@@ -23,25 +23,6 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, ToolAuditError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
-    Checkpoint,
-    NoteSigner,
-    default_key_path,
-    open_checkpoint,
-    readable_checkpoints,
-    sign_checkpoint,
-)
-from opentelemetry_instrumentation_toolaudit.audit.sinks import (
-    DEFAULT_SINK_URL,
-    AuditSink,
-    open_sink,
-)
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
-    create_once,
-    reinit_in_forked_child,
-)
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
@@ -49,6 +30,27 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.ledger._append import append_batch
+from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    default_key_path,
+    open_checkpoint,
+    readable_checkpoints,
+    sign_checkpoint,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores import (
+    DEFAULT_SINK_URL,
+    AuditSink,
+    TreeHead,
+    open_sink,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
+    create_once,
+    reinit_in_forked_child,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 CHECKPOINT_SUFFIX = ".checkpoint"
 
@@ -93,6 +95,7 @@ class AuditLog:
         self._checkpointed_at = time.monotonic()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._due_note: str | None = None
         reinit_in_forked_child(self, "_after_fork")
 
     def _after_fork(self) -> None:
@@ -154,22 +157,48 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise SinkError(f"{redact_url(self.sink.url)}: the audit log is closed")
-            records = self.sink.append(bodies, skip_existing=skip_existing)
-            head = self.sink.last_head
-            if head is not None and (
-                head.size - self._checkpointed_size >= self.checkpoint_every
-                or time.monotonic() - self._checkpointed_at >= self.checkpoint_interval
-            ):
-                try:
-                    self.checkpoint()
-                except Exception as exc:  # noqa: BLE001 - the batch is committed; the next checkpoint covers it
-                    internal_error("audit checkpoint", exc)
+            self._due_note = None
+            records, head = append_batch(
+                self.sink, bodies, skip_existing=skip_existing, checkpoint=self._checkpoint_if_due
+            )
+            note, self._due_note = self._due_note, None
+            if head is not None:
+                self.sink.last_head = head
+            if note is not None and head is not None:
+                self._checkpointed(note, head.size)
             if self._timer is None and self.checkpoint_interval > 0:
                 self._timer = threading.Thread(
                     target=self._run_timer, name="toolaudit-checkpoint", daemon=True
                 )
                 self._timer.start()
         return records
+
+    def _checkpoint_if_due(self, head: TreeHead) -> str | None:
+        """The signed note for ``head`` when a checkpoint is due, written in the batch's own
+        transaction (no commit of its own); None when none is due or signing failed (logged: the
+        batch still commits, and the next checkpoint covers it)."""
+        if (
+            head.size - self._checkpointed_size < self.checkpoint_every
+            and time.monotonic() - self._checkpointed_at < self.checkpoint_interval
+        ):
+            return None
+        try:
+            self._due_note = sign_checkpoint(
+                Checkpoint(self.origin, head.size, head.root), self.signer
+            )
+        except Exception as exc:  # noqa: BLE001 - the batch commits; the next checkpoint covers it
+            internal_error("audit checkpoint", exc)
+        return self._due_note
+
+    def _checkpointed(self, note: str, size: int) -> None:
+        """After a checkpoint is stored: copy it to the checkpoint directory, restart the cadence."""
+        self._checkpointed_size = size
+        self._checkpointed_at = time.monotonic()
+        if self.checkpoint_dir is not None:
+            try:
+                write_checkpoint_file(self.checkpoint_dir, note)
+            except Exception as exc:  # noqa: BLE001 - the records and the stored note are committed
+                internal_error("audit checkpoint", exc)
 
     def checkpoint(self) -> str:
         """Sign and store a checkpoint for the sink's current size now; returns the signed note."""

@@ -29,22 +29,22 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
-from opentelemetry_instrumentation_toolaudit.audit._chain import GENESIS_HASH
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     Checkpoint,
     NoteVerifier,
     load_verifier,
     names_other_log,
     open_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     NODE_MIN_LEVEL,
     AuditSink,
     StoredHead,
     stored_bytes,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 # Problem kinds, in the order they are reported when several hit the same record.
 MODIFIED = "modified"
@@ -250,7 +250,7 @@ def verify(
     problems: list[Problem] = []
     notes: list[tuple[str, str | None]] = [("sink", n) for n in sink.checkpoints()]
     if checkpoint_dir is not None:
-        from opentelemetry_instrumentation_toolaudit.audit._log import read_checkpoint_dir
+        from opentelemetry_instrumentation_toolaudit.ledger._auditlog import read_checkpoint_dir
 
         try:
             notes += [
