@@ -51,7 +51,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     "merkle": (["ledger/_merkle.py"], ["tests/audit/test_merkle.py"]),
     "checks": (["redaction/_checks.py"], _REDACTION_TESTS),
     "verify": (
-        ["ledger/_verify.py"],
+        ["ledger/_verify.py", "ledger/_verify_scan.py", "ledger/_problems.py"],
         [
             # The PostgreSQL cases check the same verifier code at ten times the cost per mutant;
             # one of them runs the branch for sinks that check columns in their scan. The key

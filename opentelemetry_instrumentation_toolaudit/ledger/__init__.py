@@ -30,8 +30,13 @@ from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     load_trusted_keys,
     public_key_path,
 )
+from opentelemetry_instrumentation_toolaudit.ledger._problems import (
+    Problem,
+    ProblemKind,
+    VerifyResult,
+)
 from opentelemetry_instrumentation_toolaudit.ledger._proof import InclusionProof, check_proof, prove
-from opentelemetry_instrumentation_toolaudit.ledger._verify import Problem, VerifyResult, verify
+from opentelemetry_instrumentation_toolaudit.ledger._verify import verify
 from opentelemetry_instrumentation_toolaudit.ledger.stores import (
     DEFAULT_SINK_URL,
     AuditSink,
@@ -50,6 +55,7 @@ __all__ = [
     "NoteSigner",
     "NoteVerifier",
     "Problem",
+    "ProblemKind",
     "StoredRecord",
     "TreeHead",
     "VerifyResult",

@@ -18,7 +18,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.ledger._verify import REPLACED, TRUNCATED, UNANCHORED
+from opentelemetry_instrumentation_toolaudit.ledger._problems import REPLACED, TRUNCATED, UNANCHORED
 
 from ._tamper import (
     add_raw_checkpoint,

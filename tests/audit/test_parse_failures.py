@@ -23,8 +23,8 @@ from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
+from opentelemetry_instrumentation_toolaudit.ledger._problems import CHECKPOINT, MODIFIED
 from opentelemetry_instrumentation_toolaudit.ledger._proof import prove
-from opentelemetry_instrumentation_toolaudit.ledger._verify import CHECKPOINT, MODIFIED
 
 from ._tamper import add_raw_checkpoint
 from .conftest import body, write_log

@@ -257,7 +257,7 @@ def test_head_check_is_installed_on_a_schema_created_without_it(pg_url, signer):
 def test_deleted_head_rows_fail_verify(pg_url, signer):
     """Head rows deleted by the owner (every later append would then fail on record #0) are
     reported at record #0."""
-    from opentelemetry_instrumentation_toolaudit.ledger._verify import HEAD
+    from opentelemetry_instrumentation_toolaudit.ledger._problems import HEAD
 
     with AuditLog(open_sink(pg_url), signer=signer) as log:
         log.append([body(i) for i in range(5)])

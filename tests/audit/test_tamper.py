@@ -23,7 +23,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     sign_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import root_from_leaf_hashes
-from opentelemetry_instrumentation_toolaudit.ledger._verify import (
+from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     COLUMN,
     DELETED,
     FORK,

@@ -18,7 +18,7 @@ from opentelemetry_instrumentation_toolaudit.ledger import (
     open_sink,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.ledger._verify import SIGNATURE
+from opentelemetry_instrumentation_toolaudit.ledger._problems import SIGNATURE
 
 from .conftest import body
 

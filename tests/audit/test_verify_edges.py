@@ -25,7 +25,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     sign_checkpoint,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
-from opentelemetry_instrumentation_toolaudit.ledger._verify import (
+from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     CHECKPOINT,
     DELETED,
     FORK,

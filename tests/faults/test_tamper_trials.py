@@ -34,7 +34,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     inclusion_proof,
     root_from_leaf_hashes,
 )
-from opentelemetry_instrumentation_toolaudit.ledger._verify import HEAD, NODE, SIGNATURE
+from opentelemetry_instrumentation_toolaudit.ledger._problems import HEAD, NODE, SIGNATURE
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import NODE_MIN_LEVEL
 from tests.audit._tamper import (
     _path,

@@ -1,0 +1,61 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The one append protocol: a due checkpoint is written in the batch's own transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink, verify
+
+from ..audit.conftest import body
+
+
+def test_a_due_checkpoint_commits_with_its_batch(tmp_path: Path, signer: NoteSigner) -> None:
+    """With a checkpoint due after every batch, each append is one SQLite transaction, not two."""
+    log = AuditLog(
+        open_sink(f"sqlite:///{tmp_path}/audit.db"),
+        signer=signer,
+        checkpoint_every=1,
+        checkpoint_interval=3600,
+    )
+    commits: list[str] = []
+    conn: sqlite3.Connection = log.sink._conn  # type: ignore[attr-defined]
+    conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    for i in range(5):
+        log.append([body(i)])
+    conn.set_trace_callback(None)
+    notes = log.sink.checkpoints()
+    log.close()
+    assert (len(commits), len(notes)) == (5, 5)
+    assert verify(
+        open_sink(f"sqlite:///{tmp_path}/audit.db", create=False), public_key=signer.verifier
+    ).ok
+
+
+def test_the_checkpoint_signs_the_head_of_its_batch(signer: NoteSigner) -> None:
+    """The checkpoint written with a batch names the tree head right after that batch."""
+    sink = open_sink("memory://")
+    log = AuditLog(sink, signer=signer, checkpoint_every=3, checkpoint_interval=3600)
+    log.append([body(i) for i in range(2)])
+    log.append([body(i) for i in range(2, 4)])
+    (note,) = sink.checkpoints()
+    assert "\n4\n" in note
+    assert sink.head().size == 4
+    log.close()
+
+
+def test_a_signing_failure_leaves_the_batch_committed(signer: NoteSigner) -> None:
+    """A checkpoint that cannot be signed is logged; the batch it was due with still commits."""
+
+    class BrokenSigner(NoteSigner):
+        def sign(self, text: str) -> str:
+            raise RuntimeError("the key is on a device that went away")
+
+    broken = BrokenSigner.from_skey(signer.skey())
+    sink = open_sink("memory://")
+    log = AuditLog(sink, signer=broken, checkpoint_every=1, checkpoint_interval=3600)
+    stored = log.append([body(0)])
+    assert ([r.seq for r in stored], sink.size(), sink.checkpoints()) == ([0], 1, [])
