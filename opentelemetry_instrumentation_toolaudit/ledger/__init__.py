@@ -36,6 +36,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     VerifyResult,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._proof import InclusionProof, check_proof, prove
+from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection
 from opentelemetry_instrumentation_toolaudit.ledger._verify import verify
 from opentelemetry_instrumentation_toolaudit.ledger.stores import (
     DEFAULT_SINK_URL,
@@ -56,6 +57,7 @@ __all__ = [
     "NoteVerifier",
     "Problem",
     "ProblemKind",
+    "Selection",
     "StoredRecord",
     "TreeHead",
     "VerifyResult",

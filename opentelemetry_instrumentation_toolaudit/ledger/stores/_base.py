@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import itertools
 import json
 import os
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
 from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord, column_values
@@ -28,6 +29,9 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     SEQ,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
+
+if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection
 
 __all__ = [
     "DATA_COLUMNS",
@@ -138,6 +142,23 @@ class AuditSink(abc.ABC):
     @abc.abstractmethod
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         """Stored records with ``start <= seq < stop``, in sequence order, exactly as stored."""
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        """The stored records a :class:`~opentelemetry_instrumentation_toolaudit.ledger.Selection`
+        picks, in sequence order (newest first with ``descending``). This default filters a scan of
+        the whole log; stores with indexed columns run one indexed query instead."""
+        from opentelemetry_instrumentation_toolaudit.ledger._selection import matches
+
+        picked: Iterable[StoredRecord] = (
+            r
+            for r in self.read()
+            if matches(
+                selection, r.seq, r.columns if r.columns is not None else column_values(r.record)
+            )
+        )
+        if selection.descending:
+            picked = reversed(list(picked))
+        return itertools.islice(picked, selection.limit)
 
     @abc.abstractmethod
     def size(self) -> int:

@@ -45,6 +45,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     plain_column_tuple,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
 from opentelemetry_instrumentation_toolaudit.ledger.schema import PREV_HASH, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     DATA_COLUMNS,
@@ -467,11 +468,19 @@ class PostgresSink(AuditSink):
                 ) from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
-        rows = self._query(
-            f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records "
-            "WHERE seq >= %s AND seq < %s ORDER BY seq",
-            (start, stop if stop is not None else 2**63 - 1),
+        return self._stored(
+            self._query(
+                f"{_SELECT_RECORDS} WHERE seq >= %s AND seq < %s ORDER BY seq",
+                (start, stop if stop is not None else 2**63 - 1),
+            )
         )
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        tail, params = sql_filter(selection, "%s")
+        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+
+    @staticmethod
+    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
             columns = dict(zip(DATA_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
@@ -591,6 +600,9 @@ class PostgresSink(AuditSink):
                 self._conn.close()
 
 
+_SELECT_RECORDS = (
+    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records"
+)
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"
 
 

@@ -35,6 +35,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     StoredRecord,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
 from opentelemetry_instrumentation_toolaudit.ledger.schema import SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
@@ -137,6 +138,11 @@ _EVENT_ID_NEW = (
     "WHEN EXISTS (SELECT 1 FROM audit_records WHERE event_id = NEW.event_id) "
     "BEGIN SELECT RAISE(ABORT, 'audit_records: a record with this event_id is already stored "
     "(event ids are unique; records are never replaced)'); END"
+)
+
+_SELECT_RECORDS = (
+    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} "
+    "FROM audit_records"
 )
 
 _INSERT = (
@@ -373,11 +379,19 @@ class SQLiteSink(AuditSink):
                 raise SinkError(f"{self.path}: read failed ({type(exc).__name__}: {exc})") from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
-        rows = self._query(
-            f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} FROM audit_records "
-            "WHERE seq >= ? AND seq < ? ORDER BY seq",
-            (start, stop if stop is not None else 2**63 - 1),
+        return self._stored(
+            self._query(
+                f"{_SELECT_RECORDS} WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, stop if stop is not None else 2**63 - 1),
+            )
         )
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        tail, params = sql_filter(selection, "?")
+        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+
+    @staticmethod
+    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
             columns = dict(zip(_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
