@@ -57,19 +57,22 @@ def sink_files_size(path: str) -> int:
 
 def grow(
     url: str, path: str, n: int, batch: int, window: int, signer: NoteSigner
-) -> list[tuple[int, float, float]]:
-    """``(records, µs per record over the last window, bytes per record)`` every ``window`` records."""
+) -> list[tuple[int, float, float, float]]:
+    """``(records, µs per record over the last window, CPU µs of this process per record over it,
+    bytes per record)`` every ``window`` records."""
     log = AuditLog(open_sink(url), signer=signer, checkpoint_every=10_000, checkpoint_interval=3600)
     points = []
     done = 0
     while done < n:
         bodies = [record_body(i) for i in range(done, min(n, done + window))]
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for i in range(0, len(bodies), batch):
             log.append(bodies[i : i + batch])
-        spent = time.perf_counter() - start
+        spent, cpu = time.perf_counter() - start, time.process_time() - cpu
         done += len(bodies)
-        points.append((done, spent / len(bodies) * 1e6, sink_files_size(path) / done))
+        points.append(
+            (done, spent / len(bodies) * 1e6, cpu / len(bodies) * 1e6, sink_files_size(path) / done)
+        )
     log.close()
     return points
 
@@ -90,7 +93,7 @@ def fill_pg(url: str, n: int, batch: int, signer: NoteSigner) -> None:
     log.close()
 
 
-def plot(points: list[tuple[int, float, float]], baseline: float) -> str:
+def plot(points: list[tuple[int, float, float, float]], baseline: float) -> str:
     try:
         import matplotlib
 
@@ -100,6 +103,7 @@ def plot(points: list[tuple[int, float, float]], baseline: float) -> str:
         return "(matplotlib not installed: no plot)"
     fig, ax = plt.subplots(figsize=(7, 3.6))
     ax.plot([p[0] for p in points], [p[1] for p in points], label="SQLite append, µs/record")
+    ax.plot([p[0] for p in points], [p[2] for p in points], label="of which CPU in this process")
     ax.axhline(baseline, color="grey", linestyle=":", label="first 10^5 records")
     ax.axhline(baseline * 1.25, color="red", linestyle="--", label="1.25x that")
     ax.set_xscale("log")
@@ -131,15 +135,22 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"SQLite append, batches of {args.batch}, cost per record over each last {args.window:,}:"
         )
-        print(f"{'records':>10}  {'µs/record':>9}  {'x first 10^5':>12}  {'bytes/record':>12}")
+        print(
+            f"{'records':>10}  {'µs/record':>9}  {'x first 10^5':>12}  {'CPU µs':>7}  "
+            f"{'bytes/record':>12}"
+        )
         shown = {10**4, 10**5, 2 * 10**5, 5 * 10**5, 10**6, points[-1][0]}
-        for n, cost, size in points:
+        for n, cost, cpu, size in points:
             if n in shown or n % (args.records // 10 or 1) == 0:
-                print(f"{n:>10,}  {cost:>9.1f}  {cost / baseline:>11.2f}x  {size:>12,.0f}")
-        last = points[-1][1]
+                print(
+                    f"{n:>10,}  {cost:>9.1f}  {cost / baseline:>11.2f}x  {cpu:>7.1f}  {size:>12,.0f}"
+                )
+        # The last three windows: one window's figure swings with other work on a shared machine.
+        last = sum(p[1] for p in points[-3:]) / len(points[-3:])
         verdict = "met" if last <= 1.25 * baseline else "NOT met"
         print(
-            f"first 10^5: {baseline:.1f} µs/record; at {points[-1][0]:,}: {last:.1f} µs/record "
+            f"first 10^5: {baseline:.1f} µs/record; last {3 * args.window:,} before "
+            f"{points[-1][0]:,}: {last:.1f} µs/record "
             f"= {last / baseline:.2f}x (target <= 1.25x: {verdict})"
         )
         size, sqlite_rate = verify_rate(f"sqlite:///{path}", signer)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink, verify
 
 from ..audit.conftest import body
@@ -59,3 +61,25 @@ def test_a_signing_failure_leaves_the_batch_committed(signer: NoteSigner) -> Non
     log = AuditLog(sink, signer=broken, checkpoint_every=1, checkpoint_interval=3600)
     stored = log.append([body(0)])
     assert ([r.seq for r in stored], sink.size(), sink.checkpoints()) == ([0], 1, [])
+
+
+def test_sqlite_gathers_statistics_as_the_trail_doubles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the trail passes the threshold, and at each doubling, SQLite's index statistics exist."""
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "ANALYZE_FROM", 16)
+    sink = open_sink(f"sqlite:///{tmp_path}/audit.db")
+    sink.append([body(i) for i in range(10)])
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        before = db.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'"
+        ).fetchone()
+    sink.append([body(i) for i in range(10, 20)])
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        indexes = {
+            r[0] for r in db.execute("SELECT idx FROM sqlite_stat1 WHERE tbl = 'audit_records'")
+        }
+    sink.close()
+    assert (before[0], "audit_records_tool_name" in indexes) == (0, True)
