@@ -13,7 +13,6 @@ writer may add files but not change them (e.g. a WORM mount or a directory with 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -36,10 +35,10 @@ from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     Checkpoint,
     NoteSigner,
     default_key_path,
-    open_checkpoint,
     readable_checkpoints,
     sign_checkpoint,
 )
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint_dir import write_checkpoint_file
 from opentelemetry_instrumentation_toolaudit.ledger.stores import (
     DEFAULT_SINK_URL,
     AuditSink,
@@ -47,12 +46,9 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores import (
     open_sink,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
-    create_once,
     reinit_in_forked_child,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
-
-CHECKPOINT_SUFFIX = ".checkpoint"
 
 
 class AuditLog:
@@ -244,33 +240,6 @@ class AuditLog:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path | None:
-    """Write ``note`` as a new file in ``directory`` (``O_EXCL``, fsynced); never rewrites a file.
-    Returns the path, or None when the same checkpoint is already there."""
-    checkpoint, _ = open_checkpoint(note)
-    # Named by size and a hash of origin, size and root: logs sharing the directory never collide
-    # (even at equal roots), and the same checkpoint twice is one file.
-    body_hash = hashlib.sha256(checkpoint.text().encode()).hexdigest()[:16]
-    name = f"{checkpoint.size:012d}-{body_hash}{CHECKPOINT_SUFFIX}"
-    path = Path(directory) / name
-    try:
-        return path if create_once(path, note.encode(), 0o444) else None
-    except OSError as exc:
-        raise SinkError(f"cannot write a checkpoint in {directory}: {exc.strerror}") from None
-
-
-def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str | None]]:
-    """``(file name, note)`` for every checkpoint file in ``directory``, by name; the note is None
-    for a file that cannot be read. Raises OSError when the directory cannot be listed."""
-    out: list[tuple[str, str | None]] = []
-    for path in sorted(Path(directory).glob(f"*{CHECKPOINT_SUFFIX}")):
-        try:
-            out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
-        except OSError:
-            out.append((path.name, None))
-    return out
 
 
 def _latest_checkpoint_size(sink: AuditSink) -> int:

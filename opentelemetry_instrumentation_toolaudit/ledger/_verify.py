@@ -178,7 +178,9 @@ def _collect_checkpoints(
     problems: list[Problem] = []
     notes: list[tuple[str, str | None]] = [("sink", n) for n in sink.checkpoints()]
     if checkpoint_dir is not None:
-        from opentelemetry_instrumentation_toolaudit.ledger._auditlog import read_checkpoint_dir
+        from opentelemetry_instrumentation_toolaudit.ledger._checkpoint_dir import (
+            read_checkpoint_dir,
+        )
 
         try:
             notes += [
