@@ -82,4 +82,32 @@ def test_sqlite_gathers_statistics_as_the_trail_doubles(
             r[0] for r in db.execute("SELECT idx FROM sqlite_stat1 WHERE tbl = 'audit_records'")
         }
     sink.close()
-    assert (before[0], "audit_records_tool_name" in indexes) == (0, True)
+    assert (before[0], "audit_records_tool_name_recorded_at" in indexes) == (0, True)
+
+
+@pytest.mark.parametrize(
+    ("where", "index"),
+    [
+        ({"tool_name": "issue_refund", "success": False}, "audit_records_tool_name_recorded_at"),
+        ({"user_id": "usr_3"}, "audit_records_user_id_recorded_at"),
+    ],
+)
+def test_sqlite_selects_one_column_over_a_day_by_a_composite_index(
+    tmp_path: Path, where: dict[str, object], index: str
+) -> None:
+    """A selection of one tool (or user) over a time range is one search of a composite index."""
+    from opentelemetry_instrumentation_toolaudit.ledger import Selection
+    from opentelemetry_instrumentation_toolaudit.ledger._selection import sql_filter
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.sqlite import _SELECT_RECORDS
+
+    sink = open_sink(f"sqlite:///{tmp_path}/audit.db")
+    sink.append([body(i) for i in range(200)])
+    sink.close()
+    selection = Selection(where=where, since="2026-11-24T10:00:00Z", until="2026-11-25T00:00:00Z")
+    tail, params = sql_filter(selection, "?")
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        plan = " ".join(
+            str(row[-1])
+            for row in db.execute(f"EXPLAIN QUERY PLAN {_SELECT_RECORDS}{tail}", params)
+        )
+    assert f"USING INDEX {index} (" in plan and "recorded_at>? AND recorded_at<?" in plan, plan

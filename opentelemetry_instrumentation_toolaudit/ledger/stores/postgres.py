@@ -46,7 +46,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
-from opentelemetry_instrumentation_toolaudit.ledger.schema import PREV_HASH, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, PREV_HASH, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     DATA_COLUMNS,
     AuditSink,
@@ -72,7 +72,6 @@ CONNECT_TIMEOUT = 10
 """Seconds to wait for the server when the URL sets no ``connect_timeout``."""
 
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
-_INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
@@ -82,7 +81,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     canonical BYTEA NOT NULL,
     {", ".join(f"{c} {'BOOLEAN' if c == SUCCESS else 'TEXT'}" for c in DATA_COLUMNS)}
 );
-{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{c} ON audit_records ({c});" for c in _INDEXED)}
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records ({', '.join(i)});" for i in INDEXES)}
 CREATE TABLE IF NOT EXISTS audit_heads (
     size BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, frontier BYTEA NOT NULL
 );

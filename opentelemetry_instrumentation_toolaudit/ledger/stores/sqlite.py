@@ -36,7 +36,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
-from opentelemetry_instrumentation_toolaudit.ledger.schema import SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, SEQ, SUCCESS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
@@ -56,7 +56,6 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores._sqlite_lock import (
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url
 
-_INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
 LOG_ID_KEY = "log_id"
 _ROWS_PER_INSERT = 50
 PAGE_SIZE = 16384
@@ -111,7 +110,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     canonical TEXT NOT NULL,
     {", ".join(f"{c} {'INTEGER' if c == SUCCESS else 'TEXT'}" for c in _COLUMNS)}
 );
-{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{c} ON audit_records({c});" for c in _INDEXED)}
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records({', '.join(i)});" for i in INDEXES)}
 CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
     frontier BLOB NOT NULL
