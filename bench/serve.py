@@ -295,7 +295,7 @@ def drop_sink(url: str) -> None:
 
 
 def stored(url: str) -> int:
-    from opentelemetry_instrumentation_toolaudit.audit import open_sink
+    from opentelemetry_instrumentation_toolaudit.ledger import open_sink
 
     sink = open_sink(url, create=False)
     try:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.stores import redact_url
 
 EXIT_OK = 0
 
@@ -104,8 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
             f"needs the 'serve' extra ({exc.name} is missing): "
             "pip install 'opentelemetry-instrumentation-toolaudit[serve]'"
         ) from None
-    from opentelemetry_instrumentation_toolaudit.audit import AuditLog, sink_url_for
-    from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
+    from opentelemetry_instrumentation_toolaudit.export import ExporterConfig
+    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, sink_url_for
 
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ToolAuditError("--tls-cert and --tls-key go together")

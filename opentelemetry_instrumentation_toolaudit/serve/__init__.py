@@ -17,7 +17,7 @@ Usage
 
 .. code-block:: python
 
-    from opentelemetry_instrumentation_toolaudit.audit import AuditLog
+    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog
     from opentelemetry_instrumentation_toolaudit.serve import Ingest, ServeOptions, run
 
     run(Ingest(AuditLog.from_env("sqlite:///audit.db")), ServeOptions(grpc=""))

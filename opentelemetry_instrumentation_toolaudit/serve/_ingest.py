@@ -6,8 +6,8 @@ that both transports share.
 
 Each request is admitted only while fewer than ``max_inflight`` are being handled (else
 :class:`OverloadedError`: the client keeps the data and retries), decoded, redacted by the policy (span
-and resource attributes), turned into record bodies by the in-process exporter's span → record code,
-and handed to one committer thread. The committer appends what all waiting requests brought in one
+and resource attributes), turned into record bodies by the in-process exporter's span → record code
+(over the OTLP span view) and its content guard, and handed to one committer thread. The committer appends what all waiting requests brought in one
 durable write (``AuditLog.append(..., skip_existing=True)``) and only then releases them, so an
 acknowledged span is a committed record. Event ids come from the trace and span ids, so a request
 retried after a lost response is stored once.
@@ -24,11 +24,17 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.sdk.trace import ReadableSpan
 
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.audit import _records
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.export import (
+    ContentGuard,
+    OtlpSpanView,
+    RetentionPolicy,
+    build_record,
+    event_type_of,
+)
+from opentelemetry_instrumentation_toolaudit.export._otlp import key_values
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.redaction import (
     RedactingSpanProcessor,
     RedactionPolicy,
@@ -36,13 +42,12 @@ from opentelemetry_instrumentation_toolaudit.redaction import (
 from opentelemetry_instrumentation_toolaudit.serve._metrics import ServeMetrics
 from opentelemetry_instrumentation_toolaudit.serve._spans import (
     MalformedSpanError,
+    check_span,
     event_id_for,
-    readable_span,
-    spans_of,
 )
 
 if TYPE_CHECKING:
-    from opentelemetry_instrumentation_toolaudit.audit import AuditLog
+    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog
 
 logger = logging.getLogger(__name__)
 
@@ -162,12 +167,16 @@ class Ingest:
         *,
         policy: RedactionPolicy | None = None,
         event_types: Collection[str] | None = None,
+        retention: RetentionPolicy | None = None,
         max_inflight: int = 16,
         metrics: ServeMetrics | None = None,
     ) -> None:
         self.log = log
         self.policy = policy if policy is not None else RedactionPolicy.from_env()
         self._redactor = RedactingSpanProcessor(policy=self.policy)
+        # No scope is trusted: every received span is scanned, whoever says they redacted it.
+        self._guard = ContentGuard(self.policy)
+        self._retention = retention if retention is not None else RetentionPolicy.from_env()
         self._event_types = frozenset(event_types if event_types is not None else f.EVENT_TYPES)
         self.max_inflight = max(1, int(max_inflight))
         self.metrics = metrics if metrics is not None else ServeMetrics()
@@ -229,38 +238,43 @@ class Ingest:
         bodies: list[dict[str, Any]] = []
         reasons: collections.Counter[str] = collections.Counter()
         spans = 0
-        for proto, resource, scope in spans_of(request):
-            spans += 1
-            try:
-                body = self._body_of(readable_span(proto, resource, scope))
-            except MalformedSpanError as exc:
-                reasons[str(exc)] += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - one span must not cost the others
-                internal_error("building an audit record from a received span", exc)
-                reasons["span cannot be recorded"] += 1
-                continue
-            if body is not None:
-                body[f.EVENT_ID] = event_id_for(proto.trace_id, proto.span_id)
-                bodies.append(body)
+        redact = self._redactor.redact_attributes
+        for resource_spans in request.resource_spans:
+            resource = key_values(resource_spans.resource.attributes)
+            resource = redact(resource, collections.defaultdict(int)) or resource
+            for scope_spans in resource_spans.scope_spans:
+                scope = scope_spans.scope.name or None
+                for span in scope_spans.spans:
+                    spans += 1
+                    try:
+                        check_span(span)
+                        body = self._body_of(OtlpSpanView(span, resource, scope))
+                    except MalformedSpanError as exc:
+                        reasons[str(exc)] += 1
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - one span must not cost the others
+                        internal_error("building an audit record from a received span", exc)
+                        reasons["span cannot be recorded"] += 1
+                        continue
+                    if body is not None:
+                        body[f.EVENT_ID] = event_id_for(span.trace_id, span.span_id)
+                        bodies.append(body)
         return bodies, spans, reasons
 
-    def _body_of(self, span: ReadableSpan) -> dict[str, Any] | None:
-        if _records.event_type_of(span, self._event_types) is None:
+    def _body_of(self, view: OtlpSpanView) -> dict[str, Any] | None:
+        """The guarded record body of a received span, or None when it is not an audit event.
+
+        Span → record reads only the span's attributes, ids, times, status and resource
+        attributes; the attributes are redacted here (the resource's once per request)."""
+        if event_type_of(view.attributes, view.status_error, self._event_types) is None:
             return None
-        span = self._redactor.redact_span(span)
-        event_type = _records.event_type_of(span, self._event_types)
+        redacted = self._redactor.redact_attributes(view.attributes, collections.defaultdict(int))
+        if redacted is not None:
+            view.attributes = redacted
+        event_type = event_type_of(view.attributes, view.status_error, self._event_types)
         if event_type is None:
             return None
-        return self._guard(_records.build_record(span, event_type))
-
-    def _guard(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Redact what the policy still flags in the record's content, the last line before the
-        permanent record (the generated ids and times are not content: a span id can look like a
-        card number)."""
-        content = {k: v for k, v in body.items() if k not in f.GENERATED}
-        if not self.policy.findings(content):
-            return body
-        internal_error("audit guard: a received span's record still held a flagged value")
-        redacted: dict[str, Any] = self.policy.redact(content)
-        return body | redacted
+        body = build_record(view, event_type, retention=self._retention)
+        if self._guard.check(body):
+            internal_error("audit guard: a received span's record still held a flagged value")
+        return body

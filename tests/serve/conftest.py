@@ -140,7 +140,7 @@ def verify(sink: str, workdir: Path) -> subprocess.CompletedProcess[str]:
 
 def records(sink: str) -> list[dict[str, object]]:
     """Every stored record, in order."""
-    from opentelemetry_instrumentation_toolaudit.audit import open_sink
+    from opentelemetry_instrumentation_toolaudit.ledger import open_sink
 
     store = open_sink(sink, create=False)
     try:

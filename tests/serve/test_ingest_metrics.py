@@ -12,7 +12,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.serve import Ingest, OverloadedError
 from opentelemetry_instrumentation_toolaudit.serve._metrics import ServeMetrics
 from tests.serve.conftest import EMAIL
