@@ -107,6 +107,10 @@ OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS"
 OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS"
 """Comma-separated keys whose values become keyed pseudonyms, added to the defaults."""
 
+OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE: Final = "OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE"
+"""``hipaa``, ``pci``, ``gdpr`` or ``default`` (the default), or several comma-separated: keys and
+free-text detectors added for a regulation (see docs/redaction.md)."""
+
 OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS"
 """Comma-separated keys removed from the default secret and pseudonym vocabularies."""
 
