@@ -52,6 +52,7 @@ from __future__ import annotations
 
 from opentelemetry_instrumentation_toolaudit._context import (
     Attribution,
+    BreakGlass,
     CallTrigger,
     audit_context,
     current_attribution,
@@ -59,6 +60,7 @@ from opentelemetry_instrumentation_toolaudit._context import (
 from opentelemetry_instrumentation_toolaudit._decorator import audited_tool
 from opentelemetry_instrumentation_toolaudit._events import record_event
 from opentelemetry_instrumentation_toolaudit._exceptions import (
+    AccessDeniedError,
     AuditUnavailableError,
     CanonicalizationError,
     SinkError,
@@ -72,9 +74,11 @@ from opentelemetry_instrumentation_toolaudit.audit._exporter import AuditLogExpo
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 __all__ = [
+    "AccessDeniedError",
     "Attribution",
     "AuditLogExporter",
     "AuditUnavailableError",
+    "BreakGlass",
     "CallTrigger",
     "CanonicalizationError",
     "SinkError",

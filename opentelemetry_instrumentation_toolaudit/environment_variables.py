@@ -49,6 +49,10 @@ OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_SESSION_HEA
 OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER"
 """An incoming HTTP request header stating the purpose of the request (default: none read)."""
 
+OTEL_PYTHON_TOOLAUDIT_BREAK_GLASS_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_BREAK_GLASS_HEADER"
+"""An incoming HTTP request header whose value, the stated reason, invokes break-the-glass
+emergency access for the request (purpose ``ETREAT``); default: none read."""
+
 OTEL_PYTHON_TOOLAUDIT_DJANGO_USER: Final = "OTEL_PYTHON_TOOLAUDIT_DJANGO_USER"
 """``true`` to attribute each Django request to ``request.user`` (its username) when authenticated;
 default ``false`` (reading it may cost a session and database look-up per request)."""
