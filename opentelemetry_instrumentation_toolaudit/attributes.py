@@ -134,6 +134,25 @@ ACCESS_BREAK_GLASS: Final = "break_glass"
 BREAK_GLASS_PURPOSE: Final = "ETREAT"
 """The purpose of use recorded for break-the-glass calls: HL7 ``ETREAT``, emergency treatment."""
 
+# --- alerts (OpenTelemetry log records and metrics, see docs/alerts.md) ---------------------------
+TOOLAUDIT_ALERT_EVENT: Final = "toolaudit.alert"
+"""The event name of the log record each alert is emitted as (severity WARN)."""
+TOOLAUDIT_ALERTS_METRIC: Final = "toolaudit.alerts"
+"""Counter of alerts raised, by ``toolaudit.alert.rule``."""
+TOOLAUDIT_ALERT_RULE: Final = "toolaudit.alert.rule"
+"""Which rule fired: ``repeated_subject_access``, ``many_subjects``, ``unusual_hours``,
+``failure_spike`` or ``break_glass``."""
+TOOLAUDIT_ALERT_USER: Final = "toolaudit.alert.user"
+"""The keyed pseudonym of the user whose records triggered the alert."""
+TOOLAUDIT_ALERT_SUBJECT: Final = "toolaudit.alert.subject"
+"""The subject pseudonym the records are about, when the rule concerns one."""
+TOOLAUDIT_ALERT_TOOL: Final = "toolaudit.alert.tool"
+"""The tool, for rules about one (``failure_spike``)."""
+TOOLAUDIT_ALERT_SEQS: Final = "toolaudit.alert.seqs"
+"""The sequence numbers of the records that triggered the alert (int[], the latest 200)."""
+TOOLAUDIT_ALERT_COUNT: Final = "toolaudit.alert.count"
+"""How many accesses, subjects or failures the rule counted."""
+
 # W3C baggage keys carrying attribution to downstream services (opt-in). They reuse the span
 # attribute names so that a BaggageSpanProcessor downstream produces correctly named attributes.
 BAGGAGE_KEYS: Final = (

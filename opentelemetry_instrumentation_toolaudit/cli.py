@@ -166,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         "doctor": _doctor,
     }.get(args.command, getattr(args, "run", _no_command))
     try:
+        _cli_compliance.log_access(args)
         code = handler(args)
         sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit
         return code

@@ -96,6 +96,18 @@ OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK"
 """``true`` to refuse to start (``SystemExit``) when the audit sink cannot be opened; ``false``
 (default): start anyway, log the problem once and keep the records in the buffer for retry."""
 # --- redaction ----------------------------------------------------------------------------------
+OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE"
+"""A TOML file with the retention policy and, in its ``[alerts]`` table, the alert thresholds
+(see docs/alerts.md); unset (default): the built-in defaults."""
+
+OTEL_PYTHON_TOOLAUDIT_ALERTS: Final = "OTEL_PYTHON_TOOLAUDIT_ALERTS"
+"""``true`` (default): the audit exporter evaluates the alert rules on the records it commits, on
+a thread of its own; ``false`` to evaluate them only on demand (``toolaudit alerts``)."""
+
+OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS: Final = "OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS"
+"""``true``: the CLI's commands that read a trail record an ``audit.read`` event in it, as with
+``--log-access``; default ``false``."""
+
 OTEL_PYTHON_TOOLAUDIT_HASH_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY"
 """The secret key for keyed pseudonyms and content hashes (at least 16 characters)."""
 

@@ -42,6 +42,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 )
 
 if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.alerts import AlertEmitter
     from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
     from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
@@ -76,6 +77,10 @@ class AuditLogExporter(SpanExporter):
     with ``require_sink`` (``OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK=true``) the exporter raises
     ``SystemExit`` instead, so that the process does not start unaudited even where start-up code
     catches every ``Exception`` (as ``opentelemetry-instrument`` does).
+
+    ``alerts`` (default: ``OTEL_PYTHON_TOOLAUDIT_ALERTS``, on) runs the alert rules on every committed
+    batch, on a thread of their own (see docs/alerts.md); ``alert_emitter`` replaces the global
+    LoggerProvider and MeterProvider they emit to.
     """
 
     def __init__(
@@ -88,6 +93,8 @@ class AuditLogExporter(SpanExporter):
         max_buffer: int | None = None,
         retry_interval: float = 1.0,
         require_sink: bool | None = None,
+        alerts: bool | None = None,
+        alert_emitter: AlertEmitter | None = None,
     ) -> None:
         from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
 
@@ -123,6 +130,15 @@ class AuditLogExporter(SpanExporter):
         self._shut_down = False
         self._counts: collections.Counter[str] = collections.Counter()
         self._worker: threading.Thread | None = None
+        # --- alert rules on committed records (see _after_commit) ---
+        from opentelemetry_instrumentation_toolaudit.alerts._online import monitor_from_env
+
+        self._alerts = monitor_from_env(
+            self._buffer,
+            lambda value: self._current_policy().pseudonym(value),
+            enabled=alerts,
+            emitter=alert_emitter,
+        )
         if log is None:
             self._check_sink(config.require_sink if require_sink is None else require_sink)
         with _exporters_lock:
@@ -200,6 +216,10 @@ class AuditLogExporter(SpanExporter):
         if self._shut_down:
             return
         self.force_flush()
+        if self._alerts is not None:
+            # The alerts on what was just committed are written before the sink closes.
+            self._alerts.close()
+            self.force_flush()
         self._shut_down = True
         self._stopping.set()
         self._wake.set()
@@ -369,7 +389,7 @@ class AuditLogExporter(SpanExporter):
             try:
                 # The waiting records are a retry: their earlier append may have committed (a
                 # timeout after the commit), so what is stored already is skipped, not doubled.
-                self._open_log().append(batch, skip_existing=bool(waiting))
+                stored = self._open_log().append(batch, skip_existing=bool(waiting))
             except Exception as exc:  # noqa: BLE001 - the sink is down: keep, retry, count
                 internal_error("writing to the audit sink", exc)
                 self._count("write_failures")
@@ -380,9 +400,15 @@ class AuditLogExporter(SpanExporter):
                 for _ in waiting:
                     self._pending.popleft()
             self._count("records", len(batch))
+            self._after_commit(stored)
             return True
         finally:
             self._write_lock.release()
+
+    def _after_commit(self, stored: Sequence[Any]) -> None:
+        """Hand committed records to the alert rules (queued: they run on their own thread)."""
+        if self._alerts is not None:
+            self._alerts.submit(stored)
 
     def _build_intents(self) -> None:
         """Turn the queued intent snapshots into records waiting to be written."""
