@@ -95,17 +95,23 @@ def is_break_glass(record: Mapping[str, Any]) -> bool:
 class _Window:
     """Events of one key within a sliding window, and whether the current burst has alerted."""
 
-    __slots__ = ("events", "fired")
+    __slots__ = ("events", "fired", "values")
 
     def __init__(self) -> None:
         self.events: collections.deque[tuple[float, int, Any]] = collections.deque()
+        self.values: collections.Counter[Any] = collections.Counter()
+        """How many events in the window carry each value (distinct subjects)."""
         self.fired = False
 
     def add(self, when: float, seq: int, value: Any, minutes: float) -> None:
         self.events.append((when, seq, value))
+        self.values[value] += 1
         horizon = when - minutes * 60
         while self.events and self.events[0][0] <= horizon:
-            self.events.popleft()
+            _, _, old = self.events.popleft()
+            self.values[old] -= 1
+            if not self.values[old]:
+                del self.values[old]
 
     def seqs(self) -> tuple[int, ...]:
         return tuple(seq for _, seq, _ in self.events)[-MAX_SEQS:]
@@ -134,12 +140,37 @@ class AlertEvaluator:
         self._users: dict[str, _Window] = collections.defaultdict(_Window)
         self._tools: dict[str, _Window] = collections.defaultdict(_Window)
         self._hours: dict[str, list[int]] = {}
+        self._fed = 0
+
+    SWEEP_EVERY = 4096
+    """Records between two sweeps of the windows that have emptied (the memory a long-running
+    writer keeps is bounded by the keys active within a window, plus each user's 24 hour counts)."""
+
+    def _sweep(self, now: float) -> None:
+        t = self.thresholds
+        groups: list[tuple[dict[Any, _Window], float]] = [
+            (self._pairs, t.repeated_subject_access.window_minutes),
+            (self._users, t.many_subjects.window_minutes),
+            (self._tools, t.failure_spike.window_minutes),
+        ]
+        for windows, minutes in groups:
+            horizon = now - minutes * 60
+            stale = [
+                key for key, w in windows.items() if not w.events or w.events[-1][0] <= horizon
+            ]
+            for key in stale:
+                del windows[key]
 
     def feed(self, records: Iterable[Mapping[str, Any]]) -> list[Alert]:
         """The alerts these records raise, in order."""
         alerts: list[Alert] = []
         for record in records:
             alerts.extend(self._one(record))
+            self._fed += 1
+            if self._fed % self.SWEEP_EVERY == 0:
+                when = _seconds(record)
+                if when is not None:
+                    self._sweep(when)
         return alerts
 
     def _user(self, user_id: str | None) -> str | None:
@@ -192,7 +223,7 @@ class AlertEvaluator:
             if rule.enabled:
                 window = self._users[user_id]
                 window.add(when, seq, subject, rule.window_minutes)
-                distinct = len({value for _, _, value in window.events})
+                distinct = len(window.values)
                 if self._burst(window, distinct, rule):
                     out.append(
                         Alert(

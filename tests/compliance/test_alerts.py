@@ -174,3 +174,15 @@ def test_bad_thresholds_are_refused_by_name(table, message):
     """A wrong value in [alerts] is a ValueError naming the rule and key."""
     with pytest.raises(ValueError, match=message):
         AlertThresholds.from_mapping(table)
+
+
+def test_state_is_bounded_for_a_long_running_writer():
+    """Windows of users and subjects not seen within their window are forgotten, so a writer that
+    runs for months keeps only what is active."""
+    trail = Trail()
+    for i in range(3 * AlertEvaluator.SWEEP_EVERY):
+        trail.add(i * 3, f"user_{i % 40}", subject(i))  # a new subject every 3 minutes
+    evaluator = AlertEvaluator()
+    assert evaluator.feed(trail.records) == []
+    assert len(evaluator._pairs) <= 60 / 3 + AlertEvaluator.SWEEP_EVERY
+    assert len(evaluator._pairs) < len(trail.records) / 2
