@@ -345,7 +345,14 @@ def _os_user() -> str:
 
 def _pseudonym(args: argparse.Namespace) -> int:
     from opentelemetry_instrumentation_toolaudit.cli import EXIT_OK, EXIT_USAGE
-    from opentelemetry_instrumentation_toolaudit.redaction._hashkey import HashKey
+    from opentelemetry_instrumentation_toolaudit.environment_variables import (
+        OTEL_PYTHON_TOOLAUDIT_HASH_KEY,
+        OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
+    )
+    from opentelemetry_instrumentation_toolaudit.redaction._hashkey import (
+        HashKey,
+        default_key_path,
+    )
     from opentelemetry_instrumentation_toolaudit.redaction._placeholders import normalize_for
 
     value = args.value
@@ -354,6 +361,17 @@ def _pseudonym(args: argparse.Namespace) -> int:
     if not value:
         print("toolaudit pseudonym: error: VALUE is empty", file=sys.stderr)
         return EXIT_USAGE
+    if not os.environ.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY, "").strip():
+        # The writer creates a missing key file; here a new key would match nothing.
+        path = os.environ.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE) or str(default_key_path())
+        if not os.path.exists(path):
+            print(
+                f"toolaudit pseudonym: error: no hash key at {path}: set "
+                f"{OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE} to the writer's key file (or "
+                f"{OTEL_PYTHON_TOOLAUDIT_HASH_KEY} to its key)",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
     key = HashKey.from_env()
     if key.ephemeral:
         print(

@@ -153,3 +153,14 @@ def test_pseudonym_command_refuses_a_throwaway_key(monkeypatch, tmp_path, capsys
     assert cli.main(["pseudonym", "P-1001"]) == 2
     out, err = capsys.readouterr()
     assert (out, "P-1001" in err, "no usable hash key" in err) == ("", False, True)
+
+
+def test_pseudonym_command_never_creates_a_key(monkeypatch, tmp_path, capsys):
+    """Without the writer's key (no variable, no key file), the command exits 2 naming the file
+    and creates no key: a new key's pseudonym would match nothing."""
+    monkeypatch.delenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE", str(tmp_path / "hash.key"))
+    assert cli.main(["pseudonym", "P-1001"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, f"no hash key at {tmp_path / 'hash.key'}" in err) == ("", True)
+    assert not (tmp_path / "hash.key").exists()
