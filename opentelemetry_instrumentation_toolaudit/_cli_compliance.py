@@ -307,6 +307,9 @@ def log_access(args: argparse.Namespace) -> None:
     filters = {
         k: v for k, v in sorted(vars(args).items()) if k not in _NOT_FILTERS and v is not None
     }
+    if isinstance(filters.get("since"), float):  # parsed to a time: recorded as one
+        moment = datetime.datetime.fromtimestamp(filters["since"], datetime.timezone.utc)
+        filters["since"] = f"{moment:%Y-%m-%dT%H:%M:%S}Z"
     url = sink_url_for(args.sink)
     body = {
         "event_id": new_event_id(),
