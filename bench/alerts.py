@@ -33,7 +33,7 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
 )
 from opentelemetry_instrumentation_toolaudit.alerts import evaluate
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 START = datetime.datetime(2026, 11, 2, 9, 0, tzinfo=datetime.timezone.utc)
 

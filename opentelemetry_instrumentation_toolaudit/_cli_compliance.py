@@ -299,9 +299,9 @@ def log_access(args: argparse.Namespace) -> None:
         args.log_access or _flag_on(OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS)
     ):
         return
-    from opentelemetry_instrumentation_toolaudit.audit._records import new_event_id, now
-    from opentelemetry_instrumentation_toolaudit.audit.sinks import open_sink, sink_url_for
-    from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+    from opentelemetry_instrumentation_toolaudit.export._records import new_event_id, now
+    from opentelemetry_instrumentation_toolaudit.ledger import open_sink, sink_url_for
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import redact_url
 
     command = " ".join(c for c in (args.command, getattr(args, "report", None)) if c)
     filters = {

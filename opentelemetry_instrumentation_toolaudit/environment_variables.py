@@ -68,6 +68,11 @@ OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS: Final = "OTEL_PYTHON_TOOLAUDIT_FAIL_CLO
 
 OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS: Final = "OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS"
 """``off`` (default) or ``all``: queue a ``tool.intent`` record when every tool starts."""
+OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE"
+"""A TOML file of retention categories (``[retention.<category>]`` with ``retention_days`` and
+``tools``, a list of tool names or ``"*"``) that set each record's ``retain_until``. Default: financial
+2555 days, healthcare 2190, every other tool 365; the longest applicable period wins. Its
+``[alerts]`` table sets the alert thresholds (see docs/alerts.md)."""
 # --- the audit trail -----------------------------------------------------------------------------
 
 OTEL_PYTHON_TOOLAUDIT_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_SINK"
@@ -96,10 +101,6 @@ OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK"
 """``true`` to refuse to start (``SystemExit``) when the audit sink cannot be opened; ``false``
 (default): start anyway, log the problem once and keep the records in the buffer for retry."""
 # --- redaction ----------------------------------------------------------------------------------
-OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE"
-"""A TOML file with the retention policy and, in its ``[alerts]`` table, the alert thresholds
-(see docs/alerts.md); unset (default): the built-in defaults."""
-
 OTEL_PYTHON_TOOLAUDIT_ALERTS: Final = "OTEL_PYTHON_TOOLAUDIT_ALERTS"
 """``true`` (default): the audit exporter evaluates the alert rules on the records it commits, on
 a thread of its own; ``false`` to evaluate them only on demand (``toolaudit alerts``)."""

@@ -70,7 +70,7 @@ def alert_attributes(alert: Alert) -> dict[str, Any]:
 
 def alert_body(alert: Alert) -> dict[str, Any]:
     """The body of the ``alert`` record that writes ``alert`` into the chain."""
-    from opentelemetry_instrumentation_toolaudit.audit._records import new_event_id, now
+    from opentelemetry_instrumentation_toolaudit.export._records import new_event_id, now
 
     body: dict[str, Any] = {
         "event_id": new_event_id(),

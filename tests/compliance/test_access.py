@@ -29,7 +29,7 @@ from opentelemetry_instrumentation_toolaudit import (
     current_attribution,
     record_event,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 from ..conftest import tool_spans
 

@@ -34,7 +34,7 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
 )
 from opentelemetry_instrumentation_toolaudit.alerts import Alert, AlertEmitter
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     NoteSigner,
     open_sink,

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger.stores import redact_url
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 from .trails import Trail, normal_trail, subject
