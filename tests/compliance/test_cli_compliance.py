@@ -190,3 +190,16 @@ def test_log_access_masks_the_sink_password(pg_url, capsys):
     (read,) = [r for r in stored(url) if r["event_type"] == "audit.read"]
     assert "s3cr3t-pw" not in json.dumps(read) + out + err
     assert read["details"]["sink"] == redact_url(url)
+
+
+def test_report_break_glass_since(sink_url, capsys):
+    """`report break-glass --since` keeps the uses recorded since then (one indexed query)."""
+    write(sink_url, glass_trail())
+    code, out, err = run(
+        capsys, "report", "break-glass", sink_url, "--since", "2026-11-03", "--format", "json"
+    )
+    assert (code, [r["user_id"] for r in json.loads(out)], err.strip()) == (
+        0,
+        ["dr_cuddy"],
+        "1 break-the-glass uses",
+    )
