@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from opentelemetry_instrumentation_toolaudit import _cli_compliance
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -129,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text")
+    _cli_compliance.register(commands)
     return parser
 
 
@@ -163,8 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         "prove": _prove,
         "check-proof": _check_proof,
         "doctor": _doctor,
-    }[args.command]
+    }.get(args.command, getattr(args, "run", _no_command))
     try:
+        _cli_compliance.log_access(args)
         code = handler(args)
         sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit
         return code
@@ -177,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
         return _error(args.command, f"{where}{exc.strerror or type(exc).__name__}")
     except Exception as exc:  # noqa: BLE001 - a CLI answers with a message, never a traceback
         return _error(args.command, f"unexpected {type(exc).__name__}; please report it")
+
+
+def _no_command(args: argparse.Namespace) -> int:
+    raise _UsageError(f"unknown command {args.command}")
 
 
 def _error(command: str, message: str) -> int:
