@@ -114,8 +114,8 @@ def access_patient_record(patient_id: str) -> dict[str, Any]:
 
 def test_break_glass_raises_an_immediate_alert_online(tmp_path: Path, telemetry):
     """A break-the-glass call raises an alert as soon as its record is committed: a log record, a
-    count, and an ``alert`` record in the chain naming it; the trail still verifies, and the rules
-    ran on the alert thread, not the app's."""
+    count, and an ``alert`` record in the chain naming it; the call's record carries the reason;
+    the trail still verifies, and the rules ran on the alert thread, not the app's."""
     emitter, logs, reader = telemetry
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     exporter = AuditLogExporter(
@@ -157,6 +157,7 @@ def test_break_glass_raises_an_immediate_alert_online(tmp_path: Path, telemetry)
     assert sorted(r["event_type"] for r in records) == ["alert", "tool.call", "tool.call"]
     assert (alert["details"]["rule"], alert["details"]["seqs"]) == ("break_glass", [0])
     assert records[0]["purpose"] == "ETREAT" and alert["seq"] > 0
+    assert records[0]["details"]["break_glass"] == {"reason": "code blue", "urgency": "emergency"}
     assert alert["details"]["user"] == log.attributes["toolaudit.alert.user"] != "clerk_1"
     assert result.ok, result.summary()
 
