@@ -23,9 +23,10 @@ def make_app(witness: Witness) -> Any:
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import PlainTextResponse
+    from starlette.responses import Response as HTTPResponse
     from starlette.routing import Route
 
-    async def add_checkpoint(request: Request) -> PlainTextResponse:
+    async def add_checkpoint(request: Request) -> HTTPResponse:
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
@@ -33,8 +34,10 @@ def make_app(witness: Witness) -> Any:
                 return PlainTextResponse("request body too large\n", status_code=413)
         # Verifying and persisting (fsync) block: off the event loop.
         answer: Response = await run_in_threadpool(witness.add_checkpoint, bytes(body))
-        return PlainTextResponse(
-            answer.body, status_code=answer.status, media_type=answer.content_type
+        # The content type is set as a header: Starlette would add a charset to a text/ media
+        # type, and a 409 must say exactly text/x.tlog.size.
+        return HTTPResponse(
+            answer.body, status_code=answer.status, headers={"content-type": answer.content_type}
         )
 
     return Starlette(routes=[Route("/add-checkpoint", add_checkpoint, methods=["POST"])])
