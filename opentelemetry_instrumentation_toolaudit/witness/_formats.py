@@ -21,7 +21,7 @@ import binascii
 import re
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
+from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit import InclusionProof
 from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
 from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
@@ -105,21 +105,22 @@ def _signed_checkpoints(sink: AuditSink) -> dict[int, str]:
 
 def consistency_document(sink: AuditSink, old_size: int, new_size: int | None) -> dict[str, Any]:
     """A consistency proof from the signed checkpoint for ``old_size`` to the one for
-    ``new_size`` (default: the widest), checked before it is returned; VerificationError when a
-    size has no signed checkpoint or the proof does not lead from one root to the other."""
+    ``new_size`` (default: the widest), checked before it is returned. ToolAuditError when a size
+    has no checkpoint or the sizes are out of order; VerificationError when the proof built from
+    the stored records does not lead from one signed root to the other."""
     notes = _signed_checkpoints(sink)
     if new_size is None:
         if not notes:
-            raise VerificationError("the log has no checkpoint yet")
+            raise ToolAuditError("the log has no checkpoint yet")
         new_size = max(notes)
+    if old_size > new_size:
+        raise ToolAuditError(f"the old size {old_size} is beyond the new size {new_size}")
     for size in (old_size, new_size):
         if size not in notes:
             sizes = ", ".join(str(s) for s in sorted(notes)[-8:]) or "none"
-            raise VerificationError(
+            raise ToolAuditError(
                 f"no signed checkpoint for size {size} (latest checkpoint sizes: {sizes})"
             )
-    if old_size > new_size:
-        raise VerificationError(f"the old size {old_size} is beyond the new size {new_size}")
     old_cp, _ = open_checkpoint(notes[old_size])
     new_cp, _ = open_checkpoint(notes[new_size])
     proof = consistency_proof(old_size, new_size, sink.subtree_hash)
