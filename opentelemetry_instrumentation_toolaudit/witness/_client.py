@@ -16,13 +16,16 @@ be reached, times out or refuses is logged once and counted (``error_counts()``)
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import os
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Sequence
+from urllib.parse import unquote
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
@@ -57,9 +60,18 @@ class WitnessEndpoint:
     url: str
     verifier: CosignerVerifier
 
-    @property
-    def add_checkpoint_url(self) -> str:
-        return self.url.rstrip("/") + "/add-checkpoint"
+    def request(self, body: bytes) -> urllib.request.Request:
+        """The ``POST <url>/add-checkpoint`` request; a user and password in the URL are sent as
+        HTTP basic authentication (for a witness behind an authenticating proxy)."""
+        parts = urllib.parse.urlsplit(self.url.rstrip("/") + "/add-checkpoint")
+        headers = {"Content-Type": "text/plain; charset=utf-8"}
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(credentials.encode()).decode()
+            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+        return urllib.request.Request(
+            urllib.parse.urlunsplit(parts), data=body, method="POST", headers=headers
+        )
 
 
 def parse_witnesses(text: str) -> list[WitnessEndpoint]:
@@ -251,14 +263,8 @@ class WitnessSubmitter:
         return max(sizes, default=0)
 
     def _post(self, witness: WitnessEndpoint, body: bytes) -> tuple[int, str, str]:
-        request = urllib.request.Request(
-            witness.add_checkpoint_url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "text/plain; charset=utf-8"},
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with urllib.request.urlopen(witness.request(body), timeout=self.timeout) as response:
                 return response.status, response.headers.get("Content-Type", ""), _read(response)
         except urllib.error.HTTPError as error:
             with error:
@@ -271,8 +277,6 @@ def _read(response: object) -> str:
 
 
 def _b64(digest: bytes) -> str:
-    import base64
-
     return base64.b64encode(digest).decode()
 
 

@@ -7,6 +7,8 @@ The state is one JSON file, ``witness-state.json`` in the state directory, repla
 (written to a temporary file, fsynced, renamed over the old one, and the directory fsynced) before
 a cosignature is returned, so a restarted witness resumes from the last checkpoint it vouched for.
 A lock file held for the life of the process keeps a second witness off the same directory.
+Checkpoints the witness refused although their log signed them (two roots for one size, or a
+history that is not an extension of the one cosigned) are kept in ``evidence/``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import contextlib
 import dataclasses
 import fcntl
+import hashlib
 import json
 import os
 import tempfile
@@ -25,7 +28,10 @@ from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
 
 STATE_FILE = "witness-state.json"
 LOCK_FILE = "witness.lock"
+EVIDENCE_DIR = "evidence"
 STATE_FORMAT = "toolaudit-witness-state/1"
+MAX_EVIDENCE = 1000
+"""Refused checkpoints kept at most (only a holder of a log's key can produce them)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +116,25 @@ class WitnessState:
         finally:
             os.close(dir_fd)
         self.heads = heads
+
+    def keep_evidence(self, note: str) -> Path | None:
+        """Keep a refused checkpoint that its log did sign (a fork or a rewritten history: proof
+        of the log's misbehaviour) as ``evidence/<hash>.checkpoint``; None when it is already
+        there, when MAX_EVIDENCE files are, or when it cannot be written."""
+        directory = self.directory / EVIDENCE_DIR
+        name = hashlib.sha256(note.encode()).hexdigest()[:32] + ".checkpoint"
+        try:
+            directory.mkdir(exist_ok=True, mode=0o700)
+            if sum(1 for _ in directory.iterdir()) >= MAX_EVIDENCE:
+                return None
+            fd = os.open(directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        except OSError:
+            return None
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(note)
+            f.flush()
+            os.fsync(f.fileno())
+        return directory / name
 
     def close(self) -> None:
         if self._lock is not None:

@@ -10,7 +10,8 @@ checkpoint's, 404 for an origin it does not witness, 403 when no trusted key of 
 checkpoint, 409 (``text/x.tlog.size`` body: the size it last cosigned) when the old size is not the
 size it last cosigned or when it repeats that size with another root, 422 when the consistency
 proof does not verify. Only a checkpoint consistent with the last one cosigned for its origin is
-cosigned, and the new state is persisted before the answer.
+cosigned, and the new state is persisted before the answer. A signed checkpoint refused with 409
+for another root at the same size, or with 422, is kept as evidence of the log's misbehaviour.
 """
 
 from __future__ import annotations
@@ -133,9 +134,10 @@ class Witness:
         if latest is not None and checkpoint.size == latest.size:
             if checkpoint.root != latest.root:
                 logger.warning(
-                    "toolaudit witness: %s presented two roots for size %d",
+                    "toolaudit witness: %s presented two roots for size %d (kept in %s)",
                     checkpoint.origin,
                     checkpoint.size,
+                    self.state.keep_evidence(note),
                 )
                 return _conflict(latest_size)
         elif latest is not None:
@@ -145,10 +147,11 @@ class Witness:
                 )
             except VerificationError:
                 logger.warning(
-                    "toolaudit witness: %s: checkpoint %d is not consistent with %d",
+                    "toolaudit witness: %s: checkpoint %d is not consistent with %d (kept in %s)",
                     checkpoint.origin,
                     checkpoint.size,
                     latest.size,
+                    self.state.keep_evidence(note),
                 )
                 return Response(422, "the consistency proof does not verify\n")
         elif proof:

@@ -15,6 +15,7 @@ import pytest
 
 from opentelemetry_instrumentation_toolaudit.audit import NoteSigner
 from opentelemetry_instrumentation_toolaudit.witness import CosignerVerifier
+from tests.audit.conftest import pg_url  # noqa: F401 - a fixture for the PostgreSQL sink
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")

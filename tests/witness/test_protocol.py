@@ -78,19 +78,23 @@ def test_stale_old_size_gets_409_with_the_latest_size(witness, log):
 
 
 def test_same_size_with_another_root_is_refused(witness, log):
-    """The size it cosigned, with a different root (a fork): 409, never a cosignature."""
+    """The size it cosigned, with a different root (a fork): 409, the note kept as evidence."""
     witness.add_checkpoint(request(0, note(log, 10), 10))
     forked = [hash_leaf(b"forged"), *LEAVES[1:]]
-    answer = witness.add_checkpoint(request(10, note(log, 10, forked), 10, forked))
+    forged = note(log, 10, forked)
+    answer = witness.add_checkpoint(request(10, forged, 10, forked))
     assert (answer.status, answer.body) == (409, "10\n")
+    assert [p.read_text() for p in (witness.state.directory / "evidence").iterdir()] == [forged]
 
 
 def test_inconsistent_history_gets_422(witness, log):
-    """A longer tree whose proof does not lead from the cosigned root: 422."""
+    """A longer tree whose proof does not lead from the cosigned root: 422, the note kept as evidence."""
     witness.add_checkpoint(request(0, note(log, 10), 10))
     forked = [hash_leaf(b"forged"), *LEAVES[1:]]
-    assert witness.add_checkpoint(request(10, note(log, 20, forked), 20, forked)).status == 422
+    forged = note(log, 20, forked)
+    assert witness.add_checkpoint(request(10, forged, 20, forked)).status == 422
     assert witness.state.get(ORIGIN).size == 10
+    assert [p.read_text() for p in (witness.state.directory / "evidence").iterdir()] == [forged]
 
 
 def test_proof_from_size_zero_must_be_empty(witness, log):
@@ -164,3 +168,41 @@ def test_a_second_witness_cannot_share_the_state_directory(tmp_path):
             WitnessState(tmp_path / "state")
     finally:
         first.close()
+
+
+def test_witness_url_credentials_become_basic_authentication():
+    """A user and password in a witness URL go in an Authorization header, not in the URL."""
+    from opentelemetry_instrumentation_toolaudit.witness import parse_witnesses
+
+    vkey = Cosigner.generate("witness.test/w1").verifier.vkey()
+    (endpoint,) = parse_witnesses(f"https://auditor:p%40ss@witness.test:8443/tw={vkey}")
+    request = endpoint.request(b"old 0\n\n")
+    assert request.full_url == "https://witness.test:8443/tw/add-checkpoint"
+    assert (
+        request.get_header("Authorization") == "Basic " + base64.b64encode(b"auditor:p@ss").decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("witness.test=abc", "item 1 is not URL=VKEY"),
+        ("http://a.test=not-a-key", "item 1: malformed witness key"),
+    ],
+)
+def test_malformed_witness_list_names_the_item(value, message):
+    """OTEL_PYTHON_TOOLAUDIT_WITNESSES with a bad item: an error naming the item, not its URL."""
+    from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
+    from opentelemetry_instrumentation_toolaudit.witness import parse_witnesses
+
+    with pytest.raises(ToolAuditError, match=message):
+        parse_witnesses(value)
+
+
+def test_log_key_is_not_a_witness_key():
+    """A log's signed-note key (algorithm 0x01) is refused where a cosigner key (0x04) is needed."""
+    from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
+    from opentelemetry_instrumentation_toolaudit.witness import CosignerVerifier
+
+    with pytest.raises(VerificationError, match="not an Ed25519 cosignature/v1 key"):
+        CosignerVerifier.from_vkey(NoteSigner.generate("test.example/audit").verifier.vkey())

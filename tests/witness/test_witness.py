@@ -7,6 +7,8 @@ with the real key, keeps its state across a restart, and never holds up the writ
 from __future__ import annotations
 
 import base64
+import collections
+import json
 import socket
 import time
 from pathlib import Path
@@ -26,7 +28,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 )
 from opentelemetry_instrumentation_toolaudit.witness import cosignatures
 from tests.audit._tamper import read_checkpoints, read_rows, write_checkpoints
-from tests.audit.conftest import body
+from tests.audit.conftest import body, make_url
 from tests.interop._cli import toolaudit
 from tests.witness._forge import add_checkpoint, rewrite_and_resign
 
@@ -46,6 +48,22 @@ def witnessed(tmp_path, log_signer, witness, monkeypatch):
     log = write(url, log_signer, 0, 20)
     log.close()
     return url
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl", "postgres"])
+def test_every_sink_stores_the_cosigned_checkpoint(
+    kind, tmp_path, log_signer, witness, monkeypatch, request
+):
+    """On SQLite, JSONL and PostgreSQL the writer's last checkpoint is stored cosigned, and verify
+    --witness passes."""
+    monkeypatch.setenv(OTEL_PYTHON_TOOLAUDIT_WITNESSES, f"{witness.url}={witness.verifier.vkey()}")
+    url = make_url(kind, tmp_path, request)
+    write(url, log_signer, 0, 7).close()
+    latest = read_checkpoints(url)[-1]
+    assert open_checkpoint(latest)[0].size == 7
+    assert [c.name for c in cosignatures(latest, [witness.verifier])] == ["witness.test/w1"]
+    result = verify(tmp_path, url, "--witness", witness.verifier.vkey())
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def verify(tmp_path: Path, url: str, *extra: object):
@@ -157,3 +175,63 @@ def test_unreachable_witness_never_breaks_appends(tmp_path, log_signer, monkeypa
     result = verify(tmp_path, url, "--witness", tmp_path / "absent.pub")
     assert result.returncode == 1
     assert "(size 12) has 0 valid witness cosignature(s)" in result.stdout
+
+
+def test_verify_json_reports_the_cosignatures(witnessed, witness, tmp_path):
+    """verify --format json adds the witness check: size, quorum and each cosignature's time."""
+    result = verify(tmp_path, witnessed, "--witness", witness.verifier.vkey(), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)["witnesses"]
+    (cosignature,) = report.pop("cosignatures")
+    assert report == {"ok": True, "checkpoint_size": 20, "quorum": 1, "witnessed_size": 20}
+    assert cosignature["name"] == "witness.test/w1"
+    assert cosignature["key_id"] == witness.verifier.key_id
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--quorum", "1"), "--quorum needs --witness keys to count"),
+        (("--witness", "W", "--quorum", "2"), "--quorum 2 is more than the 1 --witness keys given"),
+    ],
+)
+def test_verify_quorum_usage_errors(witnessed, witness, tmp_path, extra, message):
+    """A quorum without witness keys, or larger than their number: exit 2, one line."""
+    argv = [witness.verifier.vkey() if a == "W" else a for a in extra]
+    result = verify(tmp_path, witnessed, *argv)
+    assert (result.returncode, result.stderr) == (2, f"toolaudit verify: error: {message}\n")
+
+
+def test_tlog_proof_of_a_witnessed_trail_carries_the_cosignature(witnessed, witness, tmp_path):
+    """prove --format tlog-proof hands out the cosigned checkpoint; check-proof accepts it."""
+    text = toolaudit("prove", witnessed, 4, "--format", "tlog-proof").stdout
+    checkpoint = text.partition("\n\n")[2]
+    assert [c.name for c in cosignatures(checkpoint, [witness.verifier])] == ["witness.test/w1"]
+    (tmp_path / "4.tlog-proof").write_text(text)
+    result = toolaudit(
+        "check-proof", tmp_path / "4.tlog-proof", "--public-key", tmp_path / "log.vkey"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_witness_url_password_never_reaches_logs_or_output(
+    tmp_path, log_signer, monkeypatch, caplog
+):
+    """A failing witness whose URL holds a password is logged with the password masked."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from opentelemetry_instrumentation_toolaudit import _log
+    from opentelemetry_instrumentation_toolaudit.witness import Cosigner
+
+    monkeypatch.setattr(_log, "_counts", collections.Counter())  # so this failure is logged
+    vkey = Cosigner.generate("witness.test/w9").verifier.vkey()
+    monkeypatch.setenv(
+        OTEL_PYTHON_TOOLAUDIT_WITNESSES, f"http://auditor:s3cret-pw@127.0.0.1:{port}={vkey}"
+    )
+    url = f"sqlite:///{tmp_path}/audit.db"
+    with caplog.at_level("WARNING", logger="opentelemetry_instrumentation_toolaudit"):
+        write(url, log_signer, 0, 3).close()
+    assert "witness submission failed" in caplog.text
+    assert "127.0.0.1" in caplog.text
+    assert "s3cret-pw" not in caplog.text
