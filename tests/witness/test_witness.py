@@ -235,3 +235,26 @@ def test_witness_url_password_never_reaches_logs_or_output(
     assert "witness submission failed" in caplog.text
     assert "127.0.0.1" in caplog.text
     assert "s3cret-pw" not in caplog.text
+
+
+def test_second_witness_on_the_same_state_refuses_to_start(witness, tmp_path):
+    """A witness whose state directory is in use exits 2 saying so, and the first keeps serving."""
+    result = toolaudit(
+        "witness",
+        "--key",
+        witness.key,
+        "--state",
+        witness.state,
+        "--listen",
+        "127.0.0.1:0",
+        "--log-key",
+        tmp_path / "log.vkey",
+    )
+    assert result.returncode == 2
+    assert result.stderr.endswith("is in use by another witness\n")
+    assert add_checkpoint(witness.url, "old 0\n\nnot a checkpoint\n")[0] == 400
+
+
+def test_oversized_request_is_refused(witness):
+    """A request body over 64 KiB gets 413 without being parsed."""
+    assert add_checkpoint(witness.url, "old 0\n" + "A" * 70_000)[0] == 413
