@@ -32,7 +32,7 @@ def go_verifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
             pytest.fail("go is not installed: CI builds and runs the Go reference verifier")
         pytest.skip("go is not installed: the Go reference verifier cannot be built")
     out = tmp_path_factory.mktemp("go") / "toolaudit-verify-go"
-    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly"}
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
     subprocess.run(
         [go, "build", "-o", str(out), "./cmd/toolaudit-verify-go"],
         cwd=GO_MODULE,
