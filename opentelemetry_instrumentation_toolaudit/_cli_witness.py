@@ -8,7 +8,8 @@
 - ``toolaudit consistency SINK OLD [NEW]``: a consistency proof between two signed checkpoints.
 - ``toolaudit export-tree SINK``: every leaf hash and signed checkpoint, for a verifier that
   rebuilds the tree on its own (``interop/go``).
-- ``toolaudit prove --format tlog-proof``; ``toolaudit check-proof`` reads that format too.
+- ``toolaudit prove --format tlog-proof``; ``toolaudit check-proof`` reads that format too, and
+  with ``--witness KEY [--quorum N]`` requires cosignatures on the proof's checkpoint.
 - ``toolaudit verify --witness KEY [--quorum N]``: require witness cosignatures.
 """
 
@@ -45,6 +46,21 @@ def register(commands: Any) -> None:
         metavar="N",
         type=_positive,
         help="how many of the --witness keys must have cosigned the latest checkpoint "
+        "(default: all of them)",
+    )
+    check = commands.choices["check-proof"]
+    check.add_argument(
+        "--witness",
+        metavar="KEY",
+        action="append",
+        help="a witness's verifier key (file or text) whose cosignature on the proof's checkpoint "
+        "counts toward --quorum (repeat for several)",
+    )
+    check.add_argument(
+        "--quorum",
+        metavar="N",
+        type=_positive,
+        help="how many of the --witness keys must have cosigned the proof's checkpoint "
         "(default: all of them)",
     )
     prove = commands.choices["prove"]
@@ -154,20 +170,45 @@ def check_verify_witnesses(
     from opentelemetry_instrumentation_toolaudit.audit import Problem
     from opentelemetry_instrumentation_toolaudit.witness import check_witnesses
 
-    if not args.witness:
-        if args.quorum is not None:
-            raise ToolAuditError("--quorum needs --witness keys to count")
+    keys, quorum = _quorum(args)
+    if not keys:
         return None
-    keys = [_witness_key(spec) for spec in args.witness]
-    quorum = args.quorum if args.quorum is not None else len(keys)
-    if quorum > len(keys):
-        raise ToolAuditError(f"--quorum {quorum} is more than the {len(keys)} --witness keys given")
     report = check_witnesses(sink, keys, quorum, log_id=args.log_id)
     if not report.ok:
         result.problems.append(Problem(report.witnessed_size, WITNESS_PROBLEM, report.message()))
     elif args.format == "text":
         print(f"  witnesses: {report.message()}", file=sys.stderr)
     return report.to_json()
+
+
+def _quorum(args: argparse.Namespace) -> tuple[list[Any], int]:
+    """The ``--witness`` keys and the ``--quorum`` (default: all of them); usage errors."""
+    if not args.witness:
+        if args.quorum is not None:
+            raise ToolAuditError("--quorum needs --witness keys to count")
+        return [], 0
+    keys = [_witness_key(spec) for spec in args.witness]
+    quorum = args.quorum if args.quorum is not None else len(keys)
+    if quorum > len(keys):
+        raise ToolAuditError(f"--quorum {quorum} is more than the {len(keys)} --witness keys given")
+    return keys, quorum
+
+
+def check_proof_witnesses(args: argparse.Namespace, note: str) -> None:
+    """With ``check-proof --witness``: VerificationError unless the proof's checkpoint carries the
+    quorum of valid cosignatures."""
+    from opentelemetry_instrumentation_toolaudit.witness import cosignatures
+
+    keys, quorum = _quorum(args)
+    if not keys:
+        return
+    found = cosignatures(note, keys)
+    if len(found) < quorum:
+        names = ", ".join(c.name for c in found) or "none"
+        raise VerificationError(
+            f"the proof's checkpoint has {len(found)} valid witness cosignature(s) ({names}), "
+            f"{quorum} required"
+        )
 
 
 def print_proof(args: argparse.Namespace, proof: Any) -> None:
@@ -310,6 +351,7 @@ def _witness(args: argparse.Namespace) -> int:
 
 
 __all__ = [
+    "check_proof_witnesses",
     "check_verify_witnesses",
     "print_proof",
     "read_tlog_proof",

@@ -380,6 +380,7 @@ def _check_proof(args: argparse.Namespace) -> int:
     verdict: dict[str, Any] = {"ok": True, "seq": proof.seq}
     try:
         checkpoint = check_proof(proof, key, record=record)
+        _cli_witness.check_proof_witnesses(args, proof.checkpoint)  # --witness, --quorum
     except VerificationError as exc:
         verdict.update(ok=False, error=str(exc))
         summary = f"FAIL: record #{proof.seq}: {exc}"

@@ -209,9 +209,36 @@ def test_tlog_proof_of_a_witnessed_trail_carries_the_cosignature(witnessed, witn
     assert [c.name for c in cosignatures(checkpoint, [witness.verifier])] == ["witness.test/w1"]
     (tmp_path / "4.tlog-proof").write_text(text)
     result = toolaudit(
-        "check-proof", tmp_path / "4.tlog-proof", "--public-key", tmp_path / "log.vkey"
+        "check-proof",
+        tmp_path / "4.tlog-proof",
+        "--public-key",
+        tmp_path / "log.vkey",
+        "--witness",
+        witness.verifier.vkey(),
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_proof_requires_the_witness_quorum(tmp_path, log_signer, witness):
+    """check-proof --witness fails a proof whose checkpoint no given witness cosigned."""
+    url = f"sqlite:///{tmp_path}/unwitnessed.db"
+    write(url, log_signer, 0, 6).close()
+    (tmp_path / "4.tlog-proof").write_text(
+        toolaudit("prove", url, 4, "--format", "tlog-proof").stdout
+    )
+    result = toolaudit(
+        "check-proof",
+        tmp_path / "4.tlog-proof",
+        "--public-key",
+        tmp_path / "log.vkey",
+        "--witness",
+        witness.verifier.vkey(),
+    )
+    assert result.returncode == 1
+    assert result.stdout == (
+        "FAIL: record #4: the proof's checkpoint has 0 valid witness cosignature(s) (none), "
+        "1 required\n"
+    )
 
 
 def test_witness_url_password_never_reaches_logs_or_output(
