@@ -236,7 +236,9 @@ class WitnessSubmitter:
         for _ in range(_ATTEMPTS):
             if old > checkpoint.size:
                 # Another writer of this log had a wider checkpoint cosigned: nothing to add.
-                logger.debug("toolaudit: witness %s is ahead of this checkpoint", witness.url)
+                logger.debug(
+                    "toolaudit: witness %s is ahead of this checkpoint", redact_url(witness.url)
+                )
                 return []
             proof = consistency_proof(old, checkpoint.size, self.sink.subtree_hash)
             body = f"old {old}\n" + "".join(_b64(h) + "\n" for h in proof) + "\n" + note
