@@ -167,8 +167,8 @@ def check_verify_witnesses(
 ) -> dict[str, Any] | None:
     """With ``verify --witness``: check the quorum on ``sink``'s latest checkpoint, adding a
     problem to ``result`` when it is not met; the report as JSON (None without ``--witness``)."""
-    from opentelemetry_instrumentation_toolaudit.audit import Problem
     from opentelemetry_instrumentation_toolaudit.witness import check_witnesses
+    from opentelemetry_instrumentation_toolaudit.witness._core import Problem
 
     keys, quorum = _quorum(args)
     if not keys:
@@ -291,8 +291,8 @@ def _export_tree(args: argparse.Namespace) -> int:
 
 
 def _log_key(spec: str) -> Any:
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_verifier
     from opentelemetry_instrumentation_toolaudit.witness import LogKey
+    from opentelemetry_instrumentation_toolaudit.witness._core import load_verifier
 
     try:
         if "+" in spec:

@@ -29,18 +29,18 @@ from urllib.parse import unquote
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
-from opentelemetry_instrumentation_toolaudit.audit import Checkpoint
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
-    open_checkpoint,
-    readable_checkpoints,
-)
-from opentelemetry_instrumentation_toolaudit.audit._merkle import consistency_proof
-from opentelemetry_instrumentation_toolaudit.audit.sinks import AuditSink
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT,
     OTEL_PYTHON_TOOLAUDIT_WITNESSES,
+)
+from opentelemetry_instrumentation_toolaudit.witness._core import (
+    AuditSink,
+    Checkpoint,
+    consistency_proof,
+    open_checkpoint,
+    readable_checkpoints,
+    redact_url,
+    reinit_in_forked_child,
 )
 from opentelemetry_instrumentation_toolaudit.witness._cosign import (
     CosignerVerifier,

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import parse_note
+from opentelemetry_instrumentation_toolaudit.witness._core import parse_note
 
 ALG_COSIGNATURE_V1 = 0x04
 _EM_DASH = "\u2014"

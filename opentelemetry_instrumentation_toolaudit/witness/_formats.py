@@ -22,17 +22,15 @@ import re
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
-from opentelemetry_instrumentation_toolaudit.audit import InclusionProof
-from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.witness._core import (
+    AuditSink,
+    InclusionProof,
+    consistency_proof,
+    leaf_hash,
     open_checkpoint,
     readable_checkpoints,
-)
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
-    consistency_proof,
     verify_consistency,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks import AuditSink
 
 TLOG_PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 CONSISTENCY_FORMAT = "toolaudit-consistency-proof/1"

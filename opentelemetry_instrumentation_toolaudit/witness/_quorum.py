@@ -16,11 +16,11 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.witness._core import (
+    AuditSink,
     parse_note,
     readable_checkpoints,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks import AuditSink
 from opentelemetry_instrumentation_toolaudit.witness._cosign import (
     Cosignature,
     CosignerVerifier,

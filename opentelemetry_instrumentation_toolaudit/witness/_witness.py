@@ -25,9 +25,12 @@ from collections.abc import Sequence
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 from opentelemetry_instrumentation_toolaudit._log import logger
-from opentelemetry_instrumentation_toolaudit.audit import Checkpoint, NoteVerifier
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import parse_note
-from opentelemetry_instrumentation_toolaudit.audit._merkle import verify_consistency
+from opentelemetry_instrumentation_toolaudit.witness._core import (
+    Checkpoint,
+    NoteVerifier,
+    parse_note,
+    verify_consistency,
+)
 from opentelemetry_instrumentation_toolaudit.witness._cosign import Cosigner
 from opentelemetry_instrumentation_toolaudit.witness._state import LogHead, WitnessState
 
