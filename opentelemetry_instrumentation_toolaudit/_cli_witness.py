@@ -27,8 +27,6 @@ from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-WITNESS_PROBLEM = "witness"
-"""The problem kind ``verify --witness`` adds when the quorum is not met."""
 
 
 def register(commands: Any) -> None:
@@ -168,14 +166,16 @@ def check_verify_witnesses(
     """With ``verify --witness``: check the quorum on ``sink``'s latest checkpoint, adding a
     problem to ``result`` when it is not met; the report as JSON (None without ``--witness``)."""
     from opentelemetry_instrumentation_toolaudit.witness import check_witnesses
-    from opentelemetry_instrumentation_toolaudit.witness._core import Problem
+    from opentelemetry_instrumentation_toolaudit.witness._core import Problem, ProblemKind
 
     keys, quorum = _quorum(args)
     if not keys:
         return None
     report = check_witnesses(sink, keys, quorum, log_id=args.log_id)
     if not report.ok:
-        result.problems.append(Problem(report.witnessed_size, WITNESS_PROBLEM, report.message()))
+        result.problems.append(
+            Problem(report.witnessed_size, ProblemKind.WITNESS, report.message())
+        )
     elif args.format == "text":
         print(f"  witnesses: {report.message()}", file=sys.stderr)
     return report.to_json()

@@ -5,26 +5,27 @@
 
 from __future__ import annotations
 
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditSink,
     Checkpoint,
     InclusionProof,
     NoteVerifier,
     Problem,
+    ProblemKind,
 )
-from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import leaf_hash
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     load_verifier,
     open_checkpoint,
     parse_note,
     readable_checkpoints,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     consistency_proof,
     verify_consistency,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import reinit_in_forked_child
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import reinit_in_forked_child
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 __all__ = [
     "AuditSink",
@@ -32,6 +33,7 @@ __all__ = [
     "InclusionProof",
     "NoteVerifier",
     "Problem",
+    "ProblemKind",
     "consistency_proof",
     "leaf_hash",
     "load_verifier",

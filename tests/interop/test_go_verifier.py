@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
 from tests.audit._tamper import read_rows, write_rows
 from tests.audit.conftest import write_log
 from tests.interop._cli import toolaudit

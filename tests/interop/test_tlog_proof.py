@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner, open_sink
-from opentelemetry_instrumentation_toolaudit.audit._merkle import verify_consistency
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import verify_consistency
 from tests.audit._tamper import read_checkpoints
 from tests.audit.conftest import write_log
 from tests.interop._cli import toolaudit
@@ -122,7 +122,7 @@ def test_consistency_proof_links_two_signed_checkpoints(trail):
         5,
         20,
     )
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import open_checkpoint
 
     old, _ = open_checkpoint(document["old_checkpoint"])
     new, _ = open_checkpoint(document["new_checkpoint"])

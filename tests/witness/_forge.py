@@ -8,12 +8,12 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from opentelemetry_instrumentation_toolaudit.audit import Checkpoint, NoteSigner
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger import Checkpoint, NoteSigner
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import root_from_leaf_hashes
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import root_from_leaf_hashes
 from tests.audit._tamper import (
     read_checkpoints,
     read_rows,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
 from opentelemetry_instrumentation_toolaudit.witness import CosignerVerifier
 from tests.audit.conftest import pg_url  # noqa: F401 - a fixture for the PostgreSQL sink
 

@@ -9,9 +9,9 @@ import base64
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import Checkpoint, NoteSigner
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import sign_checkpoint
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+from opentelemetry_instrumentation_toolaudit.ledger import Checkpoint, NoteSigner
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import sign_checkpoint
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     consistency_proof,
     hash_leaf,
     root_from_leaf_hashes,

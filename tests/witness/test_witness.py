@@ -16,15 +16,15 @@ from pathlib import Path
 import pytest
 
 from opentelemetry_instrumentation_toolaudit._log import error_counts
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
-    consistency_proof,
-    subtree_from_leaves,
-)
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT,
     OTEL_PYTHON_TOOLAUDIT_WITNESSES,
+)
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import open_checkpoint
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
+    consistency_proof,
+    subtree_from_leaves,
 )
 from opentelemetry_instrumentation_toolaudit.witness import cosignatures
 from tests.audit._tamper import read_checkpoints, read_rows, write_checkpoints
