@@ -91,6 +91,16 @@ OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS"
 when no ``--public-key`` is given; keep it where the writer cannot change it. Default: none (verify
 then uses the writer's ``<signing key>.pub`` from this machine and calls the result self-attested)."""
 
+OTEL_PYTHON_TOOLAUDIT_WITNESSES: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESSES"
+"""Comma-separated witnesses the writer sends each new checkpoint to, as ``URL=VKEY``: the witness's
+base URL (``http://host:port``; requests go to ``<URL>/add-checkpoint``) and its verifier key
+(``toolaudit witness`` prints it). Their cosignatures are stored with the checkpoint in the sink.
+Default: none (checkpoints are not witnessed)."""
+
+OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT"
+"""Seconds one request to a witness may take (default 5). Requests run on a background thread;
+closing the audit log waits at most twice this for the last checkpoint's cosignatures."""
+
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
 """Write a signed checkpoint after this many records (default 1000)."""
 
