@@ -120,6 +120,8 @@ TOOLAUDIT_REDACTION_COUNT: Final = "toolaudit.redaction.count"
 """How many values were redacted on this span (by our recorder and the redacting processor)."""
 TOOLAUDIT_REDACTION_KINDS: Final = "toolaudit.redaction.kinds"
 """The kinds found (string[], sorted), e.g. ``("credit_card", "email")``; never the values."""
+TOOLAUDIT_SERVE_TRANSPORT: Final = "toolaudit.serve.transport"
+"""On ``toolaudit serve``'s own metrics: the OTLP transport of the request, ``http`` or ``grpc``."""
 
 TOOLAUDIT_BREAK_GLASS: Final = "toolaudit.break_glass"
 """``true`` on a call made under break-the-glass emergency access (``audit_context(break_glass=...)``)."""

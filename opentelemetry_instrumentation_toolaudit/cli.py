@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_witness
+from opentelemetry_instrumentation_toolaudit._cli_serve import add_serve_command
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -132,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--format", choices=("text", "json"), default="text")
     _cli_compliance.register(commands)
     _cli_witness.register(commands)  # witness, consistency, export-tree; verify/prove options
+    add_serve_command(commands)
     return parser
 
 
