@@ -14,6 +14,7 @@ from opentelemetry_instrumentation_toolaudit._binding import ArgumentNamer, firs
 from opentelemetry_instrumentation_toolaudit._context import CallTrigger, _trigger
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_async, run_sync
+from opentelemetry_instrumentation_toolaudit._state import TOOL_ACTIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -28,6 +29,7 @@ def audited_tool(
     name: str | None = None,
     description: str | None = None,
     trigger: CallTrigger | str | None = None,
+    action: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -38,12 +40,18 @@ def audited_tool(
     name: str | None = None,
     description: str | None = None,
     trigger: CallTrigger | str | None = None,
+    action: str | None = None,
 ) -> F | Callable[[F], F]:
     """Record every call of the decorated function (sync or async) as an ``execute_tool`` span.
 
     ``name`` defaults to the function's name, ``description`` to its docstring's first line. A
     ``trigger`` given here is the tool's own and wins over the one in the audit_context.
+    ``action`` declares what the tool does to its subject's data (``create``, ``read``, ``update``,
+    ``delete`` or ``execute``), recorded as ``toolaudit.tool.action``; another value is a
+    ``ValueError`` when the function is decorated.
     """
+    if action is not None and action not in TOOL_ACTIONS:
+        raise ValueError(f"audited_tool: action must be one of {', '.join(TOOL_ACTIONS)}")
 
     def decorate(func: F) -> F:
         tool_name = name or func.__name__
@@ -62,6 +70,7 @@ def audited_tool(
                 arguments=arguments,
                 description=tool_description,
                 trigger=tool_trigger,
+                action=action,
             )
 
         if inspect.iscoroutinefunction(func):

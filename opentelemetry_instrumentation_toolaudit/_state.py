@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from opentelemetry import trace
 
+from opentelemetry_instrumentation_toolaudit._log import logger
 from opentelemetry_instrumentation_toolaudit._summary import ResultKeys
 from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -21,6 +22,8 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY,
     OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY,
     OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_SUBJECT_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.version import __version__
@@ -30,6 +33,8 @@ SCOPE_NAME = "opentelemetry_instrumentation_toolaudit"
 DEFAULT_MAX_ARGUMENT_BYTES = 8192
 DEFAULT_METADATA_USER_KEY = "user_id"
 DEFAULT_METADATA_CONVERSATION_KEY = "conversation_id"
+DEFAULT_SUBJECT_KEYS = ("patient_id", "customer_id", "account_id", "subject_id", "mrn")
+TOOL_ACTIONS = ("create", "read", "update", "delete", "execute")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -37,6 +42,33 @@ def _env_int(name: str, default: int) -> int:
         return max(256, int(os.environ.get(name, default)))
     except ValueError:
         return default
+
+
+def _subject_keys() -> tuple[str, ...]:
+    names = os.environ.get(OTEL_PYTHON_TOOLAUDIT_SUBJECT_KEYS)
+    if names is None:
+        return DEFAULT_SUBJECT_KEYS
+    return tuple(n.strip() for n in names.split(",") if n.strip())
+
+
+def _tool_actions() -> dict[str, str]:
+    """``tool:action`` pairs; a pair naming no known action is logged once and left out."""
+    actions: dict[str, str] = {}
+    for pair in os.environ.get(OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS, "").split(","):
+        tool, _, action = pair.strip().rpartition(":")
+        action = action.strip().lower()
+        if not pair.strip():
+            continue
+        if tool.strip() and action in TOOL_ACTIONS:
+            actions[tool.strip()] = action
+        else:
+            logger.warning(
+                "toolaudit: %s: %r is not tool:action with an action of %s; ignored",
+                OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS,
+                pair.strip(),
+                ", ".join(TOOL_ACTIONS),
+            )
+    return actions
 
 
 class _State:
@@ -49,6 +81,8 @@ class _State:
         "metadata_user_key",
         "policy",
         "result_keys",
+        "subject_keys",
+        "tool_actions",
         "tracer",
     )
 
@@ -66,6 +100,8 @@ class _State:
         self._zero_code_defaults()
 
     def _zero_code_defaults(self) -> None:
+        self.subject_keys: tuple[str, ...] = DEFAULT_SUBJECT_KEYS
+        self.tool_actions: dict[str, str] = {}
         self.result_keys = ResultKeys()
         self.metadata_user_key = DEFAULT_METADATA_USER_KEY
         self.metadata_conversation_key = DEFAULT_METADATA_CONVERSATION_KEY
@@ -85,6 +121,8 @@ class _State:
         self.fail_closed_tools = audit.fail_closed_tools | frozenset(fail_closed_tools)
         self.intent_records = audit.intent_records
         self.result_keys = ResultKeys.parse(os.environ.get(OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS))
+        self.subject_keys = _subject_keys()
+        self.tool_actions = _tool_actions()
         self.metadata_user_key = (
             os.environ.get(OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY, "").strip()
             or DEFAULT_METADATA_USER_KEY

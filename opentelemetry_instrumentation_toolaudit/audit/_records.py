@@ -64,6 +64,8 @@ _COMMON: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_TOOL_NAME, f.TOOL_NAME),
     (attrs.GEN_AI_TOOL_CALL_ID, f.CALL_ID),
     (attrs.ERROR_TYPE, f.ERROR_TYPE),
+    (attrs.TOOLAUDIT_SUBJECT, f.SUBJECT),  # query: subject and declared action, for reports
+    (attrs.TOOLAUDIT_TOOL_ACTION, f.TOOL_ACTION),  # query
 )
 
 # LLM-request attributes kept in ``details`` (the prompt itself never reaches here: redaction has

@@ -71,6 +71,10 @@ ATTRIBUTION: Final = "attribution"
 """The one-line attribution summary, ``User … → model → tool [trigger]``."""
 CLIENT_ADDRESS: Final = "client_address"
 USER_AGENT: Final = "user_agent"
+SUBJECT: Final = "subject"
+"""The keyed pseudonym of the person or account the tool call is about (``toolaudit.subject``)."""
+TOOL_ACTION: Final = "tool_action"
+"""What the tool declared it does: ``create``, ``read``, ``update``, ``delete`` or ``execute``."""
 
 # --- outcome -------------------------------------------------------------------------------------
 ARGUMENTS: Final = "arguments"
@@ -136,6 +140,8 @@ FIELDS: Final = frozenset(
         ATTRIBUTION,
         CLIENT_ADDRESS,
         USER_AGENT,
+        SUBJECT,
+        TOOL_ACTION,
         ARGUMENTS,
         RESULT_SUMMARY,
         SUCCESS,
