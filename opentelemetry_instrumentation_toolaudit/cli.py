@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text")
+    from opentelemetry_instrumentation_toolaudit._cli_query import add_query_commands
+
+    add_query_commands(commands)
     return parser
 
 
@@ -162,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         "prove": _prove,
         "check-proof": _check_proof,
         "doctor": _doctor,
-    }[args.command]
+    }.get(args.command) or args.run  # commands registered by other modules set ``run``
     try:
         code = handler(args)
         sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit

@@ -1,0 +1,156 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""What a query asks for: a :class:`Filter` of record fields and a time range, and the
+:class:`Selection` a backend runs (the filter's indexed part plus ordering and a cursor)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What a backend's ``select`` returns, in one pass: indexed columns equal to ``where``'s values
+    (a tuple of values means any of them), ``since <= recorded_at < until`` (RFC 3339 text),
+    ``after_seq < seq < before_seq`` (the cursor), at most ``limit`` records, by ``seq`` ascending
+    or, with ``descending``, newest first."""
+
+    where: Mapping[str, object] = dataclasses.field(default_factory=dict)
+    since: str | None = None
+    until: str | None = None
+    after_seq: int | None = None
+    before_seq: int | None = None
+    limit: int | None = None
+    descending: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Filter:
+    """Which records a query returns; every field left None matches all records.
+
+    ``role`` matches a record whose ``user_roles`` holds it; ``subject`` is the keyed pseudonym
+    (``hmac-sha256:…``) the recorder stored; ``since`` (inclusive) and ``until`` (exclusive) bound
+    ``recorded_at`` and are RFC 3339 text (see :func:`parse_time`)."""
+
+    conversation: str | None = None
+    user: str | None = None
+    role: str | None = None
+    tool: str | None = None
+    event_type: str | None = None
+    success: bool | None = None
+    trace_id: str | None = None
+    subject: str | None = None
+    purpose: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def where(self) -> dict[str, object]:
+        """The record fields this filter asks to equal a value (indexed columns in SQL stores)."""
+        pairs: tuple[tuple[str, object], ...] = (
+            (f.CONVERSATION_ID, self.conversation),
+            (f.USER_ID, self.user),
+            (f.TOOL_NAME, self.tool),
+            (f.EVENT_TYPE, self.event_type),
+            (f.SUCCESS, self.success),
+            (f.TRACE_ID, self.trace_id.lower() if self.trace_id else None),
+            (f.SUBJECT, self.subject),
+            (f.PURPOSE, self.purpose),
+        )
+        return {name: value for name, value in pairs if value is not None}
+
+    def selection(
+        self,
+        *,
+        after_seq: int | None = None,
+        before_seq: int | None = None,
+        limit: int | None = None,
+        descending: bool = False,
+    ) -> Selection:
+        """The selection a backend runs for this filter (``role`` is checked on the results)."""
+        return Selection(
+            where=self.where(),
+            since=self.since,
+            until=self.until,
+            after_seq=after_seq,
+            before_seq=before_seq,
+            limit=None if self.role is not None else limit,
+            descending=descending,
+        )
+
+    def matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` passes every condition of this filter."""
+        return selection_matches(self.selection(), record) and self.role_matches(record)
+
+    def role_matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record``'s roles hold :attr:`role` (always, when no role is asked for)."""
+        if self.role is None:
+            return True
+        roles = record.get(f.USER_ROLES)
+        return isinstance(roles, list) and self.role in roles
+
+
+def selection_matches(selection: Selection, record: Mapping[str, Any]) -> bool:
+    """Whether ``record`` passes ``selection``'s ``where`` and time bounds (the cursor is the
+    caller's: it depends on the record's position, not its fields)."""
+    for name, wanted in selection.where.items():
+        value = record.get(name)
+        if isinstance(wanted, tuple):
+            if not any(_equal(value, w) for w in wanted):
+                return False
+        elif not _equal(value, wanted):
+            return False
+    recorded = record.get(f.RECORDED_AT)
+    if selection.since is not None and not (
+        isinstance(recorded, str) and recorded >= selection.since
+    ):
+        return False
+    return selection.until is None or (isinstance(recorded, str) and recorded < selection.until)
+
+
+def _equal(value: object, wanted: object) -> bool:
+    # True == 1 in Python; a success filter must not match a record whose success is 1.
+    return type(value) is type(wanted) and value == wanted
+
+
+def parse_time(text: str, *, now: datetime.datetime | None = None) -> str:
+    """A time bound as record text (``2026-01-01T00:00:00.000000Z``) from ISO 8601 (a date, or a
+    date and time; UTC when no offset is given) or a span back from now (``90s``, ``15m``, ``1h``,
+    ``24h``, ``7d``, ``2w``). ValueError for anything else."""
+    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    relative = _RELATIVE.match(text)
+    if relative:
+        when = moment - datetime.timedelta(
+            seconds=int(relative.group(1)) * _UNITS[relative.group(2)]
+        )
+    else:
+        try:
+            when = datetime.datetime.fromisoformat(text.strip().replace("z", "Z"))
+        except ValueError:
+            raise ValueError(
+                f"not a time: {text!r} (give ISO 8601, 2026-06-30 or 2026-06-30T12:00:00Z, "
+                "or a span back from now: 1h, 24h, 7d)"
+            ) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=datetime.timezone.utc)
+    utc = when.astimezone(datetime.timezone.utc)
+    return f"{utc:%Y-%m-%dT%H:%M:%S.%f}Z"
+
+
+def end_of_day(text: str) -> str:
+    """An inclusive report end: a bare date (``2026-06-30``) covers that whole day, so the exclusive
+    bound is the next midnight; any other time is used as given."""
+    stripped = text.strip()
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", stripped):
+        day = datetime.date.fromisoformat(stripped) + datetime.timedelta(days=1)
+        return f"{day.isoformat()}T00:00:00.000000Z"
+    return parse_time(stripped)
