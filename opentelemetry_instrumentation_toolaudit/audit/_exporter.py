@@ -27,6 +27,7 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from opentelemetry_instrumentation_toolaudit import _record_logs  # query: records as OTel logs
 from opentelemetry_instrumentation_toolaudit._exceptions import (
     AuditUnavailableError,
     ToolAuditError,
@@ -123,6 +124,9 @@ class AuditLogExporter(SpanExporter):
         self._shut_down = False
         self._counts: collections.Counter[str] = collections.Counter()
         self._worker: threading.Thread | None = None
+        self._emit_logs = (
+            _record_logs.emit_logs_enabled()
+        )  # query: committed records as OTel log records
         if log is None:
             self._check_sink(config.require_sink if require_sink is None else require_sink)
         with _exporters_lock:
@@ -369,7 +373,7 @@ class AuditLogExporter(SpanExporter):
             try:
                 # The waiting records are a retry: their earlier append may have committed (a
                 # timeout after the commit), so what is stored already is skipped, not doubled.
-                self._open_log().append(batch, skip_existing=bool(waiting))
+                stored = self._open_log().append(batch, skip_existing=bool(waiting))
             except Exception as exc:  # noqa: BLE001 - the sink is down: keep, retry, count
                 internal_error("writing to the audit sink", exc)
                 self._count("write_failures")
@@ -380,6 +384,8 @@ class AuditLogExporter(SpanExporter):
                 for _ in waiting:
                     self._pending.popleft()
             self._count("records", len(batch))
+            if self._emit_logs:  # query: committed records as OTel log records
+                _record_logs.emit_records(stored)
             return True
         finally:
             self._write_lock.release()
