@@ -124,9 +124,7 @@ class AuditLogExporter(SpanExporter):
         self._shut_down = False
         self._counts: collections.Counter[str] = collections.Counter()
         self._worker: threading.Thread | None = None
-        self._emit_logs = (
-            _record_logs.emit_logs_enabled()
-        )  # query: committed records as OTel log records
+        self._emit_logs = _record_logs.emit_logs_enabled()  # query: records as OTel logs
         if log is None:
             self._check_sink(config.require_sink if require_sink is None else require_sink)
         with _exporters_lock:
