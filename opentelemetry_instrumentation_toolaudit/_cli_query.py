@@ -24,6 +24,7 @@ from typing import Any, TextIO
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.cli import (
     EXIT_FAILED,
     EXIT_OK,
@@ -659,7 +660,9 @@ def _tail(args: argparse.Namespace) -> int:
     template = trace_url_template()
     with _open(args.sink) as sink:
         query = AuditQuery(sink)
-        after = -1 if args.from_start else None
+        after = -1 if args.from_start else sink.size() - 1
+        where_from = "the start" if after < 0 else f"record #{after}"
+        print(f"following {redact_url(sink.url)} after {where_from}", file=sys.stderr, flush=True)
         try:
             for result in query.follow(where, after_seq=after, interval=args.interval, stop=stop):
                 if args.format == "jsonl":

@@ -12,7 +12,7 @@ import pytest
 from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import HashKey
 
-from ..audit.conftest import SINK_KINDS, make_url, pg_url  # noqa: F401 - fixture
+from ..audit.conftest import SINK_KINDS, make_url, pg_url, sink_url  # noqa: F401 - fixtures
 
 PATIENT = "P-1234"
 OTHER = "P-5678"
