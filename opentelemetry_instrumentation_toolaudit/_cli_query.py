@@ -132,15 +132,14 @@ def add_query_commands(commands: Any) -> None:
     stats.add_argument("--format", choices=("table", "json"), default="table")
     stats.set_defaults(run=_stats)
 
-    report = commands.add_parser("report", help="reports for auditors (access)")
-    kinds = report.add_subparsers(dest="report", metavar="REPORT", required=True)
-    access = kinds.add_parser(
-        "access",
-        help="who accessed one subject's records, and whether the trail is intact",
-        description="Every tool call about --subject in the period: who, role, when, tool, "
-        "purpose, success; totals; and integrity_verified, checked against a signed checkpoint. "
-        "Exit 1 when the trail could not be verified (the report says why).",
+    access = commands.add_parser(
+        "report",
+        help="reports for auditors: access (who accessed one subject's records)",
+        description="report access: every tool call about --subject in the period: who, role, "
+        "when, tool, purpose, success; totals; and integrity_verified, checked against a signed "
+        "checkpoint. Exit 1 when the trail could not be verified (the report says why).",
     )
+    access.add_argument("report", choices=("access",), metavar="REPORT", help="the report")
     _sink_argument(access)
     access.add_argument("--subject", required=True, metavar="S", help=_SUBJECT_HELP)
     access.add_argument("--from", dest="since", metavar="WHEN", help="start (ISO 8601 or 7d...)")
