@@ -12,15 +12,18 @@ does so by offering a ``stats`` method of its own.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import re
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry_instrumentation_toolaudit.audit import StoredRecord
 from opentelemetry_instrumentation_toolaudit.query._filter import Selection, selection_matches
 from opentelemetry_instrumentation_toolaudit.query._stats import Stats, compute_stats
 
-_CHUNK = 2048
-"""Records read per step when a scan walks the trail backwards (newest first)."""
+_CHUNK = 10_000
+"""Records read per step of a scan of a database sink."""
+_SQL_SCHEMES = re.compile(r"(?i)^(sqlite|postgres|postgresql)://")
 
 
 @runtime_checkable
@@ -49,15 +52,27 @@ class ScanBackend:
         start = 0 if selection.after_seq is None else selection.after_seq + 1
         stop = selection.before_seq
         records = (
-            self._backwards(start, stop) if selection.descending else self._sink.read(start, stop)
+            self._backwards(start, stop) if selection.descending else self._forwards(start, stop)
         )
         found = 0
+        maybe = _prefilter(selection)
         for stored in records:
-            if selection_matches(selection, stored.record):
+            if maybe(stored.canonical) and selection_matches(selection, stored.record):
                 yield stored
                 found += 1
                 if limit is not None and found >= limit:
                     return
+
+    def _forwards(self, start: int, stop: int | None) -> Iterator[StoredRecord]:
+        if not _SQL_SCHEMES.match(getattr(self._sink, "url", "")):
+            yield from self._sink.read(start, stop)  # a file sink streams its lines
+            return
+        # A database sink fetches a read's whole range at once: read a million in chunks.
+        high = self._sink.size() if stop is None else min(stop, self._sink.size())
+        while start < high:
+            chunk = list(self._sink.read(start, min(high, start + _CHUNK)))
+            yield from chunk
+            start = chunk[-1].seq + 1 if chunk else start + _CHUNK
 
     def _backwards(self, start: int, stop: int | None) -> Iterator[StoredRecord]:
         high = self._sink.size() if stop is None else min(stop, self._sink.size())
@@ -96,6 +111,40 @@ def backend_for(sink: Any) -> QueryBackend:
     if callable(getattr(sink, "select", None)):
         return StoreBackend(sink)
     return ScanBackend(sink)
+
+
+_RECORDED_AT = b'"recorded_at":"'
+
+
+def _prefilter(selection: Selection) -> Callable[[bytes], bool]:
+    """A quick test on a record's canonical bytes that only rejects records the selection cannot
+    match, so that most records of a scan are never decoded: canonical JSON (RFC 8785) writes each
+    plain value exactly one way, ``"tool_name":"lookup_order"``, and ``recorded_at`` is text."""
+    needles = []
+    for name, value in selection.where.items():
+        if isinstance(value, bool):
+            needles.append(f'"{name}":{"true" if value else "false"}'.encode())
+        elif isinstance(value, str) and value.isprintable() and not set(value) & {'"', "\\"}:
+            needles.append(
+                json.dumps({name: value}, ensure_ascii=False)[1:-1].replace('": "', '":"').encode()
+            )
+    since = selection.since.encode() if selection.since else None
+    until = selection.until.encode() if selection.until else None
+
+    def maybe(canonical: bytes) -> bool:
+        for needle in needles:
+            if needle not in canonical:
+                return False
+        if since is None and until is None:
+            return True
+        at = canonical.find(_RECORDED_AT)
+        if at < 0:
+            return False
+        start = at + len(_RECORDED_AT)
+        recorded = canonical[start : canonical.find(b'"', start)]
+        return (since is None or recorded >= since) and (until is None or recorded < until)
+
+    return maybe
 
 
 def _unbounded(selection: Selection) -> Selection:
