@@ -595,3 +595,67 @@ def test_no_command_prints_a_raw_subject(
         outputs += "".join(run(capsys, *argv)[1:])
     assert PATIENT not in outputs
     assert os.environ.get("OTEL_PYTHON_TOOLAUDIT_HASH_KEY")
+
+
+def test_html_report_escapes_every_value(
+    tmp_path: Path, key: tuple[NoteSigner, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user id or role holding markup is shown as text in the HTML report, never as markup."""
+    url = f"sqlite:///{tmp_path}/audit.db"
+    log = AuditLog(open_sink(url), signer=key[0])
+    hostile = {**medical_body(0), "user_id": "<script>alert(1)</script>", "user_roles": ['"><b>x']}
+    log.append([hostile])
+    log.close()
+    code, page, _ = run(
+        capsys,
+        "report",
+        "access",
+        url,
+        "--subject",
+        PATIENT,
+        "--format",
+        "html",
+        "--public-key",
+        key[1],
+    )
+    assert code == 0
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>x" not in page
+
+
+def test_progress_bar_only_on_a_terminal(trail: tuple[str, str]) -> None:
+    """With stderr a terminal, export shows a progress bar there; stdout holds only the data."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    url, _ = trail
+    if not url.startswith("sqlite"):
+        pytest.skip("one sink is enough")
+    primary, secondary = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide: give it a terminal's size.
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        proc = subprocess.run(
+            [TOOLAUDIT, "export", url, "--format", "jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=secondary,
+            timeout=120,
+            check=False,
+        )
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert proc.returncode == 0
+    assert len(proc.stdout.splitlines()) == N
+    assert b" records" in shown and b"exported 36 record(s) as jsonl" in shown
