@@ -175,3 +175,12 @@ def test_stats_percentiles_and_groups(query: AuditQuery) -> None:
     assert sorted(stats.groups) == ["claude-sonnet-4", "gpt-4.1"]
     with pytest.raises(ValueError, match="choose one of"):
         query.stats(Filter(), by="colour")
+
+
+def test_query_all_is_sorted_and_complete() -> None:
+    """Every public name of the query package is in __all__, and __all__ is sorted."""
+    from opentelemetry_instrumentation_toolaudit import query as pkg
+
+    public = {n for n in vars(pkg) if not n.startswith("_") and n != "annotations"}
+    assert sorted(pkg.__all__) == pkg.__all__
+    assert set(pkg.__all__) == public
