@@ -36,7 +36,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
-from opentelemetry_instrumentation_toolaudit.query._links import trace_link
+from opentelemetry_instrumentation_toolaudit.query._links import trace_link, trace_url_template
 from opentelemetry_instrumentation_toolaudit.query._query import QueryResult
 
 AUDIT_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
@@ -113,12 +113,42 @@ def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any
     return out
 
 
+# The codings every event shares, built once: an export makes tens of thousands of events a second.
+_REST = _coding(AUDIT_EVENT_TYPE, "rest", "Restful Operation")
+_APPLICATION_ACTIVITY = _coding(DICOM, "110100", "Application Activity")
+_USER_TYPE = {"coding": [_coding(PARTICIPATION_TYPE, "IRCP", "information recipient")]}
+_MODEL_TYPE = {"coding": [_coding(DICOM, "110153", "Source Role ID")]}
+_SOURCE_TYPE = [_coding(SOURCE_TYPE, "4", "Application Server")]
+_PERSON = _coding(ENTITY_TYPE, "1", "Person")
+_PATIENT = _coding(OBJECT_ROLE, "1", "Patient")
+_SYSTEM_OBJECT = _coding(ENTITY_TYPE, "2", "System Object")
+_DOMAIN_RESOURCE = _coding(OBJECT_ROLE, "4", "Domain Resource")
+_INTERACTION_CODINGS = {
+    action: _coding(RESTFUL_INTERACTION, code) for action, code in _INTERACTIONS.items()
+}
+_PURPOSE_OF_USE = {
+    code: [{"coding": [_coding(ACT_REASON, code, name)]}] for code, name in _PURPOSE_NAMES.items()
+}
+
+try:  # orjson (the ``fast`` extra) writes NDJSON lines several times quicker than ``json``.
+    import orjson
+
+    def _line(event: dict[str, Any]) -> str:
+        return orjson.dumps(event).decode("utf-8")
+
+except ImportError:  # pragma: no cover - the stdlib encoder
+
+    def _line(event: dict[str, Any]) -> str:
+        return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+
+
 def _detail(kind: str, value: Any) -> dict[str, Any]:
     return {"type": kind, "valueString": str(value)}
 
 
 def audit_event(result: QueryResult, template: str | None = None) -> dict[str, Any]:
-    """The FHIR R4 AuditEvent (a JSON object) for one record."""
+    """The FHIR R4 AuditEvent (a JSON object) for one record. Its fixed codings are shared between
+    events: copy an event (``copy.deepcopy``) before changing it in place."""
     record = result.record
     action_name = record.get(f.TOOL_ACTION)
     tool = record.get(f.TOOL_NAME)
@@ -126,17 +156,13 @@ def audit_event(result: QueryResult, template: str | None = None) -> dict[str, A
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(record.get(f.EVENT_ID) or result.entry_hash[:32]),
-        "type": (
-            _coding(AUDIT_EVENT_TYPE, "rest", "Restful Operation")
-            if is_call
-            else _coding(DICOM, "110100", "Application Activity")
-        ),
+        "type": _REST if is_call else _APPLICATION_ACTIVITY,
         "action": _ACTIONS.get(str(action_name), "E"),
         "recorded": record.get(f.RECORDED_AT),
     }
     subtype = []
     if action_name in _INTERACTIONS:
-        subtype.append(_coding(RESTFUL_INTERACTION, _INTERACTIONS[str(action_name)]))
+        subtype.append(_INTERACTION_CODINGS[str(action_name)])
     if tool:
         subtype.append(_coding(TOOL_SYSTEM, str(tool)))
     elif record.get(f.EVENT_TYPE):
@@ -153,17 +179,17 @@ def audit_event(result: QueryResult, template: str | None = None) -> dict[str, A
     if record.get(f.ERROR_TYPE):
         event["outcomeDesc"] = str(record[f.ERROR_TYPE])
     purpose = purpose_code(record.get(f.PURPOSE))
-    purposes = []
+    purposes: list[dict[str, Any]] = []
     if purpose:
-        purposes.append({"coding": [_coding(ACT_REASON, purpose, _PURPOSE_NAMES[purpose])]})
+        purposes = _PURPOSE_OF_USE[purpose]
     elif isinstance(record.get(f.PURPOSE), str):
-        purposes.append({"text": record[f.PURPOSE]})
+        purposes = [{"text": record[f.PURPOSE]}]
     if purposes:
         event["purposeOfEvent"] = purposes
     event["agent"] = _agents(record, purposes)
     source: dict[str, Any] = {
         "observer": {"display": str(record.get(f.SERVICE_NAME) or "toolaudit")},
-        "type": [_coding(SOURCE_TYPE, "4", "Application Server")],
+        "type": _SOURCE_TYPE,
     }
     event["source"] = source
     event["entity"] = _entities(result, template)
@@ -174,7 +200,7 @@ def _agents(record: dict[str, Any], purposes: list[dict[str, Any]]) -> list[dict
     agents: list[dict[str, Any]] = []
     user = record.get(f.USER_ID)
     human: dict[str, Any] = {
-        "type": {"coding": [_coding(PARTICIPATION_TYPE, "IRCP", "information recipient")]},
+        "type": _USER_TYPE,
         "who": (
             {"identifier": {"system": USER_SYSTEM, "value": str(user)}}
             if user
@@ -192,7 +218,7 @@ def _agents(record: dict[str, Any], purposes: list[dict[str, Any]]) -> list[dict
     if model:
         agents.append(
             {
-                "type": {"coding": [_coding(DICOM, "110153", "Source Role ID")]},
+                "type": _MODEL_TYPE,
                 "who": {"display": str(model)},
                 "name": str(record.get(f.PROVIDER) or model),
                 "requestor": False,
@@ -212,8 +238,8 @@ def _entities(result: QueryResult, template: str | None) -> list[dict[str, Any]]
                     "identifier": {"system": SUBJECT_SYSTEM, "value": subject},
                     "display": "pseudonymous subject",
                 },
-                "type": _coding(ENTITY_TYPE, "1", "Person"),
-                "role": _coding(OBJECT_ROLE, "1", "Patient"),
+                "type": _PERSON,
+                "role": _PATIENT,
             }
         )
     details = [_detail("seq", result.seq), _detail("entry_hash", result.entry_hash)]
@@ -231,8 +257,8 @@ def _entities(result: QueryResult, template: str | None) -> list[dict[str, Any]]
                 "value": str(record.get(f.CALL_ID) or record.get(f.EVENT_ID) or result.seq),
             }
         },
-        "type": _coding(ENTITY_TYPE, "2", "System Object"),
-        "role": _coding(OBJECT_ROLE, "4", "Domain Resource"),
+        "type": _SYSTEM_OBJECT,
+        "role": _DOMAIN_RESOURCE,
         "detail": details,
     }
     if record.get(f.TOOL_NAME):
@@ -243,6 +269,7 @@ def _entities(result: QueryResult, template: str | None) -> list[dict[str, Any]]
 
 def fhir_bundle(results: Iterable[QueryResult], template: str | None = None) -> dict[str, Any]:
     """A FHIR ``collection`` Bundle of one AuditEvent per record."""
+    template = _template(template)
     entries = []
     for result in results:
         event = audit_event(result, template)
@@ -260,5 +287,11 @@ def _uuid(event_id: str) -> uuid.UUID:
 
 def fhir_ndjson(results: Iterable[QueryResult], template: str | None = None) -> Iterator[str]:
     """One AuditEvent per line (FHIR Bulk Data NDJSON)."""
+    template = _template(template)
     for result in results:
-        yield json.dumps(audit_event(result, template), ensure_ascii=False, separators=(",", ":"))
+        yield _line(audit_event(result, template))
+
+
+def _template(template: str | None) -> str:
+    """The trace URL template, read from the environment once per export ("" for none)."""
+    return template if template is not None else (trace_url_template() or "")
