@@ -13,16 +13,24 @@ value is turned into its keyed pseudonym here and never printed.
 from __future__ import annotations
 
 import argparse
-import csv
 import dataclasses
 import json
 import os
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any, TextIO
+from typing import Any
 
-from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
+from opentelemetry_instrumentation_toolaudit._cli_query_output import (
+    TABLE_HEAD,
+    print_report_table,
+    result_json,
+    stats_row,
+    table_line,
+    write_csv,
+    write_json_array,
+    write_jsonl,
+)
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.cli import (
@@ -47,35 +55,15 @@ from opentelemetry_instrumentation_toolaudit.query import (
     fhir_bundle,
     fhir_ndjson,
     parse_time,
+    proof_status,
     report_html,
     timeline_line,
-    trace_link,
 )
 from opentelemetry_instrumentation_toolaudit.query._integrity import METHODS
 from opentelemetry_instrumentation_toolaudit.query._links import trace_url_template
-from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS, Stats
+from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS
 
 PSEUDONYM_PREFIX = "hmac-sha256:"
-CSV_FIELDS = (
-    "seq",
-    "entry_hash",
-    f.RECORDED_AT,
-    f.EVENT_TYPE,
-    f.TOOL_NAME,
-    f.TOOL_ACTION,
-    f.USER_ID,
-    f.USER_ROLES,
-    f.CONVERSATION_ID,
-    f.TURN_NUMBER,
-    f.SUBJECT,
-    f.PURPOSE,
-    f.MODEL,
-    f.SUCCESS,
-    f.ERROR_TYPE,
-    f.DURATION_MS,
-    f.TRACE_ID,
-    f.SPAN_ID,
-)
 
 
 def add_query_commands(commands: Any) -> None:
@@ -291,103 +279,6 @@ def _progress(results: Iterable[QueryResult], total: int | None) -> Iterable[Que
     return tqdm(results, total=total, unit=" records", file=sys.stderr, leave=False)
 
 
-def _result_json(result: QueryResult) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "seq": result.seq,
-        "entry_hash": result.entry_hash,
-        "trace_id": result.trace_id,
-        "span_id": result.span_id,
-    }
-    link = trace_link(result.trace_id)
-    if link:
-        out["trace_url"] = link
-    out["record"] = result.record
-    return out
-
-
-def _csv_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return ";".join(str(v) for v in value)
-    if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return value
-
-
-def _write_csv(results: Iterable[QueryResult], out: TextIO) -> int:
-    template = trace_url_template()
-    fields = [*CSV_FIELDS, "trace_url"] if template else list(CSV_FIELDS)
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(fields)
-    n = 0
-    for result in results:
-        row = {**result.record, "seq": result.seq, "entry_hash": result.entry_hash}
-        if template:
-            row["trace_url"] = trace_link(result.trace_id, template)
-        writer.writerow([_csv_value(row.get(name)) for name in fields])
-        n += 1
-    return n
-
-
-def _write_jsonl(results: Iterable[QueryResult], out: TextIO, whole: bool) -> int:
-    n = 0
-    for result in results:
-        if whole:
-            document = _result_json(result)
-        else:
-            document = {"entry_hash": result.entry_hash, **result.record}
-            link = trace_link(result.trace_id)
-            if link:
-                document["trace_url"] = link
-        out.write(json.dumps(document, ensure_ascii=False, separators=(",", ":")) + "\n")
-        n += 1
-    return n
-
-
-def _write_json_array(results: Iterable[QueryResult], out: TextIO) -> int:
-    n = 0
-    out.write("[")
-    for result in results:
-        out.write(",\n" if n else "\n")
-        out.write(json.dumps(_result_json(result), ensure_ascii=False, indent=2))
-        n += 1
-    out.write("\n]\n" if n else "]\n")
-    return n
-
-
-def _table_line(result: QueryResult) -> str:
-    record = result.record
-    roles = record.get(f.USER_ROLES)
-    duration = record.get(f.DURATION_MS)
-    success = record.get(f.SUCCESS)
-    cells = [
-        f"{result.seq:>6}",
-        str(record.get(f.RECORDED_AT, ""))[:23],
-        f"{record.get(f.EVENT_TYPE, '')!s:<15}",
-        f"{record.get(f.TOOL_NAME) or '-'!s:<24}",
-        f"{record.get(f.USER_ID) or '-'!s:<14}",
-        f"{','.join(roles) if isinstance(roles, list) else '-':<16}",
-        "ok  " if success is True else "FAIL" if success is False else "-   ",
-        f"{duration:>9.1f}" if isinstance(duration, (int, float)) else f"{'-':>9}",
-        trace_link(result.trace_id) or result.trace_id or "-",
-    ]
-    return "  ".join(cells)
-
-
-_TABLE_HEAD = "  ".join(
-    [
-        f"{'SEQ':>6}",
-        f"{'RECORDED (UTC)':<23}",
-        f"{'EVENT':<15}",
-        f"{'TOOL':<24}",
-        f"{'USER':<14}",
-        f"{'ROLES':<16}",
-        "OK? ",
-        f"{'MS':>9}",
-        "TRACE",
-    ]
-)
-
-
 def _search(args: argparse.Namespace) -> int:
     where = _filter(args)
     with _open(args.sink) as sink:
@@ -398,69 +289,21 @@ def _search(args: argparse.Namespace) -> int:
         )
         out = sys.stdout
         if args.format == "json":
-            n = _write_json_array(results, out)
+            n = write_json_array(results, out)
         elif args.format == "jsonl":
-            n = _write_jsonl(results, out, whole=True)
+            n = write_jsonl(results, out, whole=True)
         elif args.format == "csv":
-            n = _write_csv(results, out)
+            n = write_csv(results, out)
         else:
             n = 0
             for result in results:
                 if not n:
-                    print(_TABLE_HEAD)
-                print(_table_line(result))
+                    print(TABLE_HEAD)
+                print(table_line(result))
                 n += 1
         last = n
     print(f"{last} record(s)", file=sys.stderr)
     return EXIT_OK
-
-
-def _proof_status(sink: Any, seq: int, keys: list[Any], pinned: bool) -> dict[str, Any]:
-    """Whether record ``seq`` is proven included under a signed checkpoint, and which."""
-    from opentelemetry_instrumentation_toolaudit.audit import check_proof, prove
-    from opentelemetry_instrumentation_toolaudit.query._integrity import _covering
-
-    if not keys:
-        try:
-            proof = prove(sink, seq)
-        except VerificationError as exc:
-            return {"included": False, "reason": str(exc)}
-        return {
-            "included": True,
-            "signature_checked": False,
-            "tree_size": proof.tree_size,
-            "reason": "no verifier key: the checkpoint's signature was not checked (give "
-            "--public-key)",
-        }
-    checkpoint, note = _covering(sink, seq, keys)
-    if checkpoint is None or note is None:
-        return {
-            "included": False,
-            "reason": f"no checkpoint signed by a trusted key covers record #{seq} yet",
-        }
-    try:
-        proof = prove(sink, seq, checkpoint=note)
-        errors = []
-        for key in keys:
-            try:
-                check_proof(proof, key)
-                break
-            except VerificationError as exc:
-                errors.append(str(exc))
-        else:
-            raise VerificationError(errors[0] if errors else "no key")
-    except VerificationError as exc:
-        return {"included": False, "reason": str(exc)}
-    return {
-        "included": True,
-        "signature_checked": True,
-        "key_pinned": pinned,
-        "checkpoint": {
-            "origin": checkpoint.origin,
-            "size": checkpoint.size,
-            "root": checkpoint.root.hex(),
-        },
-    }
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -492,8 +335,8 @@ def _show(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         documents = []
         for result in results:
-            document = _result_json(result)
-            document["proof"] = _proof_status(sink, result.seq, keys, pinned)
+            document = result_json(result)
+            document["proof"] = proof_status(sink, result.seq, keys, key_pinned=pinned)
             documents.append(document)
     print(json.dumps(documents if args.trace_id is not None else documents[0], indent=2))
     failed = [d for d in documents if not d["proof"]["included"]]
@@ -509,7 +352,7 @@ def _show(args: argparse.Namespace) -> int:
         elif proof["included"]:
             print(
                 f"OK (signature not checked): record #{document['seq']} is included in the "
-                f"checkpoint of {proof['tree_size']} records; {proof['reason']}",
+                f"checkpoint of {proof['tree_size']} records; {proof['reason']} (give --public-key)",
                 file=sys.stderr,
             )
         else:
@@ -521,7 +364,7 @@ def _timeline(args: argparse.Namespace) -> int:
     with _open(args.sink) as sink:
         results = AuditQuery(sink).timeline(args.conversation)
     if args.format == "json":
-        print(json.dumps([_result_json(r) for r in results], indent=2, ensure_ascii=False))
+        print(json.dumps([result_json(r) for r in results], indent=2, ensure_ascii=False))
     else:
         template = trace_url_template()
         for result in results:
@@ -529,17 +372,6 @@ def _timeline(args: argparse.Namespace) -> int:
     failed = sum(1 for r in results if r.record.get(f.SUCCESS) is False)
     print(f"{len(results)} tool call(s), {failed} failed", file=sys.stderr)
     return EXIT_OK
-
-
-def _stats_row(name: str, stats: Stats) -> str:
-    def ms(value: float | None) -> str:
-        return f"{value:>9.1f}" if value is not None else f"{'-':>9}"
-
-    rate = f"{stats.success_rate * 100:>7.1f}%" if stats.success_rate is not None else f"{'-':>8}"
-    return (
-        f"{name:<28} {stats.calls:>8} {rate} {ms(stats.avg_ms)} {ms(stats.p50_ms)} "
-        f"{ms(stats.p95_ms)} {ms(stats.max_ms)} {stats.unique_users:>6}"
-    )
 
 
 def _stats(args: argparse.Namespace) -> int:
@@ -556,8 +388,8 @@ def _stats(args: argparse.Namespace) -> int:
             f"{'P50 MS':>9} {'P95 MS':>9} {'MAX MS':>9} {'USERS':>6}"
         )
         for name, group in stats.groups.items():
-            print(_stats_row(name or "(none)", group))
-        print(_stats_row("total" if args.by else "all", stats))
+            print(stats_row(name or "(none)", group))
+        print(stats_row("total" if args.by else "all", stats))
     print(
         f"{stats.calls} call(s), {stats.failed} failed, {stats.unique_users} user(s)",
         file=sys.stderr,
@@ -589,7 +421,7 @@ def _report_access(args: argparse.Namespace) -> int:
     elif args.format == "html":
         sys.stdout.write(report_html(report))
     else:
-        _print_report_table(report)
+        print_report_table(report)
     integrity = report["integrity"]
     if report["integrity_verified"]:
         cp = integrity["checkpoint"]
@@ -604,37 +436,15 @@ def _report_access(args: argparse.Namespace) -> int:
     return EXIT_FAILED
 
 
-def _print_report_table(report: dict[str, Any]) -> None:
-    period = report["report_period"]
-    print(f"Access report for {report['subject']}")
-    print(f"Period: {period['from'] or 'start'} .. {period['to'] or 'now'}")
-    print(f"Total accesses: {report['total_accesses']}  Unique users: {report['unique_users']}")
-    verdict = "yes" if report["integrity_verified"] else f"NO ({report['integrity']['reason']})"
-    print(f"Integrity verified: {verdict}")
-    print()
-    print(
-        f"{'TIMESTAMP (UTC)':<27} {'ACCESSED BY':<16} {'ROLE':<18} {'TOOL':<24} "
-        f"{'PURPOSE':<12} {'OK?':<4} TRACE"
-    )
-    for access in report["accesses"]:
-        ok = "yes" if access["success"] is True else "NO" if access["success"] is False else "-"
-        print(
-            f"{access['timestamp'] or '-':<27} {access['accessed_by'] or '-':<16} "
-            f"{access['role'] or '-':<18} {access['tool'] or '-':<24} "
-            f"{access['purpose'] or '-':<12} {ok:<4} "
-            f"{access.get('trace_url') or access['trace_id'] or '-'}"
-        )
-
-
 def _export(args: argparse.Namespace) -> int:
     where = _filter(args)
     with _open(args.sink) as sink:
         results = _progress(AuditQuery(sink).search(where), None)
         out = sys.stdout
         if args.format == "csv":
-            n = _write_csv(results, out)
+            n = write_csv(results, out)
         elif args.format == "jsonl":
-            n = _write_jsonl(results, out, whole=False)
+            n = write_jsonl(results, out, whole=False)
         elif args.fhir_form == "ndjson":
             n = 0
             for n, line in enumerate(fhir_ndjson(results, trace_url_template()), 1):  # noqa: B007
@@ -665,7 +475,7 @@ def _tail(args: argparse.Namespace) -> int:
         try:
             for result in query.follow(where, after_seq=after, interval=args.interval, stop=stop):
                 if args.format == "jsonl":
-                    line = json.dumps(_result_json(result), ensure_ascii=False)
+                    line = json.dumps(result_json(result), ensure_ascii=False)
                 else:
                     line = f"#{result.seq} {result.record.get(f.RECORDED_AT, '')} " + timeline_line(
                         result, template

@@ -45,7 +45,11 @@ from opentelemetry_instrumentation_toolaudit.query._filter import (
     parse_time,
 )
 from opentelemetry_instrumentation_toolaudit.query._html import report_html
-from opentelemetry_instrumentation_toolaudit.query._integrity import Integrity, check_integrity
+from opentelemetry_instrumentation_toolaudit.query._integrity import (
+    Integrity,
+    check_integrity,
+    proof_status,
+)
 from opentelemetry_instrumentation_toolaudit.query._links import trace_link
 from opentelemetry_instrumentation_toolaudit.query._query import AuditQuery, Page, QueryResult
 from opentelemetry_instrumentation_toolaudit.query._report import access_report
@@ -71,6 +75,7 @@ __all__ = [
     "fhir_bundle",
     "fhir_ndjson",
     "parse_time",
+    "proof_status",
     "report_html",
     "timeline_line",
     "trace_link",

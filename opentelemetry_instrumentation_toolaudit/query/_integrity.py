@@ -121,3 +121,45 @@ def _signed_by(note: str, verifier: NoteVerifier) -> bool:
     except VerificationError:
         return False
     return True
+
+
+def proof_status(
+    sink: Any, seq: int, verifiers: Sequence[NoteVerifier], *, key_pinned: bool = False
+) -> dict[str, Any]:
+    """Whether record ``seq`` of ``sink`` is proven included under a checkpoint, as a JSON object:
+    ``included``, ``signature_checked``, the ``checkpoint`` (``origin``, ``size``, ``root``) it is
+    proven under (the smallest covering one signed by one of ``verifiers``), or the ``reason`` it
+    is not. Without verifiers the proof is checked against the latest covering checkpoint's root
+    only, and ``signature_checked`` is false."""
+    if not verifiers:
+        try:
+            proof = prove(sink, seq)
+        except VerificationError as exc:
+            return {"included": False, "reason": str(exc)}
+        return {
+            "included": True,
+            "signature_checked": False,
+            "tree_size": proof.tree_size,
+            "reason": "no verifier key: the checkpoint's signature was not checked",
+        }
+    checkpoint, note = _covering(sink, seq, verifiers)
+    if checkpoint is None or note is None:
+        return {
+            "included": False,
+            "reason": f"no checkpoint signed by a trusted key covers record #{seq} yet",
+        }
+    signer = next(v for v in verifiers if _signed_by(note, v))
+    try:
+        check_proof(prove(sink, seq, checkpoint=note), signer)
+    except VerificationError as exc:
+        return {"included": False, "reason": str(exc)}
+    return {
+        "included": True,
+        "signature_checked": True,
+        "key_pinned": key_pinned,
+        "checkpoint": {
+            "origin": checkpoint.origin,
+            "size": checkpoint.size,
+            "root": checkpoint.root.hex(),
+        },
+    }

@@ -659,3 +659,22 @@ def test_progress_bar_only_on_a_terminal(trail: tuple[str, str]) -> None:
     assert proc.returncode == 0
     assert len(proc.stdout.splitlines()) == N
     assert b" records" in shown and b"exported 36 record(s) as jsonl" in shown
+
+
+def test_show_without_a_key_says_the_signature_was_not_checked(
+    trail: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a verifier key, show proves inclusion against the checkpoint's root and says that
+    its signature was not checked."""
+    url, _ = trail
+    code, out, err = run(capsys, "show", url, "5")
+    proof = json.loads(out)["proof"]
+    assert (code, proof["included"], proof["signature_checked"], proof["tree_size"]) == (
+        0,
+        True,
+        False,
+        N,
+    )
+    assert err.startswith(
+        f"OK (signature not checked): record #5 is included in the checkpoint of {N} records"
+    )
