@@ -22,6 +22,7 @@ from typing import Any
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 from opentelemetry_instrumentation_toolaudit.audit import (
     NoteVerifier,
+    _verify,
     check_proof,
     prove,
     verify,
@@ -32,6 +33,9 @@ from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
 )
 
 METHODS = ("full", "proofs")
+_RECORD_KINDS = frozenset(
+    (_verify.MODIFIED, _verify.DELETED, _verify.INSERTED, _verify.LINK, _verify.COLUMN)
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +97,13 @@ def check_integrity(
                 return verdict(False, reason=f"record #{seq}: {exc}")
         return verdict(True)
     result = verify(sink, public_key=list(verifiers), key_pinned=key_pinned)
-    problems = [p for p in result.problems if p.seq <= last and p.cause is None]
+    # A problem of one record counts up to the report's last record; one of the whole trail (a
+    # truncated tail, a rewritten chain, a fork, a replaced log) counts wherever it shows.
+    problems = [
+        p
+        for p in result.problems
+        if p.cause is None and (p.seq <= last or p.kind not in _RECORD_KINDS)
+    ]
     if problems:
         first = problems[0]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""

@@ -678,3 +678,21 @@ def test_show_without_a_key_says_the_signature_was_not_checked(
     assert err.startswith(
         f"OK (signature not checked): record #5 is included in the checkpoint of {N} records"
     )
+
+
+def test_access_report_judges_the_trail_up_to_its_last_record(
+    trail: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An edit after the report's last record leaves it verified; a truncated tail does not."""
+    url, pub = trail
+    rows = read_rows(url)
+    last = _report(capsys, url, pub)[1]["accesses"][-1]["seq"]
+    edited = [dict(row) for row in rows]
+    edited[last + 1]["canonical"] = edited[last + 1]["canonical"].replace(b"nurse_", b"nurze_")
+    write_rows(url, edited)
+    code, report, _ = _report(capsys, url, pub)
+    assert (code, report["integrity_verified"], report["integrity"]["last_seq"]) == (0, True, last)
+    write_rows(url, rows[: last + 1])
+    code, report, _ = _report(capsys, url, pub)
+    assert (code, report["integrity_verified"]) == (1, False)
+    assert "truncated tail" in report["integrity"]["reason"]
