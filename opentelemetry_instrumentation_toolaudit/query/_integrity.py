@@ -4,7 +4,8 @@
 """Whether the records a report rests on are intact: checked against a signed checkpoint.
 
 Two methods. ``full`` (the default) runs :func:`~opentelemetry_instrumentation_toolaudit.audit.verify`
-over the trail and accepts it when nothing is wrong at or before the report's last record and a
+over the trail and accepts it when no record at or before the report's last record is wrong,
+nothing is wrong with the trail as a whole (a truncated tail, a rewritten chain, a fork) and a
 checkpoint signed by a trusted key covers that record: a record edited, deleted, inserted or
 reordered anywhere up to it fails. ``proofs`` checks an inclusion proof of each reported record
 against one such checkpoint, which costs O(log n) reads per record rather than a read of the whole
