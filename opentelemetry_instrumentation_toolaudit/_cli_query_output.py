@@ -14,6 +14,7 @@ from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.query import QueryResult, trace_link
 from opentelemetry_instrumentation_toolaudit.query._links import trace_url_template
 from opentelemetry_instrumentation_toolaudit.query._stats import Stats
+from opentelemetry_instrumentation_toolaudit.query._timeline import printable as text
 
 CSV_FIELDS = (
     "seq",
@@ -101,7 +102,7 @@ def write_json_array(results: Iterable[QueryResult], out: TextIO) -> int:
 
 
 def table_line(result: QueryResult) -> str:
-    record = result.record
+    record = {k: text(v) if isinstance(v, str) else v for k, v in result.record.items()}
     roles = record.get(f.USER_ROLES)
     duration = record.get(f.DURATION_MS)
     success = record.get(f.SUCCESS)
@@ -111,10 +112,10 @@ def table_line(result: QueryResult) -> str:
         f"{record.get(f.EVENT_TYPE, '')!s:<15}",
         f"{record.get(f.TOOL_NAME) or '-'!s:<24}",
         f"{record.get(f.USER_ID) or '-'!s:<14}",
-        f"{','.join(roles) if isinstance(roles, list) else '-':<16}",
+        f"{text(','.join(map(str, roles))) if isinstance(roles, list) else '-':<16}",
         "ok  " if success is True else "FAIL" if success is False else "-   ",
         f"{duration:>9.1f}" if isinstance(duration, (int, float)) else f"{'-':>9}",
-        trace_link(result.trace_id) or result.trace_id or "-",
+        text(trace_link(result.trace_id) or result.trace_id or "-"),
     ]
     return "  ".join(cells)
 
@@ -147,7 +148,7 @@ def stats_row(name: str, stats: Stats) -> str:
 
 def print_report_table(report: dict[str, Any]) -> None:
     period = report["report_period"]
-    print(f"Access report for {report['subject']}")
+    print(f"Access report for {text(report['subject'])}")
     print(f"Period: {period['from'] or 'start'} .. {period['to'] or 'now'}")
     print(f"Total accesses: {report['total_accesses']}  Unique users: {report['unique_users']}")
     verdict = "yes" if report["integrity_verified"] else f"NO ({report['integrity']['reason']})"
@@ -157,7 +158,8 @@ def print_report_table(report: dict[str, Any]) -> None:
         f"{'TIMESTAMP (UTC)':<27} {'ACCESSED BY':<16} {'ROLE':<18} {'TOOL':<24} "
         f"{'PURPOSE':<12} {'OK?':<4} TRACE"
     )
-    for access in report["accesses"]:
+    for shown in report["accesses"]:
+        access = {k: text(v) if isinstance(v, str) else v for k, v in shown.items()}
         ok = "yes" if access["success"] is True else "NO" if access["success"] is False else "-"
         print(
             f"{access['timestamp'] or '-':<27} {access['accessed_by'] or '-':<16} "

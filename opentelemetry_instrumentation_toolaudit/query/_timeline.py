@@ -12,8 +12,15 @@ from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.query._links import trace_link
 from opentelemetry_instrumentation_toolaudit.query._query import QueryResult
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(32), 127)}
 MAX_VALUE_CHARS = 120
 """Arguments and result summaries longer than this are cut (``…``): one call stays one line."""
+
+
+def printable(value: Any) -> str:
+    """``value`` as text a terminal shows as it is: control characters (an escape sequence, a
+    newline in a user id) become ``\\xNN``."""
+    return str(value).translate(_CONTROL)
 
 
 def compact(value: Any, limit: int = MAX_VALUE_CHARS) -> str:
@@ -42,5 +49,7 @@ def timeline_line(result: QueryResult, template: str | None = None) -> str:
     duration = record.get(f.DURATION_MS)
     took = f" [{duration:.0f} ms]" if isinstance(duration, (int, float)) else ""
     trace = trace_link(result.trace_id, template) or result.trace_id or "-"
-    name = record.get(f.TOOL_NAME, "?")
-    return f"{head} {mark(record)} {name}({compact(arguments)}){outcome}{took}  trace {trace}"
+    name = str(record.get(f.TOOL_NAME, "?"))
+    line = f"{head} {mark(record)} {name}({compact(arguments)}){outcome}{took}  trace {trace}"
+    # One call, one line, shown as it is: no control character (a terminal escape) gets through.
+    return printable(line)

@@ -696,3 +696,23 @@ def test_access_report_judges_the_trail_up_to_its_last_record(
     code, report, _ = _report(capsys, url, pub)
     assert (code, report["integrity_verified"]) == (1, False)
     assert "truncated tail" in report["integrity"]["reason"]
+
+
+def test_terminal_output_shows_control_characters_as_text(
+    tmp_path: Path, key: tuple[NoteSigner, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A stored value holding a terminal escape or a newline is printed as \\xNN in tables and
+    timelines, one record per line."""
+    url = f"sqlite:///{tmp_path}/audit.db"
+    log = AuditLog(open_sink(url), signer=key[0])
+    log.append([{**medical_body(0), "user_id": "eve\x1b[2J\nroot", "tool_name": "t\x07"}])
+    log.close()
+    for argv in (
+        ["search", url],
+        ["timeline", url, "conv_0"],
+        ["report", "access", url, "--subject", PATIENT, "--public-key", key[1]],
+    ):
+        out = run(capsys, *argv)[1]
+        assert "\x1b" not in out and "\x07" not in out, argv
+    assert "eve\\x1b[2J\\x0aroot" in run(capsys, "search", url)[1].splitlines()[1]
+    assert run(capsys, "timeline", url, "conv_0")[1].startswith("[Turn 1] ✓ t\\x07(")
