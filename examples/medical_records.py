@@ -40,6 +40,7 @@ from opentelemetry_instrumentation_toolaudit import (
     ToolAuditInstrumentor,
     audit_context,
     audited_tool,
+    current_attribution,
 )
 from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -58,23 +59,24 @@ class NotPermittedError(PermissionError):
     """The user's role may not do this."""
 
 
-def _require_clinical_role(role: str) -> None:
-    if role not in CLINICAL_ROLES:
+def _require_clinical_role() -> None:
+    """The app's own access rule, on the role the audit context names."""
+    if not CLINICAL_ROLES & set(current_attribution().user_roles):
         raise NotPermittedError("this role may not read clinical records")
 
 
 # --- the tools the assistant may call --------------------------------------------------------
 @audited_tool(action="read")
-def access_patient_record(patient_id: str, fields: list[str], role: str) -> dict[str, Any]:
+def access_patient_record(patient_id: str, fields: list[str]) -> dict[str, Any]:
     """Read fields of a patient's chart (fail-closed: runs only once its intent is on record)."""
-    _require_clinical_role(role)
+    _require_clinical_role()
     return {"status": "ok", "count": len(fields)}
 
 
 @audited_tool(action="update")
-def update_treatment(patient_id: str, medication: str, role: str) -> dict[str, Any]:
+def update_treatment(patient_id: str, medication: str) -> dict[str, Any]:
     """Change a patient's medication."""
-    _require_clinical_role(role)
+    _require_clinical_role()
     CHARTS[patient_id]["medication"] = medication
     return {"status": "updated"}
 
@@ -130,8 +132,7 @@ def run_visits() -> None:
                 model="gpt-4.1",
             ):
                 try:
-                    extra = {} if tool is search_patients else {"role": role}
-                    tool(**arguments, **extra)
+                    tool(**arguments)
                     print(f"  {user:<13} {tool.__name__}: done")
                 except NotPermittedError as exc:
                     print(f"  {user:<13} {tool.__name__}: refused ({exc})")
