@@ -181,6 +181,8 @@ def test_timeline_one_line_per_call(
         f'{{"error": "access denied"}} [{third["duration_ms"]:.0f} ms]  trace {third["trace_id"]}'
     )
     assert err == f"{len(calls)} tool call(s), 2 failed\n"
+    code, out, _ = run(capsys, "timeline", url, "conv_1", "--format", "json")
+    assert (code, [r["seq"] for r in json.loads(out)]) == (0, calls)
 
 
 def test_stats_by_tool(trail: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
