@@ -49,7 +49,7 @@ from opentelemetry_instrumentation_toolaudit.audit import (
     prove,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._records import new_event_id
+from opentelemetry_instrumentation_toolaudit.export import new_event_id
 
 PG_URL = os.environ.get("TOOLAUDIT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -244,7 +245,7 @@ def _trusted_keys(args: argparse.Namespace) -> tuple[list[Any], bool, str | None
     else the trusted-keys file, else the writer's ``.pub`` on this machine (self-attested)."""
     if args.public_key:
         return [_load_key(spec) for spec in args.public_key], True, "--public-key"
-    trusted = os.environ.get(OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS, "").strip()
+    trusted = read_str(OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS)
     if trusted:
         from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_trusted_keys
 
@@ -264,7 +265,7 @@ def _checkpoint_dir(args: argparse.Namespace) -> str | None:
     error when the one named is not a directory."""
     directory, source = args.checkpoint_dir, "checkpoint directory"
     if not directory:
-        directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
+        directory = read_str(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR) or None
         source = f"checkpoint directory (set by {OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR})"
     if directory and not os.path.isdir(directory):
         why = "not a directory" if os.path.exists(directory) else "no such directory"

@@ -72,9 +72,12 @@ ATTRIBUTION: Final = "attribution"
 CLIENT_ADDRESS: Final = "client_address"
 USER_AGENT: Final = "user_agent"
 SUBJECT: Final = "subject"
-"""The keyed pseudonym of the person or account the tool call is about (``toolaudit.subject``)."""
+"""The keyed pseudonym (``hmac-sha256:<key id>:<32 hex>``) of the subject a tool call is about."""
 TOOL_ACTION: Final = "tool_action"
-"""What the tool declared it does: ``create``, ``read``, ``update``, ``delete`` or ``execute``."""
+"""What the tool does to its subject, when it declared it: ``create``, ``read``, ``update``,
+``delete`` or ``execute``."""
+RETAIN_UNTIL: Final = "retain_until"
+"""The date (``YYYY-MM-DD``, UTC) until which the record must be kept, from the retention policy."""
 
 # --- outcome -------------------------------------------------------------------------------------
 ARGUMENTS: Final = "arguments"
@@ -142,6 +145,7 @@ FIELDS: Final = frozenset(
         USER_AGENT,
         SUBJECT,
         TOOL_ACTION,
+        RETAIN_UNTIL,
         ARGUMENTS,
         RESULT_SUMMARY,
         SUCCESS,

@@ -12,7 +12,9 @@ Which spans become records:
 * app-declared events: any span carrying ``toolaudit.event_type`` (``guardrail.block``, ``auth``,
   ``admin``, or any of the others), as :func:`record_event` makes them.
 
-The body holds the fields of ``_schema`` that the span knows; unknown fields are left out.
+The body holds the fields of the record schema that the span knows; unknown fields are left out.
+Everything here reads a :class:`~._view.SpanView`, so an SDK span and a decoded OTLP span give the
+same body.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import format_span_id, format_trace_id
+import orjson
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
 from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
+from opentelemetry_instrumentation_toolaudit.export._view import SpanView
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "invoke_agent"})
 RETRIEVAL_OPERATION = "retrieval"
@@ -64,8 +67,8 @@ _COMMON: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_TOOL_NAME, f.TOOL_NAME),
     (attrs.GEN_AI_TOOL_CALL_ID, f.CALL_ID),
     (attrs.ERROR_TYPE, f.ERROR_TYPE),
-    (attrs.TOOLAUDIT_SUBJECT, f.SUBJECT),  # query: subject and declared action, for reports
-    (attrs.TOOLAUDIT_TOOL_ACTION, f.TOOL_ACTION),  # query
+    (attrs.TOOLAUDIT_SUBJECT, f.SUBJECT),
+    (attrs.TOOLAUDIT_TOOL_ACTION, f.TOOL_ACTION),
 )
 
 # LLM-request attributes kept in ``details`` (the prompt itself never reaches here: redaction has
@@ -87,11 +90,19 @@ _RAG_DETAILS: tuple[tuple[str, str], ...] = (
     (attrs.GEN_AI_RETRIEVAL_DOCUMENTS, "documents"),
 )
 _HASH_SUFFIXES = ("_hash", ".hash", "_size", ".size")
+_DETAIL_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
+    f.EVENT_LLM_REQUEST: _LLM_DETAILS,
+    f.EVENT_RAG_QUERY: _RAG_DETAILS,
+    f.EVENT_TOOL_CALL: _TOOL_DETAILS,
+}
 
 
-def event_type_of(span: ReadableSpan, enabled: Collection[str] = f.EVENT_TYPES) -> str | None:
-    """The audit event type ``span`` is a record of, or None (not audited, or type not enabled)."""
-    span_attrs = span.attributes or {}
+def event_type_of(
+    span_attrs: Mapping[str, Any],
+    status_error: bool,
+    enabled: Collection[str] = f.EVENT_TYPES,
+) -> str | None:
+    """The audit event type of a span with these attributes, or None (not audited, or not enabled)."""
     declared = span_attrs.get(attrs.TOOLAUDIT_EVENT_TYPE)
     if isinstance(declared, str) and declared:
         kind: str | None = declared
@@ -107,10 +118,27 @@ def event_type_of(span: ReadableSpan, enabled: Collection[str] = f.EVENT_TYPES) 
         ):
             kind = f.EVENT_RAG_QUERY
         elif span_attrs.get(OPENINFERENCE_SPAN_KIND) == OPENINFERENCE_GUARDRAIL:
-            kind = f.EVENT_GUARDRAIL_BLOCK if _failed(span) else None
+            kind = f.EVENT_GUARDRAIL_BLOCK if _failed(span_attrs, status_error) else None
         else:
             kind = None
     return kind if kind in enabled else None
+
+
+# Formatting a datetime per timestamp is most of the cost of a record's times; the part up to the
+# second is shared by every span of that second, so it is made once.
+_prefixes: dict[int, str] = {}
+_MAX_PREFIXES = 4096
+
+
+def _prefix(seconds: int) -> str:
+    text = _prefixes.get(seconds)
+    if text is None:
+        moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
+        text = f"{moment:%Y-%m-%dT%H:%M:%S}"
+        if len(_prefixes) >= _MAX_PREFIXES:
+            _prefixes.clear()
+        _prefixes[seconds] = text
+    return text
 
 
 def timestamp(nanos: int | None) -> str | None:
@@ -118,20 +146,24 @@ def timestamp(nanos: int | None) -> str | None:
     if nanos is None:
         return None
     seconds, rest = divmod(nanos, 1_000_000_000)
-    moment = datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc)
-    return f"{moment:%Y-%m-%dT%H:%M:%S}.{rest // 1000:06d}Z"
+    return f"{_prefix(seconds)}.{rest // 1000:06d}Z"
 
 
 def now() -> str:
     """The current time in the record format."""
-    moment = datetime.datetime.now(datetime.timezone.utc)
-    return f"{moment:%Y-%m-%dT%H:%M:%S.%f}Z"
+    return timestamp(time.time_ns())  # type: ignore[return-value]
 
 
 def _json_value(text: Any) -> Any:
     """A JSON attribute (arguments, result summary) as a value; kept as the string if not JSON."""
     if not isinstance(text, str):
         return text
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    # orjson refuses what the stdlib reads (NaN, integers wider than 64 bits, lone surrogates):
+    # the stdlib decides, so the body is the same whichever parser took it.
     try:
         return json.loads(text)
     except (ValueError, RecursionError):  # not JSON, or nested too deep to parse: keep the text
@@ -142,46 +174,62 @@ def _plain(value: Any) -> Any:
     """An attribute value as JSON: sequences become lists; bytes, mappings and integers too wide
     to print become what tool arguments make of them (a value the record cannot hold would keep
     the whole batch it is in from being written)."""
-    if isinstance(value, (tuple, list)):
+    kind = type(value)
+    if kind is str or kind is bool or kind is float or value is None:
+        return value
+    if kind is tuple or kind is list:
         return [_plain(item) for item in value]
-    if value is None or isinstance(value, (str, bool, float)):
+    if isinstance(value, (str, bool, float)):
         return value
     return to_jsonable(value)
 
 
-def _failed(span: ReadableSpan) -> bool:
-    span_attrs = span.attributes or {}
-    if span_attrs.get(attrs.TOOLAUDIT_SUCCESS) is False:
-        return True
-    return bool(span.status is not None and not span.status.is_ok)
+def _failed(span_attrs: Mapping[str, Any], status_error: bool) -> bool:
+    return span_attrs.get(attrs.TOOLAUDIT_SUCCESS) is False or status_error
+
+
+def _hex(value: int | bytes, width: int) -> str:
+    if isinstance(value, bytes):
+        return value.hex()
+    return f"{value:0{width}x}"
 
 
 def build_record(
-    span: ReadableSpan, event_type: str, *, phase_intent: bool = False
+    span: SpanView,
+    event_type: str,
+    *,
+    phase_intent: bool = False,
+    retention: RetentionPolicy | None = None,
 ) -> dict[str, Any]:
     """The record body (no chain fields) for ``span`` as an event of ``event_type``.
 
-    ``phase_intent`` builds the ``tool.intent`` record of a span that has started but not ended.
+    ``phase_intent`` builds the ``tool.intent`` record of a span that has started but not ended;
+    ``retention`` sets ``retain_until`` (by default the policy of ``OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE``).
     """
-    span_attrs = span.attributes or {}
-    ctx = span.get_span_context()
+    span_attrs = span.attributes
+    recorded_ns = time.time_ns()
     body: dict[str, Any] = {
         f.EVENT_ID: new_event_id(),
         f.EVENT_TYPE: f.EVENT_TOOL_INTENT if phase_intent else event_type,
-        f.RECORDED_AT: now(),
+        f.RECORDED_AT: timestamp(recorded_ns),
     }
-    if ctx is not None:
-        body[f.TRACE_ID] = format_trace_id(ctx.trace_id)
-        body[f.SPAN_ID] = format_span_id(ctx.span_id)
-    if span.parent is not None:
-        body[f.PARENT_SPAN_ID] = format_span_id(span.parent.span_id)
-    start = timestamp(span.start_time)
-    if start is not None:
-        body[f.START_TIME] = start
-    if not phase_intent and span.end_time is not None:
-        body[f.END_TIME] = timestamp(span.end_time)
-        if span.start_time is not None:
-            body[f.DURATION_MS] = round((span.end_time - span.start_time) / 1e6, 3)
+    trace_id = span.trace_id
+    if trace_id is not None:
+        body[f.TRACE_ID] = _hex(trace_id, 32)
+    span_id = span.span_id
+    if span_id is not None:
+        body[f.SPAN_ID] = _hex(span_id, 16)
+    parent = span.parent_span_id
+    if parent:
+        body[f.PARENT_SPAN_ID] = _hex(parent, 16)
+    start_time = span.start_time
+    if start_time is not None:
+        body[f.START_TIME] = timestamp(start_time)
+    end_time = span.end_time
+    if not phase_intent and end_time is not None:
+        body[f.END_TIME] = timestamp(end_time)
+        if start_time is not None:
+            body[f.DURATION_MS] = round((end_time - start_time) / 1e6, 3)
     for key, field in _COMMON:
         value = span_attrs.get(key)
         if value is not None:
@@ -200,25 +248,22 @@ def build_record(
         summary = span_attrs.get(attrs.TOOLAUDIT_RESULT_SUMMARY)
         if summary is not None:
             body[f.RESULT_SUMMARY] = _json_value(summary)
-        body[f.SUCCESS] = not _failed(span)
+        body[f.SUCCESS] = not _failed(span_attrs, span.status_error)
     details = _details(span_attrs, event_type)
     if details:
         body[f.DETAILS] = details
-    _resource_fields(span, body)
+    _resource_fields(span.resource_attributes, body)
+    policy = retention if retention is not None else RetentionPolicy.configured()
+    tool = body.get(f.TOOL_NAME)
+    body[f.RETAIN_UNTIL] = policy.retain_until_text(
+        tool if isinstance(tool, str) else None, recorded_ns // 1_000_000_000
+    )
     return body
 
 
 def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
     details: dict[str, Any] = {}
-    if event_type == f.EVENT_LLM_REQUEST:
-        pairs = _LLM_DETAILS
-    elif event_type == f.EVENT_RAG_QUERY:
-        pairs = _RAG_DETAILS
-    elif event_type == f.EVENT_TOOL_CALL:
-        pairs = _TOOL_DETAILS
-    else:
-        pairs = ()
-    for key, name in pairs:
+    for key, name in _DETAIL_PAIRS.get(event_type, ()):
         value = span_attrs.get(key)
         if value is not None:
             details[name] = (
@@ -227,16 +272,18 @@ def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
     source = span_attrs.get(attrs.TOOLAUDIT_ATTRIBUTION_SOURCE)
     if source is not None:
         details["attribution_source"] = source
+    prefix = attrs.TOOLAUDIT_EVENT_PREFIX
+    cut = len(prefix)
+    hashes = event_type != f.EVENT_TOOL_CALL
     for key, value in span_attrs.items():
-        if key.startswith(attrs.TOOLAUDIT_EVENT_PREFIX) and key != attrs.TOOLAUDIT_EVENT_TYPE:
-            details[key[len(attrs.TOOLAUDIT_EVENT_PREFIX) :]] = _plain(value)
-        elif key.endswith(_HASH_SUFFIXES) and event_type != f.EVENT_TOOL_CALL:
+        if key.startswith(prefix) and key != attrs.TOOLAUDIT_EVENT_TYPE:
+            details[key[cut:]] = _plain(value)
+        elif hashes and key.endswith(_HASH_SUFFIXES):
             details[key] = _plain(value)
     return details
 
 
-def _resource_fields(span: ReadableSpan, body: dict[str, Any]) -> None:
-    resource = span.resource.attributes if span.resource is not None else {}
+def _resource_fields(resource: Mapping[str, Any], body: dict[str, Any]) -> None:
     for key, field in (
         (attrs.SERVICE_NAME, f.SERVICE_NAME),
         (attrs.SERVICE_VERSION, f.SERVICE_VERSION),
