@@ -41,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.query import (
     AuditQuery,
     Filter,

@@ -42,11 +42,11 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
     current_attribution,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS,
 )
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 CHARTS: dict[str, dict[str, Any]] = {
     "P-1234": {"allergies": ["penicillin"], "medication": "metformin 500 mg"},

@@ -31,8 +31,6 @@ from opentelemetry_instrumentation_toolaudit._cli_query_output import (
     write_json_array,
     write_jsonl,
 )
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.cli import (
     EXIT_FAILED,
     EXIT_OK,
@@ -46,6 +44,8 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS,
 )
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 from opentelemetry_instrumentation_toolaudit.query import (
     AuditQuery,
     Filter,

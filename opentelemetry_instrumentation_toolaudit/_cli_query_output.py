@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.query import QueryResult, trace_link
 from opentelemetry_instrumentation_toolaudit.query._links import trace_url_template
 from opentelemetry_instrumentation_toolaudit.query._stats import Stats

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from opentelemetry_instrumentation_toolaudit._env import read_list, read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS,
@@ -26,6 +25,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url, redact_url
 
 OK = "ok"
 FAIL = "fail"
@@ -56,7 +56,7 @@ def diagnose(sink_url: str | None = None) -> list[Finding]:
 
 def check_sink(sink_url: str | None) -> Finding:
     """The sink opens for writing and this process may append to it."""
-    from opentelemetry_instrumentation_toolaudit.audit.sinks import DEFAULT_SINK_URL, open_sink
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import DEFAULT_SINK_URL, open_sink
 
     env = read_str(OTEL_PYTHON_TOOLAUDIT_SINK)
     url = sink_url or env or DEFAULT_SINK_URL
@@ -85,14 +85,14 @@ def check_sink(sink_url: str | None) -> Finding:
 
 
 def _no_tables(exc: Exception) -> bool:
-    from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import NoTablesError
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import NoTablesError
 
     return isinstance(exc, NoTablesError)
 
 
 def _new_tables(item: str, url: str, fix: str) -> Finding:
     """A PostgreSQL database without the audit tables yet: fine when this role may create them."""
-    from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import creation_problem
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import creation_problem
 
     try:
         problem = creation_problem(url)
@@ -105,7 +105,7 @@ def _new_tables(item: str, url: str, fix: str) -> Finding:
 
 def check_signing_key() -> Finding:
     """The checkpoint signing key can be read (or, absent, created)."""
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
         NoteSigner,
         default_key_path,
         public_key_path,

@@ -37,12 +37,12 @@ def test_importing_the_package_loads_no_audit_trail_machinery():
     exporter; the exporter is loaded when first named."""
     code = (
         "import sys, opentelemetry_instrumentation_toolaudit as t\n"
-        "heavy = ('cryptography', 'opentelemetry_instrumentation_toolaudit.audit',"
+        "heavy = ('cryptography', 'opentelemetry_instrumentation_toolaudit.ledger',"
         " 'opentelemetry_instrumentation_toolaudit.export')\n"
         "print(sorted({m.split('.')[0] if m.startswith('crypto') else m for m in sys.modules"
         " if m.startswith(heavy)}))\n"
         "t.AuditLogExporter\n"
-        "print('opentelemetry_instrumentation_toolaudit.audit._verify' in sys.modules)\n"
+        "print('opentelemetry_instrumentation_toolaudit.ledger._verify' in sys.modules)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120

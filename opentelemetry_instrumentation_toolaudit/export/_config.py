@@ -18,7 +18,6 @@ from opentelemetry_instrumentation_toolaudit._env import (
     read_str,
 )
 from opentelemetry_instrumentation_toolaudit._log import logger
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_TOOL_INTENT, EVENT_TYPES
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_BUFFER_SIZE,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
@@ -29,6 +28,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
 from opentelemetry_instrumentation_toolaudit.export._writer import DEFAULT_BUFFER_SIZE
+from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_TOOL_INTENT, EVENT_TYPES
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_INTERVAL = 60.0

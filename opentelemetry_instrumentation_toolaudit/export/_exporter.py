@@ -28,9 +28,6 @@ from opentelemetry_instrumentation_toolaudit._exceptions import (
 )
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._state import SCOPE_NAME
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, sink_url_for
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
@@ -47,6 +44,9 @@ from opentelemetry_instrumentation_toolaudit.export._retention import RetentionP
 from opentelemetry_instrumentation_toolaudit.export._sdk import SdkSpanView
 from opentelemetry_instrumentation_toolaudit.export._view import SpanView
 from opentelemetry_instrumentation_toolaudit.export._writer import RecordWriter
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, sink_url_for
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ class AuditLogExporter(SpanExporter):
     is how ``OTEL_TRACES_EXPORTER=otlp,toolaudit`` creates it. The first argument is a sink URL
     (``AuditLogExporter("sqlite:///audit.db")``), a file path (``audit.db``, ``audit.jsonl``, read
     as the CLI reads it) or an already opened
-    :class:`~opentelemetry_instrumentation_toolaudit.audit.AuditLog` (the exporter then owns it and
+    :class:`~opentelemetry_instrumentation_toolaudit.ledger.AuditLog` (the exporter then owns it and
     closes it on shutdown); anything else is a ``TypeError``.
 
     ``policy`` is the redaction policy of the last check before a record is written; by default
@@ -270,7 +270,7 @@ class AuditLogExporter(SpanExporter):
 
     def _open_log(self) -> AppendLog:
         """The AuditLog of the configured sink, signing key and checkpoint settings."""
-        from opentelemetry_instrumentation_toolaudit.audit import (
+        from opentelemetry_instrumentation_toolaudit.ledger import (
             DEFAULT_SINK_URL,
             NoteSigner,
             default_key_path,

@@ -22,7 +22,7 @@ import threading
 from collections.abc import Collection
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 NOT_CONTENT = f.GENERATED | {f.RETAIN_UNTIL}

@@ -21,10 +21,10 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_EMIT_LOGS,
 )
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 LOGGER_NAME = "opentelemetry_instrumentation_toolaudit.audit"

@@ -30,9 +30,9 @@ import orjson
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
 from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
 from opentelemetry_instrumentation_toolaudit.export._view import SpanView
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 
 LLM_OPERATIONS = frozenset({"chat", "generate_content", "text_completion", "invoke_agent"})
 RETRIEVAL_OPERATION = "retrieval"

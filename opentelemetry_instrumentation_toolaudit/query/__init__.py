@@ -8,7 +8,7 @@ Usage
 
 .. code-block:: python
 
-    from opentelemetry_instrumentation_toolaudit.audit import open_sink
+    from opentelemetry_instrumentation_toolaudit.ledger import open_sink
     from opentelemetry_instrumentation_toolaudit.query import AuditQuery, Filter, parse_time
 
     with open_sink("sqlite:///toolaudit.db", create=False) as sink:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
-from opentelemetry_instrumentation_toolaudit.audit import StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger import StoredRecord
 from opentelemetry_instrumentation_toolaudit.query._filter import Selection, selection_matches
 from opentelemetry_instrumentation_toolaudit.query._stats import Stats, compute_stats
 

@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.query._links import trace_link, trace_url_template
 from opentelemetry_instrumentation_toolaudit.query._query import QueryResult
 

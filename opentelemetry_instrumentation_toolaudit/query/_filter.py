@@ -1,8 +1,9 @@
 # Copyright The toolaudit Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""What a query asks for: a :class:`Filter` of record fields and a time range, and the
-:class:`Selection` a backend runs (the filter's indexed part plus ordering and a cursor)."""
+"""What a query asks for: a :class:`Filter` of record fields and a time range, turned into the
+store port's :class:`~opentelemetry_instrumentation_toolaudit.ledger.Selection` (the filter's
+indexed part plus ordering and a cursor) that a backend runs."""
 
 from __future__ import annotations
 
@@ -12,26 +13,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import Selection
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger._selection import SELECTABLE
 
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-@dataclasses.dataclass(frozen=True)
-class Selection:
-    """What a backend's ``select`` returns, in one pass: indexed columns equal to ``where``'s values
-    (a tuple of values means any of them), ``since <= recorded_at < until`` (RFC 3339 text),
-    ``after_seq < seq < before_seq`` (the cursor), at most ``limit`` records, by ``seq`` ascending
-    or, with ``descending``, newest first."""
-
-    where: Mapping[str, object] = dataclasses.field(default_factory=dict)
-    since: str | None = None
-    until: str | None = None
-    after_seq: int | None = None
-    before_seq: int | None = None
-    limit: int | None = None
-    descending: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,23 +63,33 @@ class Filter:
         limit: int | None = None,
         descending: bool = False,
     ) -> Selection:
-        """The selection a backend runs for this filter (``role`` is checked on the results)."""
+        """The selection a backend runs for this filter: the conditions on indexed columns, the
+        time range and the cursor. The others (``role``, and fields a store does not index, such
+        as ``subject`` and ``purpose``) are checked on the results (:meth:`rest_matches`), so the
+        limit is then left to the caller too."""
+        where = self.where()
+        indexed = {name: value for name, value in where.items() if name in SELECTABLE}
+        rest = self.role is not None or len(indexed) < len(where)
         return Selection(
-            where=self.where(),
+            where=indexed,
             since=self.since,
             until=self.until,
             after_seq=after_seq,
             before_seq=before_seq,
-            limit=None if self.role is not None else limit,
+            limit=None if rest else limit,
             descending=descending,
         )
 
     def matches(self, record: Mapping[str, Any]) -> bool:
         """Whether ``record`` passes every condition of this filter."""
-        return selection_matches(self.selection(), record) and self.role_matches(record)
+        return selection_matches(self.selection(), record) and self.rest_matches(record)
 
-    def role_matches(self, record: Mapping[str, Any]) -> bool:
-        """Whether ``record``'s roles hold :attr:`role` (always, when no role is asked for)."""
+    def rest_matches(self, record: Mapping[str, Any]) -> bool:
+        """Whether ``record`` passes the conditions :meth:`selection` leaves out: its roles hold
+        :attr:`role`, and its fields that no column indexes have the values asked for."""
+        for name, value in self.where().items():
+            if name not in SELECTABLE and not _equal(record.get(name), value):
+                return False
         if self.role is None:
             return True
         roles = record.get(f.USER_ROLES)

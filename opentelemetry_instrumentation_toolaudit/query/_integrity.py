@@ -3,7 +3,7 @@
 
 """Whether the records a report rests on are intact: checked against a signed checkpoint.
 
-Two methods. ``full`` (the default) runs :func:`~opentelemetry_instrumentation_toolaudit.audit.verify`
+Two methods. ``full`` (the default) runs :func:`~opentelemetry_instrumentation_toolaudit.ledger.verify`
 over the trail and accepts it when no record at or before the report's last record is wrong,
 nothing is wrong with the trail as a whole (a truncated tail, a rewritten chain, a fork) and a
 checkpoint signed by a trusted key covers that record: a record edited, deleted, inserted or
@@ -21,21 +21,27 @@ from collections.abc import Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     NoteVerifier,
-    _verify,
+    ProblemKind,
     check_proof,
     prove,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     readable_checkpoints,
 )
 
 METHODS = ("full", "proofs")
 _RECORD_KINDS = frozenset(
-    (_verify.MODIFIED, _verify.DELETED, _verify.INSERTED, _verify.LINK, _verify.COLUMN)
+    (
+        ProblemKind.MODIFIED,
+        ProblemKind.DELETED,
+        ProblemKind.INSERTED,
+        ProblemKind.LINK,
+        ProblemKind.COLUMN,
+    )
 )
 
 

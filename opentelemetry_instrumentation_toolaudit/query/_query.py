@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import StoredRecord
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.query._backend import (
     QueryBackend,
     ScanBackend,
@@ -60,7 +60,7 @@ class AuditQuery:
 
     Usage::
 
-        from opentelemetry_instrumentation_toolaudit.audit import open_sink
+        from opentelemetry_instrumentation_toolaudit.ledger import open_sink
         from opentelemetry_instrumentation_toolaudit.query import AuditQuery, Filter
 
         with open_sink("sqlite:///toolaudit.db", create=False) as sink:
@@ -92,7 +92,7 @@ class AuditQuery:
         found = 0
         for stored in self.backend.select(selection):
             result = QueryResult.of(stored)
-            if not where.role_matches(result.record):
+            if not where.rest_matches(result.record):
                 continue
             yield result
             found += 1
@@ -121,8 +121,9 @@ class AuditQuery:
             raise ValueError(f"stats by {by!r}: choose one of {', '.join(GROUPS)}")
         where = where or Filter()
         field = GROUPS[by] if by is not None else None
-        if where.role is None:
-            return self.backend.stats(where.selection(), field)
+        selection = where.selection()
+        if where.role is None and selection.where == where.where():
+            return self.backend.stats(selection, field)
         return compute_stats((r.record for r in self.search(where)), field)
 
     def get(self, seq: int) -> QueryResult | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import NoteVerifier
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import NoteVerifier
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.query._filter import Filter
 from opentelemetry_instrumentation_toolaudit.query._integrity import check_integrity
 from opentelemetry_instrumentation_toolaudit.query._links import trace_link

@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 
 GROUPS = {"tool": f.TOOL_NAME, "user": f.USER_ID, "model": f.MODEL}
 """The groupings ``stats`` offers, by name, and the record field each groups on."""

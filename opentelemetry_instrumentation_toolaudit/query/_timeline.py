@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.audit import _schema as f
+from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.query._links import trace_link
 from opentelemetry_instrumentation_toolaudit.query._query import QueryResult
 

@@ -20,8 +20,8 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
 )
 from opentelemetry_instrumentation_toolaudit._config import RecorderConfig
-from opentelemetry_instrumentation_toolaudit.audit import open_sink
 from opentelemetry_instrumentation_toolaudit.export import ExporterConfig
+from opentelemetry_instrumentation_toolaudit.ledger import open_sink
 
 
 @pytest.fixture(autouse=True)

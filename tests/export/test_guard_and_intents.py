@@ -20,8 +20,8 @@ from opentelemetry_instrumentation_toolaudit import (
     ToolAuditInstrumentor,
     audited_tool,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.export import ContentGuard
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 EMAIL = "jane.doe@example.com"

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 import opentelemetry_instrumentation_toolaudit as pkg
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.export import RecordWriter, new_event_id
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 PACKAGE = Path(pkg.__file__).parent
 OTEL_FREE = ("export/_writer.py", "export/_records.py", "export/_retention.py", "_env.py")

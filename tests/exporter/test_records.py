@@ -22,9 +22,9 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
     record_event,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_TYPES
 from opentelemetry_instrumentation_toolaudit.export import _records
 from opentelemetry_instrumentation_toolaudit.export._sdk import sdk_view
+from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_TYPES
 
 
 def build(span: Any, event_type: str | None, **kwargs: Any) -> dict[str, Any]:

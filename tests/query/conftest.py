@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import HashKey
 
 from ..audit.conftest import SINK_KINDS, make_url, pg_url, sink_url  # noqa: F401 - fixtures

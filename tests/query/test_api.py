@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     NoteSigner,
     StoredRecord,
@@ -118,6 +118,38 @@ def test_parse_time_forms() -> None:
         parse_time("yesterday")
 
 
+class _ReadOnly:
+    """A store offering only reads: queries scan it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.url = inner.url
+
+    def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
+        return self.inner.read(start, stop)
+
+    def size(self) -> int:
+        return int(self.inner.size())
+
+
+def test_a_scan_finds_what_the_store_selects(query: AuditQuery) -> None:
+    """The scanning backend (stores without select) finds the same records as the store's own
+    indexed select, for every filter the CLI offers."""
+    scan = AuditQuery(_ReadOnly(query.sink))
+    for where in (
+        Filter(tool="update_treatment", success=False),
+        Filter(user="dr_chen", since="2026-03-01", until="2026-07-01"),
+        Filter(conversation="conv_2", event_type="tool.call"),
+        Filter(subject=medical_body(0)["subject"], purpose="payment"),
+        Filter(trace_id=medical_body(5)["trace_id"]),
+        Filter(role="nurse"),
+    ):
+        assert seqs(scan.search(where)) == seqs(query.search(where)), where
+        assert seqs(scan.search(where, descending=True, limit=3)) == seqs(
+            query.search(where, descending=True, limit=3)
+        ), where
+
+
 class _SelectingSink:
     """A store with its own select and stats, as an indexed store offers them."""
 
@@ -144,7 +176,8 @@ def test_a_store_with_select_runs_the_selection_itself(query: AuditQuery) -> Non
     """backend_for uses a store's own select and stats, passing the whole selection down."""
     store = _SelectingSink(query.sink)
     assert isinstance(backend_for(store), StoreBackend)
-    assert isinstance(backend_for(query.sink), ScanBackend)
+    assert isinstance(backend_for(query.sink), StoreBackend)
+    assert isinstance(backend_for(_ReadOnly(query.sink)), ScanBackend)
     fast = AuditQuery(store)
     found = seqs(
         fast.search(Filter(tool="update_treatment", since="2026-02"), limit=2, descending=True)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 from ..audit._tamper import read_rows, write_rows
 from .conftest import PATIENT, N, bare, medical_body, pseudonym, write_trail

@@ -20,7 +20,7 @@ from opentelemetry_instrumentation_toolaudit import (
     ToolAuditInstrumentor,
     audited_tool,
 )
-from opentelemetry_instrumentation_toolaudit.audit import open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import open_sink
 
 from ..conftest import tool_spans
 

@@ -23,7 +23,7 @@ from opentelemetry_instrumentation_toolaudit.attributes import (
     TOOLAUDIT_SUBJECT,
     TOOLAUDIT_TOOL_ACTION,
 )
-from opentelemetry_instrumentation_toolaudit.audit import open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import open_sink
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 from ..conftest import tool_spans

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from opentelemetry_instrumentation_toolaudit.audit._canonical import canonicalize
-from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.audit._schema import (
+from opentelemetry_instrumentation_toolaudit.ledger._canonical import canonicalize
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     INDEXED_COLUMNS,
     PREV_HASH,
     SCHEMA,
@@ -133,35 +132,12 @@ def seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> StoredRecord:
     return seal_records([body], seq, prev_hash, True)[0][0]
 
 
-def seal_batch(
-    bodies: Sequence[Mapping[str, Any]],
-    frontier: Frontier,
-    prev_hash: str,
-    on_node: Callable[[int, int, bytes], None] | None = None,
-    *,
-    columns: bool = True,
-    nodes: list[tuple[int, int, bytes]] | None = None,
-    min_node_level: int = 1,
-) -> list[StoredRecord]:
-    """Seal ``bodies`` after the tree ``frontier`` (whose last leaf is ``prev_hash``), advancing the
-    frontier. Perfect subtrees completed at ``min_node_level`` or above are reported to ``on_node``
-    or added to ``nodes`` as ``(level, index, hash)``. ``columns=False`` (a sink without columns)
-    leaves ``StoredRecord.columns`` None. Sinks call this under their cross-process lock."""
-    records, digests = seal_records(bodies, frontier.size, prev_hash, columns)
-    if on_node is None:
-        frontier.extend(digests, nodes, min_node_level)
-    else:
-        for digest in digests:
-            frontier.append(digest, on_node)
-    return records
-
-
 def seal_records(
     bodies: Sequence[Mapping[str, Any]], seq: int, prev_hash: str, columns: bool
 ) -> tuple[list[StoredRecord], list[bytes]]:
     """Seal ``bodies`` as records ``seq``, ``seq + 1``, … after the record whose entry hash is
     ``prev_hash``: the records and their leaf hashes, with which the caller advances its Merkle
-    frontier (as :func:`seal_batch` does)."""
+    frontier (as the append protocol, ``_append.append_batch``, does)."""
     # The per-record cost of every append: kept flat, names bound locally.
     records: list[StoredRecord] = []
     digests: list[bytes] = []

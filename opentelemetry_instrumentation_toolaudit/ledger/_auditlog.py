@@ -13,7 +13,6 @@ writer may add files but not change them (e.g. a WORM mount or a directory with 
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import time
@@ -23,25 +22,6 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, ToolAuditError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
-    Checkpoint,
-    NoteSigner,
-    default_key_path,
-    open_checkpoint,
-    readable_checkpoints,
-    sign_checkpoint,
-)
-from opentelemetry_instrumentation_toolaudit.audit.sinks import (
-    DEFAULT_SINK_URL,
-    AuditSink,
-    open_sink,
-)
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
-    create_once,
-    reinit_in_forked_child,
-)
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY,
@@ -49,8 +29,26 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
-
-CHECKPOINT_SUFFIX = ".checkpoint"
+from opentelemetry_instrumentation_toolaudit.ledger._append import append_batch
+from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
+    Checkpoint,
+    NoteSigner,
+    default_key_path,
+    readable_checkpoints,
+    sign_checkpoint,
+)
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint_dir import write_checkpoint_file
+from opentelemetry_instrumentation_toolaudit.ledger.stores import (
+    DEFAULT_SINK_URL,
+    AuditSink,
+    TreeHead,
+    open_sink,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
+    reinit_in_forked_child,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 
 class AuditLog:
@@ -93,6 +91,7 @@ class AuditLog:
         self._checkpointed_at = time.monotonic()
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
+        self._due_note: str | None = None
         reinit_in_forked_child(self, "_after_fork")
 
     def _after_fork(self) -> None:
@@ -154,22 +153,48 @@ class AuditLog:
         with self._lock:
             if self._closed:
                 raise SinkError(f"{redact_url(self.sink.url)}: the audit log is closed")
-            records = self.sink.append(bodies, skip_existing=skip_existing)
-            head = self.sink.last_head
-            if head is not None and (
-                head.size - self._checkpointed_size >= self.checkpoint_every
-                or time.monotonic() - self._checkpointed_at >= self.checkpoint_interval
-            ):
-                try:
-                    self.checkpoint()
-                except Exception as exc:  # noqa: BLE001 - the batch is committed; the next checkpoint covers it
-                    internal_error("audit checkpoint", exc)
+            self._due_note = None
+            records, head = append_batch(
+                self.sink, bodies, skip_existing=skip_existing, checkpoint=self._checkpoint_if_due
+            )
+            note, self._due_note = self._due_note, None
+            if head is not None:
+                self.sink.last_head = head
+            if note is not None and head is not None:
+                self._checkpointed(note, head.size)
             if self._timer is None and self.checkpoint_interval > 0:
                 self._timer = threading.Thread(
                     target=self._run_timer, name="toolaudit-checkpoint", daemon=True
                 )
                 self._timer.start()
         return records
+
+    def _checkpoint_if_due(self, head: TreeHead) -> str | None:
+        """The signed note for ``head`` when a checkpoint is due, written in the batch's own
+        transaction (no commit of its own); None when none is due or signing failed (logged: the
+        batch still commits, and the next checkpoint covers it)."""
+        if (
+            head.size - self._checkpointed_size < self.checkpoint_every
+            and time.monotonic() - self._checkpointed_at < self.checkpoint_interval
+        ):
+            return None
+        try:
+            self._due_note = sign_checkpoint(
+                Checkpoint(self.origin, head.size, head.root), self.signer
+            )
+        except Exception as exc:  # noqa: BLE001 - the batch commits; the next checkpoint covers it
+            internal_error("audit checkpoint", exc)
+        return self._due_note
+
+    def _checkpointed(self, note: str, size: int) -> None:
+        """After a checkpoint is stored: copy it to the checkpoint directory, restart the cadence."""
+        self._checkpointed_size = size
+        self._checkpointed_at = time.monotonic()
+        if self.checkpoint_dir is not None:
+            try:
+                write_checkpoint_file(self.checkpoint_dir, note)
+            except Exception as exc:  # noqa: BLE001 - the records and the stored note are committed
+                internal_error("audit checkpoint", exc)
 
     def checkpoint(self) -> str:
         """Sign and store a checkpoint for the sink's current size now; returns the signed note."""
@@ -215,33 +240,6 @@ class AuditLog:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def write_checkpoint_file(directory: str | os.PathLike[str], note: str) -> Path | None:
-    """Write ``note`` as a new file in ``directory`` (``O_EXCL``, fsynced); never rewrites a file.
-    Returns the path, or None when the same checkpoint is already there."""
-    checkpoint, _ = open_checkpoint(note)
-    # Named by size and a hash of origin, size and root: logs sharing the directory never collide
-    # (even at equal roots), and the same checkpoint twice is one file.
-    body_hash = hashlib.sha256(checkpoint.text().encode()).hexdigest()[:16]
-    name = f"{checkpoint.size:012d}-{body_hash}{CHECKPOINT_SUFFIX}"
-    path = Path(directory) / name
-    try:
-        return path if create_once(path, note.encode(), 0o444) else None
-    except OSError as exc:
-        raise SinkError(f"cannot write a checkpoint in {directory}: {exc.strerror}") from None
-
-
-def read_checkpoint_dir(directory: str | os.PathLike[str]) -> list[tuple[str, str | None]]:
-    """``(file name, note)`` for every checkpoint file in ``directory``, by name; the note is None
-    for a file that cannot be read. Raises OSError when the directory cannot be listed."""
-    out: list[tuple[str, str | None]] = []
-    for path in sorted(Path(directory).glob(f"*{CHECKPOINT_SUFFIX}")):
-        try:
-            out.append((path.name, path.read_text(encoding="utf-8", errors="replace")))
-        except OSError:
-            out.append((path.name, None))
-    return out
 
 
 def _latest_checkpoint_size(sink: AuditSink) -> int:

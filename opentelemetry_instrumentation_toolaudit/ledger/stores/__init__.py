@@ -18,8 +18,12 @@ from __future__ import annotations
 
 import os
 
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink, SinkError, TreeHead
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
+    AuditSink,
+    SinkError,
+    TreeHead,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 DEFAULT_SINK_URL = "sqlite:///toolaudit.db"
 
@@ -30,19 +34,19 @@ def open_sink(url: str, *, create: bool = True) -> AuditSink:
     With ``create=False`` (verification) a missing file is an error instead of a new empty log."""
     scheme = url.split(":", 1)[0].lower() if "://" in url else ""
     if scheme == "sqlite":
-        from opentelemetry_instrumentation_toolaudit.audit.sinks.sqlite import SQLiteSink
+        from opentelemetry_instrumentation_toolaudit.ledger.stores.sqlite import SQLiteSink
 
         return SQLiteSink.from_url(url, create=create)
     if scheme == "jsonl":
-        from opentelemetry_instrumentation_toolaudit.audit.sinks.jsonl import JSONLSink
+        from opentelemetry_instrumentation_toolaudit.ledger.stores.jsonl import JSONLSink
 
         return JSONLSink.from_url(url, create=create)
     if scheme == "memory":
-        from opentelemetry_instrumentation_toolaudit.audit.sinks.memory import MemorySink
+        from opentelemetry_instrumentation_toolaudit.ledger.stores.memory import MemorySink
 
         return MemorySink(url)
     if scheme in ("postgresql", "postgres"):
-        from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import PostgresSink
+        from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import PostgresSink
 
         return PostgresSink.from_url(url, create=create)
     shown = scheme or url.split(":", 1)[0] if "://" in url else url

@@ -23,22 +23,22 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import chain
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.audit._chain import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     GENESIS_HASH,
     ColumnValues,
     StoredRecord,
-    seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, SEQ, SUCCESS
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS as _COLUMNS
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
-    NODE_MIN_LEVEL,
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS as _COLUMNS
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
     StoredHead,
     TreeHead,
@@ -48,20 +48,23 @@ from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
     restore_frontier,
     stored_bytes,
     success_from_column,
-    without_stored,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._sqlite_lock import (
+from opentelemetry_instrumentation_toolaudit.ledger.stores._sqlite_lock import (
     BUSY_TIMEOUT,
     LockUnavailableError,
     begin_immediate,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url
 
-_INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
 LOG_ID_KEY = "log_id"
 _ROWS_PER_INSERT = 50
 PAGE_SIZE = 16384
 """Page size of a new database file (see ``_connect``)."""
+CACHE_KIB = 65536
+"""Page cache of a writer's connection, in KiB (SQLite's default is 2000): at most 64 MiB a
+writer, filled only as the trail's indexes grow."""
+ANALYZE_FROM = 1 << 14
+"""The trail size from which statistics are gathered, again at every doubling."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 # Every table only grows: rows are never updated or deleted, and the head's size never shrinks.
@@ -107,7 +110,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     canonical TEXT NOT NULL,
     {", ".join(f"{c} {'INTEGER' if c == SUCCESS else 'TEXT'}" for c in _COLUMNS)}
 );
-{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{c} ON audit_records({c});" for c in _INDEXED)}
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records({', '.join(i)});" for i in INDEXES)}
 CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
     frontier BLOB NOT NULL
@@ -141,6 +144,11 @@ _EVENT_ID_NEW = (
     "(event ids are unique; records are never replaced)'); END"
 )
 
+_SELECT_RECORDS = (
+    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} "
+    "FROM audit_records"
+)
+
 _INSERT = (
     f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' * (4 + len(_COLUMNS)))})"
@@ -162,6 +170,53 @@ _MISMATCH_QUERY = (
     )
     + ")"
 )
+
+
+class _SQLiteTransaction:
+    """The append protocol's port over one ``BEGIN IMMEDIATE`` transaction of a SQLiteSink."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: SQLiteSink) -> None:
+        self._sink = sink
+
+    def read_head(self) -> tuple[str, Frontier]:
+        size, prev, data = self._sink._conn.execute(
+            "SELECT size, prev_hash, frontier FROM audit_head"
+        ).fetchone()
+        return prev, restore_frontier(size, data, self._sink.path)
+
+    def stored_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        return self._sink._stored_ids(event_ids)
+
+    def write(
+        self,
+        records: Sequence[StoredRecord],
+        leaf_hashes: Sequence[bytes],
+        nodes: Sequence[tuple[int, int, bytes]],
+        frontier: Frontier,
+    ) -> None:
+        sink = self._sink
+        sink._insert(
+            [
+                (r.seq, digest, r.prev_hash, r.canonical.decode(), *_data(r))
+                for r, digest in zip(records, leaf_hashes, strict=True)
+            ]
+        )
+        if nodes:
+            sink._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
+        sink._conn.execute(
+            "UPDATE audit_head SET size = ?, prev_hash = ?, frontier = ?",
+            (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
+        )
+        grown_from = frontier.size - len(records)
+        if frontier.size >= ANALYZE_FROM and frontier.size.bit_length() > grown_from.bit_length():
+            # The query planner's statistics, refreshed each time the trail doubles (a sample of
+            # each index, so its cost stays bounded): select() then picks the right index.
+            sink._conn.execute("ANALYZE audit_records")
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        self._sink._insert_checkpoint(note, size)
 
 
 def is_sqlite_file(path: str) -> bool:
@@ -202,6 +257,10 @@ class SQLiteSink(AuditSink):
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
         reinit_in_forked_child(self, "_after_fork")
+
+    @property
+    def where(self) -> str:
+        return self.path
 
     def check_writable(self) -> None:
         # SQLite writes a journal beside the database: both the file and its directory.
@@ -252,6 +311,11 @@ class SQLiteSink(AuditSink):
             conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
+            # Index keys that arrive out of order (trace ids, users, conversations) each touch a
+            # leaf page per record: with SQLite's default 2 MB cache those pages are reread for
+            # every batch once the indexes outgrow it, and append slows as the trail grows.
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            conn.execute("PRAGMA analysis_limit = 1000")
         return conn
 
     def _check_schema(self) -> None:
@@ -282,47 +346,19 @@ class SQLiteSink(AuditSink):
             raise
         conn.execute("COMMIT")
 
-    def append(
-        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
-    ) -> list[StoredRecord]:
-        if not bodies:
-            return []
+    @contextlib.contextmanager
+    def append_transaction(self) -> Iterator[_SQLiteTransaction]:
         with self._lock:
             try:
                 with self._transaction():
-                    if skip_existing:
-                        bodies = without_stored(bodies, self._stored_ids(bodies), True, self.path)
-                        if not bodies:
-                            return []
-                    size, prev, data = self._conn.execute(
-                        "SELECT size, prev_hash, frontier FROM audit_head"
-                    ).fetchone()
-                    frontier = restore_frontier(size, data, self.path)
-                    records, digests = seal_records(bodies, size, prev, True)
-                    self._insert(
-                        [
-                            (r.seq, digest, r.prev_hash, r.canonical.decode(), *_data(r))
-                            for r, digest in zip(records, digests, strict=True)
-                        ]
-                    )
-                    nodes: list[tuple[int, int, bytes]] = []
-                    frontier.extend(digests, nodes, NODE_MIN_LEVEL)
-                    if nodes:
-                        self._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
-                    self._conn.execute(
-                        "UPDATE audit_head SET size = ?, prev_hash = ?, frontier = ?",
-                        (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
-                    )
+                    yield _SQLiteTransaction(self)
             except sqlite3.Error as exc:
                 raise SinkError(
                     f"{self.path}: append failed ({type(exc).__name__}: {exc})"
                 ) from None
-        self.last_head = TreeHead(frontier.size, frontier.root())
-        return records
 
-    def _stored_ids(self, bodies: Sequence[Mapping[str, Any]]) -> set[str]:
-        """The event ids of ``bodies`` that some stored record has."""
-        ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
+    def _stored_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that some stored record has."""
         found: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
@@ -357,11 +393,19 @@ class SQLiteSink(AuditSink):
                 raise SinkError(f"{self.path}: read failed ({type(exc).__name__}: {exc})") from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
-        rows = self._query(
-            f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} FROM audit_records "
-            "WHERE seq >= ? AND seq < ? ORDER BY seq",
-            (start, stop if stop is not None else 2**63 - 1),
+        return self._stored(
+            self._query(
+                f"{_SELECT_RECORDS} WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, stop if stop is not None else 2**63 - 1),
+            )
         )
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        tail, params = sql_filter(selection, "?")
+        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+
+    @staticmethod
+    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
             columns = dict(zip(_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
@@ -399,11 +443,12 @@ class SQLiteSink(AuditSink):
         with self._lock:
             try:
                 with self._transaction():
-                    self._conn.execute(
-                        "INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (size, note)
-                    )
+                    self._insert_checkpoint(note, size)
             except sqlite3.Error as exc:
                 raise SinkError(f"{self.path}: writing a checkpoint failed ({exc})") from None
+
+    def _insert_checkpoint(self, note: str, size: int) -> None:
+        self._conn.execute("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (size, note))
 
     def checkpoints(self) -> list[str]:
         return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]

@@ -36,25 +36,23 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
-from opentelemetry_instrumentation_toolaudit._log import logger
-from opentelemetry_instrumentation_toolaudit.audit._chain import (
+from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
+from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     GENESIS_HASH,
     StoredRecord,
     leaf_hash,
-    seal_batch,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_ID, PREV_HASH, SEQ
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
     StoredHead,
     TreeHead,
     check_file_writable,
     create_once,
     reinit_in_forked_child,
-    without_stored,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url
 
 try:
     from orjson import loads as _loads
@@ -314,47 +312,49 @@ class JSONLSink(AuditSink):
 
     # --- the sink interface -----------------------------------------------------------------
 
-    def append(
-        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
-    ) -> list[StoredRecord]:
+    unique_event_ids = False
+    seals_columns = False
+    node_min_level = None
+
+    @property
+    def where(self) -> str:
+        return self.path
+
+    @contextlib.contextmanager
+    def append_transaction(self) -> Iterator[_JSONLTransaction]:
         with self._flock():
             try:
                 self._catch_up()
             except OSError as exc:
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
-            # A retry can only repeat what this object wrote: its recent batches' event ids.
-            bodies = without_stored(bodies, self._recent_ids, skip_existing, self.path)
-            if not bodies:
-                return []
+            yield _JSONLTransaction(self)
+
+    def _write_batch(self, records: Sequence[StoredRecord], ids: frozenset[str]) -> None:
+        """Append the framed records durably (the batch's commit), under the lock."""
+        payload = b"".join(frame(r) for r in records)
+        try:
+            written = 0
+            while written < len(payload):
+                written += os.write(self._fd, payload[written:])
+            os.fsync(self._fd)
+        except OSError as exc:
+            # Not acknowledged, so not kept: cut back what was written (we hold the lock, nobody
+            # appended after us), so a retry does not leave the batch in the log twice.
             try:
-                frontier = self._frontier.copy()
-                records = seal_batch(bodies, frontier, self._prev, columns=False)
-                payload = b"".join(frame(r) for r in records)
-            except OSError as exc:
-                raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
-            try:
-                written = 0
-                while written < len(payload):
-                    written += os.write(self._fd, payload[written:])
-                os.fsync(self._fd)
-            except OSError as exc:
-                # Not acknowledged, so not kept: cut back what was written (we hold the lock, nobody
-                # appended after us), so a retry does not leave the batch in the log twice.
-                try:
-                    os.ftruncate(self._fd, self._offset)
-                except OSError:
-                    # What reached the file is unknown: the next append reads it back and counts
-                    # only the whole lines it finds there, once fsynced (_catch_up).
-                    self._unsettled |= {b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str}
-                raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
-            self._remember(bodies)
-            self._frontier = frontier
-            self._size = frontier.size
-            self._offset += len(payload)
-            self._prev = records[-1].entry_hash
-            self._save_head()
-            self.last_head = TreeHead(frontier.size, frontier.root())
-        return records
+                os.ftruncate(self._fd, self._offset)
+            except OSError:
+                # What reached the file is unknown: the next append reads it back and counts
+                # only the whole lines it finds there, once fsynced (_catch_up).
+                self._unsettled |= ids
+            raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
+        self._remember_ids(ids)
+        self._offset += len(payload)
+
+    def _set_head(self, frontier: Frontier, prev_hash: str) -> None:
+        self._frontier = frontier
+        self._size = frontier.size
+        self._prev = prev_hash
+        self._save_head()
 
     def check_writable(self) -> None:
         # The head cache, checkpoints and torn-write files are written beside the log.
@@ -362,7 +362,9 @@ class JSONLSink(AuditSink):
 
     def _remember(self, bodies: Sequence[Mapping[str, Any]]) -> None:
         """Add a written batch's event ids to the recent ones, forgetting the oldest batch's."""
-        ids = frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str)
+        self._remember_ids(frozenset(b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str))
+
+    def _remember_ids(self, ids: frozenset[str]) -> None:
         self._recent_batches.append(ids)
         self._recent_ids |= ids
         if len(self._recent_batches) > RECENT_BATCHES:
@@ -422,13 +424,16 @@ class JSONLSink(AuditSink):
 
     def write_checkpoint(self, note: str, size: int) -> None:
         with self._flock():
-            try:
-                _append_durably(
-                    self.path + ".checkpoints",
-                    (json.dumps({"size": size, "note": note}) + "\n").encode(),
-                )
-            except OSError as exc:
-                raise SinkError(f"{self.path}.checkpoints: write failed ({exc.strerror})") from None
+            self._write_checkpoint_line(note, size)
+
+    def _write_checkpoint_line(self, note: str, size: int) -> None:
+        try:
+            _append_durably(
+                self.path + ".checkpoints",
+                (json.dumps({"size": size, "note": note}) + "\n").encode(),
+            )
+        except OSError as exc:
+            raise SinkError(f"{self.path}.checkpoints: write failed ({exc.strerror})") from None
 
     def checkpoints(self) -> list[str]:
         out = []
@@ -501,6 +506,42 @@ class JSONLSink(AuditSink):
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
+
+
+class _JSONLTransaction:
+    """The append protocol's port over one exclusive lock of a JSONLSink: the batch commits when
+    its lines are fsynced; a checkpoint is appended after them under the same lock."""
+
+    def __init__(self, sink: JSONLSink) -> None:
+        self._sink = sink
+        self._ids: frozenset[str] = frozenset()
+
+    def read_head(self) -> tuple[str, Frontier]:
+        return self._sink._prev, self._sink._frontier.copy()
+
+    def stored_event_ids(self, event_ids: Sequence[str]) -> frozenset[str]:
+        # A retry can only repeat what this object wrote: its recent batches' event ids.
+        batch = frozenset(event_ids)
+        stored = batch & self._sink._recent_ids
+        self._ids = batch - stored
+        return stored
+
+    def write(
+        self,
+        records: Sequence[StoredRecord],
+        leaf_hashes: Sequence[bytes],
+        nodes: Sequence[tuple[int, int, bytes]],
+        frontier: Frontier,
+    ) -> None:
+        self._sink._write_batch(records, self._ids)
+        self._sink._set_head(frontier, records[-1].entry_hash)
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        try:
+            self._sink._write_checkpoint_line(note, size)
+        except SinkError as exc:
+            # The batch is durable already (its lines are fsynced): the next checkpoint covers it.
+            internal_error("audit checkpoint", exc)
 
 
 def _event_id(canonical: bytes) -> str | None:

@@ -27,7 +27,7 @@ import rfc8785
 
 from opentelemetry_instrumentation_toolaudit._exceptions import CanonicalizationError
 from opentelemetry_instrumentation_toolaudit._jsonable import int_text
-from opentelemetry_instrumentation_toolaudit.audit._schema import FIELDS
+from opentelemetry_instrumentation_toolaudit.ledger.schema import FIELDS
 
 MAX_SAFE_INTEGER = 2**53 - 1
 

@@ -33,31 +33,30 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
-from opentelemetry_instrumentation_toolaudit.audit._chain import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     GENESIS_HASH,
     ColumnValues,
     StoredRecord,
     plain_column_tuple,
-    seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_ID, PREV_HASH, SEQ, SUCCESS
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, PREV_HASH, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     DATA_COLUMNS,
-    NODE_MIN_LEVEL,
     AuditSink,
     StoredHead,
     TreeHead,
     compare_columns,
     reinit_in_forked_child,
     restore_frontier,
-    without_stored,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import passwords_in, redact_url
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import passwords_in, redact_url
 
 try:
     from orjson import loads as _loads
@@ -73,7 +72,6 @@ CONNECT_TIMEOUT = 10
 """Seconds to wait for the server when the URL sets no ``connect_timeout``."""
 
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
-_INDEXED = ("recorded_at", "trace_id", "tool_name", "user_id", "conversation_id")
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
@@ -83,7 +81,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     canonical BYTEA NOT NULL,
     {", ".join(f"{c} {'BOOLEAN' if c == SUCCESS else 'TEXT'}" for c in DATA_COLUMNS)}
 );
-{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{c} ON audit_records ({c});" for c in _INDEXED)}
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records ({', '.join(i)});" for i in INDEXES)}
 CREATE TABLE IF NOT EXISTS audit_heads (
     size BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, frontier BYTEA NOT NULL
 );
@@ -427,11 +425,12 @@ class PostgresSink(AuditSink):
                     f"{self._where}: granting writer rights failed ({_first_line(exc, self.url)})"
                 ) from None
 
-    def append(
-        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
-    ) -> list[StoredRecord]:
-        if not bodies:
-            return []
+    @property
+    def where(self) -> str:
+        return self._where
+
+    @contextlib.contextmanager
+    def append_transaction(self) -> Iterator[_PostgresTransaction]:
         pg = _require_psycopg()
         with self._lock:
             try:
@@ -441,38 +440,7 @@ class PostgresSink(AuditSink):
                     f"{self._where}: append failed ({_first_line(exc, self.url)})"
                 ) from None
             try:
-                if skip_existing:
-                    ids = [b[EVENT_ID] for b in bodies if type(b.get(EVENT_ID)) is str]
-                    stored = {
-                        r[0]
-                        for r in conn.execute(
-                            "SELECT event_id FROM audit_records WHERE event_id = ANY(%s)", (ids,)
-                        )
-                    }
-                    bodies = without_stored(bodies, stored, True, self._where)
-                    if not bodies:
-                        self._release(conn)
-                        return []
-                row = conn.execute(_HEAD).fetchone()
-                size, prev, data = row if row else (0, GENESIS_HASH, b"")
-                frontier = restore_frontier(size, data, self._where)
-                records, digests = seal_records(bodies, size, prev, True)
-                with conn.cursor() as cur:
-                    # Every column value is text or NULL, and success a bool or NULL (the column
-                    # rule), so one binary COPY takes any batch.
-                    with cur.copy(_COPY_BINARY) as copy:
-                        copy.set_types(_COPY_TYPES)
-                        write_row = copy.write_row
-                        for r, digest in zip(records, digests, strict=True):
-                            write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
-                    nodes: list[tuple[int, int, bytes]] = []
-                    frontier.extend(digests, nodes, NODE_MIN_LEVEL)
-                    if nodes:
-                        cur.executemany("INSERT INTO audit_nodes VALUES (%s, %s, %s)", nodes)
-                    cur.execute(
-                        "INSERT INTO audit_heads VALUES (%s, %s, %s)",
-                        (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
-                    )
+                yield _PostgresTransaction(conn, self._where)
                 conn.commit()
             except pg.Error as exc:
                 self._release(conn)
@@ -482,8 +450,6 @@ class PostgresSink(AuditSink):
             except BaseException:
                 self._release(conn)
                 raise
-        self.last_head = TreeHead(frontier.size, frontier.root())
-        return records
 
     def _query(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         pg = _require_psycopg()
@@ -501,11 +467,19 @@ class PostgresSink(AuditSink):
                 ) from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
-        rows = self._query(
-            f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records "
-            "WHERE seq >= %s AND seq < %s ORDER BY seq",
-            (start, stop if stop is not None else 2**63 - 1),
+        return self._stored(
+            self._query(
+                f"{_SELECT_RECORDS} WHERE seq >= %s AND seq < %s ORDER BY seq",
+                (start, stop if stop is not None else 2**63 - 1),
+            )
         )
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        tail, params = sql_filter(selection, "%s")
+        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+
+    @staticmethod
+    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
         for seq, canonical, entry_hash, prev_hash, *cols in rows:
             columns = dict(zip(DATA_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
@@ -536,9 +510,7 @@ class PostgresSink(AuditSink):
         with self._lock:
             try:
                 # A repeat after a lost acknowledgement stores the same note twice: harmless.
-                cursor = self._first_statement(
-                    "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)", (size, note)
-                )
+                cursor = self._first_statement(_INSERT_CHECKPOINT, (size, note))
                 cursor.connection.commit()
             except pg.Error as exc:
                 if self._conn is not None:
@@ -625,6 +597,58 @@ class PostgresSink(AuditSink):
         with self._lock:
             if self._conn is not None and not self._conn.closed:
                 self._conn.close()
+
+
+_SELECT_RECORDS = (
+    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records"
+)
+_INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"
+
+
+class _PostgresTransaction:
+    """The append protocol's port over one transaction holding the append advisory lock."""
+
+    __slots__ = ("_conn", "_where")
+
+    def __init__(self, conn: Any, where: str) -> None:
+        self._conn = conn
+        self._where = where
+
+    def read_head(self) -> tuple[str, Frontier]:
+        row = self._conn.execute(_HEAD).fetchone()
+        size, prev, data = row if row else (0, GENESIS_HASH, b"")
+        return prev, restore_frontier(size, data, self._where)
+
+    def stored_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        rows = self._conn.execute(
+            "SELECT event_id FROM audit_records WHERE event_id = ANY(%s)", (list(event_ids),)
+        )
+        return {r[0] for r in rows}
+
+    def write(
+        self,
+        records: Sequence[StoredRecord],
+        leaf_hashes: Sequence[bytes],
+        nodes: Sequence[tuple[int, int, bytes]],
+        frontier: Frontier,
+    ) -> None:
+        with self._conn.cursor() as cur:
+            # Every column value is text or NULL, and success a bool or NULL (the column rule), so
+            # one binary COPY takes any batch.
+            with cur.copy(_COPY_BINARY) as copy:
+                copy.set_types(_COPY_TYPES)
+                write_row = copy.write_row
+                for r, digest in zip(records, leaf_hashes, strict=True):
+                    write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
+            if nodes:
+                cur.executemany("INSERT INTO audit_nodes VALUES (%s, %s, %s)", nodes)
+            cur.execute(
+                "INSERT INTO audit_heads VALUES (%s, %s, %s)",
+                (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
+            )
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        self._conn.execute(_INSERT_CHECKPOINT, (size, note))
 
 
 def _data(record: StoredRecord) -> tuple[Any, ...]:

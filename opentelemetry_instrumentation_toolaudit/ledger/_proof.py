@@ -16,17 +16,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
-from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import leaf_hash
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     Checkpoint,
     NoteVerifier,
     open_checkpoint,
     readable_checkpoints,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import inclusion_proof, verify_inclusion
-from opentelemetry_instrumentation_toolaudit.audit._schema import SEQ
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import AuditSink
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import redact_url
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import inclusion_proof, verify_inclusion
+from opentelemetry_instrumentation_toolaudit.ledger.schema import SEQ
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import AuditSink
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
 PROOF_FORMAT = "toolaudit-inclusion-proof/1"
 

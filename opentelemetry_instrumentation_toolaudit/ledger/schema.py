@@ -172,3 +172,14 @@ INDEXED_COLUMNS: Final = (
 )
 """Fields a sink with columns copies out of the canonical record so queries can use an index.
 A record lacking a field stores NULL in its column."""
+
+INDEXES: Final = (
+    (RECORDED_AT,),
+    (TRACE_ID,),
+    (TOOL_NAME, RECORDED_AT),
+    (USER_ID, RECORDED_AT),
+    (CONVERSATION_ID,),
+)
+"""The indexes stores with columns keep (besides ``seq`` and the unique ``event_id``): few, so that
+append stays fast, and composite where a query filters one column and a time range (one tool's
+failures over a day, one user over months)."""

@@ -34,16 +34,21 @@ import socket
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from typing import TYPE_CHECKING
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit._log import logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
 )
+
+if TYPE_CHECKING:
+    # cryptography is imported where a key is used: importing the ledger (which every
+    # instrumented app does) must not load it.
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
 
 ALG_ED25519 = 0x01
 _EM_DASH = "\u2014"
@@ -65,6 +70,8 @@ def _check_name(name: str) -> str:
 
 
 def _raw_public(key: Ed25519PublicKey) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
     return key.public_bytes(Encoding.Raw, PublicFormat.Raw)
 
 
@@ -106,6 +113,9 @@ class NoteVerifier:
         return verifier
 
     def verify(self, text: bytes, signature: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
         try:
             Ed25519PublicKey.from_public_bytes(self.public_key).verify(signature, text)
         except (InvalidSignature, ValueError):
@@ -123,6 +133,8 @@ class NoteSigner:
 
     @classmethod
     def generate(cls, name: str) -> NoteSigner:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         return cls(name, Ed25519PrivateKey.generate())
 
     def skey(self) -> str:
@@ -144,6 +156,8 @@ class NoteSigner:
             ) from None
         if (private, key) != ("PRIVATE", "KEY") or len(raw) != 33 or raw[0] != ALG_ED25519:
             raise ToolAuditError("malformed signing key: not an Ed25519 signed-note key")
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
         if signer.verifier.key_id != declared:
             raise ToolAuditError("malformed signing key: its key id does not match the key")

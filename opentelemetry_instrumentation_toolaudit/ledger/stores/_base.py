@@ -7,25 +7,31 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import itertools
 import json
 import os
 import weakref
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
-from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, column_values
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord, column_values
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     Frontier,
     hash_children,
     root_from_leaf_hashes,
 )
-from opentelemetry_instrumentation_toolaudit.audit._schema import (
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_ID,
     INDEXED_COLUMNS,
     PREV_HASH,
     SEQ,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
+
+if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection
 
 __all__ = [
     "DATA_COLUMNS",
@@ -97,19 +103,62 @@ class AuditSink(abc.ABC):
     last_head: TreeHead | None = None
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
-    @abc.abstractmethod
+    seals_columns = True
+    """True when the store keeps indexed columns (sealing then fills ``StoredRecord.columns``)."""
+    node_min_level: int | None = NODE_MIN_LEVEL
+    """The lowest level of the Merkle nodes the store keeps; None when it keeps none."""
+    unique_event_ids = True
+    """True when the store itself refuses a second record with a stored event id (a unique index);
+    False when the append protocol must look the batch's ids up every time."""
+
+    @property
+    def where(self) -> str:
+        """How messages name this store (a path, or a URL without its password)."""
+        return redact_url(self.url)
+
     def append(
         self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
     ) -> list[StoredRecord]:
-        """Seal (``_chain.seal_batch``) and durably commit ``bodies`` in order; return the stored
-        records. A body whose ``event_id`` is already stored (a retried batch that was in fact
-        committed) raises SinkError, or with ``skip_existing`` is left out (and not returned).
+        """Seal and durably commit ``bodies`` in order, in one transaction
+        (:func:`~opentelemetry_instrumentation_toolaudit.ledger._append.append_batch`); return the
+        stored records. A body whose ``event_id`` is already stored (a retried batch that was in
+        fact committed) raises SinkError, or with ``skip_existing`` is left out (and not returned).
         Sinks with columns check every stored record (a unique index); JSONL and memory check
         what this object appended recently, which is what a retry of its batch could have written."""
+        from opentelemetry_instrumentation_toolaudit.ledger._append import append_batch
+
+        records, head = append_batch(self, bodies, skip_existing=skip_existing)
+        if head is not None:
+            self.last_head = head
+        return records
+
+    @abc.abstractmethod
+    def append_transaction(self) -> AbstractContextManager[Any]:
+        """Begin a write transaction under the cross-process lock, as the append protocol's port
+        (:class:`~opentelemetry_instrumentation_toolaudit.ledger._append.AppendTransaction`); it
+        commits when the block ends and rolls back when it raises. Raises SinkError when the store
+        cannot be written."""
 
     @abc.abstractmethod
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         """Stored records with ``start <= seq < stop``, in sequence order, exactly as stored."""
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        """The stored records a :class:`~opentelemetry_instrumentation_toolaudit.ledger.Selection`
+        picks, in sequence order (newest first with ``descending``). This default filters a scan of
+        the whole log; stores with indexed columns run one indexed query instead."""
+        from opentelemetry_instrumentation_toolaudit.ledger._selection import matches
+
+        picked: Iterable[StoredRecord] = (
+            r
+            for r in self.read()
+            if matches(
+                selection, r.seq, r.columns if r.columns is not None else column_values(r.record)
+            )
+        )
+        if selection.descending:
+            picked = reversed(list(picked))
+        return itertools.islice(picked, selection.limit)
 
     @abc.abstractmethod
     def size(self) -> int:
