@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry_instrumentation_toolaudit.ledger import StoredRecord
@@ -55,7 +55,7 @@ class ScanBackend:
             self._backwards(start, stop) if selection.descending else self._forwards(start, stop)
         )
         found = 0
-        maybe = _prefilter(selection)
+        maybe = prefilter(selection.where, selection.since, selection.until)
         for stored in records:
             if maybe(stored.canonical) and selection_matches(selection, stored.record):
                 yield stored
@@ -116,33 +116,35 @@ def backend_for(sink: Any) -> QueryBackend:
 _RECORDED_AT = b'"recorded_at":"'
 
 
-def _prefilter(selection: Selection) -> Callable[[bytes], bool]:
+def prefilter(
+    where: Mapping[str, object], since: str | None = None, until: str | None = None
+) -> Callable[[bytes], bool]:
     """A quick test on a record's canonical bytes that only rejects records the selection cannot
     match, so that most records of a scan are never decoded: canonical JSON (RFC 8785) writes each
     plain value exactly one way, ``"tool_name":"lookup_order"``, and ``recorded_at`` is text."""
     needles = []
-    for name, value in selection.where.items():
+    for name, value in where.items():
         if isinstance(value, bool):
             needles.append(f'"{name}":{"true" if value else "false"}'.encode())
         elif isinstance(value, str) and value.isprintable() and not set(value) & {'"', "\\"}:
             needles.append(
                 json.dumps({name: value}, ensure_ascii=False)[1:-1].replace('": "', '":"').encode()
             )
-    since = selection.since.encode() if selection.since else None
-    until = selection.until.encode() if selection.until else None
+    low = since.encode() if since else None
+    high = until.encode() if until else None
 
     def maybe(canonical: bytes) -> bool:
         for needle in needles:
             if needle not in canonical:
                 return False
-        if since is None and until is None:
+        if low is None and high is None:
             return True
         at = canonical.find(_RECORDED_AT)
         if at < 0:
             return False
         start = at + len(_RECORDED_AT)
         recorded = canonical[start : canonical.find(b'"', start)]
-        return (since is None or recorded >= since) and (until is None or recorded < until)
+        return (low is None or recorded >= low) and (high is None or recorded < high)
 
     return maybe
 

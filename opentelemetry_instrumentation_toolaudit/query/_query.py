@@ -16,6 +16,7 @@ from opentelemetry_instrumentation_toolaudit.query._backend import (
     QueryBackend,
     ScanBackend,
     backend_for,
+    prefilter,
 )
 from opentelemetry_instrumentation_toolaudit.query._filter import Filter, Selection
 from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS, Stats, compute_stats
@@ -90,7 +91,12 @@ class AuditQuery:
             after_seq=after_seq, before_seq=before_seq, limit=limit, descending=descending
         )
         found = 0
+        # Conditions the store could not run: most records fail them on their bytes, undecoded.
+        rest = {k: v for k, v in where.where().items() if k not in selection.where}
+        maybe = prefilter(rest)
         for stored in self.backend.select(selection):
+            if not maybe(stored.canonical):
+                continue
             result = QueryResult.of(stored)
             if not where.rest_matches(result.record):
                 continue
