@@ -20,7 +20,9 @@ Usage
         print(query.stats(Filter(event_type="tool.call"), by="tool").to_json())
 
 Each result carries its sequence number, entry hash, trace id and span id. Queries run through a
-:class:`QueryBackend`: a store's own indexed ``select`` where it has one, else a scan of the sink.
+:class:`QueryBackend`: the store port's ``select`` (one indexed query on SQLite and PostgreSQL),
+or a scan for an object that only offers ``read()``; conditions on fields no column indexes
+(``subject``, ``purpose``, ``role``) are checked on what the store returns.
 The ``toolaudit`` command line offers the same capabilities (``search``, ``show``, ``timeline``,
 ``stats``, ``report access``, ``export``, ``tail``).
 """

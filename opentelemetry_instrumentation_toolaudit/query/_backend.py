@@ -3,7 +3,7 @@
 
 """Where queries run: a small backend protocol, and the two backends behind it.
 
-A store that can run a :class:`~opentelemetry_instrumentation_toolaudit.query.Selection` itself
+A store that can run a :class:`~opentelemetry_instrumentation_toolaudit.ledger.Selection` itself
 (an indexed SQL query) is used through :class:`StoreBackend`; any other sink through
 :class:`ScanBackend`, which filters the sink's records in Python. Both also compute
 :class:`~opentelemetry_instrumentation_toolaudit.query.Stats`, so a store that can aggregate in SQL
