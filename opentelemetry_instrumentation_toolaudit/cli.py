@@ -131,9 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text")
-    _cli_compliance.register(commands)
+    report = commands.add_parser(
+        "report",
+        help="reports for review: access (who accessed one subject's records), break-glass",
+        description="`toolaudit report access SINK --subject S`: who accessed one subject's "
+        "records, with the trail's integrity; `toolaudit report break-glass SINK`: every "
+        "break-the-glass use, for review.",
+    )
+    reports = report.add_subparsers(dest="report", metavar="REPORT", required=True)
+    _cli_compliance.register(commands, reports)
     _cli_witness.register(commands)  # witness, consistency, export-tree; verify/prove options
     add_serve_command(commands)
+    from opentelemetry_instrumentation_toolaudit._cli_query import add_query_commands
+
+    add_query_commands(commands, reports)
+    for name in ("search", "show", "timeline", "stats", "export", "tail"):
+        _cli_compliance.add_log_access_option(commands.choices[name])
+    _cli_compliance.add_log_access_option(reports.choices["access"])
     return parser
 
 

@@ -34,6 +34,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.export import _record_logs
 from opentelemetry_instrumentation_toolaudit.export._config import ExporterConfig
 from opentelemetry_instrumentation_toolaudit.export._guard import ContentGuard
 from opentelemetry_instrumentation_toolaudit.export._records import build_record, event_type_of
@@ -128,6 +129,7 @@ class AuditLogExporter(SpanExporter):
             quiet=suppress_instrumentation,
             on_commit=self._after_commit,
         )
+        self._emit_logs = _record_logs.emit_logs_enabled()
         # --- alert rules on committed records (see _after_commit) ---
         from opentelemetry_instrumentation_toolaudit.alerts._online import monitor_from_env
 
@@ -221,7 +223,10 @@ class AuditLogExporter(SpanExporter):
             self._writer.close()
 
     def _after_commit(self, stored: Sequence[Any]) -> None:
-        """Hand committed records to the alert rules (queued: they run on their own thread)."""
+        """Emit committed records as OpenTelemetry log records when configured, and hand them to
+        the alert rules (queued: they run on their own thread)."""
+        if self._emit_logs:
+            _record_logs.emit_records(stored)
         alerts = getattr(self, "_alerts", None)
         if alerts is not None:
             alerts.submit(stored)
