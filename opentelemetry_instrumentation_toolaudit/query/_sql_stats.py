@@ -1,9 +1,9 @@
 # Copyright The toolaudit Authors
 # SPDX-License-Identifier: Apache-2.0
 
-""":class:`~opentelemetry_instrumentation_toolaudit.query.Stats` computed in SQL by the stores with
-columns (SQLite, PostgreSQL): one query that searches the selection's index, reads each selected
-record's ``duration_ms`` once, and returns one row per group and one for all the records.
+""":class:`~opentelemetry_instrumentation_toolaudit.query.Stats` computed by the stores with columns
+(SQLite, PostgreSQL) in one query that searches the selection's index and reads each selected
+record's ``duration_ms`` once, in SQL; no record is decoded in Python (see :func:`stats_sql`).
 
 The numbers are those :func:`~._stats.compute_stats` gives: a duration counts when the record holds
 a JSON number; the percentiles are nearest-rank (the value at rank ``ceil(p * n / 100)`` among a
@@ -18,7 +18,7 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_where
 from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXED_COLUMNS, SEQ, SUCCESS
-from opentelemetry_instrumentation_toolaudit.query._stats import Stats
+from opentelemetry_instrumentation_toolaudit.query._stats import Stats, percentile
 
 GROUPABLE = frozenset(INDEXED_COLUMNS) - {SEQ, SUCCESS}
 """The fields SQL statistics can group by: the stores' text columns."""
@@ -32,44 +32,97 @@ _DURATION_NUMBER = {
     "sqlite": "CASE WHEN j GLOB '[0-9-]*' THEN CAST(j AS REAL) END",
     "postgres": "CASE WHEN json_typeof(j) = 'number' THEN (j::text)::float8 END",
 }
-# Keep the selected rows (and the one JSON read each) from being recomputed per use.
-_MATERIALIZED = {"sqlite": "MATERIALIZED", "postgres": "MATERIALIZED"}
+# A subquery the planner keeps as it is, so each record's JSON is read once.
+_FENCE = {"sqlite": "LIMIT -1", "postgres": "OFFSET 0"}
 _PLACEHOLDER = {"sqlite": "?", "postgres": "%s"}
 
 
-def stats_sql(selection: Selection, by: str | None, dialect: str) -> tuple[str, list[Any]]:
-    """The statistics query for ``selection`` (its order and limit ignored), grouped by the column
-    ``by`` when given, and its parameters; ``dialect`` is ``sqlite`` or ``postgres``. Its rows are
-    ``(level, group, calls, succeeded, failed, duration sum, durations, max, users, p50, p95)``,
-    level 0 for all the records and 1 for each group."""
+def _picked(selection: Selection, by: str | None, dialect: str) -> tuple[str, list[Any]]:
+    """The selected records as ``(g, ok, u, d)``: group, outcome, user and numeric duration."""
     if by is not None and by not in GROUPABLE:
         raise ValueError(f"cannot group by {by!r} in SQL (one of {', '.join(sorted(GROUPABLE))})")
     where, params = sql_where(selection, _PLACEHOLDER[dialect])
     group = f"coalesce({by}, '')" if by is not None else "''"
-    levels = "SELECT 0 AS lvl, '' AS g, ok, u, d FROM s"
-    if by is not None:
-        levels += " UNION ALL SELECT 1, g, ok, u, d FROM s"
-    sql = f"""
-WITH picked AS {_MATERIALIZED[dialect]} (
-    SELECT {group} AS g, success AS ok, user_id AS u, {_DURATION_JSON[dialect]} AS j
-    FROM audit_records{where}
-),
-s AS (SELECT g, ok, u, {_DURATION_NUMBER[dialect]} AS d FROM picked),
-ranked AS (
-    SELECT lvl, g, ok, u, d,
-        row_number() OVER (
-            PARTITION BY lvl, g ORDER BY CASE WHEN d IS NULL THEN 1 ELSE 0 END, d
-        ) AS rn,
-        count(d) OVER (PARTITION BY lvl, g) AS nd
-    FROM ({levels}) AS leveled
-)
-SELECT lvl, g, count(*),
-    sum(CASE WHEN ok THEN 1 ELSE 0 END), sum(CASE WHEN NOT ok THEN 1 ELSE 0 END),
-    sum(d), count(d), max(d), count(DISTINCT u),
-    max(CASE WHEN rn = (50 * nd + 99) / 100 THEN d END),
-    max(CASE WHEN rn = (95 * nd + 99) / 100 THEN d END)
-FROM ranked GROUP BY lvl, g"""
+    sql = (
+        f"SELECT g, ok, u, {_DURATION_NUMBER[dialect]} AS d FROM ("
+        f"SELECT {group} AS g, success AS ok, user_id AS u, {_DURATION_JSON[dialect]} AS j "
+        f"FROM audit_records{where} {_FENCE[dialect]}) AS picked"
+    )
     return sql, params
+
+
+def stats_sql(selection: Selection, by: str | None, dialect: str) -> tuple[str, list[Any]]:
+    """The statistics query for ``selection`` (its order and limit ignored), grouped by the column
+    ``by`` when given, and its parameters; ``dialect`` is ``sqlite`` or ``postgres``.
+
+    PostgreSQL aggregates in SQL (``percentile_disc`` is the nearest-rank percentile), one row
+    ``(level, group, calls, succeeded, failed, duration sum, durations, max, users, p50, p95)`` for
+    all the records (level 0) and one per group (level 1). SQLite, which has no ordered-set
+    aggregate and ranks rows by window functions many times slower, returns each selected record's
+    ``(group, outcome, user, duration)``, read from the canonical JSON by SQL and tallied by
+    :func:`stats_from_picked`."""
+    picked, params = _picked(selection, by, dialect)
+    if dialect == "sqlite":
+        return picked, params
+    level, grouping = ("1 - GROUPING(g), g", " GROUP BY GROUPING SETS ((), (g))")
+    if by is None:
+        level, grouping = ("0, ''", "")
+    sql = (
+        f"SELECT {level}, count(*), "
+        "sum(CASE WHEN ok THEN 1 ELSE 0 END), sum(CASE WHEN NOT ok THEN 1 ELSE 0 END), "
+        "sum(d), count(d), max(d), count(DISTINCT u), "
+        "percentile_disc(0.5) WITHIN GROUP (ORDER BY d), "
+        "percentile_disc(0.95) WITHIN GROUP (ORDER BY d) "
+        f"FROM ({picked}) AS s{grouping}"
+    )
+    return sql, params
+
+
+def stats_from_picked(rows: Sequence[Sequence[Any]], grouped: bool) -> Stats:
+    """:class:`Stats` from SQLite's ``(group, outcome, user, duration)`` rows."""
+    tallies: dict[str, list[Any]] = {}
+    for g, ok, u, d in rows:
+        tally = tallies.get(g)
+        if tally is None:
+            tally = tallies[g] = [0, 0, 0, [], set()]
+        tally[0] += 1
+        if ok == 1:
+            tally[1] += 1
+        elif ok == 0:
+            tally[2] += 1
+        if d is not None:
+            tally[3].append(d)
+        if u is not None:
+            tally[4].add(u)
+    groups = {name: _tallied(*tally) for name, tally in tallies.items()}
+    total = _tallied(
+        sum(t[0] for t in tallies.values()),
+        sum(t[1] for t in tallies.values()),
+        sum(t[2] for t in tallies.values()),
+        [d for t in tallies.values() for d in t[3]],
+        set().union(*(t[4] for t in tallies.values())),
+    )
+    if not grouped:
+        return total
+    ranked = sorted(groups.items(), key=lambda item: (-item[1].calls, item[0]))
+    return dataclasses.replace(total, groups=dict(ranked))
+
+
+def _tallied(
+    calls: int, succeeded: int, failed: int, durations: list[float], users: set[str]
+) -> Stats:
+    durations.sort()
+    return _stats(
+        calls,
+        succeeded,
+        failed,
+        sum(durations) if durations else None,
+        len(durations),
+        durations[-1] if durations else None,
+        len(users),
+        percentile(durations, 50),
+        percentile(durations, 95),
+    )
 
 
 def stats_from_rows(rows: Sequence[Sequence[Any]]) -> Stats:
@@ -125,4 +178,6 @@ def store_stats(
 ) -> Stats:
     """:class:`Stats` of ``selection`` grouped by the column ``by``, run with a store's ``query``."""
     sql, params = stats_sql(selection, by, dialect)
+    if dialect == "sqlite":
+        return stats_from_picked(query(sql, params), by is not None)
     return stats_from_rows(query(sql, params))
