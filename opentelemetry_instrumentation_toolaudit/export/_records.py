@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
-from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
+from opentelemetry_instrumentation_toolaudit._jsonable import int_value, to_jsonable
 from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
 from opentelemetry_instrumentation_toolaudit.export._view import SpanView
 from opentelemetry_instrumentation_toolaudit.ledger import schema as f
@@ -239,6 +239,8 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is bool or kind is float or value is None:
         return value
+    if kind is int:
+        return int_value(value)
     if kind is tuple or kind is list:
         return [_plain(item) for item in value]
     if isinstance(value, (str, bool, float)):
