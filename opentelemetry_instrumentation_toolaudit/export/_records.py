@@ -351,6 +351,11 @@ def _details(
     source = span_attrs.get(attrs.TOOLAUDIT_ATTRIBUTION_SOURCE)
     if source is not None:
         details["attribution_source"] = source
+    if span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS) is True:
+        details["break_glass"] = {
+            "reason": _plain(span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS_REASON)),
+            "urgency": _plain(span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS_URGENCY)),
+        }
     if extra:
         for name, value in extra:
             details[name] = _plain(value)
