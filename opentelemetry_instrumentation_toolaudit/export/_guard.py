@@ -71,8 +71,19 @@ class ContentGuard:
             for check in (_NOT_CHECKED, _CHECKED, _CHECKED_BUT_SOURCE)
         }
         self._clean: set[Any] = set()
+        self._same: tuple[Any, ...] | None = None
         self._cache_size = cache_size
         self._lock = threading.Lock()
+
+    def _same_rules(self, rules: tuple[Any, ...]) -> bool:
+        """Whether ``rules`` (a processor's ``rules_id``) equal this guard's policy's. Each
+        processor hands over one tuple for all its spans: it is compared in full once."""
+        if rules is self._same:
+            return True
+        if rules != self.policy.rules_id:
+            return False
+        self._same = rules
+        return True
 
     def check(
         self,
@@ -85,7 +96,7 @@ class ContentGuard:
         from (fields it checked under this policy's rules are not scanned again)."""
         trusted = scope_name is not None and scope_name in self.trusted_scopes
         check = _NOT_CHECKED
-        if mark is not None and mark.rules == self.policy.rules_id:
+        if mark is not None and self._same_rules(mark.rules):
             check = _CHECKED_BUT_SOURCE if mark.source_skipped else _CHECKED
         skip = self._skip[trusted, check]
         clean = self._clean
