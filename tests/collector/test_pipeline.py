@@ -121,3 +121,37 @@ def test_audit_spans_wait_on_disk_while_the_audit_service_is_down(
         gw.stop()
 
     assert sorted(audit.span_ids()) == sorted(emitted["AUDIT"])
+
+
+def test_the_agent_keeps_spans_on_disk_until_the_gateway_is_up(
+    collector_binary: Path, tmp_path: Path, receivers: tuple[Receiver, Receiver]
+) -> None:
+    """Spans the agent accepted while no gateway ran, kept across a SIGKILL of the agent, all
+    reach both legs once the gateway starts."""
+    backend, audit = receivers
+    gw = gateway(tmp_path, backend, audit)
+    agent_env = collector_env(
+        tmp_path,
+        "agent",
+        TOOLAUDIT_GATEWAY_ENDPOINT=gw.env["TOOLAUDIT_COLLECTOR_GRPC_ENDPOINT"],
+    )
+    agent = Collector("agent.yaml", agent_env, tmp_path / "agent.log")
+    try:
+        agent.start()
+        emitted = finish_app(
+            start_app(f"http://{agent_env['TOOLAUDIT_COLLECTOR_HTTP_ENDPOINT']}", 10, 0.0)
+        )
+        agent.stop(signal.SIGKILL)
+        assert backend.span_ids() == []
+        agent.start()
+        gw.start()
+        every = set(emitted["AUDIT"]) | set(emitted["PLAIN"])
+        wait_until(lambda: set(backend.span_ids()) >= every, 60, "every span at the backend")
+        wait_until(lambda: set(audit.span_ids()) >= set(emitted["AUDIT"]), 60, "the audit spans")
+        time.sleep(1)
+    finally:
+        agent.stop()
+        gw.stop()
+
+    assert sorted(audit.span_ids()) == sorted(emitted["AUDIT"])
+    assert set(backend.span_ids()) == every
