@@ -39,7 +39,7 @@ if up_to_date; then  # another build finished while this one waited for the lock
     exit 0
 fi
 
-if [[ ! -x "$out/bin/builder" ]] || [[ "$("$out/bin/builder" version 2>/dev/null)" != *"${BUILDER_VERSION#v}"* ]]; then
+if [[ ! -x "$out/bin/builder" ]] || [[ "$("$out/bin/builder" version 2>&1)" != *"${BUILDER_VERSION#v}"* ]]; then
     echo "collector: installing the OpenTelemetry Collector Builder $BUILDER_VERSION" >&2
     GOBIN="$out/bin" go install "go.opentelemetry.io/collector/cmd/builder@$BUILDER_VERSION"
 fi
