@@ -198,3 +198,10 @@ def finish_app(
             trace_id, span_id = ids.split()
             emitted[kind].append((trace_id, span_id))
     return emitted
+
+
+def stop_app(app: subprocess.Popen[str] | None) -> None:
+    """Kill the app if it still runs (a test that failed before waiting for it)."""
+    if app is not None and app.poll() is None:
+        app.kill()
+        app.communicate()

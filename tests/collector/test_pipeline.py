@@ -24,6 +24,7 @@ from tests.collector.harness import (
     collector_env,
     finish_app,
     start_app,
+    stop_app,
     wait_until,
 )
 
@@ -103,6 +104,7 @@ def test_audit_spans_wait_on_disk_while_the_audit_service_is_down(
     backend, audit = receivers
     gw = gateway(tmp_path, backend, audit)
     endpoint = f"http://{gw.env['TOOLAUDIT_COLLECTOR_HTTP_ENDPOINT']}"
+    load = None
     try:
         gw.start()
         load = start_app(endpoint, 60, 0.05)
@@ -118,6 +120,7 @@ def test_audit_spans_wait_on_disk_while_the_audit_service_is_down(
         wait_until(lambda: set(audit.span_ids()) >= set(emitted["AUDIT"]), 60, "every audit span")
         time.sleep(1)
     finally:
+        stop_app(load)
         gw.stop()
 
     assert sorted(audit.span_ids()) == sorted(emitted["AUDIT"])
