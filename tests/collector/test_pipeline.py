@@ -13,9 +13,16 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
 
+from opentelemetry_instrumentation_toolaudit.audit._records import event_type_of
 from tests.apps import collector_app as app
 from tests.collector.harness import (
     HMAC_KEY,
@@ -158,3 +165,51 @@ def test_the_agent_keeps_spans_on_disk_until_the_gateway_is_up(
 
     assert sorted(audit.span_ids()) == sorted(emitted["AUDIT"])
     assert set(backend.span_ids()) == every
+
+
+def test_the_audit_filter_keeps_exactly_the_spans_that_become_records(
+    collector_binary: Path, tmp_path: Path, receivers: tuple[Receiver, Receiver]
+) -> None:
+    """The gateway's audit filter passes a span exactly when the audit exporter would make it a
+    record (``event_type_of``), for every kind of audited span and its near misses."""
+    backend, audit = receivers
+    gw = gateway(tmp_path, backend, audit)
+    recorded = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(recorded))
+    operation = "gen_ai.operation.name"
+    kind = "openinference.span.kind"
+    cases: dict[str, tuple[dict[str, Any], bool]] = {
+        "tool": ({operation: "execute_tool"}, False),
+        "chat": ({operation: "chat"}, False),
+        "generate_content": ({operation: "generate_content"}, False),
+        "text_completion": ({operation: "text_completion"}, False),
+        "invoke_agent": ({operation: "invoke_agent"}, False),
+        "embeddings": ({operation: "embeddings"}, False),
+        "retrieval": ({operation: "retrieval"}, False),
+        "retriever": ({kind: "RETRIEVER"}, False),
+        "guardrail failed": ({kind: "GUARDRAIL"}, True),
+        "guardrail refused": ({kind: "GUARDRAIL", "toolaudit.success": False}, False),
+        "guardrail passed": ({kind: "GUARDRAIL", "toolaudit.success": True}, False),
+        "declared auth": ({"toolaudit.event_type": "auth"}, False),
+        "plain": ({"http.request.method": "GET"}, False),
+    }
+    try:
+        gw.start()
+        endpoint = f"http://{gw.env['TOOLAUDIT_COLLECTOR_HTTP_ENDPOINT']}/v1/traces"
+        provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+        tracer = provider.get_tracer("filter-test")
+        for name, (attributes, failed) in cases.items():
+            with tracer.start_as_current_span(name, attributes=attributes) as span:
+                if failed:
+                    span.set_status(Status(StatusCode.ERROR))
+        provider.shutdown()
+        wait_until(lambda: len(backend.spans()) >= len(cases), 60, "every span at the backend")
+        expected = {s.name for s in recorded.get_finished_spans() if event_type_of(s) is not None}
+        wait_until(lambda: len(audit.spans()) >= len(expected), 60, "the audit spans")
+        time.sleep(1)
+    finally:
+        gw.stop()
+
+    assert sorted(span.name for span in audit.spans()) == sorted(expected)
+    assert "guardrail passed" not in expected and "plain" not in expected
