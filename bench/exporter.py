@@ -37,7 +37,7 @@ from opentelemetry_instrumentation_toolaudit import (
     audit_context,
     audited_tool,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 
 class DiscardingExporter(SpanExporter):

@@ -57,6 +57,7 @@ QUICK: dict[str, list[str]] = {
     "remembered.py": ["--calls", "5000", "--repeat", "3"],
     "integrations_genai_mcp.py": ["--calls", "1000", "--repeat", "3"],
     "sink.py": ["--records", "10000", "--proof-sizes", "10000", "100000"],
+    "exporter_throughput.py": ["--spans", "10000"],
     "redaction.py": ["--rounds", "2", "--spans", "500"],
 }
 
@@ -369,6 +370,18 @@ def page(runs: dict[str, Run], command: str, note: str | None) -> str:
         "Inclusion proofs on SQLite trails of growing size (median of 200 random records):",
         "",
         table(("records", "prove", "check", "path"), proofs),
+    ]
+    throughput = runs["exporter_throughput.py"]
+    out += [
+        "",
+        "## The audit exporter end to end",
+        "",
+        f"`{throughput.command}`: finished spans made by the instrumented package handed to"
+        " `AuditLogExporter.export()` in batches of 512, then `force_flush()` and `shutdown()`,"
+        " default settings, beside the same naive in-memory chain; then the cost per record of"
+        " each stage, from a second pass with the stages timed:",
+        "",
+        f"```text\n{throughput.stdout.strip() or throughput.error or 'no output'}\n```",
     ]
     redaction = runs["redaction.py"]
     out += [

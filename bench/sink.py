@@ -41,7 +41,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from seed_chain import AuditEntry, ImmutableAuditLog
 
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.export import new_event_id
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     NoteSigner,
     check_proof,
@@ -49,7 +50,6 @@ from opentelemetry_instrumentation_toolaudit.audit import (
     prove,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._records import new_event_id
 
 PG_URL = os.environ.get("TOOLAUDIT_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 

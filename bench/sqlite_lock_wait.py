@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opentelemetry_instrumentation_toolaudit.audit.sinks._sqlite_lock import (
+from opentelemetry_instrumentation_toolaudit.ledger.stores._sqlite_lock import (
     BUSY_TIMEOUT,
     begin_immediate,
 )

@@ -31,7 +31,8 @@ import sqlite3
 import sys
 import tempfile
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -49,17 +50,17 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
 )
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
+)
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     NoteSigner,
     open_sink,
     public_key_path,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks.sqlite import SQLiteSink
-from opentelemetry_instrumentation_toolaudit.environment_variables import (
-    OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
-)
+from opentelemetry_instrumentation_toolaudit.ledger.stores.sqlite import SQLiteSink
 
 MODEL = "gpt-4.1"
 ORDERS = {"ORD-456": {"status": "shipped", "total": 59.90}}
@@ -128,12 +129,10 @@ class DemoTrail(SQLiteSink):
 
     down = False
 
-    def append(
-        self, bodies: Sequence[Mapping[str, Any]], *, skip_existing: bool = False
-    ) -> list[Any]:
+    def append_transaction(self) -> AbstractContextManager[Any]:
         if self.down:
             raise SinkError(f"{self.path}: database or disk is full")
-        return super().append(bodies, skip_existing=skip_existing)
+        return super().append_transaction()
 
 
 # --- a one-line-per-call printer ---------------------------------------------------------------

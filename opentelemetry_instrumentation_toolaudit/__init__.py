@@ -50,6 +50,9 @@ Configuration
 
 from __future__ import annotations
 
+import importlib
+import typing
+
 from opentelemetry_instrumentation_toolaudit._context import (
     Attribution,
     CallTrigger,
@@ -68,8 +71,14 @@ from opentelemetry_instrumentation_toolaudit._exceptions import (
 from opentelemetry_instrumentation_toolaudit._instrumentor import ToolAuditInstrumentor
 from opentelemetry_instrumentation_toolaudit._log import error_counts
 from opentelemetry_instrumentation_toolaudit._recorder import ToolCall
-from opentelemetry_instrumentation_toolaudit.audit._exporter import AuditLogExporter
 from opentelemetry_instrumentation_toolaudit.version import __version__
+
+if typing.TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.export import AuditLogExporter
+
+# Importing the package (as opentelemetry-instrument does for every app) must not load the audit
+# trail's cryptography, verifier and prover: these names are imported when first used.
+_LAZY = {"AuditLogExporter": "opentelemetry_instrumentation_toolaudit.export"}
 
 __all__ = [
     "Attribution",
@@ -89,3 +98,10 @@ __all__ = [
     "error_counts",
     "record_event",
 ]
+
+
+def __getattr__(name: str) -> typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

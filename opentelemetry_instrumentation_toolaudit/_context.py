@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -21,6 +20,7 @@ from opentelemetry import context as otel_context
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._call_scope import with_call_scope
+from opentelemetry_instrumentation_toolaudit._env import read_choice
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_BAGGAGE,
@@ -167,8 +167,11 @@ _EMPTY = Attribution()
 _ABOVE_REQUEST = frozenset({attrs.SOURCE_CONTEXT, attrs.SOURCE_HTTP})
 
 
+BAGGAGE_MODES = ("off", "inject", "extract", "both")
+
+
 def _baggage_mode() -> str:
-    return os.environ.get(OTEL_PYTHON_TOOLAUDIT_BAGGAGE, "off").strip().lower()
+    return read_choice(OTEL_PYTHON_TOOLAUDIT_BAGGAGE, "off", BAGGAGE_MODES)
 
 
 def _roles(value: str | Iterable[str] | None) -> tuple[str, ...] | None:

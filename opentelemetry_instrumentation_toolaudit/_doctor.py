@@ -15,8 +15,8 @@ import importlib.util
 import os
 from pathlib import Path
 
+from opentelemetry_instrumentation_toolaudit._env import read_list, read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS,
@@ -25,6 +25,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url, redact_url
 
 OK = "ok"
 FAIL = "fail"
@@ -55,9 +56,9 @@ def diagnose(sink_url: str | None = None) -> list[Finding]:
 
 def check_sink(sink_url: str | None) -> Finding:
     """The sink opens for writing and this process may append to it."""
-    from opentelemetry_instrumentation_toolaudit.audit.sinks import DEFAULT_SINK_URL, open_sink
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import DEFAULT_SINK_URL, open_sink
 
-    env = os.environ.get(OTEL_PYTHON_TOOLAUDIT_SINK, "").strip()
+    env = read_str(OTEL_PYTHON_TOOLAUDIT_SINK)
     url = sink_url or env or DEFAULT_SINK_URL
     source = "--sink" if sink_url else OTEL_PYTHON_TOOLAUDIT_SINK if env else "the default"
     item = f"sink {redact_url(url)} ({source})"
@@ -84,14 +85,14 @@ def check_sink(sink_url: str | None) -> Finding:
 
 
 def _no_tables(exc: Exception) -> bool:
-    from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import NoTablesError
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import NoTablesError
 
     return isinstance(exc, NoTablesError)
 
 
 def _new_tables(item: str, url: str, fix: str) -> Finding:
     """A PostgreSQL database without the audit tables yet: fine when this role may create them."""
-    from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import creation_problem
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import creation_problem
 
     try:
         problem = creation_problem(url)
@@ -104,7 +105,7 @@ def _new_tables(item: str, url: str, fix: str) -> Finding:
 
 def check_signing_key() -> Finding:
     """The checkpoint signing key can be read (or, absent, created)."""
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
         NoteSigner,
         default_key_path,
         public_key_path,
@@ -113,7 +114,7 @@ def check_signing_key() -> Finding:
     path = default_key_path()
     source = (
         OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE
-        if os.environ.get(OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE, "").strip()
+        if read_str(OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE)
         else "the default"
     )
     item = f"signing key {path} ({source})"
@@ -138,7 +139,7 @@ def check_hash_key() -> Finding:
         default_key_path,
     )
 
-    inline = os.environ.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY, "").strip()
+    inline = read_str(OTEL_PYTHON_TOOLAUDIT_HASH_KEY)
     if inline:
         item = f"hash key ({OTEL_PYTHON_TOOLAUDIT_HASH_KEY})"
         if len(inline) < MIN_KEY_CHARS:
@@ -149,7 +150,7 @@ def check_hash_key() -> Finding:
                 f"set {OTEL_PYTHON_TOOLAUDIT_HASH_KEY} to at least {MIN_KEY_CHARS} random characters",
             )
         return Finding(OK, item, "set")
-    configured = os.environ.get(OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE, "").strip()
+    configured = read_str(OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE)
     path = Path(configured) if configured else default_key_path()
     source = OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE if configured else "the default"
     item = f"hash key {path} ({source})"
@@ -177,7 +178,7 @@ def check_hash_key() -> Finding:
 
 def check_checkpoint_dir() -> Finding:
     """The directory for checkpoint files, when one is set, exists (or can be made) and is writable."""
-    configured = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip()
+    configured = read_str(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR)
     if not configured:
         return Finding(
             INFO,
@@ -200,10 +201,7 @@ def check_integrations() -> list[Finding]:
     """Which framework integrations will patch their library (found installed and not disabled)."""
     from opentelemetry_instrumentation_toolaudit.integrations import all_integrations
 
-    disabled = {
-        n.strip().lower()
-        for n in os.environ.get(OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS, "").split(",")
-    }
+    disabled = {n.strip().lower() for n in read_list(OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS)}
     modules: dict[str, list[str]] = {}
     for integration in all_integrations():
         modules.setdefault(integration.name, []).append(integration.module)

@@ -18,7 +18,6 @@ header; the attribution is layered above baggage and below any ``audit_context``
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Callable
 
 from opentelemetry import context as otel_context
@@ -32,6 +31,7 @@ from opentelemetry_instrumentation_toolaudit._context import (
     _from_baggage,
     attach_attribution,
 )
+from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER,
     OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER,
@@ -64,7 +64,7 @@ class HeaderNames:
     @classmethod
     def from_env(cls) -> HeaderNames:
         def name(variable: str) -> str | None:
-            return os.environ.get(variable, "").strip().lower() or None
+            return read_str(variable).lower() or None
 
         return cls(
             user=name(OTEL_PYTHON_TOOLAUDIT_USER_HEADER),

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 import sys
 import threading
 from collections.abc import Callable, Collection
@@ -20,6 +19,7 @@ from opentelemetry.instrumentation.instrumentor import (  # type: ignore[attr-de
     BaseInstrumentor,
 )
 
+from opentelemetry_instrumentation_toolaudit._env import read_bool, read_list, read_str
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit._patching import Patcher, resolve
 from opentelemetry_instrumentation_toolaudit._stamping import install_stamping
@@ -47,7 +47,9 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     ``instrument()`` accepts ``tracer_provider``, ``redaction_policy``, ``tools`` (a list of
     ``"module:qualname"`` targets, added to those in ``OTEL_PYTHON_TOOLAUDIT_TOOLS``),
-    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``) and
+    ``fail_closed_tools`` (tool names, added to ``OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS``),
+    ``intent_sink`` (an :class:`~opentelemetry_instrumentation_toolaudit.export.IntentSink` that
+    takes intent records; by default the ``AuditLogExporter`` behind the tracer provider) and
     ``redact_spans`` (default ``OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS``, true): put a
     ``RedactingSpanProcessor`` in front of every processor of the tracer provider, including those
     ``opentelemetry-instrument`` configured before any instrumentor ran and those added later, and a
@@ -83,21 +85,24 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             kwargs.get("tracer_provider"),
             schema_url=SCHEMA_URL,
         )
-        STATE.configure(tracer, kwargs.get("redaction_policy"), kwargs.get("fail_closed_tools", ()))
+        STATE.configure(
+            tracer,
+            kwargs.get("redaction_policy"),
+            kwargs.get("fail_closed_tools", ()),
+            intent_sink=kwargs.get("intent_sink"),
+            provider=kwargs.get("tracer_provider"),
+        )
         self._install_redaction(kwargs)
         self._install_stamping(kwargs.get("tracer_provider") or trace.get_tracer_provider())
         with self._lock:
             self._generation += 1
             generation = self._generation
         spec = ",".join(
-            filter(None, [os.environ.get(OTEL_PYTHON_TOOLAUDIT_TOOLS), *kwargs.get("tools", ())])
+            filter(None, [read_str(OTEL_PYTHON_TOOLAUDIT_TOOLS), *kwargs.get("tools", ())])
         )
         for module_name, qualname in parse_targets(spec):
             self._when_imported(module_name, generation, self._target_patch(qualname))
-        disabled = {
-            n.strip().lower()
-            for n in os.environ.get(OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS, "").split(",")
-        }
+        disabled = {n.lower() for n in read_list(OTEL_PYTHON_TOOLAUDIT_DISABLED_INTEGRATIONS)}
         for integration in all_integrations():
             if integration.name in disabled:
                 logger.debug("toolaudit: integration %s disabled", integration.name)
@@ -129,8 +134,7 @@ class ToolAuditInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         """Redact spans before every exporter: now if the provider exists, else once it is set."""
         redact = kwargs.get("redact_spans")
         if redact is None:
-            setting = os.environ.get(OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS, "").strip().lower()
-            redact = setting not in ("false", "0", "off", "no")
+            redact = read_bool(OTEL_PYTHON_TOOLAUDIT_REDACT_SPANS, True)
         if not redact:
             return
         try:

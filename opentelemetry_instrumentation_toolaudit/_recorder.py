@@ -37,6 +37,7 @@ from opentelemetry_instrumentation_toolaudit._exception_text import (
     type_name,
 )
 from opentelemetry_instrumentation_toolaudit._exceptions import AuditUnavailableError
+from opentelemetry_instrumentation_toolaudit._intent import IntentSink, find_intent_sink
 from opentelemetry_instrumentation_toolaudit._jsonable import (
     bounded_dumps,
     dumps,
@@ -454,10 +455,8 @@ def before_tool(call: ToolCall, active: ActiveCall | None) -> None:
     the tool (the one place this package raises into the app, on purpose). With intent records on
     for every tool, the record is queued without blocking.
     """
-    from opentelemetry_instrumentation_toolaudit.audit._exporter import active_exporter
-
     fail_closed = call.name in STATE.fail_closed_tools
-    exporter = active_exporter()
+    exporter = _intent_sink()
     span = active.span if active is not None else None
     recording = isinstance(span, ReadableSpan) and span.is_recording()
     if not fail_closed:
@@ -482,6 +481,16 @@ def before_tool(call: ToolCall, active: ActiveCall | None) -> None:
     if active is not None:
         active.failed(error)
     raise error
+
+
+def _intent_sink() -> IntentSink | None:
+    """The sink handed to ``instrument()``, else the audit exporter behind the tracer provider
+    (looked up on each call, so that one added or shut down after ``instrument()`` is seen)."""
+    sink = STATE.intent_sink
+    if sink is not None and not sink.is_shut_down:
+        return sink
+    provider = STATE.provider if STATE.provider is not None else trace.get_tracer_provider()
+    return find_intent_sink(provider)
 
 
 def begin_call(call: ToolCall, fn: Callable[..., Any] | None = None) -> ActiveCall | None:

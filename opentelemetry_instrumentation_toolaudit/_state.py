@@ -9,17 +9,20 @@ and policy up here on each call rather than capturing them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 
+from opentelemetry_instrumentation_toolaudit._config import (
+    DEFAULT_MAX_ARGUMENT_BYTES,
+    DEFAULT_METADATA_CONVERSATION_KEY,
+    DEFAULT_METADATA_USER_KEY,
+    RecorderConfig,
+)
+from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._summary import ResultKeys
-from opentelemetry_instrumentation_toolaudit.audit._config import ExporterConfig
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
-    OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES,
-    OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY,
-    OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY,
     OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
@@ -27,16 +30,9 @@ from opentelemetry_instrumentation_toolaudit.version import __version__
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 SCOPE_NAME = "opentelemetry_instrumentation_toolaudit"
-DEFAULT_MAX_ARGUMENT_BYTES = 8192
-DEFAULT_METADATA_USER_KEY = "user_id"
-DEFAULT_METADATA_CONVERSATION_KEY = "conversation_id"
 
-
-def _env_int(name: str, default: int) -> int:
-    try:
-        return max(256, int(os.environ.get(name, default)))
-    except ValueError:
-        return default
+if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.export import IntentSink
 
 
 class _State:
@@ -44,10 +40,12 @@ class _State:
         "default_tracer",
         "fail_closed_tools",
         "intent_records",
+        "intent_sink",
         "max_argument_bytes",
         "metadata_conversation_key",
         "metadata_user_key",
         "policy",
+        "provider",
         "result_keys",
         "tracer",
     )
@@ -63,6 +61,9 @@ class _State:
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
         self.fail_closed_tools: frozenset[str] = frozenset()
         self.intent_records = False
+        # Where intent records go: handed to instrument() or found among the provider's exporters.
+        self.intent_sink: IntentSink | None = None
+        self.provider: object = None
         self._zero_code_defaults()
 
     def _zero_code_defaults(self) -> None:
@@ -75,24 +76,21 @@ class _State:
         tracer: trace.Tracer,
         policy: RedactionPolicy | None,
         fail_closed_tools: Iterable[str] = (),
+        *,
+        intent_sink: IntentSink | None = None,
+        provider: object = None,
     ) -> None:
         self.tracer = tracer
         self.policy = policy if policy is not None else RedactionPolicy.from_env()
-        self.max_argument_bytes = _env_int(
-            OTEL_PYTHON_TOOLAUDIT_MAX_ARGUMENT_BYTES, DEFAULT_MAX_ARGUMENT_BYTES
-        )
-        audit = ExporterConfig.from_env()
-        self.fail_closed_tools = audit.fail_closed_tools | frozenset(fail_closed_tools)
-        self.intent_records = audit.intent_records
-        self.result_keys = ResultKeys.parse(os.environ.get(OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS))
-        self.metadata_user_key = (
-            os.environ.get(OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY, "").strip()
-            or DEFAULT_METADATA_USER_KEY
-        )
-        self.metadata_conversation_key = (
-            os.environ.get(OTEL_PYTHON_TOOLAUDIT_METADATA_CONVERSATION_KEY, "").strip()
-            or DEFAULT_METADATA_CONVERSATION_KEY
-        )
+        config = RecorderConfig.from_env()
+        self.max_argument_bytes = config.max_argument_bytes
+        self.fail_closed_tools = config.fail_closed_tools | frozenset(fail_closed_tools)
+        self.intent_records = config.intent_records
+        self.intent_sink = intent_sink
+        self.provider = provider
+        self.result_keys = ResultKeys.parse(read_str(OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS) or None)
+        self.metadata_user_key = config.metadata_user_key
+        self.metadata_conversation_key = config.metadata_conversation_key
 
     def reset(self) -> None:
         self.tracer = None
@@ -100,6 +98,8 @@ class _State:
         self.max_argument_bytes = DEFAULT_MAX_ARGUMENT_BYTES
         self.fail_closed_tools = frozenset()
         self.intent_records = False
+        self.intent_sink = None
+        self.provider = None
         self._zero_code_defaults()
 
     def current_tracer(self) -> trace.Tracer:

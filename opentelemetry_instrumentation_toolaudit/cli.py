@@ -24,12 +24,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
-from opentelemetry_instrumentation_toolaudit.audit.sinks._url import path_from_url, redact_url
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url, redact_url
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 EXIT_OK = 0
@@ -199,7 +200,7 @@ def _stdout_closed() -> int:
 
 def _open(target: str) -> Any:
     """The sink a user named, read-only; a usage error for an empty name or a directory."""
-    from opentelemetry_instrumentation_toolaudit.audit.sinks import open_sink, sink_url_for
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import open_sink, sink_url_for
 
     if not target.strip():
         raise _UsageError("SINK is empty: give a sink URL or a file path")
@@ -213,7 +214,7 @@ def _open(target: str) -> Any:
 
 
 def _default_public_key() -> str | None:
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
         default_key_path,
         public_key_path,
     )
@@ -223,7 +224,7 @@ def _default_public_key() -> str | None:
 
 
 def _load_key(spec: str) -> Any:
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_verifier
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import load_verifier
 
     what = "public key"
     if os.path.exists(os.path.expanduser(spec)):
@@ -241,9 +242,9 @@ def _trusted_keys(args: argparse.Namespace) -> tuple[list[Any], bool, str | None
     else the trusted-keys file, else the writer's ``.pub`` on this machine (self-attested)."""
     if args.public_key:
         return [_load_key(spec) for spec in args.public_key], True, "--public-key"
-    trusted = os.environ.get(OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS, "").strip()
+    trusted = read_str(OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS)
     if trusted:
-        from opentelemetry_instrumentation_toolaudit.audit._checkpoint import load_trusted_keys
+        from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import load_trusted_keys
 
         try:
             keys = load_trusted_keys(trusted)
@@ -261,7 +262,7 @@ def _checkpoint_dir(args: argparse.Namespace) -> str | None:
     error when the one named is not a directory."""
     directory, source = args.checkpoint_dir, "checkpoint directory"
     if not directory:
-        directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
+        directory = read_str(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR) or None
         source = f"checkpoint directory (set by {OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR})"
     if directory and not os.path.isdir(directory):
         why = "not a directory" if os.path.exists(directory) else "no such directory"
@@ -270,7 +271,7 @@ def _checkpoint_dir(args: argparse.Namespace) -> str | None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from opentelemetry_instrumentation_toolaudit.audit._verify import verify
+    from opentelemetry_instrumentation_toolaudit.ledger._verify import verify
 
     keys, pinned, key_source = _trusted_keys(args)
     checkpoint_dir = _checkpoint_dir(args)
@@ -314,7 +315,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _prove(args: argparse.Namespace) -> int:
-    from opentelemetry_instrumentation_toolaudit.audit._proof import prove
+    from opentelemetry_instrumentation_toolaudit.ledger._proof import prove
 
     with _open(args.sink) as sink:
         _check_in_range(sink, args.seq)
@@ -335,7 +336,7 @@ def _prove(args: argparse.Namespace) -> int:
 def _check_in_range(sink: Any, seq: int) -> None:
     """A usage error for a record past the end of the log that no signed checkpoint covers either.
     (One a checkpoint covers but the log lacks is left to ``prove``: a failed check, exit 1.)"""
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import readable_checkpoints
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import readable_checkpoints
 
     size = sink.size()
     if seq < size:
@@ -355,7 +356,7 @@ def _read_input(what: str, path: str) -> bytes:
 
 
 def _check_proof(args: argparse.Namespace) -> int:
-    from opentelemetry_instrumentation_toolaudit.audit._proof import InclusionProof, check_proof
+    from opentelemetry_instrumentation_toolaudit.ledger._proof import InclusionProof, check_proof
 
     key = _load_key(args.public_key)
     where = "stdin" if args.proof == "-" else args.proof

@@ -64,6 +64,10 @@ OTEL_PYTHON_TOOLAUDIT_FAIL_CLOSED_TOOLS: Final = "OTEL_PYTHON_TOOLAUDIT_FAIL_CLO
 
 OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS: Final = "OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS"
 """``off`` (default) or ``all``: queue a ``tool.intent`` record when every tool starts."""
+OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE"
+"""A TOML file of retention categories (``[retention.<category>]`` with ``retention_days`` and
+``tools``, a list of tool names or ``"*"``) that set each record's ``retain_until``. Default: financial
+2555 days, healthcare 2190, every other tool 365; the longest applicable period wins."""
 # --- the audit trail -----------------------------------------------------------------------------
 
 OTEL_PYTHON_TOOLAUDIT_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_SINK"

@@ -29,7 +29,25 @@ def test_all_is_sorted_and_complete():
         and name != "annotations"
     }
     assert sorted(pkg.__all__) == pkg.__all__
-    assert set(pkg.__all__) - {"__version__"} == public
+    assert set(pkg.__all__) - {"__version__"} == public | set(pkg._LAZY)
+
+
+def test_importing_the_package_loads_no_audit_trail_machinery():
+    """Importing the package loads neither cryptography nor the audit trail's verifier, prover or
+    exporter; the exporter is loaded when first named."""
+    code = (
+        "import sys, opentelemetry_instrumentation_toolaudit as t\n"
+        "heavy = ('cryptography', 'opentelemetry_instrumentation_toolaudit.ledger',"
+        " 'opentelemetry_instrumentation_toolaudit.export')\n"
+        "print(sorted({m.split('.')[0] if m.startswith('crypto') else m for m in sys.modules"
+        " if m.startswith(heavy)}))\n"
+        "t.AuditLogExporter\n"
+        "print('opentelemetry_instrumentation_toolaudit.ledger._verify' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.splitlines() == ["[]", "True"]
 
 
 def test_instrumentor_entry_point():

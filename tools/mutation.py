@@ -6,7 +6,7 @@
 Run from the repository root, one module at a time (the ``mutation`` extra installs mutmut)::
 
     pip install -e '.[dev,all,mutation]'
-    python tools/mutation.py merkle                      # every mutant of audit/_merkle.py
+    python tools/mutation.py merkle                      # every mutant of ledger/_merkle.py
     python tools/mutation.py verify --sample 120         # 120 mutants drawn with a fixed seed
     python tools/mutation.py --list                      # the modules and the tests each one uses
 
@@ -48,10 +48,10 @@ _REDACTION_TESTS = [
 # Each module under test: its source files and the tests that are its own (not the whole suite:
 # the CLI and integration tests reach these modules too, but slowly and without aiming at them).
 MODULES: dict[str, tuple[list[str], list[str]]] = {
-    "merkle": (["audit/_merkle.py"], ["tests/audit/test_merkle.py"]),
+    "merkle": (["ledger/_merkle.py"], ["tests/audit/test_merkle.py"]),
     "checks": (["redaction/_checks.py"], _REDACTION_TESTS),
     "verify": (
-        ["audit/_verify.py"],
+        ["ledger/_verify.py", "ledger/_verify_scan.py", "ledger/_problems.py"],
         [
             # The PostgreSQL cases check the same verifier code at ten times the cost per mutant;
             # one of them runs the branch for sinks that check columns in their scan. The key
@@ -67,7 +67,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
         ],
     ),
     "detectors": (["redaction/_detectors.py", "redaction/_builtin.py"], _REDACTION_TESTS),
-    "canonical": (["audit/_canonical.py"], ["tests/audit/test_canonical.py"]),
+    "canonical": (["ledger/_canonical.py"], ["tests/audit/test_canonical.py"]),
 }
 
 DETECTED = {"killed", "timeout", "segfault", "caught by type check"}

@@ -1,64 +1,56 @@
 # Copyright The toolaudit Authors
 # SPDX-License-Identifier: Apache-2.0
 
-"""The audit trail: spans become append-only, hash-chained, signed, verifiable records.
+"""Deprecated aliases of :mod:`opentelemetry_instrumentation_toolaudit.ledger`, kept for one release.
 
-Usage
------
-
-.. code-block:: python
-
-    from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify, prove
-
-    log = AuditLog.from_env()            # OTEL_PYTHON_TOOLAUDIT_SINK, signing key, checkpoints
-    stored = log.append([body, ...])     # durably committed on return, one write per batch
-    log.close()                          # final signed checkpoint
-
-    result = verify(open_sink("sqlite:///toolaudit.db", create=False), public_key="signing.key.pub")
-    result.ok, result.summary()          # 'OK: N records, root …' or 'FAIL: record #i: what'
+The audit trail's core (records, chain, checkpoints, stores, verification, proofs) lives in
+:mod:`opentelemetry_instrumentation_toolaudit.ledger`; import it from there. Reading a name from this
+module still works and emits a :class:`DeprecationWarning` naming the new place.
 """
 
 from __future__ import annotations
 
-from opentelemetry_instrumentation_toolaudit.audit._chain import GENESIS_HASH, StoredRecord
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
-    Checkpoint,
-    NoteSigner,
-    NoteVerifier,
-    default_key_path,
-    load_trusted_keys,
-    public_key_path,
-)
-from opentelemetry_instrumentation_toolaudit.audit._log import AuditLog
-from opentelemetry_instrumentation_toolaudit.audit._proof import InclusionProof, check_proof, prove
-from opentelemetry_instrumentation_toolaudit.audit._verify import Problem, VerifyResult, verify
-from opentelemetry_instrumentation_toolaudit.audit.sinks import (
-    DEFAULT_SINK_URL,
-    AuditSink,
-    TreeHead,
-    open_sink,
-    sink_url_for,
+import warnings
+from typing import Any
+
+_MOVED = frozenset(
+    {
+        "DEFAULT_SINK_URL",
+        "GENESIS_HASH",
+        "AuditLog",
+        "AuditSink",
+        "Checkpoint",
+        "InclusionProof",
+        "NoteSigner",
+        "NoteVerifier",
+        "Problem",
+        "StoredRecord",
+        "TreeHead",
+        "VerifyResult",
+        "check_proof",
+        "default_key_path",
+        "load_trusted_keys",
+        "open_sink",
+        "prove",
+        "public_key_path",
+        "sink_url_for",
+        "verify",
+    }
 )
 
-__all__ = [
-    "DEFAULT_SINK_URL",
-    "GENESIS_HASH",
-    "AuditLog",
-    "AuditSink",
-    "Checkpoint",
-    "InclusionProof",
-    "NoteSigner",
-    "NoteVerifier",
-    "Problem",
-    "StoredRecord",
-    "TreeHead",
-    "VerifyResult",
-    "check_proof",
-    "default_key_path",
-    "load_trusted_keys",
-    "open_sink",
-    "prove",
-    "public_key_path",
-    "sink_url_for",
-    "verify",
-]
+__all__ = sorted(_MOVED)
+
+
+def __getattr__(name: str) -> Any:
+    # Resolved on first use, so importing this module neither warns nor loads the ledger.
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"opentelemetry_instrumentation_toolaudit.audit.{name} is deprecated; import it from "
+        "opentelemetry_instrumentation_toolaudit.ledger",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    from opentelemetry_instrumentation_toolaudit import ledger
+
+    return getattr(ledger, name)

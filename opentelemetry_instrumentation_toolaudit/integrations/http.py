@@ -20,13 +20,13 @@ exceptions pass through unchanged.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
 from opentelemetry import context as otel_context
 
+from opentelemetry_instrumentation_toolaudit._env import read_bool
 from opentelemetry_instrumentation_toolaudit._http import REPEATED, HeaderNames, request_context
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._patching import Patcher
@@ -148,8 +148,7 @@ def _patch_flask(patcher: Patcher, module: ModuleType) -> None:
 
 def _patch_django(patcher: Patcher, module: ModuleType) -> None:
     names = HeaderNames.from_env()
-    setting = os.environ.get(OTEL_PYTHON_TOOLAUDIT_DJANGO_USER, "").strip().lower()
-    use_user = setting in ("true", "1", "on", "yes")
+    use_user = read_bool(OTEL_PYTHON_TOOLAUDIT_DJANGO_USER, False)
     if not (names.enabled or use_user):
         return
 

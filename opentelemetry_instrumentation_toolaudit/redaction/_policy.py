@@ -21,10 +21,10 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
-import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+from opentelemetry_instrumentation_toolaudit._env import read_bool, read_choice, read_list
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES,
@@ -79,14 +79,7 @@ _TEXT_CACHE_LEN = 256
 
 
 def _env_list(name: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
-
-
-def _env_flag(name: str, *, default: bool) -> bool:
-    value = os.environ.get(name, "").strip().lower()
-    if not value:
-        return default
-    return value in ("1", "true", "on", "yes")
+    return list(read_list(name))
 
 
 def _key_value_kind(norm_key: str) -> str:
@@ -197,12 +190,10 @@ class RedactionPolicy:
             (OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES, "attribution_addresses", ADDRESS_MODES),
             (OTEL_PYTHON_TOOLAUDIT_CONTENT, "content", CONTENT_MODES),
         ):
-            value = os.environ.get(name, "").strip().lower()
-            if value in allowed:
+            value = read_choice(name, "", allowed)
+            if value:
                 kwargs[key] = value
-            elif value:
-                logger.warning("toolaudit: %s must be one of %s; ignored", name, ", ".join(allowed))
-        if _env_flag(OTEL_PYTHON_TOOLAUDIT_PRESIDIO, default=False):
+        if read_bool(OTEL_PYTHON_TOOLAUDIT_PRESIDIO, False):
             from opentelemetry_instrumentation_toolaudit.redaction._presidio import (
                 presidio_from_env,
             )

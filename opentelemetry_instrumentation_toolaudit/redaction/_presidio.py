@@ -13,11 +13,11 @@ Nothing is downloaded at run time: a missing model is reported and the detector 
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._log import logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_PRESIDIO_MODEL,
@@ -91,7 +91,7 @@ def build_analyzer(model: str, language: str = "en") -> Any:
 
 def presidio_from_env() -> PresidioDetector | None:
     """The detector ``OTEL_PYTHON_TOOLAUDIT_PRESIDIO=true`` asks for, or None (logged) if unavailable."""
-    model = os.environ.get(OTEL_PYTHON_TOOLAUDIT_PRESIDIO_MODEL) or DEFAULT_MODEL
+    model = read_str(OTEL_PYTHON_TOOLAUDIT_PRESIDIO_MODEL, DEFAULT_MODEL)
     try:
         detector = PresidioDetector(model=model)
         detector.analyzer()

@@ -10,9 +10,9 @@ import sqlite3
 from typing import Any
 from urllib.parse import unquote
 
-from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord, seal
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import DATA_COLUMNS
-from opentelemetry_instrumentation_toolaudit.audit.sinks.jsonl import frame, unframe
+from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord, seal
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS
+from opentelemetry_instrumentation_toolaudit.ledger.stores.jsonl import frame, unframe
 
 Row = dict[str, Any]
 
@@ -146,8 +146,8 @@ def _write_rows(url: str, rows: list[Row]) -> None:
 def write_head(url: str, rows: list[Row], size: int | None = None) -> None:
     """Store the head of ``rows`` (or a head claiming ``size`` records, with the frontier of
     ``rows``) as the sink's head, as an attacker who rewrote the records would."""
-    from opentelemetry_instrumentation_toolaudit.audit._chain import GENESIS_HASH
-    from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier
+    from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH
+    from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 
     frontier = Frontier()
     for r in rows:
@@ -202,7 +202,7 @@ def read_checkpoints(url: str) -> list[str]:
 
 
 def write_checkpoints(url: str, notes: list[str]) -> None:
-    from opentelemetry_instrumentation_toolaudit.audit._checkpoint import open_checkpoint
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import open_checkpoint
 
     sized = [(open_checkpoint(n)[0].size, n) for n in notes]
     if url.startswith("jsonl"):

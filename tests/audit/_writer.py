@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 import sys
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from tests.audit.conftest import body
 
 

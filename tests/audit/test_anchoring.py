@@ -13,12 +13,12 @@ import sqlite3
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, Checkpoint, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, Checkpoint, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._verify import REPLACED, TRUNCATED, UNANCHORED
+from opentelemetry_instrumentation_toolaudit.ledger._problems import REPLACED, TRUNCATED, UNANCHORED
 
 from ._tamper import (
     add_raw_checkpoint,

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from opentelemetry_instrumentation_toolaudit._exceptions import CanonicalizationError
-from opentelemetry_instrumentation_toolaudit.audit._canonical import (
+from opentelemetry_instrumentation_toolaudit.ledger._canonical import (
     canonical_bytes,
     canonicalize,
     prepare,
@@ -47,7 +47,7 @@ def test_fast_path_equals_rfc8785(record):
 @given(st.dictionaries(keys, values, max_size=8))
 def test_both_fast_encoders_equal_rfc8785(record):
     """Where the fast path applies, the stdlib C encoder and orjson (when installed) both print RFC 8785."""
-    from opentelemetry_instrumentation_toolaudit.audit import _canonical
+    from opentelemetry_instrumentation_toolaudit.ledger import _canonical
 
     if not _canonical._clean(record):
         record = _canonical.prepare(record)
@@ -268,7 +268,7 @@ def test_values_a_fast_encoder_could_print_are_refused(value, name):
 
 def test_the_c_encoder_refuses_other_types_by_name():
     """The stdlib encoder (used without orjson) raises TypeError naming only the type."""
-    from opentelemetry_instrumentation_toolaudit.audit import _canonical
+    from opentelemetry_instrumentation_toolaudit.ledger import _canonical
 
     with pytest.raises(TypeError, match=r"^bytes$"):
         "".join(_canonical._c_encode({"a": b"secret"}, 0))

@@ -9,16 +9,16 @@ import json
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit._chain import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     GENESIS_HASH,
     ColumnValues,
     column_values,
     leaf_hash,
     seal,
-    seal_batch,
+    seal_records,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import Frontier, root_from_leaf_hashes
-from opentelemetry_instrumentation_toolaudit.audit._schema import INDEXED_COLUMNS
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier, root_from_leaf_hashes
+from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXED_COLUMNS
 
 from .conftest import body
 
@@ -73,17 +73,19 @@ def test_column_values_mapping_reads_like_a_dict():
         values["not_a_column"]
 
 
-def test_seal_batch_matches_seal_one_by_one():
-    """A batch sealed in one pass equals records sealed one at a time, and advances the frontier."""
+def test_seal_records_matches_seal_one_by_one():
+    """A batch sealed in one pass equals records sealed one at a time, and its leaf hashes advance
+    a frontier to the root over those records."""
     bodies = [body(i) for i in range(40)]
-    frontier = Frontier()
-    nodes: list[tuple[int, int, bytes]] = []
-    batch = seal_batch(bodies, frontier, GENESIS_HASH, nodes=nodes)
+    batch, digests = seal_records(bodies, 0, GENESIS_HASH, True)
     prev = GENESIS_HASH
     for i, b in enumerate(bodies):
         one = seal(b, i, prev)
         assert one == batch[i]
         prev = one.entry_hash
+    frontier = Frontier()
+    nodes: list[tuple[int, int, bytes]] = []
+    frontier.extend(digests, nodes)
     expected_size = len(bodies)
     assert expected_size == frontier.size
     assert root_from_leaf_hashes([leaf_hash(r.canonical) for r in batch]) == frontier.root()
@@ -92,11 +94,11 @@ def test_seal_batch_matches_seal_one_by_one():
     assert expected_nodes == len(nodes)
 
 
-def test_seal_batch_without_columns():
+def test_seal_records_without_columns():
     """A sink without columns gets None, and the same canonical bytes and hashes."""
     bodies = [body(i) for i in range(3)]
-    with_columns = seal_batch(bodies, Frontier(), GENESIS_HASH)
-    without = seal_batch(bodies, Frontier(), GENESIS_HASH, columns=False)
+    with_columns, _ = seal_records(bodies, 0, GENESIS_HASH, True)
+    without, _ = seal_records(bodies, 0, GENESIS_HASH, False)
     expected: list[None] = [None, None, None]
     assert expected == [r.columns for r in without]
     assert [r[:4] for r in with_columns] == [r[:4] for r in without]

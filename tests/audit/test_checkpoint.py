@@ -14,7 +14,7 @@ import time
 import pytest
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     Checkpoint,
     NoteSigner,
@@ -24,12 +24,12 @@ from opentelemetry_instrumentation_toolaudit.audit import (
     prove,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     parse_note,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
 
 from .conftest import body
 

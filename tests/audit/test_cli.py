@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 from ._tamper import read_rows, write_rows
 from .conftest import body, write_log

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner, open_sink, prove
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner, open_sink, prove
 
 from .conftest import write_log
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
 
 from .conftest import _pg_admin, write_log
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink, verify
 
 from .conftest import body
 
@@ -130,7 +130,7 @@ def test_writer_repairs_a_tail_torn_by_another_process(tmp_path, key_file):
     before appending, so its own records stay whole and the chain verifies."""
     url = f"jsonl:///{tmp_path}/audit.jsonl"
     signer = NoteSigner.from_file(key_file)
-    from opentelemetry_instrumentation_toolaudit.audit import AuditLog
+    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog
 
     from .conftest import body
 
@@ -148,7 +148,7 @@ def test_writer_repairs_a_tail_torn_by_another_process(tmp_path, key_file):
 def test_log_opened_before_fork_keeps_one_chain(sink_url, signer):
     """An AuditLog opened before fork (gunicorn --preload) appends from parent and children into one
     chain: each child gets its own connection, file description and locks."""
-    from opentelemetry_instrumentation_toolaudit.audit import AuditLog
+    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog
 
     from .conftest import body
 
@@ -182,7 +182,7 @@ def test_failed_jsonl_write_leaves_no_partial_batch(tmp_path, signer, monkeypatc
     """When the write or fsync fails (disk full, I/O error), append raises SinkError and the batch's
     bytes are cut back, so a retry does not store it twice."""
     from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-    from opentelemetry_instrumentation_toolaudit.audit.sinks import jsonl
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import jsonl
 
     from .conftest import body
 
@@ -207,7 +207,7 @@ def test_failed_jsonl_write_leaves_no_partial_batch(tmp_path, signer, monkeypatc
 
 def test_jsonl_lines_longer_than_a_read_verify(tmp_path, signer, monkeypatch):
     """Records longer than one read of the log (and reads ending mid-line) scan and verify."""
-    from opentelemetry_instrumentation_toolaudit.audit.sinks import jsonl
+    from opentelemetry_instrumentation_toolaudit.ledger.stores import jsonl
 
     monkeypatch.setattr(jsonl, "_READ_SIZE", 300)
     url = f"jsonl:///{tmp_path}/audit.jsonl"

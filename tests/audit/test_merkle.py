@@ -11,7 +11,7 @@ import re
 import pytest
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     EMPTY_ROOT,
     Frontier,
     consistency_proof,

@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 from opentelemetry_instrumentation_toolaudit import cli
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     Checkpoint,
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._proof import prove
-from opentelemetry_instrumentation_toolaudit.audit._verify import CHECKPOINT, MODIFIED
+from opentelemetry_instrumentation_toolaudit.ledger._problems import CHECKPOINT, MODIFIED
+from opentelemetry_instrumentation_toolaudit.ledger._proof import prove
 
 from ._tamper import add_raw_checkpoint
 from .conftest import body, write_log

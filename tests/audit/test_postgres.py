@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit.sinks.postgres import PostgresSink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import PostgresSink
 
 from ._tamper import _pg
 from .conftest import _pg_admin, body
@@ -108,7 +108,7 @@ def test_role_without_create_rights_gets_a_clear_error(pg_url):
 
 def test_inclusion_proofs_use_stored_nodes(pg_url, signer):
     """Past 256 records, proofs read stored subtree hashes, and they check against the signed root."""
-    from opentelemetry_instrumentation_toolaudit.audit import check_proof, prove
+    from opentelemetry_instrumentation_toolaudit.ledger import check_proof, prove
 
     log = AuditLog(open_sink(pg_url), signer=signer, checkpoint_every=10**6)
     log.append([body(i) for i in range(700)])
@@ -257,7 +257,7 @@ def test_head_check_is_installed_on_a_schema_created_without_it(pg_url, signer):
 def test_deleted_head_rows_fail_verify(pg_url, signer):
     """Head rows deleted by the owner (every later append would then fail on record #0) are
     reported at record #0."""
-    from opentelemetry_instrumentation_toolaudit.audit._verify import HEAD
+    from opentelemetry_instrumentation_toolaudit.ledger._problems import HEAD
 
     with AuditLog(open_sink(pg_url), signer=signer) as log:
         log.append([body(i) for i in range(5)])

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
@@ -12,7 +14,7 @@ from opentelemetry.trace import SpanContext, TraceFlags
 
 from opentelemetry_instrumentation_toolaudit import AuditLogExporter
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink, verify
 
 from .conftest import body
 
@@ -49,17 +51,18 @@ def test_a_duplicate_event_id_is_refused_without_skip_existing(sink_url, signer)
 
 def _flaky(sink):  # type: ignore[no-untyped-def]
     """``sink`` whose next append commits and then raises, as a timeout after the commit does."""
-    original = sink.append
+    original = sink.append_transaction
     state = {"failed": False}
 
-    def append(bodies, **kwargs):  # type: ignore[no-untyped-def]
-        records = original(bodies, **kwargs)
+    @contextlib.contextmanager
+    def append_transaction():  # type: ignore[no-untyped-def]
+        with original() as tx:
+            yield tx
         if not state["failed"]:
             state["failed"] = True
             raise SinkError("timed out waiting for the commit's acknowledgement")
-        return records
 
-    sink.append = append
+    sink.append_transaction = append_transaction
     return sink
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit.sinks.sqlite import PAGE_SIZE
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger.stores.sqlite import PAGE_SIZE
 
 from .conftest import body
 

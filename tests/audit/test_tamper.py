@@ -11,19 +11,19 @@ import random
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     Checkpoint,
     NoteSigner,
     open_sink,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import root_from_leaf_hashes
-from opentelemetry_instrumentation_toolaudit.audit._verify import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import root_from_leaf_hashes
+from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     COLUMN,
     DELETED,
     FORK,

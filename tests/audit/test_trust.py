@@ -11,14 +11,14 @@ import json
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     NoteSigner,
     load_trusted_keys,
     open_sink,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._verify import SIGNATURE
+from opentelemetry_instrumentation_toolaudit.ledger._problems import SIGNATURE
 
 from .conftest import body
 

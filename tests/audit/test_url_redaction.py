@@ -23,8 +23,8 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
     cli,
 )
-from opentelemetry_instrumentation_toolaudit.audit import NoteSigner, open_sink
-from opentelemetry_instrumentation_toolaudit.audit.sinks import SinkError, redact_url
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger.stores import SinkError, redact_url
 
 from .conftest import PG_BASE, write_log
 

@@ -12,20 +12,20 @@ import os
 import pytest
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     Checkpoint,
     NoteSigner,
     open_sink,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._chain import StoredRecord
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import EMPTY_ROOT
-from opentelemetry_instrumentation_toolaudit.audit._verify import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
+from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     CHECKPOINT,
     DELETED,
     FORK,
@@ -40,7 +40,7 @@ from opentelemetry_instrumentation_toolaudit.audit._verify import (
     UNANCHORED,
     Problem,
 )
-from opentelemetry_instrumentation_toolaudit.audit.sinks.memory import MemorySink
+from opentelemetry_instrumentation_toolaudit.ledger.stores.memory import MemorySink
 
 from .conftest import body, write_log
 
@@ -288,7 +288,7 @@ def test_a_rewritten_tail_is_reported_from_the_last_matching_checkpoint(sink, si
 
 def _reseal(sink, start):
     """Recompute entry hashes and links from ``start`` on, as an attacker rewriting the chain."""
-    from opentelemetry_instrumentation_toolaudit.audit._chain import leaf_hash
+    from opentelemetry_instrumentation_toolaudit.ledger._chain import leaf_hash
 
     records = sink._records
     for i in range(start, len(records)):

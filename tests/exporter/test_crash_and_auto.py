@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import open_sink, public_key_path, verify
+from opentelemetry_instrumentation_toolaudit.ledger import open_sink, public_key_path, verify
 
 from ..otlp_receiver import Received, attributes
 from ..test_auto_instrumentation import ROOT, console_spans

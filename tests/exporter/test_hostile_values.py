@@ -21,8 +21,8 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
     record_event,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit._canonical import canonicalize
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger._canonical import canonicalize
 
 HUGE = 10**5000
 HUGE_MARKER = f"<int bits={HUGE.bit_length()}>"

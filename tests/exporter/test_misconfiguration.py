@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from opentelemetry_instrumentation_toolaudit import AuditLogExporter
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-from opentelemetry_instrumentation_toolaudit.audit import open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import open_sink
 
 from ..audit.conftest import _pg_admin, pg_url  # noqa: F401 - fixture
 from ..faults.write.conftest import tool_span

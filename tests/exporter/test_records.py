@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from typing import Any
 
@@ -21,8 +22,22 @@ from opentelemetry_instrumentation_toolaudit import (
     audited_tool,
     record_event,
 )
-from opentelemetry_instrumentation_toolaudit.audit import _records
-from opentelemetry_instrumentation_toolaudit.audit._schema import EVENT_TYPES
+from opentelemetry_instrumentation_toolaudit.export import _records
+from opentelemetry_instrumentation_toolaudit.export._sdk import sdk_view
+from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_TYPES
+
+
+def build(span: Any, event_type: str | None, **kwargs: Any) -> dict[str, Any]:
+    """The record body of an SDK span, through its span view."""
+    assert event_type is not None
+    return _records.build_record(sdk_view(span), event_type, **kwargs)
+
+
+def event_type(span: Any, *enabled: Any) -> str | None:
+    """The audit event type of an SDK span, through its span view."""
+    view = sdk_view(span)
+    return _records.event_type_of(view.attributes, view.status_error, *enabled)
+
 
 RESOURCE = Resource.create(
     {
@@ -82,8 +97,8 @@ def test_tool_call_record_holds_every_field(instrumented, span_exporter):
     ):
         update_order_status("ORD-123", "shipped")
     span = _only(span_exporter)
-    assert _records.event_type_of(span) == "tool.call"
-    body = _records.build_record(span, "tool.call")
+    assert event_type(span) == "tool.call"
+    body = build(span, "tool.call")
     volatile = {k: body.pop(k) for k in ("event_id", "recorded_at", "start_time", "end_time")}
     duration = body.pop("duration_ms")
     assert uuid.UUID(hex=volatile["event_id"]).version == 7
@@ -112,6 +127,9 @@ def test_tool_call_record_holds_every_field(instrumented, span_exporter):
         "service_version": "2.1.0",
         "deployment_environment": "production",
         "details": {"attribution_source": "context"},
+        "retain_until": str(
+            datetime.date.fromisoformat(volatile["recorded_at"][:10]) + datetime.timedelta(days=365)
+        ),
     }
 
 
@@ -119,7 +137,7 @@ def test_failed_tool_record(instrumented, span_exporter):
     """A tool that raised is recorded as unsuccessful with its error type."""
     with pytest.raises(PermissionError):
         cancel_order("ORD-1")
-    body = _records.build_record(_only(span_exporter), "tool.call")
+    body = build(_only(span_exporter), "tool.call")
     assert (body["success"], body["error_type"]) == (False, "PermissionError")
     assert body["result_summary"]["error_type"] == "PermissionError"
 
@@ -127,7 +145,7 @@ def test_failed_tool_record(instrumented, span_exporter):
 def test_intent_record_has_no_outcome(instrumented, span_exporter):
     """The intent form of a tool span carries who and what, but no outcome or end."""
     update_order_status("ORD-1", "open")
-    body = _records.build_record(_only(span_exporter), "tool.call", phase_intent=True)
+    body = build(_only(span_exporter), "tool.call", phase_intent=True)
     assert body["event_type"] == "tool.intent"
     assert not {"success", "result_summary", "end_time", "duration_ms"} & set(body)
     assert body["arguments"] == {"order_id": "ORD-1", "status": "open"}
@@ -152,8 +170,8 @@ def test_llm_span_becomes_llm_request(resource_provider, span_exporter):
     ):
         pass
     span = _only(span_exporter)
-    assert _records.event_type_of(span) == "llm.request"
-    body = _records.build_record(span, "llm.request")
+    assert event_type(span) == "llm.request"
+    body = build(span, "llm.request")
     assert (body["model"], body["provider"], body["user_id"], body["success"]) == (
         "gpt-4.1",
         "openai",
@@ -184,7 +202,7 @@ def test_llm_span_becomes_llm_request(resource_provider, span_exporter):
 def test_event_type_of(resource_provider, span_exporter, span_attributes, expected):
     """Spans are classified by operation name, OpenInference kind or a declared event type."""
     resource_provider.get_tracer("t").start_span("s", attributes=span_attributes).end()
-    assert _records.event_type_of(_only(span_exporter)) == expected
+    assert event_type(_only(span_exporter)) == expected
 
 
 def test_disabled_event_type_is_skipped(resource_provider, span_exporter):
@@ -193,7 +211,7 @@ def test_disabled_event_type_is_skipped(resource_provider, span_exporter):
         "s", attributes={"gen_ai.operation.name": "chat"}
     ).end()
     enabled = set(EVENT_TYPES) - {"llm.request"}
-    assert _records.event_type_of(_only(span_exporter), enabled) is None
+    assert event_type(_only(span_exporter), enabled) is None
 
 
 def test_guardrail_span_counts_only_when_it_blocked(resource_provider, span_exporter):
@@ -204,7 +222,7 @@ def test_guardrail_span_counts_only_when_it_blocked(resource_provider, span_expo
     blocked.set_status(StatusCode.ERROR)
     blocked.end()
     passed, failed = span_exporter.get_finished_spans()
-    assert (_records.event_type_of(passed), _records.event_type_of(failed)) == (
+    assert (event_type(passed), event_type(failed)) == (
         None,
         "guardrail.block",
     )
@@ -220,7 +238,7 @@ def test_record_event_declares_an_audit_event(instrumented, span_exporter):
         )
     span = _only(span_exporter)
     assert span.name == "toolaudit admin grant_role"
-    body = _records.build_record(span, _records.event_type_of(span))
+    body = build(span, event_type(span))
     assert (body["event_type"], body["user_id"], body["user_roles"], body["success"]) == (
         "admin",
         "usr_admin",
@@ -241,7 +259,7 @@ def test_record_event_failure(instrumented, span_exporter):
     record_event("auth", "login", success=False, details={"method": "sso"})
     span = _only(span_exporter)
     assert span.status.status_code is StatusCode.ERROR
-    assert _records.build_record(span, "auth")["success"] is False
+    assert build(span, "auth")["success"] is False
 
 
 def test_timestamp_format():
@@ -272,7 +290,7 @@ def test_llm_span_inside_audit_context_is_stamped(instrumented, span_exporter):
         "gen_ai.request.model": "gpt-4o",
     }
     assert "user.id" not in outside.attributes
-    assert _records.build_record(inside, "llm.request")["user_id"] == "usr_98765"
+    assert build(inside, "llm.request")["user_id"] == "usr_98765"
 
 
 def test_record_event_redacts_the_attribution_at_the_source(instrumented, span_exporter):

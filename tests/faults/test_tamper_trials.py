@@ -17,7 +17,7 @@ import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
-from opentelemetry_instrumentation_toolaudit.audit import (
+from opentelemetry_instrumentation_toolaudit.ledger import (
     AuditLog,
     Checkpoint,
     NoteSigner,
@@ -26,16 +26,16 @@ from opentelemetry_instrumentation_toolaudit.audit import (
     prove,
     verify,
 )
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import (
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     open_checkpoint,
     sign_checkpoint,
 )
-from opentelemetry_instrumentation_toolaudit.audit._merkle import (
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     inclusion_proof,
     root_from_leaf_hashes,
 )
-from opentelemetry_instrumentation_toolaudit.audit._verify import HEAD, NODE, SIGNATURE
-from opentelemetry_instrumentation_toolaudit.audit.sinks._base import NODE_MIN_LEVEL
+from opentelemetry_instrumentation_toolaudit.ledger._problems import HEAD, NODE, SIGNATURE
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import NODE_MIN_LEVEL
 from tests.audit._tamper import (
     _path,
     _pg,

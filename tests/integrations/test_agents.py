@@ -25,7 +25,8 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
 from opentelemetry_instrumentation_toolaudit import ToolAuditInstrumentor, audit_context
-from opentelemetry_instrumentation_toolaudit.audit import _records
+from opentelemetry_instrumentation_toolaudit.export import _records
+from opentelemetry_instrumentation_toolaudit.export._sdk import sdk_view
 from tests.apps import llm_tools
 
 from ..conftest import tool_spans
@@ -340,7 +341,7 @@ async def test_placeholder_agent_name_gives_way_to_the_known_one(tracer_provider
         "Support agent",
         '{"gen_ai.agent.name":"OpenAI Agent"}',
     )
-    details = _records.build_record(span, "tool.call")["details"]
+    details = _records.build_record(sdk_view(span), "tool.call")["details"]
     assert details == {
         "agent_name": "Support agent",
         "twin_replaced": {"gen_ai.agent.name": "OpenAI Agent"},

@@ -18,7 +18,7 @@ from opentelemetry_instrumentation_toolaudit import (
     AuditUnavailableError,
     ToolAuditInstrumentor,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
 from ..conftest import tool_spans
 from .fake_gemini import FakeGemini, function_calls, text

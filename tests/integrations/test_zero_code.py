@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import open_sink, public_key_path, verify
+from opentelemetry_instrumentation_toolaudit.ledger import open_sink, public_key_path, verify
 
 from ..exporter.test_crash_and_auto import clean_env
 from ..test_auto_instrumentation import ROOT

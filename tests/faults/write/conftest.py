@@ -27,8 +27,8 @@ from opentelemetry_instrumentation_toolaudit import (
     ToolAuditInstrumentor,
     audited_tool,
 )
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, NoteSigner, open_sink, verify
-from opentelemetry_instrumentation_toolaudit.audit._checkpoint import readable_checkpoints
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import readable_checkpoints
 
 REFUNDS: list[str] = []
 

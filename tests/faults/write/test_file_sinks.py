@@ -13,7 +13,7 @@ import threading
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import AuditLogExporter
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink
 
 from .conftest import (
     REFUNDS,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink
 from tests.audit.conftest import body
 
 from .conftest import unwritable, verified_size

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.audit import AuditLog, open_sink
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink
 from tests.audit.conftest import PG_BASE, _pg_admin, body, pg_url  # noqa: F401 - fixture
 
 from .conftest import REFUNDS, make_exporter, order_ids, tool_span, verified_size

@@ -1,0 +1,172 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""Sealing records into the chain: sequence number, previous hash, entry hash, Merkle leaf.
+
+A record's canonical form includes ``seq`` and ``prev_hash``, so each record commits to the whole
+history before it. Its entry hash is the RFC 9162 leaf hash of those bytes,
+``SHA-256(0x00 || canonical)``, so the hash chain and the Merkle tree share one hash per record and
+``prev_hash`` of record *n* is the Merkle leaf of record *n-1*.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from opentelemetry_instrumentation_toolaudit.ledger._canonical import canonicalize
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    INDEXED_COLUMNS,
+    PREV_HASH,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SEQ,
+    SUCCESS,
+)
+
+GENESIS_HASH = "0" * 64
+"""``prev_hash`` of record 0."""
+CHAIN_FIELDS = (SCHEMA, SEQ, PREV_HASH)
+_LEAF_PREFIX = hashlib.sha256(b"\x00")
+
+
+class StoredRecord(NamedTuple):
+    """One sealed record as a sink stores it (a NamedTuple: sealing makes one per record, fast)."""
+
+    seq: int
+    canonical: bytes
+    """The exact RFC 8785 bytes that were hashed."""
+    entry_hash: str
+    """Hex ``SHA-256(0x00 || canonical)``: the record's chain hash and Merkle leaf hash."""
+    prev_hash: str = ""
+    """The entry hash of the record before (hex), as the canonical bytes say."""
+    columns: Mapping[str, Any] | None = None
+    """What the sink's indexed columns say (``_schema.INDEXED_COLUMNS``), as written or read back;
+    None for a sink without columns. Verification checks them against ``canonical``."""
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The record as a dict (parsed from the canonical bytes)."""
+        return dict(json.loads(self.canonical))
+
+    @property
+    def leaf_hash(self) -> bytes:
+        """RFC 9162 leaf hash of this record (the entry hash as bytes)."""
+        return bytes.fromhex(self.entry_hash)
+
+
+def leaf_hash(canonical: bytes) -> bytes:
+    """RFC 9162 ``MTH({d}) = SHA-256(0x00 || d)``."""
+    h = _LEAF_PREFIX.copy()
+    h.update(canonical)
+    return h.digest()
+
+
+def column_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The indexed column values of a record: ``seq`` an int, ``success`` a bool (None unless the
+    record holds a bool), every other column the record's string, or the canonical JSON text of a
+    non-string value, or None when absent. Writers and the verifier both use this one function."""
+    return dict(zip(INDEXED_COLUMNS, _column_tuple(record), strict=True))
+
+
+_TEXT_OR_NONE = frozenset({str, type(None)})
+_BOOL_OR_NONE = frozenset({bool, type(None)})
+_COLUMN_INDEX = {name: i for i, name in enumerate(INDEXED_COLUMNS)}
+
+
+def plain_column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
+    """The record's values for ``INDEXED_COLUMNS`` when they are their own column values (every
+    text column a str or absent, success a bool or absent: the usual case, decided in C), else None."""
+    values = tuple(map(record.get, INDEXED_COLUMNS))
+    return values if _plain(values) else None
+
+
+def _plain(values: tuple[Any, ...]) -> bool:
+    return _TEXT_OR_NONE.issuperset(map(type, values[1:-1])) and type(values[-1]) in _BOOL_OR_NONE
+
+
+def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
+    """:func:`column_values` as a tuple in ``INDEXED_COLUMNS`` order (seq first, success last)."""
+    values = tuple(map(record.get, INDEXED_COLUMNS))
+    if _plain(values):
+        return values
+    out = list(values)
+    for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, values, strict=True)):
+        if name == SUCCESS:
+            # Only a bool is a success value: "yes", 1 or null leave the column NULL.
+            out[i] = value if type(value) is bool else None
+        elif value is None or type(value) is str:
+            continue
+        elif name != SEQ:
+            out[i] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return tuple(out)
+
+
+class ColumnValues(Mapping[str, Any]):
+    """A sealed record's indexed column values (:func:`column_values`) as a read-only mapping over
+    a tuple: building a dict for every record costs more than the sinks' use of it."""
+
+    __slots__ = ("as_tuple",)
+
+    def __init__(self, values: tuple[Any, ...]) -> None:
+        self.as_tuple = values
+        """The values in ``INDEXED_COLUMNS`` order."""
+
+    def __getitem__(self, name: str) -> Any:
+        return self.as_tuple[_COLUMN_INDEX[name]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(INDEXED_COLUMNS)
+
+    def __len__(self) -> int:
+        return len(INDEXED_COLUMNS)
+
+    def __repr__(self) -> str:
+        return f"ColumnValues({dict(self)!r})"
+
+
+def seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> StoredRecord:
+    """Place ``body`` at ``seq`` after the record whose entry hash is ``prev_hash``."""
+    return seal_records([body], seq, prev_hash, True)[0][0]
+
+
+def seal_records(
+    bodies: Sequence[Mapping[str, Any]], seq: int, prev_hash: str, columns: bool
+) -> tuple[list[StoredRecord], list[bytes]]:
+    """Seal ``bodies`` as records ``seq``, ``seq + 1``, … after the record whose entry hash is
+    ``prev_hash``: the records and their leaf hashes, with which the caller advances its Merkle
+    frontier (as the append protocol, ``_append.append_batch``, does)."""
+    # The per-record cost of every append: kept flat, names bound locally.
+    records: list[StoredRecord] = []
+    digests: list[bytes] = []
+    add = records.append
+    add_digest = digests.append
+    leaf = _LEAF_PREFIX.copy
+    loads = json.loads
+    column_tuple = _column_tuple
+    for body in bodies:
+        # Copying in C and then overwriting the chain fields beats filtering them out.
+        record = dict(body)
+        record[SCHEMA] = SCHEMA_VERSION
+        record[SEQ] = seq
+        record[PREV_HASH] = prev_hash
+        data, exact = canonicalize(record)
+        h = leaf()
+        h.update(data)
+        digest = h.digest()
+        add_digest(digest)
+        entry_hash = digest.hex()
+        add(
+            StoredRecord(
+                seq,
+                data,
+                entry_hash,
+                prev_hash,
+                ColumnValues(column_tuple(record if exact else loads(data))) if columns else None,
+            )
+        )
+        prev_hash = entry_hash
+        seq += 1
+    return records, digests

@@ -1,0 +1,185 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The audit record's field names, event types and indexed columns, defined once.
+
+A record is one JSON object in RFC 8785 canonical form. The exporter builds the *body* (every field
+below except the chain fields) from a span; the sink seals it (``_chain.seal`` adds ``schema``,
+``seq`` and ``prev_hash``) and stores the canonical bytes. Fields whose value is unknown are left out
+rather than stored as null. Sinks with columns copy :data:`INDEXED_COLUMNS` out of the canonical
+record, and verification checks that every column still says what the canonical bytes say.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+SCHEMA_VERSION: Final = 1
+
+# --- chain fields (added by _chain.seal) -------------------------------------------------------
+SCHEMA: Final = "schema"
+SEQ: Final = "seq"
+PREV_HASH: Final = "prev_hash"
+
+# --- identity and time ---------------------------------------------------------------------------
+EVENT_ID: Final = "event_id"
+"""Unique per record: 32 hex characters."""
+EVENT_TYPE: Final = "event_type"
+"""One of :data:`EVENT_TYPES`."""
+RECORDED_AT: Final = "recorded_at"
+"""When the exporter built the record: RFC 3339 UTC with microseconds, e.g. ``2026-11-24T10:30:45.123456Z``."""
+START_TIME: Final = "start_time"
+END_TIME: Final = "end_time"
+"""The span's start and end, in the same format as ``recorded_at``."""
+DURATION_MS: Final = "duration_ms"
+
+# --- correlation with the tracing backend (lower-case hex, as backends show them) ----------------
+TRACE_ID: Final = "trace_id"
+SPAN_ID: Final = "span_id"
+PARENT_SPAN_ID: Final = "parent_span_id"
+
+GENERATED: Final = frozenset(
+    {
+        EVENT_ID,
+        EVENT_TYPE,
+        RECORDED_AT,
+        START_TIME,
+        END_TIME,
+        DURATION_MS,
+        TRACE_ID,
+        SPAN_ID,
+        PARENT_SPAN_ID,
+    }
+)
+"""Fields the exporter writes itself from the span's context and the clock: never content, so the
+exporter's redaction guard leaves them alone (a span id of 16 decimal digits can pass Luhn)."""
+
+# --- who, what, why ------------------------------------------------------------------------------
+TOOL_NAME: Final = "tool_name"
+CALL_ID: Final = "call_id"
+USER_ID: Final = "user_id"
+USER_ROLES: Final = "user_roles"
+"""A list of strings."""
+SESSION_ID: Final = "session_id"
+CONVERSATION_ID: Final = "conversation_id"
+TURN_NUMBER: Final = "turn_number"
+MODEL: Final = "model"
+PROVIDER: Final = "provider"
+TRIGGER: Final = "trigger"
+PURPOSE: Final = "purpose"
+ATTRIBUTION: Final = "attribution"
+"""The one-line attribution summary, ``User … → model → tool [trigger]``."""
+CLIENT_ADDRESS: Final = "client_address"
+USER_AGENT: Final = "user_agent"
+SUBJECT: Final = "subject"
+"""The keyed pseudonym (``hmac-sha256:<key id>:<32 hex>``) of the subject a tool call is about."""
+TOOL_ACTION: Final = "tool_action"
+"""What the tool does to its subject, when it declared it: ``create``, ``read``, ``update``,
+``delete`` or ``execute``."""
+RETAIN_UNTIL: Final = "retain_until"
+"""The date (``YYYY-MM-DD``, UTC) until which the record must be kept, from the retention policy."""
+
+# --- outcome -------------------------------------------------------------------------------------
+ARGUMENTS: Final = "arguments"
+"""The redacted arguments as a JSON value (parsed, not a string)."""
+RESULT_SUMMARY: Final = "result_summary"
+"""The result summary as a JSON object."""
+SUCCESS: Final = "success"
+ERROR_TYPE: Final = "error_type"
+
+# --- the service (from the span's resource) ------------------------------------------------------
+SERVICE_NAME: Final = "service_name"
+SERVICE_VERSION: Final = "service_version"
+DEPLOYMENT_ENVIRONMENT: Final = "deployment_environment"
+
+DETAILS: Final = "details"
+"""Event-type specific values as a JSON object (LLM token counts and prompt hash, retrieved document
+ids, the guardrail rule...)."""
+
+# --- event types ---------------------------------------------------------------------------------
+EVENT_TOOL_CALL: Final = "tool.call"
+EVENT_TOOL_INTENT: Final = "tool.intent"
+"""Written before a tool runs (fail-closed tools, or every tool when intent records are on)."""
+EVENT_LLM_REQUEST: Final = "llm.request"
+EVENT_RAG_QUERY: Final = "rag.query"
+EVENT_GUARDRAIL_BLOCK: Final = "guardrail.block"
+EVENT_AUTH: Final = "auth"
+EVENT_ADMIN: Final = "admin"
+EVENT_TYPES: Final = (
+    EVENT_TOOL_CALL,
+    EVENT_TOOL_INTENT,
+    EVENT_LLM_REQUEST,
+    EVENT_RAG_QUERY,
+    EVENT_GUARDRAIL_BLOCK,
+    EVENT_AUTH,
+    EVENT_ADMIN,
+)
+
+FIELDS: Final = frozenset(
+    {
+        SCHEMA,
+        SEQ,
+        PREV_HASH,
+        EVENT_ID,
+        EVENT_TYPE,
+        RECORDED_AT,
+        START_TIME,
+        END_TIME,
+        DURATION_MS,
+        TRACE_ID,
+        SPAN_ID,
+        PARENT_SPAN_ID,
+        TOOL_NAME,
+        CALL_ID,
+        USER_ID,
+        USER_ROLES,
+        SESSION_ID,
+        CONVERSATION_ID,
+        TURN_NUMBER,
+        MODEL,
+        PROVIDER,
+        TRIGGER,
+        PURPOSE,
+        ATTRIBUTION,
+        CLIENT_ADDRESS,
+        USER_AGENT,
+        SUBJECT,
+        TOOL_ACTION,
+        RETAIN_UNTIL,
+        ARGUMENTS,
+        RESULT_SUMMARY,
+        SUCCESS,
+        ERROR_TYPE,
+        SERVICE_NAME,
+        SERVICE_VERSION,
+        DEPLOYMENT_ENVIRONMENT,
+        DETAILS,
+    }
+)
+"""Every top-level field name of a record (all ASCII: canonicalization need not check them)."""
+
+INDEXED_COLUMNS: Final = (
+    SEQ,
+    EVENT_ID,
+    EVENT_TYPE,
+    RECORDED_AT,
+    TRACE_ID,
+    SPAN_ID,
+    TOOL_NAME,
+    USER_ID,
+    CONVERSATION_ID,
+    SUCCESS,
+)
+"""Fields a sink with columns copies out of the canonical record so queries can use an index.
+A record lacking a field stores NULL in its column."""
+
+INDEXES: Final = (
+    (RECORDED_AT,),
+    (TRACE_ID,),
+    (TOOL_NAME, RECORDED_AT),
+    (USER_ID, RECORDED_AT),
+    (CONVERSATION_ID,),
+)
+"""The indexes stores with columns keep (besides ``seq`` and the unique ``event_id``): few, so that
+append stays fast, and composite where a query filters one column and a time range (one tool's
+failures over a day, one user over months)."""

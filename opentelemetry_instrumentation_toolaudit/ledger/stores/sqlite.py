@@ -1,0 +1,539 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The SQLite sink, the embedded default: ``sqlite:///toolaudit.db``.
+
+Durability: WAL journal with ``synchronous=FULL``, so a batch is on disk when ``COMMIT`` returns, and
+a batch is one transaction (group commit). Several processes share one chain: each append is a
+``BEGIN IMMEDIATE`` transaction that reads the head (size, last hash, Merkle frontier), seals the
+batch after it and writes records, Merkle nodes and the new head together. A process killed mid-write
+leaves an uncommitted transaction that SQLite itself rolls back on the next open, so a torn batch is
+never half-present (and was never acknowledged).
+
+Triggers reject UPDATE and DELETE on the records, nodes, checkpoints and meta tables; an INSERT that
+would replace a row (``INSERT OR REPLACE`` and ``REPLACE`` delete the old row without firing DELETE
+triggers), or a record before the head; and any change to the head but growth by exactly the
+records appended after it. They are a guard against mistakes and a writer's bugs, not against an
+attacker with the file, who can drop them: tampering is what :func:`verify` detects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from itertools import chain
+from typing import Any
+
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._log import internal_error
+from opentelemetry_instrumentation_toolaudit.ledger._chain import (
+    GENESIS_HASH,
+    ColumnValues,
+    StoredRecord,
+)
+from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS as _COLUMNS
+from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
+    AuditSink,
+    StoredHead,
+    TreeHead,
+    check_file_writable,
+    compare_columns,
+    reinit_in_forked_child,
+    restore_frontier,
+    stored_bytes,
+    success_from_column,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._sqlite_lock import (
+    BUSY_TIMEOUT,
+    LockUnavailableError,
+    begin_immediate,
+)
+from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url
+
+LOG_ID_KEY = "log_id"
+_ROWS_PER_INSERT = 50
+PAGE_SIZE = 16384
+"""Page size of a new database file (see ``_connect``)."""
+CACHE_KIB = 65536
+"""Page cache of a writer's connection, in KiB (SQLite's default is 2000): at most 64 MiB a
+writer, filled only as the trail's indexes grow."""
+ANALYZE_FROM = 1 << 14
+"""The trail size from which statistics are gathered, again at every doubling."""
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+# Every table only grows: rows are never updated or deleted, and the head's size never shrinks.
+_APPEND_ONLY = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_update BEFORE UPDATE ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END; "
+    f"CREATE TRIGGER IF NOT EXISTS {t}_no_delete BEFORE DELETE ON {t} "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END;\n"
+    for t in ("audit_records", "audit_nodes", "audit_checkpoints", "audit_meta")
+)
+
+# REPLACE conflict resolution deletes the conflicting row without firing DELETE triggers (unless
+# the connection turns recursive_triggers on), so each insert checks that its row is new. A record
+# must come at or after the head (every stored record is before it: a head update must cover
+# exactly the records after the previous head), which is one lookup per record.
+_NO_REPLACE = "".join(
+    f"CREATE TRIGGER IF NOT EXISTS {t}_insert_new BEFORE INSERT ON {t} "
+    f"WHEN EXISTS (SELECT 1 FROM {t} WHERE {key}) "
+    f"BEGIN SELECT RAISE(ABORT, '{t} is append-only: a row is never replaced'); END;\n"
+    for t, key in (
+        ("audit_nodes", "level = NEW.level AND idx = NEW.idx"),
+        ("audit_checkpoints", "id = NEW.id"),
+        ("audit_meta", "key = NEW.key"),
+        ("audit_head", "1"),
+    )
+)
+_HEAD_FOLLOWS_RECORDS = """
+CREATE TRIGGER IF NOT EXISTS audit_records_insert_new BEFORE INSERT ON audit_records
+WHEN NEW.seq < (SELECT size FROM audit_head)
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: a record is never replaced'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_follows_records BEFORE UPDATE ON audit_head
+WHEN NEW.size IS NOT (SELECT max(seq) + 1 FROM audit_records)
+    OR NEW.size - OLD.size IS NOT (SELECT count(*) FROM audit_records WHERE seq >= OLD.size)
+    OR NEW.prev_hash IS NOT (SELECT lower(hex(entry_hash)) FROM audit_records WHERE seq = NEW.size - 1)
+BEGIN SELECT RAISE(ABORT, 'audit_head only grows, by exactly the records appended after it'); END;
+"""
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_records (
+    seq INTEGER PRIMARY KEY,
+    entry_hash BLOB NOT NULL,
+    prev_hash TEXT NOT NULL,
+    canonical TEXT NOT NULL,
+    {", ".join(f"{c} {'INTEGER' if c == SUCCESS else 'TEXT'}" for c in _COLUMNS)}
+);
+{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records({', '.join(i)});" for i in INDEXES)}
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
+    frontier BLOB NOT NULL
+);
+INSERT INTO audit_head SELECT 1, 0, '{GENESIS_HASH}', x''
+    WHERE NOT EXISTS (SELECT 1 FROM audit_head);
+CREATE TABLE IF NOT EXISTS audit_nodes (
+    level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS audit_checkpoints (
+    id INTEGER PRIMARY KEY, size INTEGER NOT NULL, note TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO audit_meta SELECT '{LOG_ID_KEY}', lower(hex(randomblob(16)))
+    WHERE NOT EXISTS (SELECT 1 FROM audit_meta WHERE key = '{LOG_ID_KEY}');
+{_APPEND_ONLY}
+CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
+BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS audit_head_only_grows BEFORE UPDATE ON audit_head
+WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit_head only grows'); END;
+{_NO_REPLACE}{_HEAD_FOLLOWS_RECORDS}"""
+
+_UNIQUE_EVENT_ID = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS audit_records_event_id ON audit_records(event_id)"
+)
+# With event ids unique, a REPLACE of a new seq with a stored event id would delete that record.
+_EVENT_ID_NEW = (
+    "CREATE TRIGGER IF NOT EXISTS audit_records_event_id_new BEFORE INSERT ON audit_records "
+    "WHEN EXISTS (SELECT 1 FROM audit_records WHERE event_id = NEW.event_id) "
+    "BEGIN SELECT RAISE(ABORT, 'audit_records: a record with this event_id is already stored "
+    "(event ids are unique; records are never replaced)'); END"
+)
+
+_SELECT_RECORDS = (
+    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} "
+    "FROM audit_records"
+)
+
+_INSERT = (
+    f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (4 + len(_COLUMNS)))})"
+)
+_INSERT_MANY = _INSERT.replace(
+    "VALUES (" + ", ".join("?" * (4 + len(_COLUMNS))) + ")",
+    "VALUES " + ", ".join(["(" + ", ".join("?" * (4 + len(_COLUMNS))) + ")"] * _ROWS_PER_INSERT),
+)
+
+# The columns' claim about each record, as one JSON array, next to what the canonical bytes say. The
+# multi-path json_extract parses each record once, in C; rows it flags are rechecked exactly.
+_MISMATCH_QUERY = (
+    "SELECT seq FROM audit_records WHERE json_extract(canonical, "
+    + ", ".join(f"'$.{c}'" for c in ("seq", "prev_hash", *_COLUMNS))
+    + ") IS NOT json_array(seq, prev_hash, "
+    + ", ".join(
+        f"CASE {c} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END" if c == SUCCESS else c
+        for c in _COLUMNS
+    )
+    + ")"
+)
+
+
+class _SQLiteTransaction:
+    """The append protocol's port over one ``BEGIN IMMEDIATE`` transaction of a SQLiteSink."""
+
+    __slots__ = ("_sink",)
+
+    def __init__(self, sink: SQLiteSink) -> None:
+        self._sink = sink
+
+    def read_head(self) -> tuple[str, Frontier]:
+        size, prev, data = self._sink._conn.execute(
+            "SELECT size, prev_hash, frontier FROM audit_head"
+        ).fetchone()
+        return prev, restore_frontier(size, data, self._sink.path)
+
+    def stored_event_ids(self, event_ids: Sequence[str]) -> set[str]:
+        return self._sink._stored_ids(event_ids)
+
+    def write(
+        self,
+        records: Sequence[StoredRecord],
+        leaf_hashes: Sequence[bytes],
+        nodes: Sequence[tuple[int, int, bytes]],
+        frontier: Frontier,
+    ) -> None:
+        sink = self._sink
+        sink._insert(
+            [
+                (r.seq, digest, r.prev_hash, r.canonical.decode(), *_data(r))
+                for r, digest in zip(records, leaf_hashes, strict=True)
+            ]
+        )
+        if nodes:
+            sink._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
+        sink._conn.execute(
+            "UPDATE audit_head SET size = ?, prev_hash = ?, frontier = ?",
+            (frontier.size, records[-1].entry_hash, frontier.to_bytes()),
+        )
+        grown_from = frontier.size - len(records)
+        if frontier.size >= ANALYZE_FROM and frontier.size.bit_length() > grown_from.bit_length():
+            # The query planner's statistics, refreshed each time the trail doubles (a sample of
+            # each index, so its cost stays bounded): select() then picks the right index.
+            sink._conn.execute("ANALYZE audit_records")
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        self._sink._insert_checkpoint(note, size)
+
+
+def is_sqlite_file(path: str) -> bool:
+    """Whether ``path`` starts with the SQLite file header."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(16) == _SQLITE_MAGIC
+    except OSError:
+        return False
+
+
+class SQLiteSink(AuditSink):
+    """Records in one SQLite file; see the module docstring for durability and concurrency."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = True, url: str | None = None
+    ) -> None:
+        self.path = os.fspath(path)
+        self.url = url or f"sqlite:///{self.path}"
+        self._lock = threading.RLock()
+        self._writer = create
+        self._inherited: list[sqlite3.Connection] = []
+        if not create and not os.path.exists(self.path):
+            raise SinkError(f"{self.path}: no such file")
+        if (
+            os.path.exists(self.path)
+            and os.path.getsize(self.path)
+            and not is_sqlite_file(self.path)
+        ):
+            raise SinkError(f"{self.path}: not an SQLite database (unknown file header)")
+        try:
+            self._conn = self._connect(create)
+            if create:
+                # One script, one transaction: processes starting together create the schema once.
+                self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+                self._unique_event_ids()
+            self._check_schema()
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
+        reinit_in_forked_child(self, "_after_fork")
+
+    @property
+    def where(self) -> str:
+        return self.path
+
+    def check_writable(self) -> None:
+        # SQLite writes a journal beside the database: both the file and its directory.
+        check_file_writable(self.path, "database")
+
+    def _unique_event_ids(self) -> None:
+        """A unique index on event_id (a retried batch is never stored twice). A database that
+        already holds a duplicate, or is too busy to index now (another writer holds it while a
+        large old trail is indexed), keeps working without it (logged once)."""
+        try:
+            self._conn.execute(_UNIQUE_EVENT_ID)
+            self._conn.execute(_EVENT_ID_NEW)
+        except sqlite3.IntegrityError:
+            internal_error(
+                "indexing audit event ids",
+                SinkError(
+                    f"{self.path}: duplicate event ids stored; event_id is not unique-indexed"
+                ),
+            )
+        except sqlite3.OperationalError as exc:
+            internal_error(
+                "indexing audit event ids",
+                SinkError(f"{self.path}: event_id not unique-indexed yet ({exc})"),
+            )
+
+    def _after_fork(self) -> None:
+        # A connection must not cross a fork: the child opens its own, and keeps the inherited one
+        # unused and unclosed (closing it could disturb the parent's locks).
+        self._lock = threading.RLock()
+        if self._conn is not None:
+            self._inherited.append(self._conn)
+            self._conn = self._connect(self._writer)
+
+    @classmethod
+    def from_url(cls, url: str, *, create: bool = True) -> SQLiteSink:
+        return cls(path_from_url(url, "sqlite"), create=create, url=url)
+
+    def _connect(self, writer: bool) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
+        )
+        if writer:  # a verifier leaves the file exactly as it found it
+            # For a new file only (a database in WAL mode keeps its page size). A commit writes every
+            # page it touched to the WAL, and indexes whose keys arrive out of order (random trace
+            # ids, interleaved users and conversations) touch a page per record each: 16 KiB pages
+            # mean a quarter of the WAL frames, write calls and checkpoint reads of 4 KiB pages for
+            # about the same bytes, and those calls are what cost most (docs/design.md).
+            conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            # Index keys that arrive out of order (trace ids, users, conversations) each touch a
+            # leaf page per record: with SQLite's default 2 MB cache those pages are reread for
+            # every batch once the indexes outgrow it, and append slows as the trail grows.
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+            conn.execute("PRAGMA analysis_limit = 1000")
+        return conn
+
+    def _check_schema(self) -> None:
+        tables = {
+            r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+        missing = {"audit_records", "audit_head", "audit_checkpoints"} - tables
+        if missing:
+            raise SinkError(
+                f"{self.path}: not a toolaudit database (no table {sorted(missing)[0]})"
+            )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        conn = self._conn
+        try:
+            begin_immediate(conn, self.path)
+        except LockUnavailableError as exc:
+            raise SinkError(
+                f"{self.path}: cannot take the write lock, and no other writer holds it: the "
+                f"database or its -wal/-shm files cannot be written ({exc})"
+            ) from None
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def append_transaction(self) -> Iterator[_SQLiteTransaction]:
+        with self._lock:
+            try:
+                with self._transaction():
+                    yield _SQLiteTransaction(self)
+            except sqlite3.Error as exc:
+                raise SinkError(
+                    f"{self.path}: append failed ({type(exc).__name__}: {exc})"
+                ) from None
+
+    def _stored_ids(self, ids: Sequence[str]) -> set[str]:
+        """Those of ``ids`` that some stored record has."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            found.update(
+                r[0]
+                for r in self._conn.execute(
+                    f"SELECT event_id FROM audit_records WHERE event_id IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+            )
+        return found
+
+    def _insert(self, rows: list[tuple[Any, ...]]) -> None:
+        # Many rows per INSERT statement: one sqlite3_step and far less binding overhead per row.
+        whole = len(rows) - len(rows) % _ROWS_PER_INSERT
+        if whole:
+            self._conn.executemany(
+                _INSERT_MANY,
+                [
+                    tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
+                    for i in range(0, whole, _ROWS_PER_INSERT)
+                ],
+            )
+        if whole < len(rows):
+            self._conn.executemany(_INSERT, rows[whole:])
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise SinkError(f"{self.path}: read failed ({type(exc).__name__}: {exc})") from None
+
+    def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
+        return self._stored(
+            self._query(
+                f"{_SELECT_RECORDS} WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, stop if stop is not None else 2**63 - 1),
+            )
+        )
+
+    def select(self, selection: Selection) -> Iterator[StoredRecord]:
+        tail, params = sql_filter(selection, "?")
+        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+
+    @staticmethod
+    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
+        for seq, canonical, entry_hash, prev_hash, *cols in rows:
+            columns = dict(zip(_COLUMNS, cols, strict=False))
+            columns[SEQ] = seq
+            columns[SUCCESS] = success_from_column(columns[SUCCESS])
+            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
+
+    def size(self) -> int:
+        return int(self._query("SELECT size FROM audit_head")[0][0])
+
+    def head(self) -> TreeHead:
+        size, data = self._query("SELECT size, frontier FROM audit_head")[0]
+        return TreeHead(size, restore_frontier(size, data, self.path).root())
+
+    def stored_head(self) -> StoredHead | None:
+        rows = self._query("SELECT size, prev_hash, frontier FROM audit_head")
+        if not rows:  # deleted: a writer opening the file starts a new, empty head
+            return StoredHead(0, GENESIS_HASH, b"")
+        size, prev_hash, frontier = rows[0]
+        return StoredHead(size, _text(prev_hash), stored_bytes(frontier))
+
+    def stored_nodes(self) -> list[tuple[int, int, bytes]]:
+        return [
+            (level, idx, stored_bytes(h))
+            for level, idx, h in self._query("SELECT level, idx, hash FROM audit_nodes")
+        ]
+
+    def log_id(self) -> str | None:
+        try:
+            rows = self._query("SELECT value FROM audit_meta WHERE key = ?", (LOG_ID_KEY,))
+        except SinkError:  # a database created before log ids, opened read-only
+            return None
+        return str(rows[0][0]) if rows else None
+
+    def write_checkpoint(self, note: str, size: int) -> None:
+        with self._lock:
+            try:
+                with self._transaction():
+                    self._insert_checkpoint(note, size)
+            except sqlite3.Error as exc:
+                raise SinkError(f"{self.path}: writing a checkpoint failed ({exc})") from None
+
+    def _insert_checkpoint(self, note: str, size: int) -> None:
+        self._conn.execute("INSERT INTO audit_checkpoints (size, note) VALUES (?, ?)", (size, note))
+
+    def checkpoints(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
+
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+        # A cursor of its own connection, so the column check can run on another thread meanwhile.
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            cursor = conn.execute(
+                "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash FROM audit_records ORDER BY seq"
+            )
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot read records ({exc})") from None
+        try:
+            while True:
+                try:
+                    rows = cursor.fetchmany(4096)
+                except sqlite3.Error as exc:
+                    raise SinkError(f"{self.path}: cannot read records ({exc})") from None
+                if not rows:
+                    return
+                # The rows are already (seq, canonical, entry_hash, prev_hash): no per-row wrapper.
+                yield from rows
+        finally:
+            conn.close()
+
+    def column_problems(self) -> list[tuple[int, str]]:
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            try:
+                suspects = [r[0] for r in conn.execute(_MISMATCH_QUERY)]
+            except sqlite3.OperationalError:
+                # Malformed JSON in some record stops json_extract: check every row exactly instead.
+                suspects = [r[0] for r in conn.execute("SELECT seq FROM audit_records")]
+            problems = []
+            for seq in suspects:
+                row = conn.execute(
+                    f"SELECT CAST(canonical AS BLOB), prev_hash, {', '.join(_COLUMNS)} FROM audit_records WHERE seq = ?",
+                    (seq,),
+                ).fetchone()
+                columns = dict(zip(_COLUMNS, row[2:], strict=False))
+                columns[SUCCESS] = success_from_column(columns[SUCCESS])
+                columns[SEQ] = seq
+                columns["prev_hash"] = row[1]
+                what = compare_columns(row[0], columns)
+                if what:
+                    problems.append((seq, what))
+            conn.close()
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot read records ({exc})") from None
+        return problems
+
+    def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
+        return [
+            bytes(r[0])
+            for r in self._query(
+                "SELECT entry_hash FROM audit_records WHERE seq >= ? AND seq < ? ORDER BY seq",
+                (start, stop),
+            )
+        ]
+
+    def tree_node(self, level: int, index: int) -> bytes | None:
+        rows = self._query(
+            "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", (level, index)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
+
+
+def _text(value: Any) -> str:
+    """A stored TEXT value as str, whatever was stored."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _data(record: StoredRecord) -> tuple[Any, ...]:
+    """The data column values of a sealed record, in _COLUMNS order."""
+    columns = record.columns
+    if type(columns) is ColumnValues:  # as sealed: already in column order
+        return columns.as_tuple[1:]
+    return tuple((columns or {}).get(c) for c in _COLUMNS)
+
+
+__all__ = ["SQLiteSink", "is_sqlite_file"]
