@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
-from opentelemetry_instrumentation_toolaudit.audit._records import event_type_of
+from opentelemetry_instrumentation_toolaudit.export import event_type_of
 from tests.apps import collector_app as app
 from tests.collector.harness import (
     HMAC_KEY,
@@ -205,7 +205,11 @@ def test_the_audit_filter_keeps_exactly_the_spans_that_become_records(
                     span.set_status(Status(StatusCode.ERROR))
         provider.shutdown()
         wait_until(lambda: len(backend.spans()) >= len(cases), 60, "every span at the backend")
-        expected = {s.name for s in recorded.get_finished_spans() if event_type_of(s) is not None}
+        expected = {
+            span.name
+            for span in recorded.get_finished_spans()
+            if event_type_of(span.attributes or {}, not span.status.is_ok) is not None
+        }
         wait_until(lambda: len(audit.spans()) >= len(expected), 60, "the audit spans")
         time.sleep(1)
     finally:
