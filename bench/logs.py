@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import sys
 import time
@@ -42,7 +43,9 @@ def schema_url(schema: str) -> str:
     return f"{PG_URL}?options=-csearch_path%3D{schema}"
 
 
-def write(url: str, first: int, records: int, batch: int, start: multiprocessing.Event) -> None:
+def write(
+    url: str, first: int, records: int, batch: int, start: multiprocessing.synchronize.Event
+) -> None:
     """One writer: ``records`` records from number ``first`` on, ``batch`` per durable append."""
     bodies = [record_body(i) for i in range(first, first + records)]
     signer = NoteSigner.generate("bench.toolaudit/logs")
