@@ -100,7 +100,12 @@ endpoint, protocol, service name, batch sizes) work as usual beside them.
 def _argument_rows(parser: argparse.ArgumentParser) -> list[str]:
     rows = []
     for action in parser._actions:
-        if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if isinstance(action, argparse._SubParsersAction):
+            if action.metavar:  # a command's own subcommands (`toolaudit report break-glass`)
+                choices = ", ".join(f"`{c}`" for c in action.choices)
+                rows.append(f"| `{action.metavar}` | one of {choices}, below |")
             continue
         if action.option_strings:
             name = ", ".join(action.option_strings)
@@ -150,7 +155,10 @@ def cli_page() -> str:
         "|---|---|",
         *_argument_rows(parser),
     ]
-    for name, summary, sub in _subcommands(parser):
+    commands = _subcommands(parser)
+    for name, _, sub in list(commands):
+        commands += [(f"{name} {n}", summary, nested) for n, summary, nested in _subcommands(sub)]
+    for name, summary, sub in commands:
         parts += [
             "",
             f"## `toolaudit {name}`",

@@ -55,6 +55,7 @@ import typing
 
 from opentelemetry_instrumentation_toolaudit._context import (
     Attribution,
+    BreakGlass,
     CallTrigger,
     audit_context,
     current_attribution,
@@ -62,6 +63,7 @@ from opentelemetry_instrumentation_toolaudit._context import (
 from opentelemetry_instrumentation_toolaudit._decorator import audited_tool
 from opentelemetry_instrumentation_toolaudit._events import record_event
 from opentelemetry_instrumentation_toolaudit._exceptions import (
+    AccessDeniedError,
     AuditUnavailableError,
     CanonicalizationError,
     SinkError,
@@ -81,9 +83,11 @@ if typing.TYPE_CHECKING:
 _LAZY = {"AuditLogExporter": "opentelemetry_instrumentation_toolaudit.export"}
 
 __all__ = [
+    "AccessDeniedError",
     "Attribution",
     "AuditLogExporter",
     "AuditUnavailableError",
+    "BreakGlass",
     "CallTrigger",
     "CanonicalizationError",
     "SinkError",

@@ -48,6 +48,19 @@ class CallTrigger(str, enum.Enum):
 
 
 @dataclasses.dataclass(frozen=True)
+class BreakGlass:
+    """Emergency access ("break the glass"): calls a tool's access rule would refuse go ahead,
+    recorded with this reason and urgency and the purpose ``ETREAT``, and raise an alert.
+
+    ``reason`` is the user's own words (``"cardiac arrest, bed 4"``); it is redacted like any free
+    text before it is recorded.
+    """
+
+    reason: str
+    urgency: str = "emergency"
+
+
+@dataclasses.dataclass(frozen=True)
 class Attribution:
     """The attribution chain in effect: user → model → tool, with the trigger and context."""
 
@@ -63,6 +76,8 @@ class Attribution:
     purpose: str | None = None
     trigger: CallTrigger | None = None
     tool_name: str | None = None
+    break_glass: BreakGlass | None = None
+    """Emergency access in effect, if any (the purpose is then ``ETREAT``)."""
     source: str | None = None
     """Which source supplied the user (or, with no user, the conversation): ``context`` (an
     audit_context), ``http`` (the incoming request), ``request`` (the model request) or ``baggage``."""
@@ -123,6 +138,11 @@ class Attribution:
             out[attrs.TOOLAUDIT_TURN_NUMBER] = self.turn_number
         if self.purpose is not None:
             out[attrs.TOOLAUDIT_PURPOSE] = self.purpose
+        if self.break_glass is not None:
+            out[attrs.TOOLAUDIT_PURPOSE] = attrs.BREAK_GLASS_PURPOSE
+            out[attrs.TOOLAUDIT_BREAK_GLASS] = True
+            out[attrs.TOOLAUDIT_BREAK_GLASS_REASON] = self.break_glass.reason
+            out[attrs.TOOLAUDIT_BREAK_GLASS_URGENCY] = self.break_glass.urgency
         if self.source is not None and (
             self.user_id is not None or self.conversation_id is not None
         ):
@@ -202,6 +222,7 @@ def _from_baggage(ctx: otel_context.Context | None) -> Attribution | None:
 
     turn = text(attrs.TOOLAUDIT_TURN_NUMBER)
     trigger = text(attrs.TOOLAUDIT_TRIGGER)
+    reason = text(attrs.TOOLAUDIT_BREAK_GLASS_REASON)
     return Attribution(
         user_id=text(attrs.USER_ID),
         user_roles=_roles(text(attrs.USER_ROLES)) or (),
@@ -212,6 +233,7 @@ def _from_baggage(ctx: otel_context.Context | None) -> Attribution | None:
         turn_number=int(turn) if turn and turn.isascii() and turn.isdigit() else None,
         trigger=CallTrigger(trigger) if trigger in CallTrigger._value2member_map_ else None,
         purpose=text(attrs.TOOLAUDIT_PURPOSE),
+        break_glass=BreakGlass(reason) if reason else None,
         source=attrs.SOURCE_BAGGAGE,
     )
 
@@ -250,6 +272,10 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
     ``propagate=True`` (or ``OTEL_PYTHON_TOOLAUDIT_BAGGAGE=inject|both``) also puts the attribution in
     W3C baggage, so the configured propagators carry it to downstream services. Baggage travels in
     plain text on the wire: opt in only where the downstream services are yours.
+
+    ``break_glass=BreakGlass(reason=...)`` invokes emergency access for the block: tools whose access
+    rule would refuse the call run anyway, and every call is recorded with the reason, the urgency
+    and the purpose ``ETREAT`` (see docs/compliance.md). A fail-closed tool stays fail-closed.
     """
 
     __slots__ = ("_attribution", "_propagate", "_tokens")
@@ -268,8 +294,13 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
         user_agent: str | None = None,
         purpose: str | None = None,
         trigger: CallTrigger | str | None = None,
+        break_glass: BreakGlass | None = None,
         propagate: bool | None = None,
     ) -> None:
+        if break_glass is not None and not isinstance(break_glass, BreakGlass):
+            raise TypeError("break_glass must be a BreakGlass(reason=...)")
+        if break_glass is not None:
+            purpose = attrs.BREAK_GLASS_PURPOSE
         self._attribution: Mapping[str, Any] = {
             "user_id": user_id,
             "user_roles": _roles(user_role),
@@ -282,6 +313,7 @@ class audit_context:  # noqa: N801 - used like contextlib helpers, as a lower-ca
             "user_agent": user_agent,
             "purpose": purpose,
             "trigger": _trigger(trigger),
+            "break_glass": break_glass,
         }
         self._propagate = propagate
         self._tokens: list[object] = []
@@ -312,6 +344,9 @@ def _set_baggage(attribution: Attribution, ctx: otel_context.Context) -> otel_co
         attrs.TOOLAUDIT_TURN_NUMBER: attribution.turn_number,
         attrs.TOOLAUDIT_TRIGGER: attribution.trigger.value if attribution.trigger else None,
         attrs.TOOLAUDIT_PURPOSE: attribution.purpose,
+        attrs.TOOLAUDIT_BREAK_GLASS_REASON: (
+            attribution.break_glass.reason if attribution.break_glass else None
+        ),
     }
     for key in attrs.BAGGAGE_KEYS:
         value = values[key]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, overload
 
+from opentelemetry_instrumentation_toolaudit._access import AccessRule
 from opentelemetry_instrumentation_toolaudit._binding import ArgumentNamer, first_doc_line
 from opentelemetry_instrumentation_toolaudit._context import CallTrigger, _trigger
 from opentelemetry_instrumentation_toolaudit._log import internal_error
@@ -28,6 +29,8 @@ def audited_tool(
     name: str | None = None,
     description: str | None = None,
     trigger: CallTrigger | str | None = None,
+    allowed_roles: str | Iterable[str] | None = None,
+    allowed_purposes: str | Iterable[str] | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -38,12 +41,19 @@ def audited_tool(
     name: str | None = None,
     description: str | None = None,
     trigger: CallTrigger | str | None = None,
+    allowed_roles: str | Iterable[str] | None = None,
+    allowed_purposes: str | Iterable[str] | None = None,
 ) -> F | Callable[[F], F]:
     """Record every call of the decorated function (sync or async) as an ``execute_tool`` span.
 
     ``name`` defaults to the function's name, ``description`` to its docstring's first line. A
     ``trigger`` given here is the tool's own and wins over the one in the audit_context.
+
+    ``allowed_roles`` / ``allowed_purposes`` restrict the tool: a call whose ``audit_context`` has
+    none of the roles, or another purpose, raises :class:`AccessDeniedError` before the tool runs
+    (the refusal is recorded), unless made under break-the-glass (``audit_context(break_glass=...)``).
     """
+    access = AccessRule.of(allowed_roles, allowed_purposes)
 
     def decorate(func: F) -> F:
         tool_name = name or func.__name__
@@ -62,6 +72,7 @@ def audited_tool(
                 arguments=arguments,
                 description=tool_description,
                 trigger=tool_trigger,
+                access=access,
             )
 
         if inspect.iscoroutinefunction(func):

@@ -5,11 +5,13 @@
 
 Our telemetry never raises into the application: these are raised only by APIs the user calls on
 purpose (opening a sink, verifying a trail, canonicalizing a record), and by the one deliberate
-exception to the rule, fail-closed tools (``AuditUnavailableError``).
+exceptions to the rule, fail-closed tools (``AuditUnavailableError``) and tools whose declared
+access rule refuses the call (``AccessDeniedError``).
 
 The hierarchy::
 
     ToolAuditError
+    ├── AccessDeniedError       a tool's access rule refused the call; the tool did not run
     ├── AuditUnavailableError   a fail-closed tool did not run: its intent record could not be written
     ├── CanonicalizationError   a value has no canonical (RFC 8785) JSON form   (also a ValueError)
     ├── SinkError               a sink cannot be opened, read or written
@@ -24,6 +26,12 @@ from __future__ import annotations
 
 class ToolAuditError(Exception):
     """Base class of every exception raised by this package."""
+
+
+class AccessDeniedError(ToolAuditError, PermissionError):
+    """A tool's declared access rule (``@audited_tool(allowed_roles=..., allowed_purposes=...)``)
+    refused the call: the tool was not run. The refusal is recorded as the call's span. The message
+    names the tool and the rule, never the user."""
 
 
 class AuditUnavailableError(ToolAuditError):

@@ -5,7 +5,7 @@
 
 The gateway puts the user it authenticated in a header (``x-authenticated-user``...); the headers to
 read are named in ``OTEL_PYTHON_TOOLAUDIT_USER_HEADER`` (and ``_ROLE_``, ``_CONVERSATION_``,
-``_SESSION_``, ``_PURPOSE_HEADER``). Nothing is read unless at least one is set. The values are taken
+``_SESSION_``, ``_PURPOSE_``, ``_BREAK_GLASS_HEADER``). Nothing is read unless at least one is set. The values are taken
 as they come: a header any client can send is only as trustworthy as the gateway that sets it and
 strips it from what clients send. A header that appears more than once is not used (a gateway that
 appends rather than replaces would otherwise let the client's copy through). ``client.address`` (the
@@ -27,12 +27,14 @@ from opentelemetry_instrumentation_toolaudit import attributes as attrs
 from opentelemetry_instrumentation_toolaudit._call_scope import with_call_scope
 from opentelemetry_instrumentation_toolaudit._context import (
     _EMPTY,
+    BreakGlass,
     _baggage_mode,
     _from_baggage,
     attach_attribution,
 )
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_BREAK_GLASS_HEADER,
     OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER,
     OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER,
     OTEL_PYTHON_TOOLAUDIT_ROLE_HEADER,
@@ -60,6 +62,7 @@ class HeaderNames:
     conversation: str | None = None
     session: str | None = None
     purpose: str | None = None
+    break_glass: str | None = None
 
     @classmethod
     def from_env(cls) -> HeaderNames:
@@ -72,6 +75,7 @@ class HeaderNames:
             conversation=name(OTEL_PYTHON_TOOLAUDIT_CONVERSATION_HEADER),
             session=name(OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER),
             purpose=name(OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER),
+            break_glass=name(OTEL_PYTHON_TOOLAUDIT_BREAK_GLASS_HEADER),
         )
 
     @property
@@ -108,13 +112,15 @@ def request_context(
         if carried is not None:
             base = _from_baggage(_BAGGAGE.extract({BAGGAGE_HEADER: carried})) or _EMPTY
     roles = _text(reader, names.roles)
+    reason = _text(reader, names.break_glass)
     attribution = base.layered(
         attrs.SOURCE_HTTP,
         user_id=authenticated_user or _text(reader, names.user),
         user_roles=tuple(r.strip() for r in roles.split(",") if r.strip()) if roles else None,
         conversation_id=_text(reader, names.conversation),
         session_id=_text(reader, names.session),
-        purpose=_text(reader, names.purpose),
+        purpose=attrs.BREAK_GLASS_PURPOSE if reason else _text(reader, names.purpose),
+        break_glass=BreakGlass(reason) if reason else None,
         client_address=client_address or None,
         user_agent=_text(reader, USER_AGENT_HEADER),
     )

@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
+from opentelemetry_instrumentation_toolaudit._access import AccessRule, enforce
 from opentelemetry_instrumentation_toolaudit._context import (
     Attribution,
     CallTrigger,
@@ -83,6 +84,9 @@ class ToolCall:
     audit_context nor the incoming HTTP request names one."""
     conversation_id: str | None = None
     """The conversation the model request named, used likewise."""
+    access: AccessRule | None = None
+    """The tool's access rule: a call it refuses raises :class:`AccessDeniedError` before the tool
+    runs (unless under break-the-glass)."""
 
 
 def redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
@@ -496,8 +500,16 @@ def _intent_sink() -> IntentSink | None:
 def begin_call(call: ToolCall, fn: Callable[..., Any] | None = None) -> ActiveCall | None:
     """Start the span for ``call``, then write its intent record when asked to (see
     :func:`before_tool`). Every path that runs a tool, integrations included, starts here, so that
-    fail-closed tools are refused whichever way they are reached."""
+    fail-closed tools and calls their access rule refuses are refused whichever way they are
+    reached. The access rule is checked first; break-the-glass lets a refused call through, but
+    never past a fail-closed tool's intent record."""
     active = start_call(call, fn)
+    if call.access is not None:
+        denied = enforce(call.access, call.name, active.span if active is not None else None)
+        if denied is not None:
+            if active is not None:
+                active.failed(denied)
+            raise denied
     if STATE.fail_closed_tools or STATE.intent_records:
         before_tool(call, active)
     return active

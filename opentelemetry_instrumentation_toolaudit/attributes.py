@@ -120,6 +120,44 @@ TOOLAUDIT_REDACTION_COUNT: Final = "toolaudit.redaction.count"
 """How many values were redacted on this span (by our recorder and the redacting processor)."""
 TOOLAUDIT_REDACTION_KINDS: Final = "toolaudit.redaction.kinds"
 """The kinds found (string[], sorted), e.g. ``("credit_card", "email")``; never the values."""
+TOOLAUDIT_SERVE_TRANSPORT: Final = "toolaudit.serve.transport"
+"""On ``toolaudit serve``'s own metrics: the OTLP transport of the request, ``http`` or ``grpc``."""
+
+TOOLAUDIT_BREAK_GLASS: Final = "toolaudit.break_glass"
+"""``true`` on a call made under break-the-glass emergency access (``audit_context(break_glass=...)``)."""
+TOOLAUDIT_BREAK_GLASS_REASON: Final = "toolaudit.break_glass.reason"
+"""Why emergency access was invoked, as the user stated it (redacted like any free text)."""
+TOOLAUDIT_BREAK_GLASS_URGENCY: Final = "toolaudit.break_glass.urgency"
+"""How urgent the emergency is (``emergency`` unless the app says otherwise)."""
+TOOLAUDIT_ACCESS_RULE: Final = "toolaudit.access.rule"
+"""The access rule a tool declares, e.g. ``roles=physician,nurse; purposes=TREAT``."""
+TOOLAUDIT_ACCESS_DECISION: Final = "toolaudit.access.decision"
+"""What the access rule decided: ``allowed``, ``denied`` or ``break_glass`` (refused, but let
+through under break-the-glass)."""
+ACCESS_ALLOWED: Final = "allowed"
+ACCESS_DENIED: Final = "denied"
+ACCESS_BREAK_GLASS: Final = "break_glass"
+BREAK_GLASS_PURPOSE: Final = "ETREAT"
+"""The purpose of use recorded for break-the-glass calls: HL7 ``ETREAT``, emergency treatment."""
+
+# --- alerts (OpenTelemetry log records and metrics, see docs/alerts.md) ---------------------------
+TOOLAUDIT_ALERT_EVENT: Final = "toolaudit.alert"
+"""The event name of the log record each alert is emitted as (severity WARN)."""
+TOOLAUDIT_ALERTS_METRIC: Final = "toolaudit.alerts"
+"""Counter of alerts raised, by ``toolaudit.alert.rule``."""
+TOOLAUDIT_ALERT_RULE: Final = "toolaudit.alert.rule"
+"""Which rule fired: ``repeated_subject_access``, ``many_subjects``, ``unusual_hours``,
+``failure_spike`` or ``break_glass``."""
+TOOLAUDIT_ALERT_USER: Final = "toolaudit.alert.user"
+"""The keyed pseudonym of the user whose records triggered the alert."""
+TOOLAUDIT_ALERT_SUBJECT: Final = "toolaudit.alert.subject"
+"""The subject pseudonym the records are about, when the rule concerns one."""
+TOOLAUDIT_ALERT_TOOL: Final = "toolaudit.alert.tool"
+"""The tool, for rules about one (``failure_spike``)."""
+TOOLAUDIT_ALERT_SEQS: Final = "toolaudit.alert.seqs"
+"""The sequence numbers of the records that triggered the alert (int[], the latest 200)."""
+TOOLAUDIT_ALERT_COUNT: Final = "toolaudit.alert.count"
+"""How many accesses, subjects or failures the rule counted."""
 
 # W3C baggage keys carrying attribution to downstream services (opt-in). They reuse the span
 # attribute names so that a BaggageSpanProcessor downstream produces correctly named attributes.
@@ -132,4 +170,5 @@ BAGGAGE_KEYS: Final = (
     TOOLAUDIT_TURN_NUMBER,
     TOOLAUDIT_TRIGGER,
     TOOLAUDIT_PURPOSE,
+    TOOLAUDIT_BREAK_GLASS_REASON,
 )

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_witness
+from opentelemetry_instrumentation_toolaudit._cli_serve import add_serve_command
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -129,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text")
+    _cli_compliance.register(commands)
+    _cli_witness.register(commands)  # witness, consistency, export-tree; verify/prove options
+    add_serve_command(commands)
     return parser
 
 
@@ -158,13 +163,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handler = {
+    handler = getattr(args, "handler", None) or {
         "verify": _verify,
         "prove": _prove,
         "check-proof": _check_proof,
         "doctor": _doctor,
-    }[args.command]
+    }.get(args.command, getattr(args, "run", _no_command))
     try:
+        _cli_compliance.log_access(args)
         code = handler(args)
         sys.stdout.flush()  # a closed stdout shows here, not as "Exception ignored" at exit
         return code
@@ -177,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         return _error(args.command, f"{where}{exc.strerror or type(exc).__name__}")
     except Exception as exc:  # noqa: BLE001 - a CLI answers with a message, never a traceback
         return _error(args.command, f"unexpected {type(exc).__name__}; please report it")
+
+
+def _no_command(args: argparse.Namespace) -> int:
+    raise _UsageError(f"unknown command {args.command}")
 
 
 def _error(command: str, message: str) -> int:
@@ -283,8 +293,10 @@ def _verify(args: argparse.Namespace) -> int:
             log_id=args.log_id,
             key_pinned=pinned,
         )
+        witnesses = _cli_witness.check_verify_witnesses(args, sink, result)
     if args.format == "json":
         document = result.to_json()
+        document["witnesses"] = witnesses
         document["key_source"] = key_source
         document["checkpoint_dir"] = checkpoint_dir
         print(json.dumps(document, indent=2))
@@ -324,7 +336,7 @@ def _prove(args: argparse.Namespace) -> int:
         except VerificationError as exc:
             print(f"FAIL: record #{args.seq}: {exc}", file=sys.stderr)
             return EXIT_FAILED
-    print(json.dumps(proof.to_json(), indent=2))
+    _cli_witness.print_proof(args, proof)
     print(
         f"OK: inclusion proof for record #{proof.seq} in the signed tree of {proof.tree_size} records "
         f"({len(proof.path)} hashes)",
@@ -360,17 +372,21 @@ def _check_proof(args: argparse.Namespace) -> int:
 
     key = _load_key(args.public_key)
     where = "stdin" if args.proof == "-" else args.proof
+    data = _read_input("proof file", args.proof)
+    record = _read_input("record file", args.record) if args.record else None
     try:
-        document = json.loads(_read_input("proof file", args.proof))
-        if not isinstance(document, dict):
-            raise ValueError(f"a JSON {type(document).__name__}, not an object")
-        proof = InclusionProof.from_json(document)
+        proof = _cli_witness.read_tlog_proof(data, record)  # None unless c2sp.org/tlog-proof@v1
+        if proof is None:
+            document = json.loads(data)
+            if not isinstance(document, dict):
+                raise ValueError(f"a JSON {type(document).__name__}, not an object")
+            proof = InclusionProof.from_json(document)
     except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
-    record = _read_input("record file", args.record) if args.record else None
     verdict: dict[str, Any] = {"ok": True, "seq": proof.seq}
     try:
         checkpoint = check_proof(proof, key, record=record)
+        _cli_witness.check_proof_witnesses(args, proof.checkpoint)  # --witness, --quorum
     except VerificationError as exc:
         verdict.update(ok=False, error=str(exc))
         summary = f"FAIL: record #{proof.seq}: {exc}"

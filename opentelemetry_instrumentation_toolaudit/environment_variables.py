@@ -49,6 +49,10 @@ OTEL_PYTHON_TOOLAUDIT_SESSION_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_SESSION_HEA
 OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_PURPOSE_HEADER"
 """An incoming HTTP request header stating the purpose of the request (default: none read)."""
 
+OTEL_PYTHON_TOOLAUDIT_BREAK_GLASS_HEADER: Final = "OTEL_PYTHON_TOOLAUDIT_BREAK_GLASS_HEADER"
+"""An incoming HTTP request header whose value, the stated reason, invokes break-the-glass
+emergency access for the request (purpose ``ETREAT``); default: none read."""
+
 OTEL_PYTHON_TOOLAUDIT_DJANGO_USER: Final = "OTEL_PYTHON_TOOLAUDIT_DJANGO_USER"
 """``true`` to attribute each Django request to ``request.user`` (its username) when authenticated;
 default ``false`` (reading it may cost a session and database look-up per request)."""
@@ -67,7 +71,8 @@ OTEL_PYTHON_TOOLAUDIT_INTENT_RECORDS: Final = "OTEL_PYTHON_TOOLAUDIT_INTENT_RECO
 OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE"
 """A TOML file of retention categories (``[retention.<category>]`` with ``retention_days`` and
 ``tools``, a list of tool names or ``"*"``) that set each record's ``retain_until``. Default: financial
-2555 days, healthcare 2190, every other tool 365; the longest applicable period wins."""
+2555 days, healthcare 2190, every other tool 365; the longest applicable period wins. Its
+``[alerts]`` table sets the alert thresholds (see docs/alerts.md)."""
 # --- the audit trail -----------------------------------------------------------------------------
 
 OTEL_PYTHON_TOOLAUDIT_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_SINK"
@@ -86,6 +91,16 @@ OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS"
 when no ``--public-key`` is given; keep it where the writer cannot change it. Default: none (verify
 then uses the writer's ``<signing key>.pub`` from this machine and calls the result self-attested)."""
 
+OTEL_PYTHON_TOOLAUDIT_WITNESSES: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESSES"
+"""Comma-separated witnesses the writer sends each new checkpoint to, as ``URL=VKEY``: the witness's
+base URL (``http://host:port``; requests go to ``<URL>/add-checkpoint``) and its verifier key
+(``toolaudit witness`` prints it). Their cosignatures are stored with the checkpoint in the sink.
+Default: none (checkpoints are not witnessed)."""
+
+OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT"
+"""Seconds one request to a witness may take (default 5). Requests run on a background thread;
+closing the audit log waits at most twice this for the last checkpoint's cosignatures."""
+
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
 """Write a signed checkpoint after this many records (default 1000)."""
 
@@ -96,6 +111,14 @@ OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK"
 """``true`` to refuse to start (``SystemExit``) when the audit sink cannot be opened; ``false``
 (default): start anyway, log the problem once and keep the records in the buffer for retry."""
 # --- redaction ----------------------------------------------------------------------------------
+OTEL_PYTHON_TOOLAUDIT_ALERTS: Final = "OTEL_PYTHON_TOOLAUDIT_ALERTS"
+"""``true`` (default): the audit exporter evaluates the alert rules on the records it commits, on
+a thread of its own; ``false`` to evaluate them only on demand (``toolaudit alerts``)."""
+
+OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS: Final = "OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS"
+"""``true``: the CLI's commands that read a trail record an ``audit.read`` event in it, as with
+``--log-access``; default ``false``."""
+
 OTEL_PYTHON_TOOLAUDIT_HASH_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_HASH_KEY"
 """The secret key for keyed pseudonyms and content hashes (at least 16 characters)."""
 
@@ -110,6 +133,10 @@ OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS"
 
 OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS"
 """Comma-separated keys whose values become keyed pseudonyms, added to the defaults."""
+
+OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE: Final = "OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE"
+"""``hipaa``, ``pci``, ``gdpr`` or ``default`` (the default), or several comma-separated: keys and
+free-text detectors added for a regulation (see docs/redaction.md)."""
 
 OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_KEEP_KEYS"
 """Comma-separated keys removed from the default secret and pseudonym vocabularies."""

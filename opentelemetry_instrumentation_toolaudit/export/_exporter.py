@@ -47,6 +47,7 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_ur
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 
 if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.alerts import AlertEmitter
     from opentelemetry_instrumentation_toolaudit.export._writer import AppendLog
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,10 @@ class AuditLogExporter(SpanExporter):
     with ``require_sink`` (``OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK=true``) the exporter raises
     ``SystemExit`` instead, so that the process does not start unaudited even where start-up code
     catches every ``Exception`` (as ``opentelemetry-instrument`` does).
+
+    ``alerts`` (default: ``OTEL_PYTHON_TOOLAUDIT_ALERTS``, on) runs the alert rules on every committed
+    batch, on a thread of their own (see docs/alerts.md); ``alert_emitter`` replaces the global
+    LoggerProvider and MeterProvider they emit to.
     """
 
     def __init__(
@@ -86,6 +91,8 @@ class AuditLogExporter(SpanExporter):
         retry_interval: float = 1.0,
         require_sink: bool | None = None,
         retention: RetentionPolicy | None = None,
+        alerts: bool | None = None,
+        alert_emitter: AlertEmitter | None = None,
     ) -> None:
         if isinstance(log, (str, os.PathLike)):
             if sink_url is not None:
@@ -119,6 +126,16 @@ class AuditLogExporter(SpanExporter):
             max_buffer=max_buffer if max_buffer is not None else config.max_buffer,
             retry_interval=retry_interval,
             quiet=suppress_instrumentation,
+            on_commit=self._after_commit,
+        )
+        # --- alert rules on committed records (see _after_commit) ---
+        from opentelemetry_instrumentation_toolaudit.alerts._online import monitor_from_env
+
+        self._alerts = monitor_from_env(
+            self._writer.enqueue,
+            lambda value: self._guard.policy.pseudonym(value),
+            enabled=alerts,
+            emitter=alert_emitter,
         )
         if log is None:
             self._check_sink(config.require_sink if require_sink is None else require_sink)
@@ -197,7 +214,17 @@ class AuditLogExporter(SpanExporter):
     def shutdown(self) -> None:
         """Flush what is buffered, write the final checkpoint and close the sink. Idempotent."""
         with suppress_instrumentation():
+            if self._alerts is not None and not self._writer.closed:
+                # The alerts on what was just committed are written before the sink closes.
+                self._writer.flush()
+                self._alerts.close()
             self._writer.close()
+
+    def _after_commit(self, stored: Sequence[Any]) -> None:
+        """Hand committed records to the alert rules (queued: they run on their own thread)."""
+        alerts = getattr(self, "_alerts", None)
+        if alerts is not None:
+            alerts.submit(stored)
 
     # --- intent records (the IntentSink protocol) ----------------------------------------------------
     def write_intent(self, span: ReadableSpan) -> None:

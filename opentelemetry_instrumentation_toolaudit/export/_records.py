@@ -272,6 +272,11 @@ def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
     source = span_attrs.get(attrs.TOOLAUDIT_ATTRIBUTION_SOURCE)
     if source is not None:
         details["attribution_source"] = source
+    if span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS) is True:
+        details["break_glass"] = {
+            "reason": _plain(span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS_REASON)),
+            "urgency": _plain(span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS_URGENCY)),
+        }
     prefix = attrs.TOOLAUDIT_EVENT_PREFIX
     cut = len(prefix)
     hashes = event_type != f.EVENT_TOOL_CALL

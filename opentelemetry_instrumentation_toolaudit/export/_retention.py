@@ -25,12 +25,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 from opentelemetry_instrumentation_toolaudit._env import invalid, read_path
 from opentelemetry_instrumentation_toolaudit.environment_variables import (

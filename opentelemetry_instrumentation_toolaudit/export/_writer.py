@@ -68,8 +68,11 @@ class RecordWriter:
         retry_interval: float = 1.0,
         quiet: Callable[[], AbstractContextManager[Any]] = _nothing,
         thread_name: str = "toolaudit-audit-writer",
+        on_commit: Callable[[Sequence[Any]], None] | None = None,
     ) -> None:
         self._open = open_log
+        # Called with the stored records after each commit (the alert rules queue them there).
+        self._on_commit = on_commit
         self._log = log
         self.max_buffer = max(1, max_buffer)
         self._retry_interval = retry_interval
@@ -118,7 +121,7 @@ class RecordWriter:
                 with self._quiet():
                     # The waiting records are a retry: their earlier append may have committed (a
                     # timeout after the commit), so what is stored already is skipped, not doubled.
-                    self.log().append(batch, skip_existing=bool(waiting))
+                    stored = self.log().append(batch, skip_existing=bool(waiting))
             except Exception as exc:  # noqa: BLE001 - the log is down: keep, retry, count
                 internal_error("writing to the audit sink", exc)
                 self.count("write_failures")
@@ -129,9 +132,15 @@ class RecordWriter:
                 for _ in waiting:
                     self._pending.popleft()
             self.count("records", len(batch))
+            if self._on_commit is not None:
+                self._on_commit(stored)
             return True
         finally:
             self._write_lock.release()
+
+    def enqueue(self, bodies: Sequence[Body]) -> None:
+        """Have the background writer commit ``bodies`` promptly (bounded like every buffered body)."""
+        self._buffer(bodies)
 
     def defer(self, build: Deferred) -> None:
         """Have the background writer build a body with ``build()`` and commit it promptly."""

@@ -105,6 +105,12 @@ EVENT_RAG_QUERY: Final = "rag.query"
 EVENT_GUARDRAIL_BLOCK: Final = "guardrail.block"
 EVENT_AUTH: Final = "auth"
 EVENT_ADMIN: Final = "admin"
+EVENT_BREAK_GLASS: Final = "break_glass"
+"""Emergency access declared by the app itself (``record_event("break_glass", ...)``)."""
+EVENT_ALERT: Final = "alert"
+"""An alert rule fired on the trail (see the ``alerts`` package)."""
+EVENT_AUDIT_READ: Final = "audit.read"
+"""Someone read the trail (``toolaudit … --log-access``)."""
 EVENT_TYPES: Final = (
     EVENT_TOOL_CALL,
     EVENT_TOOL_INTENT,
@@ -113,6 +119,9 @@ EVENT_TYPES: Final = (
     EVENT_GUARDRAIL_BLOCK,
     EVENT_AUTH,
     EVENT_ADMIN,
+    EVENT_BREAK_GLASS,
+    EVENT_ALERT,
+    EVENT_AUDIT_READ,
 )
 
 FIELDS: Final = frozenset(

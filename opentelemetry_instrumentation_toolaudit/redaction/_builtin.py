@@ -90,6 +90,10 @@ def _short_word_value_ok(value: str) -> bool:
     return _assignment_value_ok(value) and not inner.startswith(("/", "~", "./", "../", "\\"))
 
 
+def _mrn_ok(candidate: str) -> bool:
+    return sum(ch.isdigit() for ch in candidate) >= 4
+
+
 def builtin_detectors() -> list[PatternDetector]:
     """The built-in detectors, most specific first (the order settles overlapping findings)."""
     detectors = [
@@ -244,6 +248,18 @@ def builtin_detectors() -> list[PatternDetector]:
             lowercase=True,
         ),
         EmailDetector(),
+        PatternDetector(
+            "mrn",
+            # A medical record number after "MRN" or "medical record number": before the phone
+            # patterns, which would otherwise take "MRN 00123456" for an international number.
+            r"(?:mrn(?<![a-z0-9]mrn)|medical\s+record(?:\s+(?:number|no\.?|#))?)[\s:#=\"'.-]{1,5}"
+            r"(?P<mrn>[a-z0-9][a-z0-9-]{3,19})(?![a-z0-9-])",
+            group="mrn",
+            validate=_mrn_ok,
+            min_digits=4,
+            required_lower=("mrn", "medical record"),
+            lowercase=True,
+        ),
         PatternDetector(
             "phone",
             r"(?<![\w+.-])(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\)[ .-]?|[2-9][0-9]{2}[ .-])"

@@ -24,7 +24,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-from opentelemetry_instrumentation_toolaudit._env import read_bool, read_choice, read_list
+from opentelemetry_instrumentation_toolaudit._env import (
+    read_bool,
+    read_choice,
+    read_list,
+    read_str,
+)
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_ATTRIBUTION_ADDRESSES,
@@ -34,6 +39,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_PSEUDONYM_KEYS,
     OTEL_PYTHON_TOOLAUDIT_REDACT_DISABLED_KINDS,
     OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import _checks
 from opentelemetry_instrumentation_toolaudit.redaction._builtin import builtin_detectors
@@ -59,8 +65,9 @@ from opentelemetry_instrumentation_toolaudit.redaction._placeholders import (
     normalize_for,
     placeholder_label,
 )
+from opentelemetry_instrumentation_toolaudit.redaction._profiles import profile_names, profiles
 
-DEFAULT_PSEUDONYMIZE_KINDS = frozenset({"email", "phone", "ip_address"})
+DEFAULT_PSEUDONYMIZE_KINDS = frozenset({"email", "phone", "ip_address", "mrn"})
 ADDRESS_MODES = ("keep", "pseudonymize", "redact")
 CONTENT_MODES = ("hash", "redact")
 SECRET_KEY_KIND = "secret_key"
@@ -105,7 +112,9 @@ class RedactionPolicy:
     * ``detectors``: replace the built-in free-text detectors; ``extra_detectors`` add callables
       (``detector(text) -> Iterable[Finding]``); ``disabled_kinds`` turns kinds off.
     * ``pseudonymize_kinds``: kinds whose placeholder carries a keyed pseudonym (default email,
-      phone, ip_address); other kinds get a bare typed placeholder such as ``<CREDIT_CARD>``.
+      phone, ip_address, mrn); other kinds get a bare typed placeholder such as ``<CREDIT_CARD>``.
+    * ``profile``: ``hipaa``, ``pci``, ``gdpr`` or ``default`` (or several, ``"hipaa,pci"``): key
+      vocabularies and free-text detectors added for a regulation (see docs/redaction.md).
     * ``attribution_addresses``: ``keep`` (default), ``pseudonymize`` or ``redact`` IP addresses under
       network-address keys (``client.address``...), which attribute a call.
     * ``content``: ``hash`` (default) replaces prompt/response attributes with keyed hashes and
@@ -134,7 +143,11 @@ class RedactionPolicy:
         attribution_addresses: str = "keep",
         content: str = "hash",
         cache_size: int = 4096,
+        profile: str | Iterable[str] | None = None,
     ) -> None:
+        chosen_profiles = profiles(profile_names(profile))
+        self.profile: tuple[str, ...] = tuple(p.name for p in chosen_profiles) or ("default",)
+        """The redaction profiles in effect."""
         if isinstance(hash_key, HashKey):
             self._hash_key: HashKey | None = hash_key
         elif hash_key is not None:
@@ -149,15 +162,25 @@ class RedactionPolicy:
         self.attribution_addresses = attribution_addresses
         self.content = content
         self._keys = KeyRules(
-            [*(DEFAULT_SECRET_KEYS if secret_keys is None else secret_keys), *extra_secret_keys],
+            [
+                *(DEFAULT_SECRET_KEYS if secret_keys is None else secret_keys),
+                *extra_secret_keys,
+                *(key for p in chosen_profiles for key in p.redact_keys),
+            ],
             [
                 *(DEFAULT_PSEUDONYM_KEYS if pseudonym_keys is None else pseudonym_keys),
                 *extra_pseudonym_keys,
+                *(key for p in chosen_profiles for key in p.pseudonym_keys),
             ],
             keep_keys,
         )
         disabled = frozenset(disabled_kinds)
-        chosen = [*(builtin_detectors() if detectors is None else detectors), *extra_detectors]
+        # A profile's detectors come first: they are the more specific (a track holds a card number).
+        chosen = [
+            *(d for p in chosen_profiles for d in p.detectors()),
+            *(builtin_detectors() if detectors is None else detectors),
+            *extra_detectors,
+        ]
         chosen = [d for d in chosen if getattr(d, "kind", None) not in disabled]
         self._disabled = disabled
         self._scanner = Scanner(chosen)
@@ -177,8 +200,8 @@ class RedactionPolicy:
 
         Reads ``OTEL_PYTHON_TOOLAUDIT_HASH_KEY`` / ``_HASH_KEY_FILE`` / ``_HASH_KEY_ID``,
         ``_REDACT_KEYS``, ``_PSEUDONYM_KEYS``, ``_KEEP_KEYS``, ``_REDACT_DISABLED_KINDS``,
-        ``_ATTRIBUTION_ADDRESSES``, ``_CONTENT`` and ``_PRESIDIO``. Invalid values are logged and
-        ignored; keyword ``overrides`` win over the environment.
+        ``_ATTRIBUTION_ADDRESSES``, ``_CONTENT``, ``_PRESIDIO`` and ``_REDACTION_PROFILE``. Invalid
+        values are logged and ignored; keyword ``overrides`` win over the environment.
         """
         kwargs: dict[str, Any] = {
             "extra_secret_keys": _env_list(OTEL_PYTHON_TOOLAUDIT_REDACT_KEYS),
@@ -193,6 +216,14 @@ class RedactionPolicy:
             value = read_choice(name, "", allowed)
             if value:
                 kwargs[key] = value
+        try:
+            kwargs["profile"] = profile_names(read_str(OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE))
+        except ValueError as exc:
+            logger.warning(
+                "toolaudit: %s: %s; using the default profile",
+                OTEL_PYTHON_TOOLAUDIT_REDACTION_PROFILE,
+                exc,
+            )
         if read_bool(OTEL_PYTHON_TOOLAUDIT_PRESIDIO, False):
             from opentelemetry_instrumentation_toolaudit.redaction._presidio import (
                 presidio_from_env,

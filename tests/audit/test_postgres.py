@@ -250,6 +250,7 @@ def test_head_check_is_installed_on_a_schema_created_without_it(pg_url, signer):
     with _pg(pg_url) as conn:
         (count,) = conn.execute(
             "SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_heads_follow_records'"
+            " AND tgrelid = 'audit_heads'::regclass"  # this test's schema (search_path) only
         ).fetchone()
     assert count == 1
 

@@ -388,6 +388,7 @@ def positives() -> list[dict[str, Any]]:
     for kind, value, template in secrets():
         add(kind, value, template)
     rows.extend(review_positives())
+    rows.extend(profile_positives())
     return rows
 
 
@@ -514,6 +515,7 @@ def negatives() -> list[dict[str, Any]]:
                            f"python-requests/2.{rng.randint(20, 32)}.0", f"SupportDashboard/{rng.randint(1, 9)}.{rng.randint(0, 9)}",
                            f"okhttp/4.{rng.randint(1, 12)}.{rng.randint(0, 9)} Dalvik/2.1.0"][i % 5])  # fmt: skip
     rows.extend(review_negatives())
+    rows.extend(profile_negatives())
     return rows
 
 
@@ -583,6 +585,112 @@ def review_negatives() -> list[dict[str, Any]]:
         "sk_word": ["sk-learn-compatible-estimator-wrapper", "sk-proj-frontend-team-config",
                     "disk-admin-tools-for-cluster-maintenance-and-backup", "task-proj-planning-board-for-the-q3-roadmap-review"],
         "url_no_password": ["mongodb+srv://cluster0.ab1cd.mongodb.net/orders", "postgresql://db.internal:5432/shop"],
+    }  # fmt: skip
+    return [
+        {"category": category, "text": text} for category, items in texts.items() for text in items
+    ]
+
+
+# --- rows for the redaction profiles (hipaa, pci) ----------------------------------------------------
+# A row with a "profile" is scored under that profile; negatives must stay unchanged under every one.
+profile_rng = random.Random(20261207)
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August",
+               "September", "October", "November", "December"]  # fmt: skip
+
+
+def profile_luhn(prefix: str, length: int) -> str:
+    """As :func:`luhn_complete`, from this section's own generator."""
+    while True:
+        body = prefix + "".join(
+            profile_rng.choice(string.digits) for _ in range(length - len(prefix))
+        )
+        if luhn_valid(body):
+            return body
+
+
+def profile_positives() -> list[dict[str, Any]]:
+    """Medical record numbers (every profile), dates of birth (hipaa), track data, card
+    verification codes and expiry dates (pci)."""
+    rows: list[dict[str, Any]] = []
+    for i in range(20):
+        mrn = [f"{profile_rng.randint(0, 99999999):08d}", f"A{profile_rng.randint(10**6, 10**7 - 1)}",
+               f"{profile_rng.randint(100, 999)}-{profile_rng.randint(1000, 9999)}",
+               f"00{profile_rng.randint(100000, 999999)}"][i % 4]  # fmt: skip
+        template = ["MRN {}", "patient MRN: {} admitted", "mrn={}", "Medical record number {} on file",
+                    "MRN#{}, bed 4", "medical record no. {}"][i % 6]  # fmt: skip
+        rows.append({"kind": "mrn", "text": template.format(mrn), "values": [mrn]})
+    for i in range(24):
+        y, m, d = (
+            profile_rng.randint(1930, 2015),
+            profile_rng.randint(1, 12),
+            profile_rng.randint(1, 28),
+        )
+        dob = [f"{y}-{m:02d}-{d:02d}", f"{m:02d}/{d:02d}/{y}", f"{d:02d}.{m:02d}.{y}",
+               f"{MONTH_NAMES[m - 1]} {d}, {y}", f"{d} {MONTH_NAMES[m - 1][:3]} {y}", f"{m}/{d}/{y % 100:02d}"][i % 6]  # fmt: skip
+        template = ["DOB: {}", "patient born {} in Lyon", "date of birth {}", "d.o.b. {}",
+                    "Born on {}, male", "birthdate={}", "dob {} per chart", "Date of Birth: {}"][i % 8]  # fmt: skip
+        rows.append(
+            {
+                "kind": "date_of_birth",
+                "profile": "hipaa",
+                "text": template.format(dob),
+                "values": [dob],
+            }
+        )
+    for i in range(12):
+        pan = profile_luhn(["4", "51", "37", "6011"][i % 4], [16, 16, 15, 16][i % 4])
+        yymm = f"{profile_rng.randint(25, 35)}{profile_rng.randint(1, 12):02d}"
+        disc = "".join(profile_rng.choice(string.digits) for _ in range(profile_rng.randint(8, 16)))
+        first, last = profile_rng.choice(FIRST), profile_rng.choice(LAST)
+        track = (f"%B{pan}^{last.upper()}/{first.upper()}^{yymm}101{disc}?" if i % 2
+                 else f";{pan}={yymm}101{disc}?")  # fmt: skip
+        template = ["swipe: {}", "raw track {} from reader 3", "{}"][i % 3]
+        rows.append(
+            {
+                "kind": "track_data",
+                "profile": "pci",
+                "text": template.format(track),
+                "values": [track, pan],
+            }
+        )
+    for i in range(12):
+        code = (
+            f"{profile_rng.randint(0, 999):03d}" if i % 3 else f"{profile_rng.randint(0, 9999):04d}"
+        )
+        template = ["CVV: {}", "cvv2 {}", "CVC={}", "security code {} given", "card verification value: {}",
+                    "cid {} (amex)"][i % 6]  # fmt: skip
+        rows.append(
+            {
+                "kind": "card_verification",
+                "profile": "pci",
+                "text": template.format(code),
+                "values": [code],
+            }
+        )
+    for i in range(12):
+        mm, yy = profile_rng.randint(1, 12), profile_rng.randint(25, 35)
+        exp = [f"{mm:02d}/{yy}", f"{mm:02d}/20{yy}", f"{mm:02d}-{yy}", f"{mm:02d} / {yy}"][i % 4]
+        template = ["exp {}", "expiry: {}", "Expires {}", "valid thru {}", "expiration date {}",
+                    "card exp. {}"][i % 6]  # fmt: skip
+        rows.append(
+            {"kind": "card_expiry", "profile": "pci", "text": template.format(exp), "values": [exp]}
+        )
+    return rows
+
+
+def profile_negatives() -> list[dict[str, Any]]:
+    """Near misses of the profile rows: "MRN" without a number, birth years and other dates,
+    experiment and export words, codes that are not a card's."""
+    texts = {
+        "mrn_word": ["MRN pending", "MRN lookup failed: no match", "mrn: unknown", "medical record review due",
+                     "MRN field is required"],
+        "birth_word": ["born in 1984", "birthday party on Friday", "DOB unknown", "date of birth: not given",
+                       "first-born child", "reborn 2.0 release"],
+        "exp_word": ["experiment 12/24 done", "export 04/27 report", "exp(2) = 7.389", "expected 3 items",
+                     "valid json", "good thru traffic", "expires in 30 days"],
+        "code_word": ["cid=abc-def", "security code review on 12/04", "CVV field missing", "cvc: none",
+                      "security codes 1.2.3"],
+        "track_like": ["%BUILD_DIR%", "a=1;b=2;c=3", "key;value=1234"],
     }  # fmt: skip
     return [
         {"category": category, "text": text} for category, items in texts.items() for text in items
