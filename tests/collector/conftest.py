@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.audit.conftest import pg_url  # noqa: F401 - a fixture used by this directory's tests
 from tests.collector.harness import BINARY, BUILD_SCRIPT
+from tests.serve.conftest import serve_factory  # noqa: F401 - a fixture used here too
 
 
 @pytest.fixture(scope="session")
