@@ -25,7 +25,11 @@ from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_ID,
     INDEXED_COLUMNS,
+    PAYLOAD_HASH,
     PREV_HASH,
+    SCHEMA,
+    SCHEMA_V2,
+    SCHEMA_VERSION,
     SEQ,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
@@ -37,6 +41,7 @@ __all__ = [
     "DATA_COLUMNS",
     "NODE_MIN_LEVEL",
     "AuditSink",
+    "PayloadRow",
     "ScanRow",
     "SinkError",
     "StoredHead",
@@ -83,6 +88,16 @@ class ScanRow(NamedTuple):
     """The record's top-level ``prev_hash`` (hex), as the canonical bytes say."""
 
 
+class PayloadRow(NamedTuple):
+    """A format 2 record's payload commitment and its stored payload, as the verifier checks them."""
+
+    seq: int
+    payload_hash: str
+    """What the envelope says: hex SHA-256 of the payload's canonical bytes."""
+    payload: bytes | None
+    """The stored payload; None when it was erased."""
+
+
 class AuditSink(abc.ABC):
     """An append-only, hash-chained store of audit records.
 
@@ -103,6 +118,9 @@ class AuditSink(abc.ABC):
     last_head: TreeHead | None = None
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
+    record_format = SCHEMA_VERSION
+    """The record format (``schema``) this store seals new records in: 2, or 1 for a trail begun
+    in format 1, which continues in format 1 (docs/record-format.md)."""
     seals_columns = True
     """True when the store keeps indexed columns (sealing then fills ``StoredRecord.columns``)."""
     node_min_level: int | None = NODE_MIN_LEVEL
@@ -159,6 +177,27 @@ class AuditSink(abc.ABC):
         if selection.descending:
             picked = reversed(list(picked))
         return itertools.islice(picked, selection.limit)
+
+    @abc.abstractmethod
+    def erase_payloads(self, seqs: Collection[int]) -> int:
+        """Remove the stored payloads of the records ``seqs`` (format 2: their envelopes, and so
+        the chain, stay); returns how many payloads were removed. Records without a stored
+        payload are skipped. Raises SinkError when the store cannot be written."""
+
+    def payload_rows(self) -> Iterator[PayloadRow]:
+        """Every record that commits to a payload (its envelope has ``payload_hash``), in
+        sequence order, with the stored payload (None when erased), for the verifier."""
+        for r in self.read():
+            canonical = stored_bytes(r.canonical)
+            if b'"payload_hash":"' not in canonical:
+                continue
+            try:
+                record = json.loads(canonical)
+                committed = record.get(PAYLOAD_HASH)
+            except (ValueError, AttributeError, RecursionError):
+                continue  # not a JSON object: the scan reports the record
+            if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+                yield PayloadRow(r.seq, committed, r.payload)
 
     @abc.abstractmethod
     def size(self) -> int:
