@@ -301,7 +301,7 @@ def test_a_changed_payload_fails_verify_naming_its_record(store_url: str, store:
     """A stored payload changed behind the store's back fails verify at its record; a deleted
     payload row counts as erased, not as a failure."""
     store.append([body(i) for i in range(5)])
-    changed = list(store.read(2, 3))[0].payload
+    changed = next(iter(store.read(2, 3))).payload
     assert changed is not None
     _set_payload(store_url, store, 2, changed.replace(b"ORD-2", b"ORD-9"))
     _set_payload(store_url, store, 4, None)

@@ -53,7 +53,7 @@ def test_v1_trail_takes_new_records_in_v1(tmp_path: Path, name: str) -> None:
     with open_sink(f"{scheme}:///{_copy(tmp_path, name)}") as sink:
         assert sink.record_format == 1
         sink.append([{"event_id": "f" * 32, "event_type": "tool.call", "arguments": {"a": 1}}])
-        new = list(sink.read(7))[0]
+        new = next(iter(sink.read(7)))
         result = verify(sink, public_key=NoteVerifier.from_vkey(VKEY))
     assert (result.ok, result.size) == (True, 8)
     assert (new.record["schema"], new.record["arguments"], new.payload) == (1, {"a": 1}, None)
