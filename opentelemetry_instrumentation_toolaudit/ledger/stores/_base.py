@@ -34,6 +34,11 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is the optional ``fast`` extra
+    _loads = json.loads  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection
 
@@ -187,17 +192,7 @@ class AuditSink(abc.ABC):
     def payload_rows(self) -> Iterator[PayloadRow]:
         """Every record that commits to a payload (its envelope has ``payload_hash``), in
         sequence order, with the stored payload (None when erased), for the verifier."""
-        for r in self.read():
-            canonical = stored_bytes(r.canonical)
-            if b'"payload_hash":"' not in canonical:
-                continue
-            try:
-                record = json.loads(canonical)
-                committed = record.get(PAYLOAD_HASH)
-            except (ValueError, AttributeError, RecursionError):
-                continue  # not a JSON object: the scan reports the record
-            if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
-                yield PayloadRow(r.seq, committed, r.payload)
+        return payload_rows_of((r.seq, r.canonical, r.payload) for r in self.read())
 
     @abc.abstractmethod
     def size(self) -> int:
@@ -279,6 +274,23 @@ class AuditSink(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def payload_rows_of(rows: Iterable[tuple[int, Any, Any]]) -> Iterator[PayloadRow]:
+    """The :class:`PayloadRow` of each ``(seq, canonical, payload)`` whose record is format 2 and
+    commits to a payload (records that are not JSON objects are left to the scan)."""
+    loads = _loads
+    for seq, canonical, payload in rows:
+        data = canonical if type(canonical) is bytes else stored_bytes(canonical)
+        if b'"payload_hash":"' not in data:
+            continue
+        try:
+            record = loads(data)
+            committed = record.get(PAYLOAD_HASH)
+        except (ValueError, AttributeError, RecursionError):
+            continue
+        if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+            yield PayloadRow(seq, committed, None if payload is None else stored_bytes(payload))
 
 
 def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:

@@ -62,9 +62,11 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     DATA_COLUMNS,
     AuditSink,
+    PayloadRow,
     StoredHead,
     TreeHead,
     compare_columns,
+    payload_rows_of,
     reinit_in_forked_child,
     restore_frontier,
 )
@@ -529,6 +531,11 @@ class PostgresSink(AuditSink):
                 ) from None
         return erased
 
+    def payload_rows(self) -> Iterator[PayloadRow]:
+        if not self._has_payloads:
+            return iter(())
+        return payload_rows_of(self._query(_PAYLOAD_ROWS))
+
     @property
     def where(self) -> str:
         return self._where
@@ -716,6 +723,11 @@ class PostgresSink(AuditSink):
 _SELECT_RECORDS = (
     f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, "
     f"(SELECT data FROM {_PAYLOADS_TABLE} p WHERE p.seq = audit_records.seq) FROM audit_records"
+)
+_PAYLOAD_ROWS = (
+    f"SELECT seq, canonical, (SELECT data FROM {_PAYLOADS_TABLE} p "
+    "WHERE p.seq = audit_records.seq) FROM audit_records "
+    "WHERE position(convert_to('\"payload_hash\":\"', 'UTF8') in canonical) > 0 ORDER BY seq"
 )
 _SELECT_RECORDS_V1 = (
     f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, NULL "

@@ -56,6 +56,7 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     TreeHead,
     check_file_writable,
     compare_columns,
+    payload_rows_of,
     reinit_in_forked_child,
     restore_frontier,
     stored_bytes,
@@ -173,10 +174,9 @@ _SELECT_RECORDS_V1 = (
     "FROM audit_records"
 )
 _PAYLOAD_ROWS = (
-    "SELECT seq, json_extract(canonical, '$.payload_hash'), "
+    "SELECT seq, CAST(canonical AS BLOB), "
     "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq) FROM audit_records "
-    f"WHERE json_extract(canonical, '$.schema') = {SCHEMA_V2} "
-    "AND json_type(canonical, '$.payload_hash') = 'text' ORDER BY seq"
+    'WHERE instr(canonical, \'"payload_hash":"\') > 0 ORDER BY seq'
 )
 
 _INSERT = (
@@ -487,14 +487,7 @@ class SQLiteSink(AuditSink):
     def payload_rows(self) -> Iterator[PayloadRow]:
         if self._select is _SELECT_RECORDS_V1:
             return iter(())
-        try:
-            rows = self._query(_PAYLOAD_ROWS)
-        except SinkError:  # malformed JSON stops json_extract: the generic, per-record way
-            return super().payload_rows()
-        return (
-            PayloadRow(seq, committed, None if data is None else stored_bytes(data))
-            for seq, committed, data in rows
-        )
+        return payload_rows_of(self._query(_PAYLOAD_ROWS))
 
     def size(self) -> int:
         return int(self._query("SELECT size FROM audit_head")[0][0])
