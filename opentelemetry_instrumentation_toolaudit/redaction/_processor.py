@@ -28,6 +28,7 @@ from opentelemetry_instrumentation_toolaudit.redaction._attributes import (
     AttributeRedactor,
     add_counts,
 )
+from opentelemetry_instrumentation_toolaudit.redaction._checked import CheckMark, mark_checked
 from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 
 
@@ -90,6 +91,14 @@ class RedactingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         try:
             redacted = self.redact_span(span)
+            scope = span.instrumentation_scope
+            # The audit exporter's guard need not scan again what was checked here by equal rules.
+            mark_checked(
+                redacted,
+                CheckMark(
+                    self.policy.rules_id, scope is not None and scope.name in self._source_scopes
+                ),
+            )
         except Exception as exc:  # noqa: BLE001 - never raise into the app; never leak either
             internal_error("redacting a span", exc)
             return
