@@ -16,7 +16,13 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXED_COLUMNS, RECORDED_AT, SEQ
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    EVENT_ID,
+    INDEXED_COLUMNS,
+    INDEXES,
+    RECORDED_AT,
+    SEQ,
+)
 
 SELECTABLE = frozenset(INDEXED_COLUMNS) - {SEQ}
 """The columns a selection may name in ``where`` (``seq`` is selected by the cursor)."""
@@ -81,6 +87,34 @@ def matches(selection: Selection, seq: int, columns: Mapping[str, Any]) -> bool:
 def sql_filter(selection: Selection, placeholder: str) -> tuple[str, list[Any]]:
     """``WHERE … ORDER BY seq … [LIMIT n]`` for a selection, and its parameters (``placeholder``
     is the driver's: ``?`` or ``%s``). Column names come from the schema, never from the caller."""
+    where, params = sql_where(selection, placeholder)
+    # ``+seq`` orders without offering the seq index to the planner: a selection an index can
+    # search (a time range, a conversation) is then one index search and a sort of what it found,
+    # where SQLite would otherwise walk every record in seq order to spare itself the sort.
+    key = "+seq" if _searchable(selection) else "seq"
+    order = f" ORDER BY {key} {'DESC' if selection.descending else 'ASC'}"
+    limit = ""
+    if selection.limit is not None:
+        limit = f" LIMIT {placeholder}"
+        params.append(selection.limit)
+    return where + order + limit, params
+
+
+_LEADING = frozenset({EVENT_ID, RECORDED_AT} | {index[0] for index in INDEXES})
+"""The columns some index begins with: a condition on one of them is an index search."""
+
+
+def _searchable(selection: Selection) -> bool:
+    return (
+        selection.since is not None
+        or selection.until is not None
+        or any(name in _LEADING for name in selection.where)
+    )
+
+
+def sql_where(selection: Selection, placeholder: str) -> tuple[str, list[Any]]:
+    """`` WHERE …`` for a selection's conditions and cursor (empty when it has none), and its
+    parameters; its order and limit are left out."""
     clauses: list[str] = []
     params: list[Any] = []
     for name in sorted(selection.where):
@@ -99,13 +133,7 @@ def sql_filter(selection: Selection, placeholder: str) -> tuple[str, list[Any]]:
         if bound is not None:
             clauses.append(f"{column} {op} {placeholder}")
             params.append(bound)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    order = f" ORDER BY seq {'DESC' if selection.descending else 'ASC'}"
-    limit = ""
-    if selection.limit is not None:
-        limit = f" LIMIT {placeholder}"
-        params.append(selection.limit)
-    return where + order + limit, params
+    return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
-__all__ = ["SELECTABLE", "Selection", "matches", "sql_filter"]
+__all__ = ["SELECTABLE", "Selection", "matches", "sql_filter", "sql_where"]

@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry_instrumentation_toolaudit.ledger import StoredRecord
 from opentelemetry_instrumentation_toolaudit.query._filter import Selection, selection_matches
+from opentelemetry_instrumentation_toolaudit.query._sql_stats import GROUPABLE
 from opentelemetry_instrumentation_toolaudit.query._stats import Stats, compute_stats
 
 _CHUNK = 10_000
@@ -88,7 +89,7 @@ class ScanBackend:
 
 class StoreBackend:
     """Runs selections in a store that implements ``select`` (one indexed query), and statistics
-    with its ``stats`` when it has one."""
+    with its ``stats`` when it has one and the grouping is one of its columns."""
 
     def __init__(self, store: Any) -> None:
         self._store = store
@@ -100,7 +101,7 @@ class StoreBackend:
     def stats(self, selection: Selection, by: str | None = None) -> Stats:
         """See :meth:`QueryBackend.stats`."""
         aggregate = getattr(self._store, "stats", None)
-        if callable(aggregate):
+        if callable(aggregate) and (by is None or by in GROUPABLE):
             result: Stats = aggregate(_unbounded(selection), by)
             return result
         return compute_stats((r.record for r in self.select(_unbounded(selection))), by)

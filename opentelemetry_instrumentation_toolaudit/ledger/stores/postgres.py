@@ -719,6 +719,13 @@ class PostgresSink(AuditSink):
             if self._conn is not None and not self._conn.closed:
                 self._conn.close()
 
+    def stats(self, selection: Selection, by: str | None = None) -> Any:
+        """The query API's statistics of ``selection`` grouped by the column ``by``, computed in
+        one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.query._sql_stats`)."""
+        from opentelemetry_instrumentation_toolaudit.query._sql_stats import store_stats
+
+        return store_stats(self._query, selection, by, "postgres")
+
 
 _SELECT_RECORDS = (
     f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, "

@@ -599,6 +599,13 @@ class SQLiteSink(AuditSink):
                 self._conn.close()
                 self._conn = None  # type: ignore[assignment]
 
+    def stats(self, selection: Selection, by: str | None = None) -> Any:
+        """The query API's statistics of ``selection`` grouped by the column ``by``, computed in
+        one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.query._sql_stats`)."""
+        from opentelemetry_instrumentation_toolaudit.query._sql_stats import store_stats
+
+        return store_stats(self._query, selection, by, "sqlite")
+
 
 def _text(value: Any) -> str:
     """A stored TEXT value as str, whatever was stored."""
