@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from opentelemetry_instrumentation_toolaudit import _cli_compliance
+from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_lifecycle
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -131,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text")
     _cli_compliance.register(commands)
+    _cli_lifecycle.register(commands)
     return parser
 
 
@@ -211,6 +212,8 @@ def _open(target: str) -> Any:
 
     if not target.strip():
         raise _UsageError("SINK is empty: give a sink URL or a file path")
+    if (archive := _cli_lifecycle.open_archive(target)) is not None:
+        return archive
     url = sink_url_for(target)
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("sqlite", "jsonl"):
