@@ -22,6 +22,8 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
 
 RETAIN_UNTIL = "retain_until"
 SUBJECT = "subject"
+PAGE = 2000
+"""Records read per query: memory stays bounded on a trail of any length."""
 
 
 @dataclasses.dataclass
@@ -100,11 +102,26 @@ def retain_until(policy: RetentionPolicy, record: dict[str, Any]) -> str | None:
         return None
 
 
+def _pages(sink: AuditSink, selection: Selection) -> Iterator[StoredRecord]:
+    """Every record ``selection`` picks: from a store with indexed columns :data:`PAGE` at a time
+    along the sequence cursor (one indexed query each), from the others in one streaming scan."""
+    if not sink.seals_columns:
+        yield from sink.select(selection)
+        return
+    after = None
+    while True:
+        page = list(sink.select(dataclasses.replace(selection, after_seq=after, limit=PAGE)))
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1].seq
+
+
 def expired(sink: AuditSink, policy: RetentionPolicy, as_of: datetime.date) -> Plan:
     """The records whose ``retain_until`` is before ``as_of`` (UTC date). Only records made before
     ``as_of`` can have expired, so one indexed selection on ``recorded_at`` finds the candidates."""
     plan = Plan()
-    for stored in sink.select(Selection(until=as_of.isoformat())):
+    for stored in _pages(sink, Selection(until=as_of.isoformat())):
         record = stored.record
         until = retain_until(policy, record)
         if until is None or until >= as_of.isoformat():
@@ -118,7 +135,7 @@ def expired(sink: AuditSink, policy: RetentionPolicy, as_of: datetime.date) -> P
 
 def _of_subject(sink: AuditSink, pseudonym: str) -> Iterator[StoredRecord]:
     if SUBJECT in SELECTABLE:
-        yield from sink.select(Selection(where={SUBJECT: pseudonym}))
+        yield from _pages(sink, Selection(where={SUBJECT: pseudonym}))
         return
     for stored in sink.read():  # a store without a subject column: a scan
         if stored.record.get(SUBJECT) == pseudonym:

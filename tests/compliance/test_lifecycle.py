@@ -330,3 +330,29 @@ def test_postgres_writer_cannot_erase_maintainer_can(pg_roles, capsys):
     result = verified(maintainer_url)
     assert result.ok, result.summary()
     assert result.erased_payloads == [0, 1, 2, 3, 4, 5]
+
+
+def test_retention_reads_sql_stores_page_by_page(tmp_path, capsys, monkeypatch):
+    """Records are found across pages of the indexed query, none missed at a page's edge."""
+    from opentelemetry_instrumentation_toolaudit.lifecycle import _plan
+
+    monkeypatch.setattr(_plan, "PAGE", 2)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    write(url, [body(i) for i in range(12)])
+    code, out, err = run(capsys, "retention", "apply", url, "--as-of", "2028-11-24", "--dry-run")
+    assert (code, out.split()) == (0, ["0", "2-3", "5-6", "8-9", "11"]), err
+
+
+def test_archive_missing_record_fails(tmp_path, capsys):
+    """An archive with a record line removed fails verify."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    write(url, [body(i) for i in range(6)])
+    run(capsys, "retention", "apply", url, "--as-of", "2028-11-24", "--archive", str(tmp_path))
+    (archive,) = tmp_path.glob("toolaudit-archive-*")
+    lines = archived(archive)
+    del lines[2]
+    with gzip.open(archive / "records.jsonl.gz", "wt") as file:
+        file.writelines(json.dumps(x) + "\n" for x in lines)
+    key = str(public_key_path(default_key_path()))
+    code, out, _ = run(capsys, "verify", str(archive), "--public-key", key)
+    assert code == 1 and out.startswith("FAIL: record #2"), out
