@@ -32,6 +32,8 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.ledger import AuditSink, StoredRecord, TreeHead
 from opentelemetry_instrumentation_toolaudit.ledger._chain import leaf_hash
@@ -45,6 +47,20 @@ ARCHIVE_FORMAT = "toolaudit-archive/1"
 MANIFEST = "manifest.json"
 RECORDS = "records.jsonl.gz"
 CHECKPOINTS = "checkpoints.json"
+
+
+_PAGE = 5000
+"""Records read per query while archiving: memory stays bounded."""
+
+
+def _line(stored: StoredRecord) -> bytes:
+    line = {
+        "seq": stored.seq,
+        "canonical": stored.canonical.decode("utf-8"),
+        "entry_hash": stored.entry_hash,
+        "payload": None if stored.payload is None else stored.payload.decode("utf-8"),
+    }
+    return orjson.dumps(line, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def signed_end(sink: AuditSink, through_seq: int) -> int | None:
@@ -82,16 +98,11 @@ def write_archive(
     work = Path(tempfile.mkdtemp(prefix=".toolaudit-archive-", dir=parent))
     try:
         written = 0
-        with gzip.open(work / RECORDS, "wt", encoding="utf-8", newline="\n") as out:
-            for stored in sink.read(0, size):
-                line = {
-                    "seq": stored.seq,
-                    "canonical": stored.canonical.decode("utf-8"),
-                    "entry_hash": stored.entry_hash,
-                    "payload": None if stored.payload is None else stored.payload.decode("utf-8"),
-                }
-                out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-                written += 1
+        with gzip.open(work / RECORDS, "wb", compresslevel=6) as out:
+            for start in range(0, size, _PAGE):
+                for stored in sink.read(start, min(start + _PAGE, size)):
+                    out.write(_line(stored))
+                    written += 1
         if written != size:
             raise SinkError(
                 f"{redact_url(sink.url)}: holds {written} of the {size} records to archive"

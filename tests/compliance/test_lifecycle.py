@@ -356,3 +356,22 @@ def test_archive_missing_record_fails(tmp_path, capsys):
     key = str(public_key_path(default_key_path()))
     code, out, _ = run(capsys, "verify", str(archive), "--public-key", key)
     assert code == 1 and out.startswith("FAIL: record #2"), out
+
+
+def test_policy_file_dates_only_records_without_retain_until(tmp_path, capsys):
+    """A record's own retain_until wins; one without it is dated by --policy-file from its
+    recorded_at; an unreadable policy file is a one-line usage error."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    write(url, [body(i, with_retain_until=i < 9) for i in range(12)])
+    policy = tmp_path / "retention.toml"
+    policy.write_text('[retention.short]\nretention_days = 10\ntools = "*"\n')
+    code, out, err = run(
+        capsys, "retention", "apply", url, "--as-of", "2026-12-15", "--policy-file", str(policy),
+        "--dry-run", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["seqs"] == ["9-11"] and json.loads(out)["categories"] == {"short": 3}
+    policy.write_text("[retention]\n")
+    code, out, err = run(capsys, "retention", "apply", url, "--policy-file", str(policy))
+    assert (code, out, len(err.splitlines())) == (2, "", 1)
+    assert "no [retention.<category>] table" in err
