@@ -189,7 +189,7 @@ def _notes(plan: Any) -> str:
 
 
 def _retention_apply(args: argparse.Namespace) -> int:
-    from opentelemetry_instrumentation_toolaudit.cli import EXIT_OK, _open
+    from opentelemetry_instrumentation_toolaudit.cli import EXIT_OK, _open, _UsageError
     from opentelemetry_instrumentation_toolaudit.lifecycle import (
         expired,
         remove,
@@ -227,9 +227,12 @@ def _retention_apply(args: argparse.Namespace) -> int:
             if end is None:
                 log.checkpoint()
                 end = signed_end(log.sink, max(plan.seqs))
-            archive = write_archive(
-                log.sink, args.archive, end or log.sink.size(), expired=plan.seqs, as_of=as_of
-            )
+            try:
+                archive = write_archive(
+                    log.sink, args.archive, end or log.sink.size(), expired=plan.seqs, as_of=as_of
+                )
+            except FileExistsError as exc:
+                raise _UsageError(f"{exc}; nothing was removed") from None
             document["archive"] = str(archive)
         details: dict[str, Any] = {
             "action": "retention",

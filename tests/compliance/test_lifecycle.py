@@ -375,3 +375,20 @@ def test_policy_file_dates_only_records_without_retain_until(tmp_path, capsys):
     code, out, err = run(capsys, "retention", "apply", url, "--policy-file", str(policy))
     assert (code, out, len(err.splitlines())) == (2, "", 1)
     assert "no [retention.<category>] table" in err
+
+
+def test_existing_archive_is_never_overwritten(tmp_path, capsys):
+    """When the archive of the same records exists, the run stops with a one-line error before
+    removing anything."""
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    write(url, [body(i) for i in range(6)])
+    with open_sink(url, create=False) as sink:
+        log_id = sink.log_id()
+    (tmp_path / f"toolaudit-archive-{log_id}-0-5").mkdir()
+    before = records(url)
+    code, out, err = run(
+        capsys, "retention", "apply", url, "--as-of", "2028-11-24", "--archive", str(tmp_path)
+    )
+    assert (code, out, len(err.splitlines())) == (2, "", 1)
+    assert "exists already; nothing was removed" in err
+    assert records(url) == before
