@@ -32,7 +32,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 PSEUDONYM_FORMS = ("text", "email", "phone", "ip_address")
 
 
-def register(commands: Any) -> None:
+def register(commands: Any, reports: Any) -> None:
     """Add the compliance commands to the CLI's subparsers."""
     pseudonym = commands.add_parser(
         "pseudonym",
@@ -70,13 +70,6 @@ def register(commands: Any) -> None:
     add_log_access_option(alerts)
     alerts.set_defaults(run=_alerts)
 
-    report = commands.add_parser(
-        "report",
-        help="print a review report from a trail (break-glass)",
-        description="Print a report for review. `toolaudit report break-glass SINK`: every "
-        "break-the-glass use (who, when, tool, reason, purpose, trace id).",
-    )
-    reports = report.add_subparsers(dest="report", metavar="REPORT", required=True)
     break_glass = reports.add_parser(
         "break-glass",
         help="every break-the-glass use, for review",
@@ -292,7 +285,9 @@ _NOT_FILTERS = frozenset({"command", "run", "log_access", "format", "sink", "pub
 
 
 def _flag_on(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "on", "yes")
+    from opentelemetry_instrumentation_toolaudit._env import read_bool
+
+    return read_bool(name, False)
 
 
 def log_access(args: argparse.Namespace) -> None:
@@ -311,11 +306,15 @@ def log_access(args: argparse.Namespace) -> None:
     from opentelemetry_instrumentation_toolaudit.export._records import new_event_id, now
     from opentelemetry_instrumentation_toolaudit.ledger import open_sink, sink_url_for
     from opentelemetry_instrumentation_toolaudit.ledger.stores import redact_url
+    from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE
 
     command = " ".join(c for c in (args.command, getattr(args, "report", None)) if c)
     filters = {
         k: v for k, v in sorted(vars(args).items()) if k not in _NOT_FILTERS and v is not None
     }
+    subject = filters.get("subject")
+    if isinstance(subject, str) and not PSEUDONYM_RE.fullmatch(subject):
+        filters["subject"] = _policy().pseudonym(subject)  # a subject is never recorded in clear
     if isinstance(filters.get("since"), float):  # parsed to a time: recorded as one
         moment = datetime.datetime.fromtimestamp(filters["since"], datetime.timezone.utc)
         filters["since"] = f"{moment:%Y-%m-%dT%H:%M:%S}Z"

@@ -15,6 +15,7 @@ from opentelemetry_instrumentation_toolaudit._binding import ArgumentNamer, firs
 from opentelemetry_instrumentation_toolaudit._context import CallTrigger, _trigger
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._recorder import ToolCall, run_async, run_sync
+from opentelemetry_instrumentation_toolaudit._state import TOOL_ACTIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,6 +32,7 @@ def audited_tool(
     trigger: CallTrigger | str | None = None,
     allowed_roles: str | Iterable[str] | None = None,
     allowed_purposes: str | Iterable[str] | None = None,
+    action: str | None = None,
 ) -> Callable[[F], F]: ...
 
 
@@ -43,6 +45,7 @@ def audited_tool(
     trigger: CallTrigger | str | None = None,
     allowed_roles: str | Iterable[str] | None = None,
     allowed_purposes: str | Iterable[str] | None = None,
+    action: str | None = None,
 ) -> F | Callable[[F], F]:
     """Record every call of the decorated function (sync or async) as an ``execute_tool`` span.
 
@@ -52,8 +55,14 @@ def audited_tool(
     ``allowed_roles`` / ``allowed_purposes`` restrict the tool: a call whose ``audit_context`` has
     none of the roles, or another purpose, raises :class:`AccessDeniedError` before the tool runs
     (the refusal is recorded), unless made under break-the-glass (``audit_context(break_glass=...)``).
+
+    ``action`` declares what the tool does to its subject's data (``create``, ``read``, ``update``,
+    ``delete`` or ``execute``), recorded as ``toolaudit.tool.action``; another value is a
+    ``ValueError`` when the function is decorated.
     """
     access = AccessRule.of(allowed_roles, allowed_purposes)
+    if action is not None and action not in TOOL_ACTIONS:
+        raise ValueError(f"audited_tool: action must be one of {', '.join(TOOL_ACTIONS)}")
 
     def decorate(func: F) -> F:
         tool_name = name or func.__name__
@@ -73,6 +82,7 @@ def audited_tool(
                 description=tool_description,
                 trigger=tool_trigger,
                 access=access,
+                action=action,
             )
 
         if inspect.iscoroutinefunction(func):

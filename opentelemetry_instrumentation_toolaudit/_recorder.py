@@ -87,6 +87,8 @@ class ToolCall:
     access: AccessRule | None = None
     """The tool's access rule: a call it refuses raises :class:`AccessDeniedError` before the tool
     runs (unless under break-the-glass)."""
+    action: str | None = None
+    """What the tool declared it does (``read``...); else ``OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS``."""
 
 
 def redaction_attributes(found: dict[str, int]) -> dict[str, Any]:
@@ -348,9 +350,34 @@ def _call_attributes(
         values[attrs.GEN_AI_TOOL_CALL_ARGUMENTS] = arguments
     if call.attributes:
         values.update(policy.redact_collect(dict(call.attributes), found))
+    action = call.action or STATE.tool_actions.get(call.name)
+    if action:
+        values[attrs.TOOLAUDIT_TOOL_ACTION] = action
+    subject = _subject_value(call.arguments)
+    if subject is not None:
+        # The raw value never reaches the span: only its keyed pseudonym, as reports look it up.
+        values[attrs.TOOLAUDIT_SUBJECT] = policy.pseudonym(subject)
     if found:
         values.update(redaction_attributes(found))
     return values
+
+
+def _subject_value(arguments: Any) -> str | None:
+    """The text of the first argument (in the call's order) named in ``STATE.subject_keys``, or None."""
+    if not STATE.subject_keys or arguments is None:
+        return None
+    if isinstance(arguments, str):
+        try:
+            arguments = json.loads(arguments)
+        except (ValueError, RecursionError):
+            return None
+    if not isinstance(arguments, Mapping):
+        return None
+    keys = STATE.subject_keys
+    for key, value in arguments.items():
+        if key in keys and value is not None and not isinstance(value, (Mapping, list, tuple)):
+            return str(value)
+    return None
 
 
 def _is_twin(span: trace.Span, call: ToolCall) -> bool:

@@ -9,6 +9,7 @@ and policy up here on each call rather than capturing them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -21,18 +22,50 @@ from opentelemetry_instrumentation_toolaudit._config import (
     RecorderConfig,
 )
 from opentelemetry_instrumentation_toolaudit._env import read_str
+from opentelemetry_instrumentation_toolaudit._log import logger
 from opentelemetry_instrumentation_toolaudit._summary import ResultKeys
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_SUBJECT_KEYS,
+    OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS,
 )
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
 from opentelemetry_instrumentation_toolaudit.version import __version__
 
 SCHEMA_URL = "https://opentelemetry.io/schemas/1.37.0"
 SCOPE_NAME = "opentelemetry_instrumentation_toolaudit"
+DEFAULT_SUBJECT_KEYS = ("patient_id", "customer_id", "account_id", "subject_id", "mrn")
+TOOL_ACTIONS = ("create", "read", "update", "delete", "execute")
 
 if TYPE_CHECKING:
     from opentelemetry_instrumentation_toolaudit.export import IntentSink
+
+
+def _subject_keys() -> tuple[str, ...]:
+    names = os.environ.get(OTEL_PYTHON_TOOLAUDIT_SUBJECT_KEYS)
+    if names is None:
+        return DEFAULT_SUBJECT_KEYS
+    return tuple(n.strip() for n in names.split(",") if n.strip())
+
+
+def _tool_actions() -> dict[str, str]:
+    """``tool:action`` pairs; a pair naming no known action is logged once and left out."""
+    actions: dict[str, str] = {}
+    for pair in os.environ.get(OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS, "").split(","):
+        tool, _, action = pair.strip().rpartition(":")
+        action = action.strip().lower()
+        if not pair.strip():
+            continue
+        if tool.strip() and action in TOOL_ACTIONS:
+            actions[tool.strip()] = action
+        else:
+            logger.warning(
+                "toolaudit: %s: %r is not tool:action with an action of %s; ignored",
+                OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS,
+                pair.strip(),
+                ", ".join(TOOL_ACTIONS),
+            )
+    return actions
 
 
 class _State:
@@ -47,6 +80,8 @@ class _State:
         "policy",
         "provider",
         "result_keys",
+        "subject_keys",
+        "tool_actions",
         "tracer",
     )
 
@@ -67,6 +102,8 @@ class _State:
         self._zero_code_defaults()
 
     def _zero_code_defaults(self) -> None:
+        self.subject_keys: tuple[str, ...] = DEFAULT_SUBJECT_KEYS
+        self.tool_actions: dict[str, str] = {}
         self.result_keys = ResultKeys()
         self.metadata_user_key = DEFAULT_METADATA_USER_KEY
         self.metadata_conversation_key = DEFAULT_METADATA_CONVERSATION_KEY
@@ -89,6 +126,8 @@ class _State:
         self.intent_sink = intent_sink
         self.provider = provider
         self.result_keys = ResultKeys.parse(read_str(OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS) or None)
+        self.subject_keys = _subject_keys()
+        self.tool_actions = _tool_actions()
         self.metadata_user_key = config.metadata_user_key
         self.metadata_conversation_key = config.metadata_conversation_key
 

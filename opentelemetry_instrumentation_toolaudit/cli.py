@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_lifecycle
+from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_lifecycle, _cli_witness
+from opentelemetry_instrumentation_toolaudit._cli_serve import add_serve_command
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -130,7 +131,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--sink", metavar="SINK", help="the sink URL to check instead of OTEL_PYTHON_TOOLAUDIT_SINK"
     )
     doctor.add_argument("--format", choices=("text", "json"), default="text")
-    _cli_compliance.register(commands)
+    report = commands.add_parser(
+        "report",
+        help="reports for review: access (who accessed one subject's records), break-glass",
+        description="`toolaudit report access SINK --subject S`: who accessed one subject's "
+        "records, with the trail's integrity; `toolaudit report break-glass SINK`: every "
+        "break-the-glass use, for review.",
+    )
+    reports = report.add_subparsers(dest="report", metavar="REPORT", required=True)
+    _cli_compliance.register(commands, reports)
+    _cli_witness.register(commands)  # witness, consistency, export-tree; verify/prove options
+    add_serve_command(commands)
+    from opentelemetry_instrumentation_toolaudit._cli_query import add_query_commands
+
+    add_query_commands(commands, reports)
+    for name in ("search", "show", "timeline", "stats", "export", "tail"):
+        _cli_compliance.add_log_access_option(commands.choices[name])
+    _cli_compliance.add_log_access_option(reports.choices["access"])
     _cli_lifecycle.register(commands)
     return parser
 
@@ -161,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    handler = {
+    handler = getattr(args, "handler", None) or {
         "verify": _verify,
         "prove": _prove,
         "check-proof": _check_proof,
@@ -293,8 +310,10 @@ def _verify(args: argparse.Namespace) -> int:
             log_id=args.log_id,
             key_pinned=pinned,
         )
+        witnesses = _cli_witness.check_verify_witnesses(args, sink, result)
     if args.format == "json":
         document = result.to_json()
+        document["witnesses"] = witnesses
         document["key_source"] = key_source
         document["checkpoint_dir"] = checkpoint_dir
         print(json.dumps(document, indent=2))
@@ -334,7 +353,7 @@ def _prove(args: argparse.Namespace) -> int:
         except VerificationError as exc:
             print(f"FAIL: record #{args.seq}: {exc}", file=sys.stderr)
             return EXIT_FAILED
-    print(json.dumps(proof.to_json(), indent=2))
+    _cli_witness.print_proof(args, proof)
     print(
         f"OK: inclusion proof for record #{proof.seq} in the signed tree of {proof.tree_size} records "
         f"({len(proof.path)} hashes)",
@@ -370,17 +389,21 @@ def _check_proof(args: argparse.Namespace) -> int:
 
     key = _load_key(args.public_key)
     where = "stdin" if args.proof == "-" else args.proof
+    data = _read_input("proof file", args.proof)
+    record = _read_input("record file", args.record) if args.record else None
     try:
-        document = json.loads(_read_input("proof file", args.proof))
-        if not isinstance(document, dict):
-            raise ValueError(f"a JSON {type(document).__name__}, not an object")
-        proof = InclusionProof.from_json(document)
+        proof = _cli_witness.read_tlog_proof(data, record)  # None unless c2sp.org/tlog-proof@v1
+        if proof is None:
+            document = json.loads(data)
+            if not isinstance(document, dict):
+                raise ValueError(f"a JSON {type(document).__name__}, not an object")
+            proof = InclusionProof.from_json(document)
     except (ValueError, RecursionError, VerificationError) as exc:
         raise _UsageError(f"proof file {where}: not an inclusion proof ({exc})") from None
-    record = _read_input("record file", args.record) if args.record else None
     verdict: dict[str, Any] = {"ok": True, "seq": proof.seq}
     try:
         checkpoint = check_proof(proof, key, record=record)
+        _cli_witness.check_proof_witnesses(args, proof.checkpoint)  # --witness, --quorum
     except VerificationError as exc:
         verdict.update(ok=False, error=str(exc))
         summary = f"FAIL: record #{proof.seq}: {exc}"

@@ -23,6 +23,16 @@ OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_RESULT_KEYS"
 """Comma-separated keys of a tool's result dict kept in ``toolaudit.result.summary``; ``*`` patterns
 allowed. Default ``id,*_id,status,count`` (what was acted on, its status, a count)."""
 
+OTEL_PYTHON_TOOLAUDIT_SUBJECT_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_SUBJECT_KEYS"
+"""Comma-separated argument names that identify the person or account a tool call is about; the
+first argument so named is recorded as the call's subject, as its keyed pseudonym (never the value).
+Default ``patient_id,customer_id,account_id,subject_id,mrn``."""
+
+OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS: Final = "OTEL_PYTHON_TOOLAUDIT_TOOL_ACTIONS"
+"""Comma-separated ``tool:action`` pairs declaring what a tool does to its subject's data, one of
+``create``, ``read``, ``update``, ``delete``, ``execute`` (``@audited_tool(action=...)`` wins).
+Default: none."""
+
 # --- attribution without code -------------------------------------------------------------------
 OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY: Final = "OTEL_PYTHON_TOOLAUDIT_METADATA_USER_KEY"
 """The key of a model request's ``metadata`` that names the user (default ``user_id``, as anthropic's
@@ -91,6 +101,16 @@ OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS: Final = "OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS"
 when no ``--public-key`` is given; keep it where the writer cannot change it. Default: none (verify
 then uses the writer's ``<signing key>.pub`` from this machine and calls the result self-attested)."""
 
+OTEL_PYTHON_TOOLAUDIT_WITNESSES: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESSES"
+"""Comma-separated witnesses the writer sends each new checkpoint to, as ``URL=VKEY``: the witness's
+base URL (``http://host:port``; requests go to ``<URL>/add-checkpoint``) and its verifier key
+(``toolaudit witness`` prints it). Their cosignatures are stored with the checkpoint in the sink.
+Default: none (checkpoints are not witnessed)."""
+
+OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT"
+"""Seconds one request to a witness may take (default 5). Requests run on a background thread;
+closing the audit log waits at most twice this for the last checkpoint's cosignatures."""
+
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
 """Write a signed checkpoint after this many records (default 1000)."""
 
@@ -100,6 +120,14 @@ OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKP
 OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK: Final = "OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK"
 """``true`` to refuse to start (``SystemExit``) when the audit sink cannot be opened; ``false``
 (default): start anyway, log the problem once and keep the records in the buffer for retry."""
+OTEL_PYTHON_TOOLAUDIT_EMIT_LOGS: Final = "OTEL_PYTHON_TOOLAUDIT_EMIT_LOGS"
+"""``true`` to also emit each committed audit record as an OpenTelemetry log record carrying its
+span's trace and span id, ``toolaudit.seq`` and ``toolaudit.entry_hash``, through the global logger
+provider. Default ``false``."""
+
+OTEL_PYTHON_TOOLAUDIT_TRACE_URL: Final = "OTEL_PYTHON_TOOLAUDIT_TRACE_URL"
+"""A URL template with ``{trace_id}`` (``http://localhost:16686/trace/{trace_id}`` for Jaeger) that
+the ``toolaudit`` reading commands make every trace id into a link with. Default: none."""
 # --- redaction ----------------------------------------------------------------------------------
 OTEL_PYTHON_TOOLAUDIT_ALERTS: Final = "OTEL_PYTHON_TOOLAUDIT_ALERTS"
 """``true`` (default): the audit exporter evaluates the alert rules on the records it commits, on

@@ -62,8 +62,9 @@ def attributes(key_values: Any) -> dict[str, Any]:
     return out
 
 
-def serve() -> Iterator[Received]:
-    """Run a receiver on a free local port until the generator is closed (a fixture body)."""
+def serve(port: int = 0) -> Iterator[Received]:
+    """Run a receiver on ``port`` (default: a free local port) until the generator is closed (a
+    fixture body)."""
     received = Received(url="")
     lock = threading.Lock()
 
@@ -87,7 +88,7 @@ def serve() -> Iterator[Received]:
         def log_message(self, *args: Any) -> None:
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     received.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()

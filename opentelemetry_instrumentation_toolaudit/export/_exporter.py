@@ -34,6 +34,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
+from opentelemetry_instrumentation_toolaudit.export import _record_logs
 from opentelemetry_instrumentation_toolaudit.export._config import ExporterConfig
 from opentelemetry_instrumentation_toolaudit.export._guard import ContentGuard
 from opentelemetry_instrumentation_toolaudit.export._records import build_record, event_type_of
@@ -45,6 +46,7 @@ from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, sink_url_fo
 from opentelemetry_instrumentation_toolaudit.ledger import schema as f
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 from opentelemetry_instrumentation_toolaudit.redaction import RedactionPolicy
+from opentelemetry_instrumentation_toolaudit.redaction._checked import CheckMark, check_mark
 
 if TYPE_CHECKING:
     from opentelemetry_instrumentation_toolaudit.alerts import AlertEmitter
@@ -128,6 +130,7 @@ class AuditLogExporter(SpanExporter):
             quiet=suppress_instrumentation,
             on_commit=self._after_commit,
         )
+        self._emit_logs = _record_logs.emit_logs_enabled()
         # --- alert rules on committed records (see _after_commit) ---
         from opentelemetry_instrumentation_toolaudit.alerts._online import monitor_from_env
 
@@ -189,7 +192,7 @@ class AuditLogExporter(SpanExporter):
             for span in spans:
                 # One span that cannot become a record must not cost the others theirs.
                 try:
-                    body = self.body_of(SdkSpanView(span))
+                    body = self._body(SdkSpanView(span), check_mark(span))
                 except Exception as exc:  # noqa: BLE001
                     internal_error("building an audit record", exc)
                     self._writer.count("unrecordable")
@@ -221,7 +224,10 @@ class AuditLogExporter(SpanExporter):
             self._writer.close()
 
     def _after_commit(self, stored: Sequence[Any]) -> None:
-        """Hand committed records to the alert rules (queued: they run on their own thread)."""
+        """Emit committed records as OpenTelemetry log records when configured, and hand them to
+        the alert rules (queued: they run on their own thread)."""
+        if self._emit_logs:
+            _record_logs.emit_records(stored)
         alerts = getattr(self, "_alerts", None)
         if alerts is not None:
             alerts.submit(stored)
@@ -272,20 +278,25 @@ class AuditLogExporter(SpanExporter):
     # --- span → record ---------------------------------------------------------------------------
     def body_of(self, span: SpanView) -> dict[str, Any] | None:
         """The guarded record body of ``span``, or None when it is not an audited event."""
+        return self._body(span, None)
+
+    def _body(self, span: SpanView, mark: CheckMark | None) -> dict[str, Any] | None:
         event_type = event_type_of(span.attributes, span.status_error, self._event_types)
         if event_type is None:
             return None
         return self._checked(
-            build_record(span, event_type, retention=self._retention), span.scope_name
+            build_record(span, event_type, retention=self._retention), span.scope_name, mark
         )
 
     def _intent_body(self, span: SpanView) -> dict[str, Any]:
         body = build_record(span, f.EVENT_TOOL_CALL, phase_intent=True, retention=self._retention)
         return self._checked(body, span.scope_name)
 
-    def _checked(self, body: dict[str, Any], scope_name: str | None) -> dict[str, Any]:
+    def _checked(
+        self, body: dict[str, Any], scope_name: str | None, mark: CheckMark | None = None
+    ) -> dict[str, Any]:
         """Redact whatever the policy still flags (the last line before the permanent record)."""
-        kinds = self._guard.check(body, scope_name)
+        kinds = self._guard.check(body, scope_name, mark)
         if kinds:
             self._writer.count("guarded")
             internal_error(f"audit guard: a record still held {', '.join(kinds)}")

@@ -20,16 +20,17 @@ same body.
 from __future__ import annotations
 
 import datetime
+import itertools
 import json
 import os
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import orjson
 
 from opentelemetry_instrumentation_toolaudit import attributes as attrs
-from opentelemetry_instrumentation_toolaudit._jsonable import to_jsonable
+from opentelemetry_instrumentation_toolaudit._jsonable import int_value, to_jsonable
 from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
 from opentelemetry_instrumentation_toolaudit.export._view import SpanView
 from opentelemetry_instrumentation_toolaudit.ledger import schema as f
@@ -41,14 +42,41 @@ OPENINFERENCE_RETRIEVER = "RETRIEVER"
 OPENINFERENCE_GUARDRAIL = "GUARDRAIL"
 
 
-def new_event_id() -> str:
-    """A fresh event id: a UUIDv7 (RFC 9562) as 32 hex digits, 48 bits of Unix milliseconds then 74
-    random bits. Time-ordered ids land at the end of the unique ``event_id`` index, where random
-    (v4) ids would dirty a page anywhere in it on every insert."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    value = value & ~(0xF << 76) | 0x7 << 76  # version 7
-    value = value & ~(0x3 << 62) | 0x2 << 62  # variant 10
-    return f"{value:032x}"
+# Event ids: 48 bits of Unix milliseconds, then 74 bits drawn once per process (42 fixed, and the
+# start of a 32-bit counter), with the UUIDv7 version and variant bits in between. One random draw
+# per process instead of one per record; a child process draws its own after ``fork``.
+_COUNTER_MASK = 0xFFFF_FFFF
+
+
+def _draw_id_bits() -> tuple[int, Iterator[int]]:
+    bits = int.from_bytes(os.urandom(10), "big")  # 80 bits, 74 used
+    fixed = (bits >> 68 & 0xFFF) << 64 | (bits >> 38 & 0x3FFF_FFFF) << 32
+    return 0x7 << 76 | 0x2 << 62 | fixed, itertools.count(bits & _COUNTER_MASK)
+
+
+_id_bits, _id_counter = _draw_id_bits()
+
+
+def _redraw_id_bits() -> None:
+    global _id_bits, _id_counter
+    _id_bits, _id_counter = _draw_id_bits()
+
+
+os.register_at_fork(after_in_child=_redraw_id_bits)
+
+
+def new_event_id(now_ns: int | None = None) -> str:
+    """A fresh event id: a UUIDv7 (RFC 9562) as 32 hex digits, made at ``now_ns`` (default: now).
+
+    The leading 48 bits are Unix milliseconds, so ids land at the end of the unique ``event_id``
+    index, where random (v4) ids would dirty a page anywhere in it on every insert. The other 74
+    bits are random per process (drawn at start and after ``fork``), the low 32 of them a counter
+    from a random start (RFC 9562 section 6.2, method 1, with a wrapping counter): ids from one
+    process never repeat (that would take 2^32 ids in one millisecond), and ids from two processes
+    collide only if both drew the same 42 fixed bits and overlapping counters in the same
+    millisecond."""
+    millis = (time.time_ns() if now_ns is None else now_ns) // 1_000_000
+    return f"{millis << 80 | _id_bits | next(_id_counter) & _COUNTER_MASK:032x}"
 
 
 # Span attribute → record field, for the fields every event type shares.
@@ -70,6 +98,14 @@ _COMMON: tuple[tuple[str, str], ...] = (
     (attrs.TOOLAUDIT_SUBJECT, f.SUBJECT),
     (attrs.TOOLAUDIT_TOOL_ACTION, f.TOOL_ACTION),
 )
+
+SINGLE_SOURCE_FIELDS: dict[str, str] = {
+    **{field: key for key, field in _COMMON if field != f.PROVIDER},
+    f.USER_ROLES: attrs.USER_ROLES,
+    f.ARGUMENTS: attrs.GEN_AI_TOOL_CALL_ARGUMENTS,
+    f.RESULT_SUMMARY: attrs.TOOLAUDIT_RESULT_SUMMARY,
+}
+"""Record field → the one span attribute it is made from (its value, or that value parsed as JSON)."""
 
 # LLM-request attributes kept in ``details`` (the prompt itself never reaches here: redaction has
 # replaced it with keyed hashes, which are kept).
@@ -95,6 +131,32 @@ _DETAIL_PAIRS: dict[str, tuple[tuple[str, str], ...]] = {
     f.EVENT_RAG_QUERY: _RAG_DETAILS,
     f.EVENT_TOOL_CALL: _TOOL_DETAILS,
 }
+
+# Where each attribute goes, decided once per attribute name (names repeat on every span), so that
+# a record is built in one pass over the span's attributes.
+_FIELD, _EVENT_DETAIL, _HASH_DETAIL, _ELSEWHERE = "field", "event", "hash", "elsewhere"
+_FIELD_ROUTES: dict[str, tuple[str, str]] = {key: (_FIELD, field) for key, field in _COMMON}
+_routes = dict(_FIELD_ROUTES)
+_MAX_ROUTES = 4096
+
+
+def _route(key: str) -> tuple[str, str]:
+    """How the single pass of :func:`build_record` treats attribute ``key``: a record field, a
+    ``details`` entry (``toolaudit.event.*`` without its prefix; ``*_hash``/``*_size`` under its
+    own name, on events other than tool calls), or neither (read elsewhere, or not recorded)."""
+    prefix = attrs.TOOLAUDIT_EVENT_PREFIX
+    route = _FIELD_ROUTES.get(key)
+    if route is not None:
+        return route
+    if key.startswith(prefix) and key != attrs.TOOLAUDIT_EVENT_TYPE:
+        route = (_EVENT_DETAIL, key[len(prefix) :])
+    elif key.endswith(_HASH_SUFFIXES):
+        route = (_HASH_DETAIL, key)
+    else:
+        route = (_ELSEWHERE, "")
+    if len(_routes) < _MAX_ROUTES:  # beyond that, rare names are routed afresh each time
+        _routes[key] = route
+    return route
 
 
 def event_type_of(
@@ -177,6 +239,8 @@ def _plain(value: Any) -> Any:
     kind = type(value)
     if kind is str or kind is bool or kind is float or value is None:
         return value
+    if kind is int:
+        return int_value(value)
     if kind is tuple or kind is list:
         return [_plain(item) for item in value]
     if isinstance(value, (str, bool, float)):
@@ -209,7 +273,7 @@ def build_record(
     span_attrs = span.attributes
     recorded_ns = time.time_ns()
     body: dict[str, Any] = {
-        f.EVENT_ID: new_event_id(),
+        f.EVENT_ID: new_event_id(recorded_ns),
         f.EVENT_TYPE: f.EVENT_TOOL_INTENT if phase_intent else event_type,
         f.RECORDED_AT: timestamp(recorded_ns),
     }
@@ -230,10 +294,21 @@ def build_record(
         body[f.END_TIME] = timestamp(end_time)
         if start_time is not None:
             body[f.DURATION_MS] = round((end_time - start_time) / 1e6, 3)
-    for key, field in _COMMON:
-        value = span_attrs.get(key)
-        if value is not None:
-            body[field] = _plain(value)
+    extra: list[tuple[str, Any]] | None = None
+    hashes = event_type != f.EVENT_TOOL_CALL
+    routes = _routes
+    for key, value in span_attrs.items():
+        route = routes.get(key)
+        if route is None:
+            route = _route(key)
+        kind, name = route
+        if kind is _FIELD:
+            if value is not None:
+                body[name] = value if type(value) is str else _plain(value)
+        elif kind is _EVENT_DETAIL or (hashes and kind is _HASH_DETAIL):
+            if extra is None:
+                extra = []
+            extra.append((name, value))
     roles = span_attrs.get(attrs.USER_ROLES)
     if isinstance(roles, str):
         body[f.USER_ROLES] = [roles]
@@ -249,7 +324,7 @@ def build_record(
         if summary is not None:
             body[f.RESULT_SUMMARY] = _json_value(summary)
         body[f.SUCCESS] = not _failed(span_attrs, span.status_error)
-    details = _details(span_attrs, event_type)
+    details = _details(span_attrs, event_type, extra)
     if details:
         body[f.DETAILS] = details
     _resource_fields(span.resource_attributes, body)
@@ -261,7 +336,11 @@ def build_record(
     return body
 
 
-def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
+def _details(
+    span_attrs: Mapping[str, Any], event_type: str, extra: list[tuple[str, Any]] | None
+) -> dict[str, Any]:
+    """``details``: the event type's own attributes, then ``extra`` (event and hash attributes, in
+    span order, which win over a same-named detail)."""
     details: dict[str, Any] = {}
     for key, name in _DETAIL_PAIRS.get(event_type, ()):
         value = span_attrs.get(key)
@@ -277,18 +356,31 @@ def _details(span_attrs: Mapping[str, Any], event_type: str) -> dict[str, Any]:
             "reason": _plain(span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS_REASON)),
             "urgency": _plain(span_attrs.get(attrs.TOOLAUDIT_BREAK_GLASS_URGENCY)),
         }
-    prefix = attrs.TOOLAUDIT_EVENT_PREFIX
-    cut = len(prefix)
-    hashes = event_type != f.EVENT_TOOL_CALL
-    for key, value in span_attrs.items():
-        if key.startswith(prefix) and key != attrs.TOOLAUDIT_EVENT_TYPE:
-            details[key[cut:]] = _plain(value)
-        elif hashes and key.endswith(_HASH_SUFFIXES):
-            details[key] = _plain(value)
+    if extra:
+        for name, value in extra:
+            details[name] = _plain(value)
     return details
 
 
+# The resource is one object shared by every span of a provider: its fields are read once. Only
+# for immutable mappings (the SDK's); a plain dict could change between two spans.
+_last_resource: tuple[Mapping[str, Any], dict[str, Any]] | None = None
+
+
 def _resource_fields(resource: Mapping[str, Any], body: dict[str, Any]) -> None:
+    global _last_resource
+    last = _last_resource
+    if last is not None and last[0] is resource:
+        body.update(last[1])
+        return
+    fields: dict[str, Any] = {}
+    _read_resource(resource, fields)
+    body.update(fields)
+    if type(resource) is not dict:
+        _last_resource = (resource, fields)
+
+
+def _read_resource(resource: Mapping[str, Any], body: dict[str, Any]) -> None:
     for key, field in (
         (attrs.SERVICE_NAME, f.SERVICE_NAME),
         (attrs.SERVICE_VERSION, f.SERVICE_VERSION),

@@ -57,6 +57,8 @@ class RecordWriter:
 
     ``quiet`` is entered around every write, on whichever thread: the OpenTelemetry adapter passes
     ``suppress_instrumentation`` so that the writer's own database calls are not traced.
+    ``on_commit``, when given, is called with what each append returned (the stored records) once
+    they are committed; it must not raise.
     """
 
     def __init__(

@@ -62,6 +62,10 @@ class AuditLog:
     once the log has grown by ``checkpoint_every`` records since its own last checkpoint (so with k
     writers, checkpoints come about k times as often), and each checkpoint signs the sink's head at
     that moment, whoever wrote the records.
+
+    ``witnesses`` (default: those in ``OTEL_PYTHON_TOOLAUDIT_WITNESSES``) are sent each new checkpoint
+    on a background thread; their cosignatures are stored with it (see
+    :mod:`opentelemetry_instrumentation_toolaudit.witness`).
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class AuditLog:
         checkpoint_every: int = 1000,
         checkpoint_interval: float = 60.0,
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        witnesses: Sequence[Any] | None = None,
     ) -> None:
         self.sink = sink
         self.signer = signer if signer is not None else NoteSigner.from_file(default_key_path())
@@ -93,6 +98,12 @@ class AuditLog:
         self._timer: threading.Thread | None = None
         self._due_note: str | None = None
         reinit_in_forked_child(self, "_after_fork")
+        # --- witness hook: checkpoints go to OTEL_PYTHON_TOOLAUDIT_WITNESSES (or ``witnesses``) ---
+        from opentelemetry_instrumentation_toolaudit.witness._client import submitter_for
+
+        self.witnesses = submitter_for(sink, witnesses)
+        """The :class:`~opentelemetry_instrumentation_toolaudit.witness.WitnessSubmitter` sending
+        each checkpoint to the witnesses, or None when none is configured."""
 
     def _after_fork(self) -> None:
         # Threads do not survive a fork and a lock may have been held by one: start afresh.
@@ -195,6 +206,8 @@ class AuditLog:
                 write_checkpoint_file(self.checkpoint_dir, note)
             except Exception as exc:  # noqa: BLE001 - the records and the stored note are committed
                 internal_error("audit checkpoint", exc)
+        if self.witnesses is not None:  # witness hook: returns at once
+            self.witnesses.submit(note)
 
     def checkpoint(self) -> str:
         """Sign and store a checkpoint for the sink's current size now; returns the signed note."""
@@ -206,6 +219,8 @@ class AuditLog:
                 write_checkpoint_file(self.checkpoint_dir, note)
             self._checkpointed_size = head.size
             self._checkpointed_at = time.monotonic()
+            if self.witnesses is not None:  # witness hook: returns at once
+                self.witnesses.submit(note)
             return note
 
     def close(self) -> None:
@@ -219,6 +234,8 @@ class AuditLog:
                 if self.sink.size() != self._checkpointed_size:
                     self.checkpoint()
             finally:
+                if self.witnesses is not None:  # witness hook: bounded wait for the last one
+                    self.witnesses.close()
                 self.sink.close()
         if self._timer is not None and self._timer is not threading.current_thread():
             self._timer.join(timeout=5)

@@ -43,6 +43,8 @@ class ProblemKind(str, enum.Enum):
     """No valid checkpoint anchors the trail."""
     REPLACED = "replaced"
     """The trail, or a trusted checkpoint, belongs to another log."""
+    WITNESS = "witness"
+    """The latest checkpoint lacks the witness cosignatures required (``verify --witness``)."""
 
     def __str__(self) -> str:
         # As StrEnum does (Python 3.11+): the kind prints as its name in messages and JSON.

@@ -47,6 +47,7 @@ from opentelemetry_instrumentation_toolaudit.redaction._detectors import (
     PROTECTED,
     Detector,
     Finding,
+    PatternDetector,
     Scanner,
 )
 from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE, HashKey
@@ -161,19 +162,18 @@ class RedactionPolicy:
             raise ValueError(f"content must be one of {CONTENT_MODES}")
         self.attribution_addresses = attribution_addresses
         self.content = content
-        self._keys = KeyRules(
-            [
-                *(DEFAULT_SECRET_KEYS if secret_keys is None else secret_keys),
-                *extra_secret_keys,
-                *(key for p in chosen_profiles for key in p.redact_keys),
-            ],
-            [
-                *(DEFAULT_PSEUDONYM_KEYS if pseudonym_keys is None else pseudonym_keys),
-                *extra_pseudonym_keys,
-                *(key for p in chosen_profiles for key in p.pseudonym_keys),
-            ],
-            keep_keys,
-        )
+        secrets = [
+            *(DEFAULT_SECRET_KEYS if secret_keys is None else secret_keys),
+            *extra_secret_keys,
+            *(key for p in chosen_profiles for key in p.redact_keys),
+        ]
+        pseudonyms = [
+            *(DEFAULT_PSEUDONYM_KEYS if pseudonym_keys is None else pseudonym_keys),
+            *extra_pseudonym_keys,
+            *(key for p in chosen_profiles for key in p.pseudonym_keys),
+        ]
+        keep = list(keep_keys)
+        self._keys = KeyRules(secrets, pseudonyms, keep)
         disabled = frozenset(disabled_kinds)
         # A profile's detectors come first: they are the more specific (a track holds a card number).
         chosen = [
@@ -182,6 +182,19 @@ class RedactionPolicy:
             *extra_detectors,
         ]
         chosen = [d for d in chosen if getattr(d, "kind", None) not in disabled]
+        # What decides this policy's output, but for the hash key (see rules_id).
+        self._rules: tuple[Any, ...] = (
+            tuple(secrets),
+            tuple(pseudonyms),
+            tuple(keep),
+            tuple(_detector_rules(d) for d in chosen),
+            frozenset(
+                DEFAULT_PSEUDONYMIZE_KINDS if pseudonymize_kinds is None else pseudonymize_kinds
+            ),
+            attribution_addresses,
+            content,
+        )
+        self._rules_id: tuple[Any, ...] | None = None
         self._disabled = disabled
         self._scanner = Scanner(chosen)
         # Short and all-letter strings can skip the scan only when every detector is built in.
@@ -245,6 +258,22 @@ class RedactionPolicy:
             key = self._hash_key = HashKey.ephemeral_key()
             _warn_ephemeral()
         return key
+
+    @property
+    def rules_id(self) -> tuple[Any, ...]:
+        """Equal for two policies that redact every value the same way: the same key vocabularies,
+        detectors (a detector that is not built in counts as itself), modes and hash key. Never
+        holds the key: it is identified by its id and a keyed digest of a fixed text. A policy
+        without a hash key (an ephemeral one is made on first use) matches only itself."""
+        rules = self._rules_id
+        if rules is None:
+            key = self._hash_key
+            rules = self._rules_id = (
+                (*self._rules, "ephemeral", object())
+                if key is None
+                else (*self._rules, key.key_id, key.hexdigest(b"toolaudit redaction rules"))
+            )
+        return rules
 
     # --- the public operations ------------------------------------------------------------------
     def pseudonym(self, value: Any) -> str:
@@ -509,6 +538,32 @@ class _Discard(collections.Counter):  # type: ignore[type-arg]
 
 
 _DISCARD = _Discard()
+
+
+def _detector_rules(detector: Detector) -> object:
+    """What decides a detector's findings: a pattern detector's settings (each policy builds its
+    own copies of the built-in ones), or for any other callable, the detector itself."""
+    if isinstance(detector, PatternDetector):
+        return (
+            type(detector),
+            # The compiled regexes follow from pattern and lowercase.
+            *(
+                _function_rules(getattr(detector, name, None))
+                for name in PatternDetector.__slots__
+                if "regex" not in name
+            ),
+        )
+    return detector
+
+
+def _function_rules(value: Any) -> Any:
+    """A validator made by a factory as what it does (its code and captured values), so that two
+    policies' copies of a built-in detector compare equal; any other value as itself."""
+    code = getattr(value, "__code__", None)
+    if code is None:
+        return value
+    cells = tuple(_function_rules(cell.cell_contents) for cell in value.__closure__ or ())
+    return (code, value.__defaults__, cells)
 
 
 def _is_ours(text: str) -> bool:

@@ -5,7 +5,8 @@
 
 The SDK freezes a span's attributes before ``on_end``, so redaction cannot edit the span in place:
 the processor builds a redacted ``ReadableSpan`` (attributes, event names and attributes, link
-attributes, status description, name) and passes that downstream. A span with nothing to redact is passed as is.
+attributes, status description, name, resource attributes) and passes that downstream. A span with
+nothing to redact is passed as is.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import Link, Status
@@ -26,6 +28,7 @@ from opentelemetry_instrumentation_toolaudit.redaction._attributes import (
     AttributeRedactor,
     add_counts,
 )
+from opentelemetry_instrumentation_toolaudit.redaction._checked import CheckMark, mark_checked
 from opentelemetry_instrumentation_toolaudit.redaction._policy import RedactionPolicy
 
 
@@ -62,6 +65,9 @@ class RedactingSpanProcessor(SpanProcessor):
         # by this same policy: no need to scan them twice.
         self._source_scopes = source_redacted_scopes
         self._attributes = AttributeRedactor(self.policy)
+        # A provider's spans share one Resource: its redacted copy is remembered, keyed by identity
+        # (the original is held, so its id cannot be reused by another object).
+        self._last_resource: tuple[Resource, Resource, dict[str, int]] | None = None
 
     @property
     def downstream(self) -> tuple[SpanProcessor, ...]:
@@ -85,6 +91,14 @@ class RedactingSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         try:
             redacted = self.redact_span(span)
+            scope = span.instrumentation_scope
+            # The audit exporter's guard need not scan again what was checked here by equal rules.
+            mark_checked(
+                redacted,
+                CheckMark(
+                    self.policy.rules_id, scope is not None and scope.name in self._source_scopes
+                ),
+            )
         except Exception as exc:  # noqa: BLE001 - never raise into the app; never leak either
             internal_error("redacting a span", exc)
             return
@@ -115,6 +129,7 @@ class RedactingSpanProcessor(SpanProcessor):
             description = self.policy.redact_collect(status.description, found)
             if description != status.description:
                 status = Status(status.status_code, description)
+        resource = self.redact_resource(span.resource, found)
         if not found:
             return span
         new_attributes = dict(original) if attributes is None else attributes
@@ -123,7 +138,7 @@ class RedactingSpanProcessor(SpanProcessor):
             name=name,
             context=span.context,
             parent=span.parent,
-            resource=span.resource,
+            resource=resource,
             attributes=_with_dropped(new_attributes, span.dropped_attributes),
             events=span.events
             if events is None
@@ -136,6 +151,22 @@ class RedactingSpanProcessor(SpanProcessor):
             instrumentation_info=getattr(span, "_instrumentation_info", None),
             instrumentation_scope=scope,
         )
+
+    def redact_resource(self, resource: Resource | None, found: dict[str, int]) -> Resource | None:
+        """``resource`` itself if it holds nothing to redact, else a copy with redacted attributes
+        (``service.name`` and the rest travel with every span and reach the audit records)."""
+        if resource is None:
+            return None
+        last = self._last_resource
+        if last is None or last[0] is not resource:
+            own: dict[str, int] = collections.defaultdict(int)
+            new = self.redact_attributes(resource.attributes, own)
+            redacted = resource if new is None else Resource(new, resource.schema_url)
+            last = (resource, redacted, dict(own))
+            self._last_resource = last
+        for kind, count in last[2].items():
+            found[kind] = found.get(kind, 0) + count
+        return last[1]
 
     def redact_attributes(
         self,

@@ -203,3 +203,18 @@ def test_report_break_glass_since(sink_url, capsys):
         ["dr_cuddy"],
         "1 break-the-glass uses",
     )
+
+
+def test_query_commands_log_access_with_the_subject_pseudonymized(tmp_path, capsys, monkeypatch):
+    """`search` and `report access` take --log-access too; the subject they were asked about is
+    recorded as its keyed pseudonym, never the value."""
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_HASH_KEY", "k" * 32)
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    write(url, normal_trail(days=1))
+    size = len(stored(url))
+    assert run(capsys, "search", url, "--subject", "P-1234", "--log-access")[0] == 0
+    run(capsys, "report", "access", url, "--subject", "P-1234", "--from", "7d", "--log-access")
+    reads = stored(url)[size:]
+    assert [r["details"]["action"] for r in reads] == ["search", "report access"]
+    assert "P-1234" not in json.dumps(reads)
+    assert {r["details"]["filters"]["subject"][:12] for r in reads} == {"hmac-sha256:"}

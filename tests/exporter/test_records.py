@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import datetime
+import itertools
+import os
 import uuid
 from typing import Any
 
@@ -323,3 +325,28 @@ def test_event_ids_are_unique_uuid7_in_time_order(monkeypatch):
         assert (parsed.version, parsed.variant, value) == (7, uuid.RFC_4122, parsed.hex)
         assert int(value[:12], 16) == (1_764_000_000_000_000_000 + n * 400_000) // 1_000_000
     assert ids[::3] == sorted(ids[::3])  # 1.2 ms apart: strictly later milliseconds
+
+
+def test_event_ids_of_one_millisecond_follow_in_creation_order(monkeypatch):
+    """Ids made in the same millisecond by one process are distinct and sort in the order they
+    were made (a counter after the clock, not fresh random bits per id)."""
+    monkeypatch.setattr(_records, "_id_counter", itertools.count(7))
+    monkeypatch.setattr(_records.time, "time_ns", lambda: 1_764_000_000_000_000_000)
+    ids = [_records.new_event_id() for _ in range(1000)]
+    assert (len(set(ids)), ids) == (1000, sorted(ids))
+
+
+def test_a_forked_process_draws_its_own_event_id_bits():
+    """A child process made by fork does not reuse its parent's random id bits, so the two never
+    make the same id in the same millisecond."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report its id bits and leave at once
+        os.write(write, _records.new_event_id(0).encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 64).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent = _records.new_event_id(0)
+    assert (len(child), child[12:24] != parent[12:24]) == (32, True)

@@ -7,10 +7,13 @@
 # the tools' annotations at runtime, and cannot resolve them when they are strings.
 
 import asyncio
+import json
 from typing import Any
 
 from google import genai
 from google.genai import types
+
+from opentelemetry_instrumentation_toolaudit.redaction._hashkey import HashKey
 
 from .fake_gemini import MODEL_VERSION, FakeGemini
 
@@ -76,6 +79,10 @@ def expected(
     }
     if call_id is not None:
         values["gen_ai.tool.call.id"] = call_id
+    customer = json.loads(arguments).get("customer_id")
+    if customer is not None:
+        # A subject argument: the recorder names the call's subject by its keyed pseudonym.
+        values["toolaudit.subject"] = HashKey.from_env().pseudonym(str(customer))
     return values
 
 

@@ -568,3 +568,35 @@ def test_default_policy_comes_from_env(monkeypatch):
     assert processor.policy.pseudonym("x") == RedactionPolicy(
         hash_key="env-key-for-processor-0123"
     ).pseudonym("x")
+
+
+def test_resource_attributes_are_redacted(policy):
+    """Resource attributes (service.name and the rest) are redacted like span attributes."""
+    from opentelemetry.sdk.resources import Resource
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create(
+            {
+                "service.name": "billing",
+                "deployment.environment.name": "production",
+                "service.owner": EMAIL,
+                "process.command_args": ("worker", "--api-key=sk-live-abcdef0123456789abcdef"),
+            }
+        )
+    )
+    provider.add_span_processor(
+        RedactingSpanProcessor(SimpleSpanProcessor(exporter), policy=policy)
+    )
+    for _ in range(2):
+        with provider.get_tracer("t").start_as_current_span("work"):
+            pass
+    provider.shutdown()
+    first, second = exporter.get_finished_spans()
+    resource = dict(first.resource.attributes)
+    assert resource["service.name"] == "billing"
+    assert resource["deployment.environment.name"] == "production"
+    assert EMAIL not in json.dumps(resource)
+    assert "sk-live-abcdef0123456789abcdef" not in json.dumps(resource)
+    assert second.resource is first.resource
+    assert "email" in first.attributes["toolaudit.redaction.kinds"]

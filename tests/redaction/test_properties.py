@@ -73,17 +73,23 @@ KEY_RULES = KeyRules(DEFAULT_SECRET_KEYS, DEFAULT_PSEUDONYM_KEYS)
 def address_values(value: Any) -> list[str]:
     """The strings directly under network-address keys ("client.address", "HTTPCLIENTIP"...), in
     order, outside the values that secret and personal-data keys replace whole."""
+    return [item for _, item in address_items(value) if isinstance(item, str)]
+
+
+def address_items(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """``(path, value)`` of every value directly under a network-address key, as
+    :func:`address_values` walks them (a number there may come back as a placeholder string)."""
     if isinstance(value, list):
-        return [v for item in value for v in address_values(item)]
+        return [found for i, item in enumerate(value) for found in address_items(item, (*path, i))]
     if not isinstance(value, dict):
         return []
-    found: list[str] = []
+    found: list[tuple[tuple[Any, ...], Any]] = []
     for key, item in value.items():
         rule = KEY_RULES.classify(key)
-        if rule == ADDRESS and isinstance(item, str):
-            found.append(item)
+        if rule == ADDRESS and not isinstance(item, (dict, list)):
+            found.append(((*path, key), item))
         elif rule in (PLAIN, ADDRESS):
-            found += address_values(item)
+            found += address_items(item, (*path, key))
     return found
 
 
@@ -128,10 +134,11 @@ def test_redact_json_values_keeps_shape(value):
     kept = kept_by_design(value)
     dumped = json.dumps(once)
     assert [s for s in SECRETS if s in dumped and s not in kept] == []
+    after = dict(address_items(once))
     assert [
-        (before, after)
-        for before, after in zip(address_values(value), address_values(once), strict=True)
-        if is_address(before) and before != after
+        (before, after[path])
+        for path, before in address_items(value)
+        if is_address(before) and before != after[path]
     ] == []
 
 

@@ -1,0 +1,375 @@
+// Copyright The toolaudit Authors
+// SPDX-License-Identifier: Apache-2.0
+
+// Command toolaudit-verify-go checks a toolaudit trail's exported material with the reference
+// implementations of the formats it uses: golang.org/x/mod/sumdb/note for the signed checkpoints
+// (c2sp.org/signed-note, c2sp.org/tlog-checkpoint) and github.com/transparency-dev/merkle for the
+// RFC 6962 / RFC 9162 Merkle tree (leaf hashing, the root from a compact range, inclusion and
+// consistency proofs). It shares no code with the Python package.
+//
+// Usage:
+//
+//	toolaudit-verify-go -vkey KEY [-tree FILE] [-proof FILE]... [-consistency FILE]...
+//
+// KEY is the log's verifier key (name+id+base64) or a file holding it. -tree reads the JSON of
+// `toolaudit export-tree SINK`: the log's leaf hashes and its signed checkpoints; every checkpoint's
+// signature is verified and its root recomputed from the leaves. -proof reads a c2sp.org/tlog-proof@v1
+// file (`toolaudit prove --format tlog-proof`); -consistency the JSON of `toolaudit consistency`.
+//
+// Exit status: 0 when everything verifies, 1 when a check fails, 2 on a usage error or unreadable
+// input. One line per check on stdout ("OK: ..." or "FAIL: ...").
+package main
+
+import (
+	"bytes"
+	"crypto"
+	_ "crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+)
+
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+
+	treeFormat        = "toolaudit-tree/1"
+	consistencyFormat = "toolaudit-consistency-proof/1"
+	tlogProofHeader   = "c2sp.org/tlog-proof@v1"
+)
+
+var hasher = rfc6962.New(crypto.SHA256)
+
+// usageError is bad or unreadable input: exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+type files []string
+
+func (f *files) String() string     { return strings.Join(*f, ",") }
+func (f *files) Set(v string) error { *f = append(*f, v); return nil }
+
+// checkpoint is a parsed c2sp.org/tlog-checkpoint body.
+type checkpoint struct {
+	origin string
+	size   uint64
+	root   []byte
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	flags := flag.NewFlagSet("toolaudit-verify-go", flag.ContinueOnError)
+	vkey := flags.String("vkey", "", "the log's verifier key, or a file holding it (required)")
+	tree := flags.String("tree", "", "JSON from `toolaudit export-tree`: leaf hashes and signed checkpoints")
+	var proofs, consistencies files
+	flags.Var(&proofs, "proof", "a c2sp.org/tlog-proof@v1 file (repeatable)")
+	flags.Var(&consistencies, "consistency", "JSON from `toolaudit consistency` (repeatable)")
+	if err := flags.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *vkey == "" || (*tree == "" && len(proofs) == 0 && len(consistencies) == 0) {
+		fmt.Fprintln(os.Stderr, "toolaudit-verify-go: error: give -vkey and at least one of -tree, -proof, -consistency")
+		return exitUsage
+	}
+	verifier, err := loadVerifier(*vkey)
+	if err != nil {
+		return report(err)
+	}
+	verifiers := note.VerifierList(verifier)
+	failed := false
+	check := func(err error) error {
+		var usage usageError
+		if errors.As(err, &usage) {
+			return err
+		}
+		if err != nil {
+			fmt.Printf("FAIL: %v\n", err)
+			failed = true
+		}
+		return nil
+	}
+	if *tree != "" {
+		if err := check(verifyTree(*tree, verifiers)); err != nil {
+			return report(err)
+		}
+	}
+	for _, path := range proofs {
+		if err := check(verifyTlogProof(path, verifiers)); err != nil {
+			return report(err)
+		}
+	}
+	for _, path := range consistencies {
+		if err := check(verifyConsistency(path, verifiers)); err != nil {
+			return report(err)
+		}
+	}
+	if failed {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func report(err error) int {
+	fmt.Fprintf(os.Stderr, "toolaudit-verify-go: error: %v\n", err)
+	return exitUsage
+}
+
+func loadVerifier(spec string) (note.Verifier, error) {
+	text := spec
+	if !strings.Contains(spec, "+") {
+		data, err := os.ReadFile(spec)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("cannot read the verifier key %s: %v", spec, err)}
+		}
+		text = string(data)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(text))
+	if err != nil {
+		return nil, usageError{fmt.Sprintf("malformed verifier key: %v", err)}
+	}
+	return v, nil
+}
+
+// openCheckpoint verifies a signed checkpoint note with the reference signed-note code and parses
+// its body (c2sp.org/tlog-checkpoint: origin, decimal size, base64 root, optional extensions).
+func openCheckpoint(text string, verifiers note.Verifiers) (checkpoint, error) {
+	n, err := note.Open([]byte(text), verifiers)
+	if err != nil {
+		return checkpoint{}, fmt.Errorf("checkpoint signature: %v", err)
+	}
+	lines := strings.Split(n.Text, "\n")
+	if len(lines) < 4 {
+		return checkpoint{}, errors.New("checkpoint: fewer than three lines")
+	}
+	size, err := strconv.ParseUint(lines[1], 10, 64)
+	if err != nil || (lines[1] != "0" && strings.HasPrefix(lines[1], "0")) {
+		return checkpoint{}, errors.New("checkpoint: the size is not a decimal number")
+	}
+	root, err := base64.StdEncoding.DecodeString(lines[2])
+	if err != nil || len(root) != 32 {
+		return checkpoint{}, errors.New("checkpoint: the root is not a base64 SHA-256 hash")
+	}
+	return checkpoint{origin: lines[0], size: size, root: root}, nil
+}
+
+type treeFile struct {
+	Format      string   `json:"format"`
+	LeafHashes  []string `json:"leaf_hashes"`
+	Entries     []string `json:"entries"`
+	Checkpoints []string `json:"checkpoints"`
+}
+
+// verifyTree rebuilds the Merkle tree from the leaf hashes with a compact range and checks every
+// signed checkpoint against the root of the leaves it covers. When the document carries the
+// entries (the records' bytes), each one is hashed here and must give its leaf hash.
+func verifyTree(path string, verifiers note.Verifiers) error {
+	var tree treeFile
+	if err := readJSON(path, &tree); err != nil {
+		return err
+	}
+	if tree.Format != treeFormat {
+		return usageError{fmt.Sprintf("%s: not a %s document", path, treeFormat)}
+	}
+	if tree.Entries != nil && len(tree.Entries) != len(tree.LeafHashes) {
+		return usageError{fmt.Sprintf("%s: %d entries for %d leaf hashes", path, len(tree.Entries), len(tree.LeafHashes))}
+	}
+	type signed struct {
+		cp  checkpoint
+		idx int
+	}
+	wanted := map[uint64][]signed{}
+	for i, text := range tree.Checkpoints {
+		cp, err := openCheckpoint(text, verifiers)
+		if err != nil {
+			return fmt.Errorf("checkpoint %d: %v", i, err)
+		}
+		if cp.size > uint64(len(tree.LeafHashes)) {
+			return fmt.Errorf("checkpoint %d covers %d leaves but the tree has %d", i, cp.size, len(tree.LeafHashes))
+		}
+		wanted[cp.size] = append(wanted[cp.size], signed{cp, i})
+	}
+	rf := compact.RangeFactory{Hash: hasher.HashChildren}
+	r := rf.NewEmptyRange(0)
+	rootAt := func() ([]byte, error) {
+		if r.End() == 0 {
+			return hasher.EmptyRoot(), nil
+		}
+		return r.GetRootHash(nil)
+	}
+	checkAt := func() error {
+		for _, s := range wanted[r.End()] {
+			root, err := rootAt()
+			if err != nil {
+				return err
+			}
+			if !bytes.Equal(root, s.cp.root) {
+				return fmt.Errorf("checkpoint %d (size %d): the root of the leaves is %x, the signed root %x",
+					s.idx, s.cp.size, root, s.cp.root)
+			}
+		}
+		return nil
+	}
+	if err := checkAt(); err != nil {
+		return err
+	}
+	for i, h := range tree.LeafHashes {
+		leaf, err := hex.DecodeString(h)
+		if err != nil || len(leaf) != 32 {
+			return usageError{fmt.Sprintf("%s: leaf %d is not a hex SHA-256 hash", path, i)}
+		}
+		if tree.Entries != nil {
+			entry, err := base64.StdEncoding.DecodeString(tree.Entries[i])
+			if err != nil {
+				return usageError{fmt.Sprintf("%s: entry %d is not base64", path, i)}
+			}
+			if !bytes.Equal(hasher.HashLeaf(entry), leaf) {
+				return fmt.Errorf("entry %d does not hash to its leaf hash: the record was modified", i)
+			}
+		}
+		if err := r.Append(leaf, nil); err != nil {
+			return err
+		}
+		if err := checkAt(); err != nil {
+			return err
+		}
+	}
+	root, err := rootAt()
+	if err != nil {
+		return err
+	}
+	hashed := ""
+	if tree.Entries != nil {
+		hashed = ", every entry hashed"
+	}
+	fmt.Printf("OK: tree of %d leaves%s, root %x; %d signed checkpoints match it\n",
+		len(tree.LeafHashes), hashed, root, len(tree.Checkpoints))
+	return nil
+}
+
+// verifyTlogProof checks a c2sp.org/tlog-proof@v1 file: header, optional extra (here: the
+// record's bytes, hashed as the leaf), index, inclusion proof hashes, blank line, checkpoint.
+func verifyTlogProof(path string, verifiers note.Verifiers) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return usageError{fmt.Sprintf("cannot read %s: %v", path, err)}
+	}
+	head, checkpointText, found := strings.Cut(string(data), "\n\n")
+	if !found {
+		return usageError{fmt.Sprintf("%s: no blank line before the checkpoint", path)}
+	}
+	lines := strings.Split(head, "\n")
+	if lines[0] != tlogProofHeader {
+		return usageError{fmt.Sprintf("%s: not a %s file", path, tlogProofHeader)}
+	}
+	lines = lines[1:]
+	var extra []byte
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
+		if extra, err = base64.StdEncoding.DecodeString(strings.TrimPrefix(lines[0], "extra ")); err != nil {
+			return usageError{fmt.Sprintf("%s: the extra line is not base64", path)}
+		}
+		lines = lines[1:]
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "index ") {
+		return usageError{fmt.Sprintf("%s: no index line", path)}
+	}
+	indexText := strings.TrimPrefix(lines[0], "index ")
+	index, err := strconv.ParseUint(indexText, 10, 64)
+	if err != nil || (indexText != "0" && strings.HasPrefix(indexText, "0")) {
+		return usageError{fmt.Sprintf("%s: the index is not a decimal number", path)}
+	}
+	var hashes [][]byte
+	for _, line := range lines[1:] {
+		h, err := base64.StdEncoding.DecodeString(line)
+		if err != nil || len(h) != 32 {
+			return usageError{fmt.Sprintf("%s: a proof line is not a base64 SHA-256 hash", path)}
+		}
+		hashes = append(hashes, h)
+	}
+	if extra == nil {
+		return usageError{fmt.Sprintf("%s: no extra line with the record to hash", path)}
+	}
+	cp, err := openCheckpoint(checkpointText, verifiers)
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	leaf := hasher.HashLeaf(extra)
+	if err := proof.VerifyInclusion(hasher, index, cp.size, leaf, hashes, cp.root); err != nil {
+		return fmt.Errorf("%s: inclusion of leaf %d in the tree of %d: %v", path, index, cp.size, err)
+	}
+	fmt.Printf("OK: %s: leaf %d is in the log %s of %d leaves\n", path, index, cp.origin, cp.size)
+	return nil
+}
+
+type consistencyFile struct {
+	Format        string   `json:"format"`
+	OldSize       uint64   `json:"old_size"`
+	NewSize       uint64   `json:"new_size"`
+	Proof         []string `json:"proof"`
+	OldCheckpoint string   `json:"old_checkpoint"`
+	NewCheckpoint string   `json:"new_checkpoint"`
+}
+
+// verifyConsistency checks that the older signed checkpoint's tree is a prefix of the newer one's.
+func verifyConsistency(path string, verifiers note.Verifiers) error {
+	var doc consistencyFile
+	if err := readJSON(path, &doc); err != nil {
+		return err
+	}
+	if doc.Format != consistencyFormat {
+		return usageError{fmt.Sprintf("%s: not a %s document", path, consistencyFormat)}
+	}
+	oldCp, err := openCheckpoint(doc.OldCheckpoint, verifiers)
+	if err != nil {
+		return fmt.Errorf("%s: old %v", path, err)
+	}
+	newCp, err := openCheckpoint(doc.NewCheckpoint, verifiers)
+	if err != nil {
+		return fmt.Errorf("%s: new %v", path, err)
+	}
+	if oldCp.size != doc.OldSize || newCp.size != doc.NewSize {
+		return fmt.Errorf("%s: the sizes do not match the checkpoints", path)
+	}
+	if oldCp.origin != newCp.origin {
+		return fmt.Errorf("%s: the checkpoints are of two logs (%s, %s)", path, oldCp.origin, newCp.origin)
+	}
+	var hashes [][]byte
+	for _, line := range doc.Proof {
+		h, err := base64.StdEncoding.DecodeString(line)
+		if err != nil || len(h) != 32 {
+			return usageError{fmt.Sprintf("%s: a proof hash is not a base64 SHA-256 hash", path)}
+		}
+		hashes = append(hashes, h)
+	}
+	if err := proof.VerifyConsistency(hasher, oldCp.size, newCp.size, hashes, oldCp.root, newCp.root); err != nil {
+		return fmt.Errorf("%s: consistency from %d to %d: %v", path, oldCp.size, newCp.size, err)
+	}
+	fmt.Printf("OK: %s: the tree of %d leaves is a prefix of the tree of %d\n", path, oldCp.size, newCp.size)
+	return nil
+}
+
+func readJSON(path string, into any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return usageError{fmt.Sprintf("cannot read %s: %v", path, err)}
+	}
+	if err := json.Unmarshal(data, into); err != nil {
+		return usageError{fmt.Sprintf("%s: not JSON: %v", path, err)}
+	}
+	return nil
+}

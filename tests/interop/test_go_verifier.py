@@ -1,0 +1,157 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
+
+"""The Go reference verifier (interop/go: golang.org/x/mod/sumdb/note, transparency-dev/merkle)
+accepts a trail this package wrote and rejects tampered material."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
+from tests.audit._tamper import read_rows, write_rows
+from tests.audit.conftest import write_log
+from tests.interop._cli import toolaudit
+
+GO_MODULE = Path(__file__).resolve().parents[2] / "interop" / "go"
+
+
+@pytest.fixture(scope="session")
+def go_verifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The toolaudit-verify-go binary, built from interop/go (Go's build cache makes reruns quick)."""
+    go = shutil.which("go")
+    if go is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("go is not installed: CI builds and runs the Go reference verifier")
+        pytest.skip("go is not installed: the Go reference verifier cannot be built")
+    out = tmp_path_factory.mktemp("go") / "toolaudit-verify-go"
+    env = {**os.environ, "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=readonly -buildvcs=false"}
+    subprocess.run(
+        [go, "build", "-o", str(out), "./cmd/toolaudit-verify-go"],
+        cwd=GO_MODULE,
+        env=env,
+        check=True,
+        timeout=600,
+    )
+    return out
+
+
+@pytest.fixture
+def material(tmp_path: Path) -> Path:
+    """A SQLite trail of 37 records (a checkpoint every 8) and its exported material, written
+    with this package's CLI: the tree with entries, tlog-proofs and a consistency proof."""
+    signer = NoteSigner.generate("test.example/audit")
+    (tmp_path / "log.vkey").write_text(signer.verifier.vkey() + "\n")
+    url = f"sqlite:///{tmp_path}/audit.db"
+    write_log(url, signer, 37, every=8)
+    export(tmp_path, url)
+    return tmp_path
+
+
+def export(directory: Path, url: str) -> None:
+    tree = toolaudit("export-tree", url, "--entries")
+    assert tree.returncode == 0, tree.stderr
+    (directory / "tree.json").write_text(tree.stdout)
+    for seq in (0, 13, 36):
+        proof = toolaudit("prove", url, seq, "--format", "tlog-proof")
+        assert proof.returncode == 0, proof.stderr
+        (directory / f"{seq}.tlog-proof").write_text(proof.stdout)
+    consistency = toolaudit("consistency", url, 8, 37)
+    assert consistency.returncode == 0, consistency.stderr
+    (directory / "consistency.json").write_text(consistency.stdout)
+
+
+def run_go(binary: Path, directory: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(binary), "-vkey", str(directory / "log.vkey"), *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def everything(directory: Path) -> list[str]:
+    argv = ["-tree", str(directory / "tree.json")]
+    for seq in (0, 13, 36):
+        argv += ["-proof", str(directory / f"{seq}.tlog-proof")]
+    return [*argv, "-consistency", str(directory / "consistency.json")]
+
+
+def test_go_verifier_accepts_the_exported_trail(go_verifier, material):
+    """The reference implementations verify every checkpoint signature, the root rebuilt from the
+    hashed entries, three tlog-proofs and a consistency proof."""
+    result = run_go(go_verifier, material, *everything(material))
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith("OK: tree of 37 leaves, every entry hashed, root ")
+    assert lines[0].endswith("5 signed checkpoints match it")
+    assert all(line.startswith("OK: ") for line in lines)
+
+
+def test_go_verifier_rejects_a_modified_record(go_verifier, material):
+    """A record changed in the database (its stored hash kept) fails: its bytes hash to another leaf."""
+    url = f"sqlite:///{material}/audit.db"
+    rows = read_rows(url)
+    rows[13]["canonical"] = rows[13]["canonical"].replace(b"ORD-13", b"ORD-99")
+    write_rows(url, rows)
+    export_tree = toolaudit("export-tree", url, "--entries")
+    (material / "tree.json").write_text(export_tree.stdout)
+    result = run_go(go_verifier, material, "-tree", str(material / "tree.json"))
+    assert result.returncode == 1
+    assert (
+        result.stdout == "FAIL: entry 13 does not hash to its leaf hash: the record was modified\n"
+    )
+
+
+def test_go_verifier_rejects_a_tampered_leaf_hash(go_verifier, material):
+    """A leaf hash changed in the exported tree gives a root that no signed checkpoint signs."""
+    tree = json.loads((material / "tree.json").read_text())
+    del tree["entries"]
+    tree["leaf_hashes"][3] = "00" * 32
+    (material / "tree.json").write_text(json.dumps(tree))
+    result = run_go(go_verifier, material, "-tree", str(material / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: checkpoint 0 (size 8): the root of the leaves is ")
+
+
+def test_go_verifier_rejects_a_tampered_checkpoint_signature(go_verifier, material):
+    """One flipped bit of the log's signature in a tlog-proof fails the signed-note check."""
+    path = material / "13.tlog-proof"
+    text = path.read_text()
+    head, _, signature_line = text.rstrip("\n").rpartition("\n")
+    prefix, blob = signature_line.rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(blob))
+    raw[10] ^= 1
+    path.write_text(f"{head}\n{prefix} {base64.b64encode(bytes(raw)).decode()}\n")
+    result = run_go(go_verifier, material, "-proof", str(path))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"FAIL: {path}: checkpoint signature: ")
+
+
+def test_go_verifier_rejects_a_wrong_consistency_proof(go_verifier, material):
+    """A consistency proof with one hash replaced does not lead from the old root to the new."""
+    path = material / "consistency.json"
+    document = json.loads(path.read_text())
+    document["proof"][1] = base64.b64encode(b"\x01" * 32).decode()
+    path.write_text(json.dumps(document))
+    result = run_go(go_verifier, material, "-consistency", str(path))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"FAIL: {path}: consistency from 8 to 37: ")
+
+
+def test_go_verifier_rejects_a_proof_signed_by_another_key(go_verifier, material):
+    """Material checked against a key that did not sign it fails (not a usage error)."""
+    other = NoteSigner.generate("test.example/audit")
+    (material / "log.vkey").write_text(other.verifier.vkey() + "\n")
+    result = run_go(go_verifier, material, "-proof", str(material / "0.tlog-proof"))
+    assert result.returncode == 1
+    assert "checkpoint signature" in result.stdout

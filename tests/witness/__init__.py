@@ -1,0 +1,2 @@
+# Copyright The toolaudit Authors
+# SPDX-License-Identifier: Apache-2.0
