@@ -43,8 +43,9 @@ class AppendTransaction(Protocol):
         nodes: Sequence[tuple[int, int, bytes]],
         frontier: Frontier,
     ) -> None:
-        """Write the sealed ``records`` (with their leaf hashes), the Merkle ``nodes`` they
-        completed, and the new head (``frontier`` after them, ``records[-1]`` its last record)."""
+        """Write the sealed ``records`` (with their leaf hashes and, in format 2, their payloads),
+        the Merkle ``nodes`` they completed, and the new head (``frontier`` after them,
+        ``records[-1]`` its last record)."""
 
     def write_checkpoint(self, note: str, size: int) -> None:
         """Write a signed checkpoint note for tree size ``size`` in this transaction."""
@@ -59,6 +60,9 @@ class AppendableStore(Protocol):
 
     seals_columns: bool
     """True when the store keeps indexed columns (``StoredRecord.columns`` is filled in)."""
+    record_format: int
+    """The record format (``schema``) new records are sealed in: 2, or 1 for a trail begun in
+    format 1 (see docs/record-format.md)."""
     node_min_level: int | None
     """The lowest level of the Merkle nodes the store keeps; None when it keeps none."""
     unique_event_ids: bool
@@ -93,7 +97,9 @@ def append_batch(
             if not bodies:
                 return [], None
         prev_hash, frontier = tx.read_head()
-        records, digests = seal_records(bodies, frontier.size, prev_hash, store.seals_columns)
+        records, digests = seal_records(
+            bodies, frontier.size, prev_hash, store.seals_columns, store.record_format
+        )
         nodes: list[tuple[int, int, bytes]] = []
         if store.node_min_level is None:
             frontier.extend(digests)

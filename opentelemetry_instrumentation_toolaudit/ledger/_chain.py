@@ -3,6 +3,11 @@
 
 """Sealing records into the chain: sequence number, previous hash, entry hash, Merkle leaf.
 
+In record format 2 (``schema: 2``) the payload fields (``schema.PAYLOAD_FIELDS``) are split off
+into a payload object with a random ``salt``; the chained record (the envelope) holds
+``payload_hash``, the hex SHA-256 of the payload's canonical bytes, in their place. A payload can
+then be erased while the envelope, and so the chain and the Merkle tree, stay as they were.
+
 A record's canonical form includes ``seq`` and ``prev_hash``, so each record commits to the whole
 history before it. Its entry hash is the RFC 9162 leaf hash of those bytes,
 ``SHA-256(0x00 || canonical)``, so the hash chain and the Merkle tree share one hash per record and
@@ -13,14 +18,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit.ledger._canonical import canonicalize
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     INDEXED_COLUMNS,
+    PAYLOAD_ERASED,
+    PAYLOAD_FIELDS,
+    PAYLOAD_HASH,
     PREV_HASH,
+    SALT,
     SCHEMA,
+    SCHEMA_V1,
+    SCHEMA_V2,
     SCHEMA_VERSION,
     SEQ,
     SUCCESS,
@@ -29,6 +41,7 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of record 0."""
 CHAIN_FIELDS = (SCHEMA, SEQ, PREV_HASH)
+"""The fields sealing adds to a body (format 2 adds ``payload_hash`` when there is a payload)."""
 _LEAF_PREFIX = hashlib.sha256(b"\x00")
 
 
@@ -45,16 +58,46 @@ class StoredRecord(NamedTuple):
     columns: Mapping[str, Any] | None = None
     """What the sink's indexed columns say (``_schema.INDEXED_COLUMNS``), as written or read back;
     None for a sink without columns. Verification checks them against ``canonical``."""
+    payload: bytes | None = None
+    """Format 2: the payload's canonical bytes as stored (its fields plus ``salt``); None for a
+    format 1 record, a record without payload fields, or an erased payload."""
 
     @property
     def record(self) -> dict[str, Any]:
-        """The record as a dict (parsed from the canonical bytes)."""
-        return dict(json.loads(self.canonical))
+        """The record as a dict: the canonical bytes parsed and, in format 2, the payload's fields
+        merged back (without ``salt``), or ``"payload_erased": true`` when it was erased."""
+        record = dict(json.loads(self.canonical))
+        if PAYLOAD_HASH in record and record.get(SCHEMA) == SCHEMA_V2:
+            payload = payload_fields(self.payload)
+            if payload is None:
+                record[PAYLOAD_ERASED] = True
+            else:
+                record.update(payload)
+        return record
 
     @property
     def leaf_hash(self) -> bytes:
         """RFC 9162 leaf hash of this record (the entry hash as bytes)."""
         return bytes.fromhex(self.entry_hash)
+
+
+def payload_fields(payload: bytes | None) -> dict[str, Any] | None:
+    """A stored payload's fields without its salt; None when there is none or it is unreadable."""
+    if payload is None:
+        return None
+    try:
+        fields = json.loads(payload)
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if not isinstance(fields, dict):
+        return None
+    fields.pop(SALT, None)
+    return fields
+
+
+def payload_hash(payload: bytes) -> str:
+    """Hex SHA-256 of a payload's canonical bytes: what its envelope's ``payload_hash`` says."""
+    return hashlib.sha256(payload).hexdigest()
 
 
 def leaf_hash(canonical: bytes) -> bytes:
@@ -127,17 +170,41 @@ class ColumnValues(Mapping[str, Any]):
         return f"ColumnValues({dict(self)!r})"
 
 
-def seal(body: Mapping[str, Any], seq: int, prev_hash: str) -> StoredRecord:
+def seal(
+    body: Mapping[str, Any], seq: int, prev_hash: str, version: int = SCHEMA_VERSION
+) -> StoredRecord:
     """Place ``body`` at ``seq`` after the record whose entry hash is ``prev_hash``."""
-    return seal_records([body], seq, prev_hash, True)[0][0]
+    return seal_records([body], seq, prev_hash, True, version)[0][0]
+
+
+def split_payload(record: dict[str, Any]) -> bytes | None:
+    """Format 2: move ``record``'s payload fields into a salted payload and put its hash in their
+    place; the payload's canonical bytes, or None when the record has no payload fields."""
+    record.pop(PAYLOAD_HASH, None)  # only sealing commits to a payload
+    names = PAYLOAD_FIELDS.intersection(record)
+    if not names:
+        return None
+    payload = {name: record.pop(name) for name in names}
+    payload[SALT] = secrets.token_hex(16)
+    data, _ = canonicalize(payload)
+    record[PAYLOAD_HASH] = hashlib.sha256(data).hexdigest()
+    return data
 
 
 def seal_records(
-    bodies: Sequence[Mapping[str, Any]], seq: int, prev_hash: str, columns: bool
+    bodies: Sequence[Mapping[str, Any]],
+    seq: int,
+    prev_hash: str,
+    columns: bool,
+    version: int = SCHEMA_VERSION,
 ) -> tuple[list[StoredRecord], list[bytes]]:
     """Seal ``bodies`` as records ``seq``, ``seq + 1``, … after the record whose entry hash is
-    ``prev_hash``: the records and their leaf hashes, with which the caller advances its Merkle
-    frontier (as the append protocol, ``_append.append_batch``, does)."""
+    ``prev_hash``, in record format ``version`` (1 or 2): the records and their leaf hashes, with
+    which the caller advances its Merkle frontier (as the append protocol,
+    ``_append.append_batch``, does)."""
+    if version not in (SCHEMA_V1, SCHEMA_V2):
+        raise ValueError(f"unknown record format {version!r}")
+    split = version == SCHEMA_V2
     # The per-record cost of every append: kept flat, names bound locally.
     records: list[StoredRecord] = []
     digests: list[bytes] = []
@@ -149,7 +216,8 @@ def seal_records(
     for body in bodies:
         # Copying in C and then overwriting the chain fields beats filtering them out.
         record = dict(body)
-        record[SCHEMA] = SCHEMA_VERSION
+        payload = split_payload(record) if split else None
+        record[SCHEMA] = version
         record[SEQ] = seq
         record[PREV_HASH] = prev_hash
         data, exact = canonicalize(record)
@@ -165,6 +233,7 @@ def seal_records(
                 entry_hash,
                 prev_hash,
                 ColumnValues(column_tuple(record if exact else loads(data))) if columns else None,
+                payload,
             )
         )
         prev_hash = entry_hash

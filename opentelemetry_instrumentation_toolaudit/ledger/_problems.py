@@ -25,6 +25,8 @@ class ProblemKind(str, enum.Enum):
     """A record's ``prev_hash`` is not the entry hash of the record before it."""
     COLUMN = "column"
     """An indexed column does not say what the record's canonical bytes say."""
+    PAYLOAD = "payload"
+    """A stored payload (record format 2) does not match its envelope's ``payload_hash``."""
     NODE = "node"
     """A stored Merkle node is wrong, or not a node of the records' tree."""
     HEAD = "head"
@@ -57,6 +59,7 @@ DELETED: Final = ProblemKind.DELETED
 INSERTED: Final = ProblemKind.INSERTED
 LINK: Final = ProblemKind.LINK
 COLUMN: Final = ProblemKind.COLUMN
+PAYLOAD: Final = ProblemKind.PAYLOAD
 NODE: Final = ProblemKind.NODE
 HEAD: Final = ProblemKind.HEAD
 TRUNCATED: Final = ProblemKind.TRUNCATED
@@ -76,6 +79,7 @@ ORDER = {
             INSERTED,
             LINK,
             COLUMN,
+            PAYLOAD,
             TRUNCATED,
             NODE,
             HEAD,
@@ -137,6 +141,9 @@ class VerifyResult:
     their deletion from the tail could not be detected."""
     repairs: list[str] = dataclasses.field(default_factory=list)
     """Torn writes the sink found and repaired when it was opened (reported, not failures)."""
+    erased_payloads: list[int] = dataclasses.field(default_factory=list)
+    """Sequence numbers of the format 2 records whose payload was erased (reported, not failures:
+    their envelopes, and so the chain, are intact)."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
     """What is wrong, by record: problems of their own and (with a ``cause``) follow-on failures,
     at most MAX_PROBLEMS of them."""
@@ -177,6 +184,8 @@ class VerifyResult:
             notes.append("unanchored: no public key given, signatures not checked")
         if self.repairs:
             notes.append(f"torn writes: {len(self.repairs)}, see repairs")
+        if self.erased_payloads:
+            notes.append(erased_note(self.erased_payloads))
         if self.covered is not None and self.size > self.covered:
             uncovered = self.size - self.covered
             notes.append(
@@ -198,10 +207,22 @@ class VerifyResult:
             "covered": self.covered,
             "foreign_checkpoints": list(self.foreign),
             "repairs": list(self.repairs),
+            "erased_payloads": list(self.erased_payloads),
             "first_bad_seq": self.first_bad_seq,
             "problems": [dataclasses.asdict(p) for p in self.problems],
             "follow_ons": self.follow_ons,
         }
+
+
+ERASED_SHOWN = 10
+"""How many erased payloads' sequence numbers a summary lists before it summarises."""
+
+
+def erased_note(seqs: list[int]) -> str:
+    """``N payloads erased: seqs 3, 7, …`` (the first ``ERASED_SHOWN`` of them)."""
+    shown = ", ".join(str(seq) for seq in seqs[:ERASED_SHOWN])
+    more = f", … ({len(seqs) - ERASED_SHOWN} more)" if len(seqs) > ERASED_SHOWN else ""
+    return f"{len(seqs)} {_plural(len(seqs), 'payload')} erased: {_plural(len(seqs), 'seq')} {shown}{more}"
 
 
 def _plural(n: int, word: str) -> str:

@@ -58,6 +58,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
 from opentelemetry_instrumentation_toolaudit.ledger._verify_scan import (
     head_problems,
     node_problems,
+    payload_problems,
     scan_records,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import AuditSink
@@ -92,6 +93,8 @@ class _Scan:
     roots: dict[int, bytes]
     root: bytes
     problems: list[Problem]
+    erased: list[int] = dataclasses.field(default_factory=list)
+    """Sequence numbers of format 2 records whose payload was erased."""
 
 
 def _verifiers(
@@ -161,6 +164,7 @@ def verify(
         foreign=found.foreign,
         log_id=own_id,
         repairs=sink.repairs(),
+        erased_payloads=scanned.erased,
         problems=kept,
         follow_ons=len(following),
     )
@@ -272,8 +276,12 @@ def _scan_store(sink: AuditSink, wanted: set[int]) -> _Scan:
             raise item
         seq, what = item
         problems.append(Problem(seq, INSERTED if "seq field" in what else COLUMN, what))
-
-    return _Scan(size, end, roots, root, problems)
+    # A modified, inserted or displaced envelope may commit to another payload: that mismatch
+    # follows from it.
+    modified = {p.seq for p in problems if p.kind in (MODIFIED, INSERTED, DELETED, LINK)}
+    found, erased = payload_problems(sink)
+    problems += [dataclasses.replace(p, cause=p.seq) if p.seq in modified else p for p in found]
+    return _Scan(size, end, roots, root, problems, erased)
 
 
 def _judge(

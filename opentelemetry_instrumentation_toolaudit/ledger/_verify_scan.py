@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 
-from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH
+from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH, payload_hash
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
 from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     DELETED,
@@ -19,6 +19,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     MAX_PROBLEMS,
     MODIFIED,
     NODE,
+    PAYLOAD,
     Problem,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
@@ -153,6 +154,26 @@ def scan_records(
     return size, end, roots, fold(hashes), problems, heads
 
 
+def payload_problems(sink: AuditSink) -> tuple[list[Problem], list[int]]:
+    """Every stored format 2 payload against its envelope's ``payload_hash``: the problems (a
+    payload changed, or not the one committed to) and the sequence numbers of erased payloads."""
+    problems: list[Problem] = []
+    erased: list[int] = []
+    for seq, committed, payload in sink.payload_rows():
+        if payload is None:
+            erased.append(seq)
+        elif payload_hash(payload) != committed and len(problems) < MAX_PROBLEMS:
+            problems.append(
+                Problem(
+                    seq,
+                    PAYLOAD,
+                    "its stored payload does not match the payload_hash in its envelope: "
+                    "modified payload",
+                )
+            )
+    return problems, erased
+
+
 def node_problems(nodes: dict[tuple[int, int], bytes]) -> list[Problem]:
     """The stored Merkle nodes left after the scan: wrong (marked empty), or not in the tree."""
     problems = []
@@ -216,4 +237,4 @@ def fold(hashes: list[bytes]) -> bytes:
     return node
 
 
-__all__ = ["fold", "head_problems", "node_problems", "scan_records"]
+__all__ = ["fold", "head_problems", "node_problems", "payload_problems", "scan_records"]

@@ -14,12 +14,25 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_V1: Final = 1
+"""Record format 1: the whole record is chained and hashed (trails written before format 2)."""
+SCHEMA_V2: Final = 2
+"""Record format 2: a chained envelope that commits to an erasable payload stored beside it."""
+SCHEMA_VERSION: Final = SCHEMA_V2
+"""The format new trails are written in."""
 
 # --- chain fields (added by _chain.seal) -------------------------------------------------------
 SCHEMA: Final = "schema"
 SEQ: Final = "seq"
 PREV_HASH: Final = "prev_hash"
+
+PAYLOAD_HASH: Final = "payload_hash"
+"""Format 2: hex SHA-256 of the payload's canonical bytes (the payload fields plus ``salt``)."""
+SALT: Final = "salt"
+"""Format 2: 32 random hex characters in the payload, so a guessed payload cannot be confirmed."""
+PAYLOAD_ERASED: Final = "payload_erased"
+"""Added (``true``) by ``StoredRecord.record`` when a format 2 record's payload was erased; never
+stored."""
 
 # --- identity and time ---------------------------------------------------------------------------
 EVENT_ID: Final = "event_id"
@@ -129,6 +142,7 @@ FIELDS: Final = frozenset(
         SCHEMA,
         SEQ,
         PREV_HASH,
+        PAYLOAD_HASH,
         EVENT_ID,
         EVENT_TYPE,
         RECORDED_AT,
@@ -166,6 +180,12 @@ FIELDS: Final = frozenset(
     }
 )
 """Every top-level field name of a record (all ASCII: canonicalization need not check them)."""
+
+PAYLOAD_FIELDS: Final = frozenset(
+    {ARGUMENTS, RESULT_SUMMARY, DETAILS, ATTRIBUTION, CLIENT_ADDRESS, USER_AGENT}
+)
+"""Format 2: the fields stored in the erasable payload rather than the chained envelope (content
+and personal data); every other field is envelope, in clear."""
 
 INDEXED_COLUMNS: Final = (
     SEQ,

@@ -258,6 +258,12 @@ def test_erase_subject(url, capsys):
     assert admin["details"]["reason"].startswith("request by <EMAIL")
     result = verified(url)
     assert result.ok and result.erased_payloads == theirs
+    # A query for the subject shows the envelopes, marked as erased.
+    code, out, _ = run(capsys, "search", url, "--subject", "cust-002", "--format", "json")
+    found = json.loads(out)
+    assert code == 0 and [r["seq"] for r in found] == theirs
+    assert all(r["record"]["payload_erased"] is True for r in found)
+    assert all(r["record"]["subject"] == pseudonym for r in found)
     # By pseudonym, a second run finds nothing left to remove.
     code, _, err = run(capsys, "erase", url, "--subject", pseudonym)
     assert (code, err.startswith(f"OK: no payload of subject {pseudonym}")) == (0, True)

@@ -25,10 +25,19 @@ from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_ID,
     INDEXED_COLUMNS,
+    PAYLOAD_HASH,
     PREV_HASH,
+    SCHEMA,
+    SCHEMA_V2,
+    SCHEMA_VERSION,
     SEQ,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
+
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is the optional ``fast`` extra
+    _loads = json.loads  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection
@@ -37,6 +46,7 @@ __all__ = [
     "DATA_COLUMNS",
     "NODE_MIN_LEVEL",
     "AuditSink",
+    "PayloadRow",
     "ScanRow",
     "SinkError",
     "StoredHead",
@@ -83,6 +93,16 @@ class ScanRow(NamedTuple):
     """The record's top-level ``prev_hash`` (hex), as the canonical bytes say."""
 
 
+class PayloadRow(NamedTuple):
+    """A format 2 record's payload commitment and its stored payload, as the verifier checks them."""
+
+    seq: int
+    payload_hash: str
+    """What the envelope says: hex SHA-256 of the payload's canonical bytes."""
+    payload: bytes | None
+    """The stored payload; None when it was erased."""
+
+
 class AuditSink(abc.ABC):
     """An append-only, hash-chained store of audit records.
 
@@ -103,6 +123,9 @@ class AuditSink(abc.ABC):
     last_head: TreeHead | None = None
     """The tree head right after this object's last ``append`` (other processes may have appended since)."""
 
+    record_format = SCHEMA_VERSION
+    """The record format (``schema``) this store seals new records in: 2, or 1 for a trail begun
+    in format 1, which continues in format 1 (docs/record-format.md)."""
     seals_columns = True
     """True when the store keeps indexed columns (sealing then fills ``StoredRecord.columns``)."""
     node_min_level: int | None = NODE_MIN_LEVEL
@@ -159,6 +182,17 @@ class AuditSink(abc.ABC):
         if selection.descending:
             picked = reversed(list(picked))
         return itertools.islice(picked, selection.limit)
+
+    @abc.abstractmethod
+    def erase_payloads(self, seqs: Collection[int]) -> int:
+        """Remove the stored payloads of the records ``seqs`` (format 2: their envelopes, and so
+        the chain, stay); returns how many payloads were removed. Records without a stored
+        payload are skipped. Raises SinkError when the store cannot be written."""
+
+    def payload_rows(self) -> Iterator[PayloadRow]:
+        """Every record that commits to a payload (its envelope has ``payload_hash``), in
+        sequence order, with the stored payload (None when erased), for the verifier."""
+        return payload_rows_of((r.seq, r.canonical, r.payload) for r in self.read())
 
     @abc.abstractmethod
     def size(self) -> int:
@@ -240,6 +274,23 @@ class AuditSink(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def payload_rows_of(rows: Iterable[tuple[int, Any, Any]]) -> Iterator[PayloadRow]:
+    """The :class:`PayloadRow` of each ``(seq, canonical, payload)`` whose record is format 2 and
+    commits to a payload (records that are not JSON objects are left to the scan)."""
+    loads = _loads
+    for seq, canonical, payload in rows:
+        data = canonical if type(canonical) is bytes else stored_bytes(canonical)
+        if b'"payload_hash":"' not in data:
+            continue
+        try:
+            record = loads(data)
+            committed = record.get(PAYLOAD_HASH)
+        except (ValueError, AttributeError, RecursionError):
+            continue
+        if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+            yield PayloadRow(seq, committed, None if payload is None else stored_bytes(payload))
 
 
 def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:

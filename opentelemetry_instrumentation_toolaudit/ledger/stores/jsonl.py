@@ -10,7 +10,14 @@ Each line is ``{"entry_hash":"<hex>","record":<the canonical record>}``: valid J
 * ``<file>.head``: a cache of the head (size, offset, last hash, Merkle frontier) so a process need
   not reread the log; it is checked against the log before use and rebuilt when stale;
 * ``<file>.torn``: torn final writes found on open, kept (base64) rather than dropped;
-* ``<file>.meta``: the log's identity (``{"log_id": …}``), written once when the log is created.
+* ``<file>.meta``: the log's identity (``{"log_id": …}``) and the record format new records are
+  written in (``"record_format": 2``; absent in a log begun in format 1, which stays in format 1),
+  written once when the log is created;
+* ``<file>.payloads``: record format 2 payloads, one line each, ``{"seq":N,"payload":<canonical
+  payload>}``. Lines are appended (and fsynced) before their records; a later line for the same
+  seq replaces an earlier one (left by an append that failed). Erasing payloads rewrites this file
+  atomically (a new file renamed over it) under the log's lock, so the log itself is only ever
+  appended to.
 
 Durability: a batch is one ``write`` and one ``fsync`` (group commit). Several processes share one
 chain through ``flock`` on the log: under the lock a writer first reads any lines other processes
@@ -32,7 +39,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
@@ -43,9 +50,18 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     leaf_hash,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_ID, PREV_HASH, SEQ
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    EVENT_ID,
+    PAYLOAD_HASH,
+    PREV_HASH,
+    SCHEMA,
+    SCHEMA_V1,
+    SCHEMA_V2,
+    SEQ,
+)
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
+    PayloadRow,
     StoredHead,
     TreeHead,
     check_file_writable,
@@ -66,6 +82,9 @@ _RECORD_START = _HASH_END + len(_MIDDLE)
 _PREFIX_LEN = len(_PREFIX)
 _READ_SIZE = 1 << 20
 LOG_ID_KEY = "log_id"
+FORMAT_KEY = "record_format"
+_PAYLOAD_PREFIX = b'{"seq":'
+_PAYLOAD_MIDDLE = b',"payload":'
 RECENT_BATCHES = 64
 """How many of its own recent batches a JSONL sink remembers the event ids of, for retries."""
 
@@ -126,6 +145,7 @@ class JSONLSink(AuditSink):
                 self._load_head()
                 self._catch_up()
                 self._create_meta()
+            self.record_format = self._meta_format()
         reinit_in_forked_child(self, "_after_fork")
 
     def _after_fork(self) -> None:
@@ -241,11 +261,24 @@ class JSONLSink(AuditSink):
         """Write ``<file>.meta`` with a new log id unless it exists (called under the lock)."""
         if os.path.exists(self.path + ".meta"):
             return
-        meta = json.dumps({LOG_ID_KEY: uuid.uuid4().hex}) + "\n"
+        # A log begun before format 2 (records but no meta) continues in format 1.
+        fields: dict[str, Any] = {LOG_ID_KEY: uuid.uuid4().hex}
+        if self._size == 0:
+            fields[FORMAT_KEY] = SCHEMA_V2
+        meta = json.dumps(fields) + "\n"
         try:
             create_once(self.path + ".meta", meta.encode(), 0o440)
         except OSError as exc:
             raise SinkError(f"{self.path}.meta: cannot create ({exc.strerror})") from None
+
+    def _meta_format(self) -> int:
+        """The record format the meta file names (absent or unreadable: format 1)."""
+        try:
+            with open(self.path + ".meta", encoding="utf-8") as f:
+                value = json.load(f).get(FORMAT_KEY)
+        except (OSError, ValueError, AttributeError):
+            return SCHEMA_V1
+        return SCHEMA_V2 if value == SCHEMA_V2 else SCHEMA_V1
 
     def log_id(self) -> str | None:
         try:
@@ -329,8 +362,68 @@ class JSONLSink(AuditSink):
                 raise SinkError(f"{self.path}: append failed ({exc.strerror})") from None
             yield _JSONLTransaction(self)
 
+    def _write_payloads(self, records: Sequence[StoredRecord]) -> None:
+        """Append the batch's payloads durably to ``<file>.payloads``, before its records."""
+        lines = b"".join(
+            b"%s%d%s%s}\n" % (_PAYLOAD_PREFIX, r.seq, _PAYLOAD_MIDDLE, r.payload)
+            for r in records
+            if r.payload is not None
+        )
+        if not lines:
+            return
+        path = self.path + ".payloads"
+        size = _file_size(path)
+        if size and _last_byte(path, size) != b"\n":
+            lines = b"\n" + lines  # after a torn line, never joined to it
+        try:
+            _append_durably(path, lines)
+        except OSError as exc:
+            raise SinkError(f"{path}: append failed ({exc.strerror})") from None
+
+    def _payloads(self) -> dict[int, bytes]:
+        """The stored payloads by seq (a later line for a seq replaces an earlier one)."""
+        payloads: dict[int, bytes] = {}
+        for line in _read_lines(self.path + ".payloads"):
+            parsed = _unframe_payload(line)
+            if parsed is not None:
+                payloads[parsed[0]] = parsed[1]
+        return payloads
+
+    def erase_payloads(self, seqs: Collection[int]) -> int:
+        wanted = {int(seq) for seq in seqs}
+        path = self.path + ".payloads"
+        if not wanted or not os.path.exists(path):
+            return 0
+        with self._flock():
+            kept: list[bytes] = []
+            erased: set[int] = set()
+            for line in _read_lines(path):
+                parsed = _unframe_payload(line)
+                if parsed is not None and parsed[0] in wanted:
+                    erased.add(parsed[0])
+                else:
+                    kept.append(line + b"\n")
+            if not erased:
+                return 0
+            temp = f"{path}.{os.getpid()}.tmp"
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+                try:
+                    os.write(fd, b"".join(kept))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.replace(temp, path)
+                _fsync_dir(path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise SinkError(f"{path}: erasing payloads failed ({exc.strerror})") from None
+        return len(erased)
+
     def _write_batch(self, records: Sequence[StoredRecord], ids: frozenset[str]) -> None:
         """Append the framed records durably (the batch's commit), under the lock."""
+        self._write_payloads(records)
         payload = b"".join(frame(r) for r in records)
         try:
             written = 0
@@ -398,6 +491,7 @@ class JSONLSink(AuditSink):
             raise SinkError(f"{self.path}: cannot read ({exc.strerror})") from None
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
+        payloads = self._payloads()
         for seq, line in enumerate(self._lines()):
             if stop is not None and seq >= stop:
                 return
@@ -407,10 +501,28 @@ class JSONLSink(AuditSink):
             if parsed is None:
                 raise SinkError(f"{self.path}: line {seq + 1} is not a toolaudit record")
             try:
-                prev_hash = str(_loads(parsed[1]).get(PREV_HASH, ""))
-            except (ValueError, AttributeError):  # not a JSON object: verify reports it
-                prev_hash = ""
-            yield StoredRecord(seq, parsed[1], parsed[0].hex(), prev_hash, None)
+                record = _loads(parsed[1])
+                prev_hash = str(record.get(PREV_HASH, ""))
+                # A payload belongs to the seq its envelope names, not to a line number.
+                payload = payloads.get(record.get(SEQ)) if payloads else None
+            except (ValueError, AttributeError, TypeError):  # not a JSON object: verify reports it
+                prev_hash, payload = "", None
+            yield StoredRecord(seq, parsed[1], parsed[0].hex(), prev_hash, None, payload)
+
+    def payload_rows(self) -> Iterator[PayloadRow]:
+        # One parse per record that commits to a payload; the others are skipped unparsed.
+        payloads = self._payloads()
+        for position, line in enumerate(self._lines()):
+            parsed = unframe(line)
+            if parsed is None or b'"payload_hash":"' not in parsed[1]:
+                continue
+            try:
+                record = _loads(parsed[1])
+                committed = record.get(PAYLOAD_HASH)
+            except (ValueError, AttributeError):  # not a JSON object: the scan reports it
+                continue
+            if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+                yield PayloadRow(position, committed, payloads.get(record.get(SEQ)))
 
     def size(self) -> int:
         with self._flock():
@@ -551,6 +663,18 @@ def _event_id(canonical: bytes) -> str | None:
     except (ValueError, AttributeError):
         return None
     return value if type(value) is str else None
+
+
+def _unframe_payload(line: bytes) -> tuple[int, bytes] | None:
+    """``(seq, payload bytes)`` of a ``<file>.payloads`` line, or None if it is not one."""
+    if not line.startswith(_PAYLOAD_PREFIX) or not line.endswith(b"}"):
+        return None
+    middle = line.find(_PAYLOAD_MIDDLE)
+    try:
+        seq = int(line[len(_PAYLOAD_PREFIX) : middle])
+    except ValueError:
+        return None
+    return seq, line[middle + len(_PAYLOAD_MIDDLE) : -1]
 
 
 def _append_durably(path: str, data: bytes) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH, StoredRecord
@@ -40,6 +40,7 @@ class MemorySink(AuditSink):
         self._frontier = Frontier()
         self._log_id = uuid.uuid4().hex
         self._event_ids: set[str] = set()
+        self._payloads: dict[int, bytes] = {}
 
     @contextlib.contextmanager
     def append_transaction(self) -> Iterator[_MemoryTransaction]:
@@ -48,7 +49,10 @@ class MemorySink(AuditSink):
             yield tx
             # Committed only when the block ends without raising: what it wrote is kept as a whole.
             if tx.frontier is not None:
-                self._records.extend(tx.records)
+                self._records.extend(r._replace(payload=None) for r in tx.records)
+                self._payloads.update(
+                    (r.seq, r.payload) for r in tx.records if r.payload is not None
+                )
                 self._event_ids.update(
                     event_id for r in tx.records if type(event_id := r.record.get(EVENT_ID)) is str
                 )
@@ -63,7 +67,14 @@ class MemorySink(AuditSink):
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         with self._lock:
-            return iter(self._records[start:stop])
+            payloads = self._payloads
+            return iter(
+                [r._replace(payload=payloads.get(r.seq)) for r in self._records[start:stop]]
+            )
+
+    def erase_payloads(self, seqs: Collection[int]) -> int:
+        with self._lock:
+            return sum(self._payloads.pop(seq, None) is not None for seq in set(seqs))
 
     def size(self) -> int:
         return len(self._records)

@@ -10,7 +10,10 @@ URL: any libpq URL, e.g. ``postgresql://audit_writer@db.internal/audit``; pick a
 * ``audit_heads``: one row per batch: size, last hash and Merkle frontier after it (current = largest);
 * ``audit_nodes``: Merkle subtree hashes (2^8 leaves and up) for O(log n) proofs;
 * ``audit_checkpoints``: signed checkpoint notes;
-* ``audit_meta``: the log's identity (``log_id``), written once.
+* ``audit_meta``: the log's identity (``log_id``) and the record format new records are written in
+  (``record_format``; absent in a log begun in format 1, which stays in format 1), written once;
+* ``payloads``: record format 2 payloads (``seq``, ``data``), written in the same transaction as
+  their records. Payloads may be deleted (erasure, retention); a trigger rejects their UPDATE.
 
 Append-only is enforced by the database: triggers reject UPDATE, DELETE and TRUNCATE on every table,
 and a new head row must extend the previous head by exactly the records written after it (its size
@@ -18,7 +21,9 @@ is one past the last record, every record in between is there, and its last hash
 Writers need only ``INSERT`` and ``SELECT`` on the records, heads, nodes and checkpoints (no
 ``UPDATE``: the head is a new row per batch, not an update) and ``SELECT`` on ``audit_meta``, whose
 log id the owner writes when the sink is first opened. :meth:`PostgresSink.grant_writer` grants
-exactly that to a role. Keep table ownership with an administrator role that the application never
+exactly that to a role (INSERT and SELECT on ``payloads`` too, never DELETE).
+:meth:`PostgresSink.grant_maintainer` gives a maintenance role SELECT on every table and DELETE on
+``payloads`` only, for erasure and retention. Keep table ownership with an administrator role that the application never
 uses, since an owner can drop triggers.
 
 Many writers, one chain: each batch runs in one transaction holding a transaction-scoped advisory
@@ -33,7 +38,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
@@ -46,13 +51,22 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
-from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, PREV_HASH, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    INDEXES,
+    PREV_HASH,
+    SCHEMA_V1,
+    SCHEMA_V2,
+    SEQ,
+    SUCCESS,
+)
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     DATA_COLUMNS,
     AuditSink,
+    PayloadRow,
     StoredHead,
     TreeHead,
     compare_columns,
+    payload_rows_of,
     reinit_in_forked_child,
     restore_frontier,
 )
@@ -96,6 +110,15 @@ BEGIN
     RAISE EXCEPTION 'toolaudit: % on % is not allowed: the audit trail is append-only', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END $$;
+"""
+
+_PAYLOADS_TABLE = "payloads"
+# Payloads may be deleted (erasure, retention), never changed.
+_PAYLOADS_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_PAYLOADS_TABLE} (seq BIGINT PRIMARY KEY, data BYTEA NOT NULL);
+DROP TRIGGER IF EXISTS {_PAYLOADS_TABLE}_no_update ON {_PAYLOADS_TABLE};
+CREATE TRIGGER {_PAYLOADS_TABLE}_no_update BEFORE UPDATE ON {_PAYLOADS_TABLE}
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_append_only();
 """
 
 
@@ -148,6 +171,7 @@ _META_SCHEMA = (
     + _append_only(_META_TABLE)
 )
 LOG_ID_KEY = "log_id"
+FORMAT_KEY = "record_format"
 _UNIQUE_INDEX = "audit_records_event_id"
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
@@ -170,6 +194,7 @@ _SCAN_COPY = (
     "FROM audit_records ORDER BY seq) TO STDOUT (FORMAT BINARY)"
 )
 _SCAN_TYPES = ["int8", "bytea", "bytea", "text", *_COPY_TYPES[4:]]
+_COPY_PAYLOADS = f"COPY {_PAYLOADS_TABLE} (seq, data) FROM STDIN (FORMAT BINARY)"
 
 
 class NoTablesError(SinkError):
@@ -220,7 +245,23 @@ class PostgresSink(AuditSink):
         self._column_problems: list[tuple[int, str]] | None = None
         if create:
             self._create_meta()
+        self.record_format, self._has_payloads = self._format()
         reinit_in_forked_child(self, "_after_fork")
+
+    def _format(self) -> tuple[int, bool]:
+        """The record format new records are sealed in (the meta table's ``record_format``,
+        format 1 when absent) and whether the payloads table exists."""
+        rows = self._query(
+            f"SELECT to_regclass('{_META_TABLE}') IS NOT NULL, "
+            f"to_regclass('{_PAYLOADS_TABLE}') IS NOT NULL"
+        )
+        has_meta, has_payloads = rows[0]
+        value = None
+        if has_meta:
+            found = self._query(f"SELECT value FROM {_META_TABLE} WHERE key = %s", (FORMAT_KEY,))
+            value = found[0][0] if found else None
+        fmt = SCHEMA_V2 if value == str(SCHEMA_V2) and has_payloads else SCHEMA_V1
+        return fmt, bool(has_payloads)
 
     def _ensure_schema(self, create: bool) -> None:
         """Create the schema the URL's ``search_path`` names when it does not exist yet (for a role
@@ -266,6 +307,15 @@ class PostgresSink(AuditSink):
                     (LOG_ID_KEY, uuid.uuid4().hex),
                 ),
             )
+        # A log with no records yet is written in format 2; one begun in format 1 stays in it.
+        self._best_effort(
+            "setting up record format 2",
+            f"SELECT CASE WHEN to_regclass('{_META_TABLE}') IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {_META_TABLE} WHERE key = '{FORMAT_KEY}') "
+            "AND NOT EXISTS (SELECT 1 FROM audit_records) THEN 1 END",
+            _PAYLOADS_SCHEMA + f"INSERT INTO {_META_TABLE} VALUES ('{FORMAT_KEY}', '{SCHEMA_V2}') "
+            "ON CONFLICT (key) DO NOTHING;",
+        )
         self._best_effort(
             "installing the audit head check",
             "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = "
@@ -406,7 +456,7 @@ class PostgresSink(AuditSink):
                         sql.Identifier(schema), sql.Identifier(role)
                     )
                 )
-                for table in _TABLES:
+                for table in (*_TABLES, *self._payload_tables()):
                     conn.execute(
                         sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
                             sql.Identifier(table), sql.Identifier(role)
@@ -424,6 +474,67 @@ class PostgresSink(AuditSink):
                 raise SinkError(
                     f"{self._where}: granting writer rights failed ({_first_line(exc, self.url)})"
                 ) from None
+
+    def _payload_tables(self) -> tuple[str, ...]:
+        return (_PAYLOADS_TABLE,) if self._has_payloads else ()
+
+    def grant_maintainer(self, role: str) -> None:
+        """Let ``role`` maintain the trail's payloads and nothing else: USAGE on the schema, SELECT
+        on every table, and DELETE on ``payloads`` only (erasure, retention). The records stay
+        append-only: the role can neither change nor delete them."""
+        pg = _require_psycopg()
+        from psycopg import sql
+
+        with self._lock:
+            conn: Any = None
+            try:
+                current = self._first_statement("SELECT current_schema()")
+                conn = current.connection
+                schema = current.fetchone()[0]
+                who = sql.Identifier(role)
+                conn.execute(
+                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), who)
+                )
+                for table in (*_TABLES, _META_TABLE, *self._payload_tables()):
+                    conn.execute(
+                        sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), who)
+                    )
+                for table in self._payload_tables():
+                    conn.execute(
+                        sql.SQL("GRANT DELETE ON {} TO {}").format(sql.Identifier(table), who)
+                    )
+                conn.commit()
+            except pg.Error as exc:
+                if conn is not None:
+                    self._release(conn)
+                raise SinkError(
+                    f"{self._where}: granting maintainer rights failed ({_first_line(exc, self.url)})"
+                ) from None
+
+    def erase_payloads(self, seqs: Collection[int]) -> int:
+        wanted = sorted({int(seq) for seq in seqs})
+        if not wanted or not self._has_payloads:
+            return 0
+        pg = _require_psycopg()
+        with self._lock:
+            try:
+                cursor = self._first_statement(
+                    f"DELETE FROM {_PAYLOADS_TABLE} WHERE seq = ANY(%s)", (wanted,)
+                )
+                erased = int(cursor.rowcount)
+                cursor.connection.commit()
+            except pg.Error as exc:
+                if self._conn is not None:
+                    self._release(self._conn)
+                raise SinkError(
+                    f"{self._where}: erasing payloads failed ({_first_line(exc, self.url)})"
+                ) from None
+        return erased
+
+    def payload_rows(self) -> Iterator[PayloadRow]:
+        if not self._has_payloads:
+            return iter(())
+        return payload_rows_of(self._query(_PAYLOAD_ROWS))
 
     @property
     def where(self) -> str:
@@ -469,21 +580,31 @@ class PostgresSink(AuditSink):
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         return self._stored(
             self._query(
-                f"{_SELECT_RECORDS} WHERE seq >= %s AND seq < %s ORDER BY seq",
+                f"{self._select()} WHERE seq >= %s AND seq < %s ORDER BY seq",
                 (start, stop if stop is not None else 2**63 - 1),
             )
         )
 
     def select(self, selection: Selection) -> Iterator[StoredRecord]:
         tail, params = sql_filter(selection, "%s")
-        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+        return self._stored(self._query(self._select() + tail, params))
+
+    def _select(self) -> str:
+        return _SELECT_RECORDS if self._has_payloads else _SELECT_RECORDS_V1
 
     @staticmethod
     def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
-        for seq, canonical, entry_hash, prev_hash, *cols in rows:
+        for seq, canonical, entry_hash, prev_hash, *cols, payload in rows:
             columns = dict(zip(DATA_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
-            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
+            yield StoredRecord(
+                seq,
+                bytes(canonical),
+                bytes(entry_hash).hex(),
+                prev_hash,
+                columns,
+                None if payload is None else bytes(payload),
+            )
 
     def size(self) -> int:
         rows = self._query("SELECT size FROM audit_heads ORDER BY size DESC LIMIT 1")
@@ -600,7 +721,17 @@ class PostgresSink(AuditSink):
 
 
 _SELECT_RECORDS = (
-    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} FROM audit_records"
+    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, "
+    f"(SELECT data FROM {_PAYLOADS_TABLE} p WHERE p.seq = audit_records.seq) FROM audit_records"
+)
+_PAYLOAD_ROWS = (
+    f"SELECT seq, canonical, (SELECT data FROM {_PAYLOADS_TABLE} p "
+    "WHERE p.seq = audit_records.seq) FROM audit_records "
+    "WHERE position(convert_to('\"payload_hash\":\"', 'UTF8') in canonical) > 0 ORDER BY seq"
+)
+_SELECT_RECORDS_V1 = (
+    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, NULL "
+    "FROM audit_records"
 )
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"
 
@@ -640,6 +771,12 @@ class _PostgresTransaction:
                 write_row = copy.write_row
                 for r, digest in zip(records, leaf_hashes, strict=True):
                     write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
+            payloads = [(r.seq, r.payload) for r in records if r.payload is not None]
+            if payloads:
+                with cur.copy(_COPY_PAYLOADS) as copy:
+                    copy.set_types(["int8", "bytea"])
+                    for row in payloads:
+                        copy.write_row(row)
             if nodes:
                 cur.executemany("INSERT INTO audit_nodes VALUES (%s, %s, %s)", nodes)
             cur.execute(

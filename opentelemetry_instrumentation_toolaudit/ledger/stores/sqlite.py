@@ -10,6 +10,11 @@ batch after it and writes records, Merkle nodes and the new head together. A pro
 leaves an uncommitted transaction that SQLite itself rolls back on the next open, so a torn batch is
 never half-present (and was never acknowledged).
 
+Record format 2 payloads live in their own table, ``payloads(seq, data)``, written in the same
+transaction as their records. Payloads may be deleted (erasure, retention); a trigger rejects
+their UPDATE. A database created before format 2 (records stored, no ``record_format`` in its
+meta table) continues in format 1.
+
 Triggers reject UPDATE and DELETE on the records, nodes, checkpoints and meta tables; an INSERT that
 would replace a row (``INSERT OR REPLACE`` and ``REPLACE`` delete the old row without firing DELETE
 triggers), or a record before the head; and any change to the head but growth by exactly the
@@ -23,7 +28,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from itertools import chain
 from typing import Any
 
@@ -36,14 +41,22 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
-from opentelemetry_instrumentation_toolaudit.ledger.schema import INDEXES, SEQ, SUCCESS
+from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    INDEXES,
+    SCHEMA_V1,
+    SCHEMA_V2,
+    SEQ,
+    SUCCESS,
+)
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS as _COLUMNS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
+    PayloadRow,
     StoredHead,
     TreeHead,
     check_file_writable,
     compare_columns,
+    payload_rows_of,
     reinit_in_forked_child,
     restore_frontier,
     stored_bytes,
@@ -57,6 +70,8 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores._sqlite_lock import (
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url
 
 LOG_ID_KEY = "log_id"
+FORMAT_KEY = "record_format"
+"""The meta key holding the record format new records are sealed in (absent: format 1)."""
 _ROWS_PER_INSERT = 50
 PAGE_SIZE = 16384
 """Page size of a new database file (see ``_connect``)."""
@@ -126,6 +141,12 @@ CREATE TABLE IF NOT EXISTS audit_checkpoints (
 CREATE TABLE IF NOT EXISTS audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO audit_meta SELECT '{LOG_ID_KEY}', lower(hex(randomblob(16)))
     WHERE NOT EXISTS (SELECT 1 FROM audit_meta WHERE key = '{LOG_ID_KEY}');
+INSERT INTO audit_meta SELECT '{FORMAT_KEY}', '{SCHEMA_V2}'
+    WHERE NOT EXISTS (SELECT 1 FROM audit_meta WHERE key = '{FORMAT_KEY}')
+    AND NOT EXISTS (SELECT 1 FROM audit_records);
+CREATE TABLE IF NOT EXISTS payloads (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TRIGGER IF NOT EXISTS payloads_no_update BEFORE UPDATE ON payloads
+BEGIN SELECT RAISE(ABORT, 'payloads are never changed, only deleted'); END;
 {_APPEND_ONLY}
 CREATE TRIGGER IF NOT EXISTS audit_head_no_delete BEFORE DELETE ON audit_head
 BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
@@ -145,8 +166,17 @@ _EVENT_ID_NEW = (
 )
 
 _SELECT_RECORDS = (
-    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)} "
+    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)}, "
+    "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq) FROM audit_records"
+)
+_SELECT_RECORDS_V1 = (
+    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)}, NULL "
     "FROM audit_records"
+)
+_PAYLOAD_ROWS = (
+    "SELECT seq, CAST(canonical AS BLOB), "
+    "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq) FROM audit_records "
+    'WHERE instr(canonical, \'"payload_hash":"\') > 0 ORDER BY seq'
 )
 
 _INSERT = (
@@ -203,6 +233,9 @@ class _SQLiteTransaction:
                 for r, digest in zip(records, leaf_hashes, strict=True)
             ]
         )
+        payloads = [(r.seq, r.payload) for r in records if r.payload is not None]
+        if payloads:
+            sink._conn.executemany("INSERT INTO payloads (seq, data) VALUES (?, ?)", payloads)
         if nodes:
             sink._conn.executemany("INSERT INTO audit_nodes VALUES (?, ?, ?)", nodes)
         sink._conn.execute(
@@ -254,6 +287,7 @@ class SQLiteSink(AuditSink):
                 self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
                 self._unique_event_ids()
             self._check_schema()
+            self.record_format = self._record_format()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
         reinit_in_forked_child(self, "_after_fork")
@@ -318,10 +352,21 @@ class SQLiteSink(AuditSink):
             conn.execute("PRAGMA analysis_limit = 1000")
         return conn
 
+    def _record_format(self) -> int:
+        """The format new records are sealed in, as the meta table records it (absent: 1)."""
+        try:
+            row = self._conn.execute(
+                "SELECT value FROM audit_meta WHERE key = ?", (FORMAT_KEY,)
+            ).fetchone()
+        except sqlite3.OperationalError:  # a database from before the meta table, read-only
+            return SCHEMA_V1
+        return SCHEMA_V2 if row is not None and str(row[0]) == str(SCHEMA_V2) else SCHEMA_V1
+
     def _check_schema(self) -> None:
         tables = {
             r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
+        self._select = _SELECT_RECORDS if "payloads" in tables else _SELECT_RECORDS_V1
         missing = {"audit_records", "audit_head", "audit_checkpoints"} - tables
         if missing:
             raise SinkError(
@@ -395,22 +440,54 @@ class SQLiteSink(AuditSink):
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         return self._stored(
             self._query(
-                f"{_SELECT_RECORDS} WHERE seq >= ? AND seq < ? ORDER BY seq",
+                f"{self._select} WHERE seq >= ? AND seq < ? ORDER BY seq",
                 (start, stop if stop is not None else 2**63 - 1),
             )
         )
 
     def select(self, selection: Selection) -> Iterator[StoredRecord]:
         tail, params = sql_filter(selection, "?")
-        return self._stored(self._query(_SELECT_RECORDS + tail, params))
+        return self._stored(self._query(self._select + tail, params))
 
     @staticmethod
     def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
-        for seq, canonical, entry_hash, prev_hash, *cols in rows:
+        for seq, canonical, entry_hash, prev_hash, *cols, payload in rows:
             columns = dict(zip(_COLUMNS, cols, strict=False))
             columns[SEQ] = seq
             columns[SUCCESS] = success_from_column(columns[SUCCESS])
-            yield StoredRecord(seq, bytes(canonical), bytes(entry_hash).hex(), prev_hash, columns)
+            yield StoredRecord(
+                seq,
+                bytes(canonical),
+                bytes(entry_hash).hex(),
+                prev_hash,
+                columns,
+                None if payload is None else stored_bytes(payload),
+            )
+
+    def erase_payloads(self, seqs: Collection[int]) -> int:
+        wanted = sorted({int(seq) for seq in seqs})
+        if not wanted or self._select is _SELECT_RECORDS_V1:
+            return 0
+        erased = 0
+        with self._lock:
+            try:
+                with self._transaction():
+                    for i in range(0, len(wanted), 500):
+                        chunk = wanted[i : i + 500]
+                        erased += self._conn.execute(
+                            f"DELETE FROM payloads WHERE seq IN ({', '.join('?' * len(chunk))})",
+                            chunk,
+                        ).rowcount
+            except sqlite3.Error as exc:
+                raise SinkError(
+                    f"{self.path}: erasing payloads failed ({type(exc).__name__}: {exc})"
+                ) from None
+        return erased
+
+    def payload_rows(self) -> Iterator[PayloadRow]:
+        if self._select is _SELECT_RECORDS_V1:
+            return iter(())
+        return payload_rows_of(self._query(_PAYLOAD_ROWS))
 
     def size(self) -> int:
         return int(self._query("SELECT size FROM audit_head")[0][0])
