@@ -191,16 +191,17 @@ def run_turn(provider: TracerProvider, turn: int, message: str) -> None:
 
 
 def tamper(trail: Path, copy: Path) -> int:
-    """Copy the trail and change one record's refund amount, as someone with the file could; the
-    append-only trigger stops an ordinary UPDATE, so it is dropped first. Returns the record's seq."""
+    """Copy the trail and change one record's refund amount (in its payload, where the arguments
+    are kept), as someone with the file could; the trigger that stops an ordinary UPDATE is dropped
+    first. Returns the record's seq."""
     shutil.copyfile(trail, copy)
     with sqlite3.connect(copy) as db:
-        db.execute("DROP TRIGGER audit_records_no_update")
+        db.execute("DROP TRIGGER payloads_no_update")
         (seq,) = db.execute(
             "SELECT max(seq) FROM audit_records WHERE tool_name = 'issue_refund' AND success = 1"
         ).fetchone()
         db.execute(
-            "UPDATE audit_records SET canonical = replace(canonical, '59.9', '5990.0') "
+            "UPDATE payloads SET data = CAST(replace(CAST(data AS TEXT), '59.9', '5990.0') AS BLOB) "
             "WHERE seq = ?",
             (seq,),
         )

@@ -70,6 +70,7 @@ def read_rows(url: str) -> list[Row]:
     else:
         with _pg(url) as conn:
             raw = conn.execute(query).fetchall()
+    payloads = read_payloads(url)
     out = []
     for seq, canonical, entry_hash, prev_hash, *values in raw:
         columns = {
@@ -84,9 +85,53 @@ def read_rows(url: str) -> list[Row]:
                 "entry_hash": bytes(entry_hash),
                 "prev_hash": prev,
                 "columns": columns,
+                "payload": payloads.get(seq),
             }
         )
     return out
+
+
+def read_payloads(url: str) -> dict[int, bytes]:
+    """The stored record format 2 payloads by seq (JSONL: by line)."""
+    if url.startswith("jsonl"):
+        from opentelemetry_instrumentation_toolaudit.ledger.stores.jsonl import JSONLSink
+
+        records = JSONLSink(_path(url), create=False).read()
+        return {i: r.payload for i, r in enumerate(records) if r.payload is not None}
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        try:
+            return {
+                seq: bytes(data) for seq, data in conn.execute("SELECT seq, data FROM payloads")
+            }
+        except sqlite3.OperationalError:  # a format 1 database
+            return {}
+        finally:
+            conn.close()
+    with _pg(url) as conn:
+        if conn.execute("SELECT to_regclass('payloads')").fetchone()[0] is None:
+            return {}
+        return {seq: bytes(data) for seq, data in conn.execute("SELECT seq, data FROM payloads")}
+
+
+def write_payloads(url: str, payloads: dict[int, bytes]) -> None:
+    """Replace every stored payload with ``payloads`` (by seq; JSONL: by line)."""
+    if url.startswith("jsonl"):
+        with open(_path(url) + ".payloads", "wb") as f:
+            for seq, data in sorted(payloads.items()):
+                f.write(b'{"seq":%d,"payload":%s}\n' % (seq, data))
+        return
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(_path(url))
+        conn.execute("DELETE FROM payloads")
+        conn.executemany("INSERT INTO payloads VALUES (?, ?)", sorted(payloads.items()))
+        conn.commit()
+        conn.close()
+        return
+    with _pg(url) as conn:
+        conn.execute("DELETE FROM payloads")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO payloads VALUES (%s, %s)", sorted(payloads.items()))
 
 
 def write_rows(url: str, rows: list[Row], *, head: bool = True) -> None:
@@ -99,6 +144,15 @@ def write_rows(url: str, rows: list[Row], *, head: bool = True) -> None:
 
 
 def _write_rows(url: str, rows: list[Row]) -> None:
+    # Each payload moves with its record (JSONL keys it by the seq its envelope names).
+    jsonl = url.startswith("jsonl")
+    payloads = {
+        json.loads(r["canonical"])["seq"] if jsonl else r["seq"]: r["payload"]
+        for r in rows
+        if r.get("payload") is not None
+    }
+    if payloads or any("payload" in r for r in rows):
+        write_payloads(url, payloads)
     if url.startswith("jsonl"):
         with open(_path(url), "wb") as f:
             for r in rows:
@@ -235,6 +289,7 @@ def forge(record: dict[str, Any], seq: int, prev_hash: str) -> Row:
         "entry_hash": bytes.fromhex(stored.entry_hash),
         "prev_hash": prev_hash,
         "columns": {c: (stored.columns or {}).get(c) for c in DATA_COLUMNS},
+        "payload": stored.payload,
     }
 
 

@@ -75,12 +75,12 @@ def test_column_values_mapping_reads_like_a_dict():
 
 def test_seal_records_matches_seal_one_by_one():
     """A batch sealed in one pass equals records sealed one at a time, and its leaf hashes advance
-    a frontier to the root over those records."""
+    a frontier to the root over those records (format 1: format 2 salts every payload afresh)."""
     bodies = [body(i) for i in range(40)]
-    batch, digests = seal_records(bodies, 0, GENESIS_HASH, True)
+    batch, digests = seal_records(bodies, 0, GENESIS_HASH, True, 1)
     prev = GENESIS_HASH
     for i, b in enumerate(bodies):
-        one = seal(b, i, prev)
+        one = seal(b, i, prev, 1)
         assert one == batch[i]
         prev = one.entry_hash
     frontier = Frontier()
@@ -97,8 +97,8 @@ def test_seal_records_matches_seal_one_by_one():
 def test_seal_records_without_columns():
     """A sink without columns gets None, and the same canonical bytes and hashes."""
     bodies = [body(i) for i in range(3)]
-    with_columns, _ = seal_records(bodies, 0, GENESIS_HASH, True)
-    without, _ = seal_records(bodies, 0, GENESIS_HASH, False)
+    with_columns, _ = seal_records(bodies, 0, GENESIS_HASH, True, 1)
+    without, _ = seal_records(bodies, 0, GENESIS_HASH, False, 1)
     expected: list[None] = [None, None, None]
     assert expected == [r.columns for r in without]
     assert [r[:4] for r in with_columns] == [r[:4] for r in without]

@@ -294,3 +294,26 @@ def test_console_script_verify(tmp_path, key):
     )
     assert (proc.returncode, proc.stderr) == (0, "")
     assert proc.stdout.startswith("OK: 3 records, root ")
+
+
+def test_verify_reports_erased_payloads_summarised(tmp_path, key):
+    """``toolaudit verify`` (a real subprocess) passes a trail with erased payloads and names the
+    first ten erased records, summarising the rest; JSON lists them all."""
+    signer, pub = key
+    url = f"sqlite:///{tmp_path}/a.db"
+    write_log(url, signer, 30)
+    with open_sink(url) as sink:
+        assert sink.erase_payloads(range(0, 30, 2)) == 15
+    toolaudit = Path(sys.executable).with_name("toolaudit")
+    done = subprocess.run(
+        [toolaudit, "verify", url, "--public-key", pub], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stdout
+    assert "15 payloads erased: seqs 0, 2, 4, 6, 8, 10, 12, 14, 16, 18, … (5 more)" in done.stdout
+    done = subprocess.run(
+        [toolaudit, "verify", url, "--public-key", pub, "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert json.loads(done.stdout)["erased_payloads"] == list(range(0, 30, 2))

@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink, verify
 from opentelemetry_instrumentation_toolaudit.ledger.stores.postgres import PostgresSink
 
@@ -269,3 +270,50 @@ def test_deleted_head_rows_fail_verify(pg_url, signer):
     with open_sink(pg_url, create=False) as sink:
         result = verify(sink, public_key=signer.verifier)
     assert [(p.seq, p.kind) for p in result.problems] == [(0, HEAD)]
+
+
+@pytest.fixture
+def maintainer_url(pg_url):
+    """A URL that logs in as a fresh role holding only the maintainer grants (dropped afterwards)."""
+    role = f"toolaudit_maint_{uuid.uuid4().hex[:8]}"
+    admin = _pg_admin()
+    admin.execute(f'CREATE ROLE "{role}" LOGIN')
+    with open_sink(pg_url) as owner:
+        assert isinstance(owner, PostgresSink)
+        owner.grant_maintainer(role)
+    try:
+        yield pg_url.replace("postgresql://postgres@", f"postgresql://{role}@")
+    finally:
+        admin.execute(f'DROP OWNED BY "{role}"')
+        admin.execute(f'DROP ROLE "{role}"')
+        admin.close()
+
+
+def test_the_writer_role_cannot_delete_payloads(writer_url):
+    """The writer role appends format 2 records with their payloads but may not delete a payload."""
+    with open_sink(writer_url) as sink:
+        sink.append([body(i) for i in range(3)])
+        with pytest.raises(SinkError, match="permission denied"):
+            sink.erase_payloads([1])
+    with _pg(writer_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM payloads")
+
+
+def test_the_maintainer_role_erases_payloads_and_cannot_touch_records(pg_url, maintainer_url):
+    """The maintainer role deletes payloads (verify stays green) but can neither change nor delete
+    records, nor append."""
+    with open_sink(pg_url) as owner:
+        owner.append([body(i) for i in range(3)])
+    with open_sink(maintainer_url, create=False) as sink:
+        assert sink.erase_payloads([0, 2]) == 2
+        result = verify(sink)
+        assert (result.ok, result.erased_payloads) == (True, [0, 2])
+        with pytest.raises(SinkError):
+            sink.append([body(9)])
+    for statement in (
+        "DELETE FROM audit_records WHERE seq = 1",
+        "UPDATE audit_records SET user_id = 'x'",
+        "UPDATE payloads SET data = ''::bytea",
+    ):
+        with _pg(maintainer_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)

@@ -31,6 +31,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     INSERTED,
     LINK,
     MODIFIED,
+    PAYLOAD,
     REWRITTEN,
     SIGNATURE,
     TRUNCATED,
@@ -189,7 +190,12 @@ def test_inserted_record(trail, signer, tmp_path, seed):
         ]
         first = f"the record's seq field says {k} (inserted or reordered record)"
     else:
-        assert listed(result) == [(k + 1, INSERTED, None), (k + 1, LINK, k + 1)]
+        # The forged record names seq k, so its payload took the place of the displaced one's.
+        assert listed(result) == [
+            (k + 1, INSERTED, None),
+            (k + 1, LINK, k + 1),
+            (k + 1, PAYLOAD, k + 1),
+        ]
         first = f"the record stored at position {k + 1} says it is #{k}: inserted or reordered"
     assert result.summary() == (
         f"FAIL: record #{k + 1}: {first} (and {failures(len(result.problems) - 1)} caused by it)"

@@ -89,6 +89,7 @@ def test_untouched_trail_result(sink, signer):
         "covered": N,
         "foreign_checkpoints": [],
         "repairs": [],
+        "erased_payloads": [],
         "first_bad_seq": None,
         "problems": [],
         "follow_ons": 0,

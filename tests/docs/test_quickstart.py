@@ -101,7 +101,10 @@ def test_demo_catches_the_tampered_record(demo):
     """verify passes the trail and fails the tampered copy, naming the record that was edited."""
     stdout, folder = demo
     (seq,) = re.findall(r"^record #(\d+) edited in a copy", stdout, re.MULTILINE)
-    assert f"FAIL: record #{seq}: its bytes do not match its entry hash: modified record" in stdout
+    assert (
+        f"FAIL: record #{seq}: its stored payload does not match the payload_hash in its "
+        "envelope: modified payload"
+    ) in stdout
     _, _, tool, success = records(folder / "trail.db")[int(seq)]
     assert (tool, success) == ("issue_refund", 1)
     toolaudit = Path(sys.executable).with_name("toolaudit")

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import ast
-import json
 import logging
 from pathlib import Path
 
@@ -86,7 +85,7 @@ def test_records_wait_while_the_log_cannot_be_opened_and_are_written_after(tmp_p
     assert writer.flush() is True
     writer.close()
     with open_sink(url, create=False) as sink:
-        stored = [json.loads(r.canonical)["tool_name"] for r in sink.read()]
+        stored = [r.record["tool_name"] for r in sink.read()]
     assert stored == ["a", "b", "c"]
     assert writer.stats() == {"write_failures": 2, "records": 3, "buffered": 0}
 
@@ -116,5 +115,5 @@ def test_deferred_records_are_built_and_committed_by_the_writer(tmp_path):
     writer.flush()
     writer.close()
     with open_sink(url, create=False) as sink:
-        assert [json.loads(r.canonical)["tool_name"] for r in sink.read()] == ["intent"]
+        assert [r.record["tool_name"] for r in sink.read()] == ["intent"]
     assert writer.stats()["intents"] == 1

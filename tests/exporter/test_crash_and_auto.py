@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -78,7 +77,7 @@ def test_opentelemetry_instrument_writes_the_audit_trail(
             for s in console_spans(proc.stdout)
         }
     with open_sink(f"sqlite:///{db}", create=False) as sink:
-        records = [json.loads(r.canonical) for r in sink.read()]
+        records = [r.record for r in sink.read()]
         result = verify(sink, public_key=str(public_key_path(tmp_path / "signing.key")))
     assert result.ok, result.summary()
     assert result.signatures_checked and result.checkpoints >= 1
@@ -141,7 +140,7 @@ def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path, scheme):
         acked |= {line.split()[1] for line in rest.splitlines() if line.startswith("ACK ")}
         assert len(acked) >= wanted, proc.stderr.read() if proc.stderr else ""
         with open_sink(url) as sink:
-            stored = {json.loads(r.canonical)["span_id"] for r in sink.read()}
+            stored = {r.record["span_id"] for r in sink.read()}
             result = verify(sink)
         assert acked <= stored, f"trial {trial}: {len(acked - stored)} acknowledged records lost"
         assert result.ok, result.summary()

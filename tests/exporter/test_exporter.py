@@ -74,7 +74,7 @@ def audited_provider(
 def stored(url: str) -> list[dict[str, Any]]:
     """Every record in the sink, read through a fresh connection."""
     with open_sink(url, create=False) as sink:
-        return [json.loads(r.canonical) for r in sink.read()]
+        return [r.record for r in sink.read()]
 
 
 @audited_tool

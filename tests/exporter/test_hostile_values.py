@@ -47,7 +47,7 @@ def audit_exporter(sink_url: str, signer: NoteSigner) -> Iterator[AuditLogExport
 
 def stored(url: str) -> list[dict[str, Any]]:
     with open_sink(url, create=False) as sink:
-        return [json.loads(r.canonical) for r in sink.read()]
+        return [r.record for r in sink.read()]
 
 
 CALLS: list[Any] = []

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -30,7 +29,7 @@ UNREACHABLE = f"postgresql://audit:{SECRET}@127.0.0.1:1/audit"
 
 def stored_order_ids(url: str) -> list[str]:
     with open_sink(url, create=False) as sink:
-        return [json.loads(r.canonical)["arguments"]["order_id"] for r in sink.read()]
+        return [r.record["arguments"]["order_id"] for r in sink.read()]
 
 
 def sink_errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -11,7 +11,6 @@ real servers (uvicorn, Werkzeug) driven by a real HTTP client.
 from __future__ import annotations
 
 import itertools
-import json
 import signal
 import socket
 import subprocess
@@ -55,7 +54,7 @@ def trail_env(tmp_path: Path, server: fake_api.FakeLLMAPI, **extra: str) -> dict
 def tool_records(tmp_path: Path) -> list[dict[str, Any]]:
     """The tool.call records of the verified trail, in order."""
     with open_sink(f"sqlite:///{tmp_path / 'audit.db'}", create=False) as sink:
-        records = [json.loads(r.canonical) for r in sink.read()]
+        records = [r.record for r in sink.read()]
         result = verify(sink, public_key=str(public_key_path(tmp_path / "signing.key")))
     assert result.ok, result.summary()
     return [r for r in records if r["event_type"] == "tool.call"]

@@ -101,7 +101,9 @@ def test_go_verifier_rejects_a_modified_record(go_verifier, material):
     """A record changed in the database (its stored hash kept) fails: its bytes hash to another leaf."""
     url = f"sqlite:///{material}/audit.db"
     rows = read_rows(url)
-    rows[13]["canonical"] = rows[13]["canonical"].replace(b"ORD-13", b"ORD-99")
+    edited = rows[13]["canonical"].replace(b'"model":"gpt-4.1"', b'"model":"gpt-4.9"')
+    assert edited != rows[13]["canonical"]  # a field of the chained envelope
+    rows[13]["canonical"] = edited
     write_rows(url, rows)
     export_tree = toolaudit("export-tree", url, "--entries")
     (material / "tree.json").write_text(export_tree.stdout)

@@ -29,7 +29,7 @@ from opentelemetry_instrumentation_toolaudit.ledger import (
     verify,
 )
 
-from ..audit._tamper import read_rows, write_rows
+from ..audit._tamper import read_payloads, read_rows, write_payloads, write_rows
 from ..audit.conftest import body
 
 STORES = ("sqlite", "jsonl", "postgres", "memory")
@@ -227,3 +227,85 @@ def test_select_refuses_a_column_that_is_not_indexed() -> None:
     """A selection naming a field that is not an indexed column is refused when made."""
     with pytest.raises(ValueError, match="not an indexed column: 'arguments'"):
         Selection(where={"arguments": "x"})
+
+
+# --- record format 2: a chained envelope and an erasable payload ---------------------------------
+
+
+def _set_payload(store_url: str, store: AuditSink, seq: int, data: bytes | None) -> None:
+    """Replace (or, with None, delete) one stored payload behind the store's back."""
+    if store_url.startswith("memory"):
+        payloads = store._payloads  # type: ignore[attr-defined]
+        if data is None:
+            payloads.pop(seq)
+        else:
+            payloads[seq] = data
+        return
+    stored = read_payloads(store_url)
+    if data is None:
+        del stored[seq]
+    else:
+        stored[seq] = data
+    write_payloads(store_url, stored)
+
+
+def test_v2_record_round_trips(store: AuditSink) -> None:
+    """A format 2 record reads back as its body plus the chain fields, its payload outside the
+    chained bytes."""
+    bodies = [body(i) for i in range(3)]
+    store.append(bodies)
+    for original, stored in zip(bodies, store.read(), strict=True):
+        envelope = json.loads(stored.canonical)
+        chain = {k: envelope[k] for k in ("schema", "seq", "prev_hash", "payload_hash")}
+        assert stored.record == {**original, **chain}
+        assert (chain["schema"], "arguments" in envelope, stored.payload is not None) == (
+            2,
+            False,
+            True,
+        )
+    assert verify(store).ok
+
+
+def test_equal_payloads_have_different_payload_hashes(store: AuditSink) -> None:
+    """Two records with equal payloads commit to different payload hashes (each is salted), and a
+    body without payload fields has neither a payload_hash nor a payload."""
+    same = {"arguments": {"patient_id": "1"}}
+    store.append([body(1, **same), body(2, **same), {"event_id": "a" * 32}])
+    first, second, bare = store.read()
+    assert first.record["payload_hash"] != second.record["payload_hash"]
+    assert first.record["arguments"] == second.record["arguments"]
+    assert ("payload_hash" in bare.record, bare.payload) == (False, None)
+
+
+def test_erased_payloads_keep_verify_green(store: AuditSink) -> None:
+    """Erasing payloads removes them, keeps the envelopes and a green verify, and verify reports
+    the erased records by sequence number."""
+    store.append([body(i) for i in range(5)])
+    assert store.erase_payloads([1, 3, 99]) == 2
+    assert store.erase_payloads([1]) == 0
+    records = [r.record for r in store.read()]
+    assert [("arguments" in r, r.get("payload_erased")) for r in records] == [
+        (True, None),
+        (False, True),
+        (True, None),
+        (False, True),
+        (True, None),
+    ]
+    assert records[1]["tool_name"] == body(1)["tool_name"]
+    result = verify(store)
+    assert (result.ok, result.erased_payloads) == (True, [1, 3])
+    assert "2 payloads erased: seqs 1, 3" in result.summary()
+
+
+def test_a_changed_payload_fails_verify_naming_its_record(store_url: str, store: AuditSink) -> None:
+    """A stored payload changed behind the store's back fails verify at its record; a deleted
+    payload row counts as erased, not as a failure."""
+    store.append([body(i) for i in range(5)])
+    changed = next(iter(store.read(2, 3))).payload
+    assert changed is not None
+    _set_payload(store_url, store, 2, changed.replace(b"ORD-2", b"ORD-9"))
+    _set_payload(store_url, store, 4, None)
+    result = verify(store)
+    assert [(p.seq, p.kind) for p in result.problems] == [(2, ProblemKind.PAYLOAD)]
+    assert result.erased_payloads == [4]
+    assert "#2" in result.summary() and "ORD" not in result.summary()

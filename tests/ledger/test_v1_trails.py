@@ -46,6 +46,19 @@ def test_v1_trail_verifies_with_the_cli(tmp_path: Path, capsys: pytest.CaptureFi
     assert f"root {ROOT}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("name", ["v1.db", "v1.jsonl"])
+def test_v1_trail_takes_new_records_in_v1(tmp_path: Path, name: str) -> None:
+    """A writer continues a v1 SQLite or JSONL trail in format 1, and the whole trail verifies."""
+    scheme = "jsonl" if name.endswith(".jsonl") else "sqlite"
+    with open_sink(f"{scheme}:///{_copy(tmp_path, name)}") as sink:
+        assert sink.record_format == 1
+        sink.append([{"event_id": "f" * 32, "event_type": "tool.call", "arguments": {"a": 1}}])
+        new = next(iter(sink.read(7)))
+        result = verify(sink, public_key=NoteVerifier.from_vkey(VKEY))
+    assert (result.ok, result.size) == (True, 8)
+    assert (new.record["schema"], new.record["arguments"], new.payload) == (1, {"a": 1}, None)
+
+
 def test_v1_sqlite_trail_takes_new_records(tmp_path: Path) -> None:
     """A writer continues a v1 SQLite trail, and the whole trail still verifies."""
     trail = _copy(tmp_path, "v1.db")

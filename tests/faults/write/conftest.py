@@ -59,7 +59,7 @@ def tool_span(i: int) -> ReadableSpan:
 def order_ids(url: str) -> list[str]:
     """The order id of every stored tool.call record, in log order."""
     with open_sink(url, create=False) as sink:
-        records = [json.loads(r.canonical) for r in sink.read()]
+        records = [r.record for r in sink.read()]
     return [r["arguments"]["order_id"] for r in records if r["event_type"] == "tool.call"]
 
 
@@ -209,8 +209,8 @@ class TinyFilesystem:
 
 @pytest.fixture
 def tiny_fs(tmp_path: Path) -> Iterator[TinyFilesystem]:
-    """A 2 MB filesystem (skipped where a tmpfs cannot be mounted)."""
-    fs = TinyFilesystem(tmp_path / "fs", "2m")
+    """A 4 MB filesystem (skipped where a tmpfs cannot be mounted)."""
+    fs = TinyFilesystem(tmp_path / "fs", "4m")
     try:
         yield fs
     finally:
