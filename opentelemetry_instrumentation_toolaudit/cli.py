@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_witness
+from opentelemetry_instrumentation_toolaudit import _cli_compliance, _cli_lifecycle, _cli_witness
 from opentelemetry_instrumentation_toolaudit._cli_serve import add_serve_command
 from opentelemetry_instrumentation_toolaudit._env import read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
@@ -148,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("search", "show", "timeline", "stats", "export", "tail"):
         _cli_compliance.add_log_access_option(commands.choices[name])
     _cli_compliance.add_log_access_option(reports.choices["access"])
+    _cli_lifecycle.register(commands)
     return parser
 
 
@@ -228,6 +229,8 @@ def _open(target: str) -> Any:
 
     if not target.strip():
         raise _UsageError("SINK is empty: give a sink URL or a file path")
+    if (archive := _cli_lifecycle.open_archive(target)) is not None:
+        return archive
     url = sink_url_for(target)
     scheme = url.split("://", 1)[0].lower()
     if scheme in ("sqlite", "jsonl"):
