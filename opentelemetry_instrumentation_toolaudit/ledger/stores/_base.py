@@ -303,7 +303,8 @@ def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:
 
 def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
     """What is wrong with a sink's ``columns`` (plus ``seq`` and ``prev_hash``) given the canonical
-    bytes, or None when they agree. Names the column, never its value."""
+    bytes, or None when they agree; ``columns`` holds every column the store keeps. Names the
+    column, never its value."""
     try:
         record = json.loads(canonical)
     except (ValueError, TypeError, RecursionError):
@@ -316,7 +317,9 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
         return "the prev_hash column does not match the record's canonical bytes (edited column)"
     expected = column_values(record)
     for name in DATA_COLUMNS:
-        value = columns.get(name)
+        if name not in columns:  # a column this store does not keep (created before format 2)
+            continue
+        value = columns[name]
         # Exact: the same type as well as equal (so 1 is not True, and "yes" is not NULL).
         if type(expected[name]) is not type(value) or expected[name] != value:
             return f"the {name} column does not match the record's canonical bytes (edited column)"
