@@ -8,8 +8,10 @@ writer stored."""
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import NamedTuple
 
-from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH, payload_hash
+from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
 from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     DELETED,
@@ -22,6 +24,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     PAYLOAD,
     Problem,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.schema import PAYLOAD_HASH, SCHEMA, SCHEMA_V2
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     NODE_MIN_LEVEL,
     AuditSink,
@@ -29,9 +32,39 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     stored_bytes,
 )
 
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is the optional ``fast`` extra
+    _loads = json.loads  # type: ignore[assignment]
+
+_COMMITS = b'"payload_hash":"'
+"""In the canonical bytes of every record that commits to a payload (and, unescaped, in no
+string value): the records without it are not parsed."""
+_PAYLOAD_CHANGED = (
+    "its stored payload does not match the payload_hash in its envelope: modified payload"
+)
+
 _LEAF = hashlib.sha256(b"\x00")
 _NODE = b"\x01"
 _sha256 = hashlib.sha256
+
+
+class Scanned(NamedTuple):
+    """What :func:`scan_records` found."""
+
+    size: int
+    """The number of records."""
+    end: int
+    """The sequence number after the last record."""
+    roots: dict[int, bytes]
+    root: bytes
+    problems: list[Problem]
+    """Problems of the records themselves (hashes, links, sequence numbers)."""
+    heads: dict[int, tuple[bytes, str]]
+    payload_problems: list[Problem]
+    """Format 2 payloads that do not match their envelope's ``payload_hash``."""
+    erased: list[int]
+    """Sequence numbers of format 2 records whose payload was erased."""
 
 
 def scan_records(
@@ -39,13 +72,18 @@ def scan_records(
     wanted: set[int],
     head: StoredHead | None,
     nodes: dict[tuple[int, int], bytes],
-) -> tuple[int, int, dict[int, bytes], bytes, list[Problem], dict[int, tuple[bytes, str]]]:
+) -> Scanned:
     """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
-    sizes, the frontier and last hash at the stored head's size, and the stored ``nodes`` (each
-    one rebuilt is compared and removed: those left were never rebuilt). Returns the number of
-    records, the sequence number after the last one, the roots, the root, the problems and the
-    heads. The loop is kept flat because it is the verifier's cost per record."""
+    sizes, the frontier and last hash at the stored head's size, the stored ``nodes`` (each
+    one rebuilt is compared and removed: those left were never rebuilt), and each format 2
+    record's stored payload against its ``payload_hash`` (read with the record). The loop is kept
+    flat because it is the verifier's cost per record."""
     problems: list[Problem] = []
+    payload_found: list[Problem] = []
+    erased: list[int] = []
+    commits = _COMMITS
+    loads = _loads
+    sha256 = _sha256
     roots: dict[int, bytes] = {}
     heads: dict[int, tuple[bytes, str]] = {0: (b"", GENESIS_HASH)}
     head_size = head.size if head is not None else -1
@@ -65,12 +103,26 @@ def scan_records(
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
-    for row_seq, canonical, entry_hash, prev_hash in sink.scan():
+    for row_seq, canonical, entry_hash, prev_hash, payload in sink.scan():
         h = leaf()
         if type(canonical) is not bytes or type(entry_hash) is not bytes:
             # Stored values of the wrong type (a damaged or hand-edited row): a modified record.
             canonical, entry_hash = stored_bytes(canonical), b""
         h.update(canonical)
+        if commits in canonical:
+            try:
+                record = loads(canonical)
+                committed = record.get(PAYLOAD_HASH)
+            except (ValueError, AttributeError, RecursionError):
+                committed = None  # not a JSON object: its hash (or the columns) tell
+            if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+                if payload is None:
+                    erased.append(row_seq)
+                elif (
+                    sha256(stored_bytes(payload)).hexdigest() != committed
+                    and len(payload_found) < MAX_PROBLEMS
+                ):
+                    payload_found.append(Problem(row_seq, PAYLOAD, _PAYLOAD_CHANGED))
         digest = h.digest()
         # A record's problems are named by the number it should have (its position, shifted by
         # the records missing before it), as the sink's columns name them.
@@ -151,27 +203,7 @@ def scan_records(
                     INSERTED,
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
-    return size, end, roots, fold(hashes), problems, heads
-
-
-def payload_problems(sink: AuditSink) -> tuple[list[Problem], list[int]]:
-    """Every stored format 2 payload against its envelope's ``payload_hash``: the problems (a
-    payload changed, or not the one committed to) and the sequence numbers of erased payloads."""
-    problems: list[Problem] = []
-    erased: list[int] = []
-    for seq, committed, payload in sink.payload_rows():
-        if payload is None:
-            erased.append(seq)
-        elif payload_hash(payload) != committed and len(problems) < MAX_PROBLEMS:
-            problems.append(
-                Problem(
-                    seq,
-                    PAYLOAD,
-                    "its stored payload does not match the payload_hash in its envelope: "
-                    "modified payload",
-                )
-            )
-    return problems, erased
+    return Scanned(size, end, roots, fold(hashes), problems, heads, payload_found, erased)
 
 
 def node_problems(nodes: dict[tuple[int, int], bytes]) -> list[Problem]:
@@ -237,4 +269,4 @@ def fold(hashes: list[bytes]) -> bytes:
     return node
 
 
-__all__ = ["fold", "head_problems", "node_problems", "payload_problems", "scan_records"]
+__all__ = ["Scanned", "fold", "head_problems", "node_problems", "scan_records"]

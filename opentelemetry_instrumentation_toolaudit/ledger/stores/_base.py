@@ -91,6 +91,9 @@ class ScanRow(NamedTuple):
     """The stored entry hash (32 bytes; empty when unreadable)."""
     prev_hash: str
     """The record's top-level ``prev_hash`` (hex), as the canonical bytes say."""
+    payload: bytes | None
+    """Format 2: the payload stored beside the record (None when there is none: erased, or a
+    record without payload), so the verifier reads each record once."""
 
 
 class PayloadRow(NamedTuple):
@@ -211,9 +214,10 @@ class AuditSink(abc.ABC):
         """Every stored checkpoint note, oldest first."""
 
     @abc.abstractmethod
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
-        """Every stored record in storage order, for verification, as :class:`ScanRow` fields (a
-        ScanRow or a plain tuple in that order). Raises SinkError when the store cannot be read."""
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
+        """Every stored record in storage order with its stored payload, for verification, as
+        :class:`ScanRow` fields (a ScanRow or a plain tuple in that order). Raises SinkError when
+        the store cannot be read."""
 
     def column_problems(self) -> list[tuple[int, str]]:
         """``(seq, what)`` for every record whose stored columns (or seq/prev_hash columns) disagree

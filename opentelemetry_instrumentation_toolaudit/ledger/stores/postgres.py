@@ -211,12 +211,16 @@ def _copy_types(columns: _columns.StoreColumns) -> list[str]:
     return [_columns.sql_type(c, "bool", "float8").lower() for c in columns.names]
 
 
-def _scan_copy(columns: _columns.StoreColumns) -> tuple[str, list[str]]:
-    """The COPY statement the verifier scans records with, and its binary types."""
+def _scan_copy(columns: _columns.StoreColumns, payloads: bool) -> tuple[str, list[str]]:
+    """The COPY statement the verifier scans records with (each record with its payload), and
+    its binary types."""
+    payload = "p.data" if payloads else "NULL::bytea"
+    join = f"LEFT JOIN {_PAYLOADS_TABLE} p ON p.seq = r.seq " if payloads else ""
     return (
-        f"COPY (SELECT seq, canonical, entry_hash, prev_hash, {', '.join(columns.names)} "
-        "FROM audit_records ORDER BY seq) TO STDOUT (FORMAT BINARY)",
-        ["int8", "bytea", "bytea", "text", *_copy_types(columns)],
+        f"COPY (SELECT r.seq, r.canonical, r.entry_hash, r.prev_hash, {payload}, "
+        f"{', '.join('r.' + c for c in columns.names)} FROM audit_records r {join}"
+        "ORDER BY r.seq) TO STDOUT (FORMAT BINARY)",
+        ["int8", "bytea", "bytea", "text", "bytea", *_copy_types(columns)],
     )
 
 
@@ -694,14 +698,14 @@ class PostgresSink(AuditSink):
     # process's orjson parse and comparison as it scans: the scan checks the columns itself.
     scan_checks_columns = True
 
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
         pg = _require_psycopg()
         problems: list[tuple[int, str]] = []
         loads = _loads
         plain = plain_column_tuple
         names = self._columns.names
         pick = self._columns.of_tuple
-        scan_copy, scan_types = _scan_copy(self._columns)
+        scan_copy, scan_types = _scan_copy(self._columns, self._has_payloads)
         try:
             conn = pg.connect(self.url)
             try:
@@ -709,8 +713,8 @@ class PostgresSink(AuditSink):
                 # streaming rows costs less per row than fetching from a server-side cursor.
                 with conn.cursor() as cur, cur.copy(scan_copy) as copy:
                     copy.set_types(scan_types)
-                    for seq, canonical, entry_hash, prev_hash, *columns in copy.rows():
-                        yield seq, canonical, entry_hash, prev_hash
+                    for seq, canonical, entry_hash, prev_hash, payload, *columns in copy.rows():
+                        yield seq, canonical, entry_hash, prev_hash, payload
                         # What the columns say against what the canonical bytes say. The quick
                         # comparison only ever accepts; anything else gets compare_columns().
                         try:

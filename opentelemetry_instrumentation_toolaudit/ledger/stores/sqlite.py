@@ -194,6 +194,15 @@ def _select_records(columns: _columns.StoreColumns, payloads: bool) -> str:
 
 
 _SELECT_RECORDS = _select_records(_columns.ALL, True)
+_SCAN = (
+    "SELECT audit_records.seq, CAST(canonical AS BLOB), entry_hash, prev_hash, payloads.data "
+    "FROM audit_records LEFT JOIN payloads ON payloads.seq = audit_records.seq "
+    "ORDER BY audit_records.seq"
+)
+_SCAN_V1 = (
+    "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, NULL FROM audit_records "
+    "ORDER BY seq"
+)
 _PAYLOAD_ROWS = (
     "SELECT seq, CAST(canonical AS BLOB), "
     "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq) FROM audit_records "
@@ -576,13 +585,12 @@ class SQLiteSink(AuditSink):
     def checkpoints(self) -> list[str]:
         return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
 
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
         # A cursor of its own connection, so the column check can run on another thread meanwhile.
+        # Each record is read once, its payload (if any) beside it.
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False)
-            cursor = conn.execute(
-                "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash FROM audit_records ORDER BY seq"
-            )
+            cursor = conn.execute(_SCAN if self._has_payloads else _SCAN_V1)
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot read records ({exc})") from None
         try:
@@ -593,7 +601,7 @@ class SQLiteSink(AuditSink):
                     raise SinkError(f"{self.path}: cannot read records ({exc})") from None
                 if not rows:
                     return
-                # The rows are already (seq, canonical, entry_hash, prev_hash): no per-row wrapper.
+                # The rows are already ScanRow fields: no per-row wrapper.
                 yield from rows
         finally:
             conn.close()
