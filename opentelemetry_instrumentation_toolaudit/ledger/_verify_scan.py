@@ -119,7 +119,8 @@ def scan_records(
                 if payload is None:
                     erased.append(row_seq)
                 elif (
-                    sha256(stored_bytes(payload)).hexdigest() != committed
+                    sha256(payload if type(payload) is bytes else stored_bytes(payload)).hexdigest()
+                    != committed
                     and len(payload_found) < MAX_PROBLEMS
                 ):
                     payload_found.append(Problem(row_seq, PAYLOAD, _PAYLOAD_CHANGED))

@@ -57,6 +57,8 @@ def _reference_column_values(record):
         {"duration_ms": "12"},
         {"duration_ms": True},
         {"user_roles": ["b", "a"], "subject": "hmac-sha256:k:1", "purpose": "care"},
+        {"user_roles": ["é", 'q"\\', "\n\x1f\x7f\u2028", "\ud800"]},
+        {"user_roles": ["a", 1, None]},
         {"user_roles": "admin", "model": {"name": "m"}, "retain_until": 20270101},
     ],
 )
