@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from opentelemetry_instrumentation_toolaudit.ledger import open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger import ProblemKind, open_sink, verify
 
+from ..audit._tamper import read_payloads, write_payloads
 from ..audit.conftest import body
 
 
@@ -43,3 +45,21 @@ def test_sqlite_verify_reads_records_and_payloads_in_one_query(
         if "canonical" in s and "FROM audit_records" in s and "json_extract" not in s
     ]
     assert len(reads) == 1, reads
+
+
+def test_a_swapped_payload_fails_verify_when_the_envelope_names_its_hash_elsewhere(
+    tmp_path: Path,
+) -> None:
+    """A stored payload swapped for one whose hash the envelope holds in a nested field (not as
+    its payload_hash) fails verify at that record."""
+    forged = b'{"arguments":{"order_id":"ORD-X"},"salt":"00000000000000000000000000000000"}'
+    url = f"sqlite:///{tmp_path}/audit.db"
+    with open_sink(url) as sink:
+        nested = {"name": "gpt-4.1", "payload_hash": hashlib.sha256(forged).hexdigest()}
+        sink.append([body(i, **({"model": nested} if i == 3 else {})) for i in range(6)])
+    stored = read_payloads(url)
+    stored[3] = forged
+    write_payloads(url, stored)
+    with open_sink(url, create=False) as sink:
+        result = verify(sink)
+    assert [(p.seq, p.kind) for p in result.problems] == [(3, ProblemKind.PAYLOAD)]
