@@ -109,32 +109,6 @@ def scan_records(
             # Stored values of the wrong type (a damaged or hand-edited row): a modified record.
             canonical, entry_hash = stored_bytes(canonical), b""
         h.update(canonical)
-        if commits in canonical:
-            if payload is not None:
-                stored = payload if type(payload) is bytes else stored_bytes(payload)
-                payload_digest = sha256(stored).hexdigest()
-                # The usual case, without parsing: the one "payload_hash":"…" in the bytes says
-                # this digest. A top-level payload_hash is such an occurrence, so when there is
-                # only one it is the record's commitment, and the payload matches it (or the
-                # record commits to none and its stored payload is not checked, as below).
-                if (
-                    canonical.count(commits) == 1
-                    and commits + payload_digest.encode() + b'"' in canonical
-                ):
-                    payload_digest = ""
-            else:
-                payload_digest = ""
-            if payload is None or payload_digest:
-                try:
-                    record = loads(canonical)
-                    committed = record.get(PAYLOAD_HASH)
-                except (ValueError, AttributeError, RecursionError):
-                    committed = None  # not a JSON object: its hash (or the columns) tell
-                if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
-                    if payload is None:
-                        erased.append(row_seq)
-                    elif payload_digest != committed and len(payload_found) < MAX_PROBLEMS:
-                        payload_found.append(Problem(row_seq, PAYLOAD, _PAYLOAD_CHANGED))
         digest = h.digest()
         # A record's problems are named by the number it should have (its position, shifted by
         # the records missing before it), as the sink's columns name them.
@@ -170,6 +144,32 @@ def scan_records(
                     )
                 )
             offset = row_seq - size
+        if commits in canonical:
+            if payload is not None:
+                stored = payload if type(payload) is bytes else stored_bytes(payload)
+                payload_digest = sha256(stored).hexdigest()
+                # The usual case, without parsing: the one "payload_hash":"…" in the bytes says
+                # this digest. A top-level payload_hash is such an occurrence, so when there is
+                # only one it is the record's commitment, and the payload matches it (or the
+                # record commits to none and its stored payload is not checked, as below).
+                if (
+                    canonical.count(commits) == 1
+                    and commits + payload_digest.encode() + b'"' in canonical
+                ):
+                    payload_digest = ""
+            else:
+                payload_digest = ""
+            if payload is None or payload_digest:
+                try:
+                    record = loads(canonical)
+                    committed = record.get(PAYLOAD_HASH)
+                except (ValueError, AttributeError, RecursionError):
+                    committed = None  # not a JSON object: its hash (or the columns) tell
+                if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+                    if payload is None:
+                        erased.append(at)
+                    elif payload_digest != committed and len(payload_found) < MAX_PROBLEMS:
+                        payload_found.append(Problem(at, PAYLOAD, _PAYLOAD_CHANGED))
         if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(at, MODIFIED, "its bytes do not match its entry hash: modified record")
