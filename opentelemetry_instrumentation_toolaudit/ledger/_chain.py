@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from opentelemetry_instrumentation_toolaudit.ledger._canonical import canonicalize
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    DURATION_MS,
     INDEXED_COLUMNS,
     PAYLOAD_ERASED,
     PAYLOAD_FIELDS,
@@ -37,6 +38,11 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     SEQ,
     SUCCESS,
 )
+
+try:
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover - orjson is the optional ``fast`` extra
+    _dumps = None  # type: ignore[assignment]
 
 GENESIS_HASH = "0" * 64
 """``prev_hash`` of record 0."""
@@ -109,41 +115,68 @@ def leaf_hash(canonical: bytes) -> bytes:
 
 def column_values(record: Mapping[str, Any]) -> dict[str, Any]:
     """The indexed column values of a record: ``seq`` an int, ``success`` a bool (None unless the
-    record holds a bool), every other column the record's string, or the canonical JSON text of a
-    non-string value, or None when absent. Writers and the verifier both use this one function."""
+    record holds a bool), ``duration_ms`` a float (None unless the record holds a number), every
+    other column the record's string, or the canonical JSON text of a non-string value (the
+    ``user_roles`` list), or None when absent. Writers and the verifier both use this one
+    function."""
     return dict(zip(INDEXED_COLUMNS, _column_tuple(record), strict=True))
 
 
 _TEXT_OR_NONE = frozenset({str, type(None)})
 _BOOL_OR_NONE = frozenset({bool, type(None)})
+_FLOAT_OR_NONE = frozenset({float, type(None)})
 _COLUMN_INDEX = {name: i for i, name in enumerate(INDEXED_COLUMNS)}
+# INDEXED_COLUMNS ends with user_roles, duration_ms and success; seq is first; the rest are text.
+
+
+def _json_text(value: Any) -> str:
+    if _dumps is not None and type(value) is list and all(type(v) is str for v in value):
+        # A list of strings (user_roles): orjson writes the same text as json.dumps below.
+        try:
+            return _dumps(value).decode()
+        except TypeError:  # a lone surrogate: json.dumps decides, as for any other value
+            pass
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if type(value) is int or type(value) is float else None
 
 
 def plain_column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...] | None:
-    """The record's values for ``INDEXED_COLUMNS`` when they are their own column values (every
-    text column a str or absent, success a bool or absent: the usual case, decided in C), else None."""
+    """The record's values for ``INDEXED_COLUMNS`` by the quick rule (every text column a str or
+    absent, success a bool or absent: the usual case, decided in C; ``user_roles`` and
+    ``duration_ms`` converted), else None (:func:`column_values` then decides)."""
     values = tuple(map(record.get, INDEXED_COLUMNS))
-    return values if _plain(values) else None
-
-
-def _plain(values: tuple[Any, ...]) -> bool:
-    return _TEXT_OR_NONE.issuperset(map(type, values[1:-1])) and type(values[-1]) in _BOOL_OR_NONE
+    roles, duration, success = values[-3:]
+    if not (_TEXT_OR_NONE.issuperset(map(type, values[1:-3])) and type(success) in _BOOL_OR_NONE):
+        return None
+    if type(roles) in _TEXT_OR_NONE and type(duration) in _FLOAT_OR_NONE:
+        return values
+    return (
+        *values[:-3],
+        roles if type(roles) in _TEXT_OR_NONE else _json_text(roles),
+        _number(duration),
+        success,
+    )
 
 
 def _column_tuple(record: Mapping[str, Any]) -> tuple[Any, ...]:
     """:func:`column_values` as a tuple in ``INDEXED_COLUMNS`` order (seq first, success last)."""
-    values = tuple(map(record.get, INDEXED_COLUMNS))
-    if _plain(values):
-        return values
-    out = list(values)
-    for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, values, strict=True)):
+    plain = plain_column_tuple(record)
+    if plain is not None:
+        return plain
+    out = list(map(record.get, INDEXED_COLUMNS))
+    for i, (name, value) in enumerate(zip(INDEXED_COLUMNS, out, strict=True)):
         if name == SUCCESS:
             # Only a bool is a success value: "yes", 1 or null leave the column NULL.
             out[i] = value if type(value) is bool else None
+        elif name == DURATION_MS:
+            out[i] = _number(value)
         elif value is None or type(value) is str:
             continue
         elif name != SEQ:
-            out[i] = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            out[i] = _json_text(value)
     return tuple(out)
 
 

@@ -13,9 +13,12 @@ finds the same records in every store.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import itertools
+import json
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit.ledger._chain import StoredRecord, column_values
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_ID,
     INDEXED_COLUMNS,
@@ -84,6 +87,29 @@ def matches(selection: Selection, seq: int, columns: Mapping[str, Any]) -> bool:
     return True
 
 
+def split(selection: Selection, columns: Collection[str]) -> tuple[Selection, Selection | None]:
+    """For a store whose table has only ``columns`` (one created before record format 2): the
+    part of ``selection`` its SQL runs, and the conditions on the columns it lacks (with the
+    limit), which :func:`filtered` checks on each record; None when SQL runs it all."""
+    rest = {name: value for name, value in selection.where.items() if name not in columns}
+    if not rest:
+        return selection, None
+    pushed = {name: value for name, value in selection.where.items() if name in columns}
+    return (
+        dataclasses.replace(selection, where=pushed, limit=None),
+        Selection(where=rest, limit=selection.limit),
+    )
+
+
+def filtered(records: Iterable[StoredRecord], rest: Selection | None) -> Iterator[StoredRecord]:
+    """``records`` that pass ``rest`` (from :func:`split`), read from their canonical bytes, up to
+    its limit."""
+    if rest is None:
+        return iter(records)
+    picked = (r for r in records if matches(rest, r.seq, column_values(json.loads(r.canonical))))
+    return itertools.islice(picked, rest.limit)
+
+
 def sql_filter(selection: Selection, placeholder: str) -> tuple[str, list[Any]]:
     """``WHERE … ORDER BY seq … [LIMIT n]`` for a selection, and its parameters (``placeholder``
     is the driver's: ``?`` or ``%s``). Column names come from the schema, never from the caller."""
@@ -136,4 +162,4 @@ def sql_where(selection: Selection, placeholder: str) -> tuple[str, list[Any]]:
     return (f" WHERE {' AND '.join(clauses)}" if clauses else ""), params
 
 
-__all__ = ["SELECTABLE", "Selection", "matches", "sql_filter", "sql_where"]
+__all__ = ["SELECTABLE", "Selection", "filtered", "matches", "split", "sql_filter", "sql_where"]

@@ -58,7 +58,6 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
 from opentelemetry_instrumentation_toolaudit.ledger._verify_scan import (
     head_problems,
     node_problems,
-    payload_problems,
     scan_records,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import AuditSink
@@ -259,16 +258,16 @@ def _scan_store(sink: AuditSink, wanted: set[int]) -> _Scan:
     head = sink.stored_head()
     nodes = {(level, index): h for level, index, h in sink.stored_nodes()}
     if sink.scan_checks_columns:
-        size, end, roots, root, scan_problems, heads = scan_records(sink, wanted, head, nodes)
+        scanned = scan_records(sink, wanted, head, nodes)
         check_columns()
     else:
         worker = threading.Thread(
             target=check_columns, name="toolaudit-verify-columns", daemon=True
         )
         worker.start()
-        size, end, roots, root, scan_problems, heads = scan_records(sink, wanted, head, nodes)
+        scanned = scan_records(sink, wanted, head, nodes)
         worker.join()
-    problems = scan_problems
+    size, end, roots, root, problems, heads = scanned[:6]
     problems += node_problems(nodes)
     problems += head_problems(sink, head, heads, size)
     for item in column_result:
@@ -279,9 +278,11 @@ def _scan_store(sink: AuditSink, wanted: set[int]) -> _Scan:
     # A modified, inserted or displaced envelope may commit to another payload: that mismatch
     # follows from it.
     modified = {p.seq for p in problems if p.kind in (MODIFIED, INSERTED, DELETED, LINK)}
-    found, erased = payload_problems(sink)
-    problems += [dataclasses.replace(p, cause=p.seq) if p.seq in modified else p for p in found]
-    return _Scan(size, end, roots, root, problems, erased)
+    problems += [
+        dataclasses.replace(p, cause=p.seq) if p.seq in modified else p
+        for p in scanned.payload_problems
+    ]
+    return _Scan(size, end, roots, root, problems, scanned.erased)
 
 
 def _judge(

@@ -8,8 +8,10 @@ writer stored."""
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import NamedTuple
 
-from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH, payload_hash
+from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import EMPTY_ROOT
 from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     DELETED,
@@ -22,6 +24,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     PAYLOAD,
     Problem,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.schema import PAYLOAD_HASH, SCHEMA, SCHEMA_V2
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     NODE_MIN_LEVEL,
     AuditSink,
@@ -29,9 +32,39 @@ from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     stored_bytes,
 )
 
+try:
+    from orjson import loads as _loads
+except ImportError:  # pragma: no cover - orjson is the optional ``fast`` extra
+    _loads = json.loads  # type: ignore[assignment]
+
+_COMMITS = b'"payload_hash":"'
+"""In the canonical bytes of every record that commits to a payload (and, unescaped, in no
+string value): the records without it are not parsed."""
+_PAYLOAD_CHANGED = (
+    "its stored payload does not match the payload_hash in its envelope: modified payload"
+)
+
 _LEAF = hashlib.sha256(b"\x00")
 _NODE = b"\x01"
 _sha256 = hashlib.sha256
+
+
+class Scanned(NamedTuple):
+    """What :func:`scan_records` found."""
+
+    size: int
+    """The number of records."""
+    end: int
+    """The sequence number after the last record."""
+    roots: dict[int, bytes]
+    root: bytes
+    problems: list[Problem]
+    """Problems of the records themselves (hashes, links, sequence numbers)."""
+    heads: dict[int, tuple[bytes, str]]
+    payload_problems: list[Problem]
+    """Format 2 payloads that do not match their envelope's ``payload_hash``."""
+    erased: list[int]
+    """Sequence numbers of format 2 records whose payload was erased."""
 
 
 def scan_records(
@@ -39,13 +72,18 @@ def scan_records(
     wanted: set[int],
     head: StoredHead | None,
     nodes: dict[tuple[int, int], bytes],
-) -> tuple[int, int, dict[int, bytes], bytes, list[Problem], dict[int, tuple[bytes, str]]]:
+) -> Scanned:
     """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
-    sizes, the frontier and last hash at the stored head's size, and the stored ``nodes`` (each
-    one rebuilt is compared and removed: those left were never rebuilt). Returns the number of
-    records, the sequence number after the last one, the roots, the root, the problems and the
-    heads. The loop is kept flat because it is the verifier's cost per record."""
+    sizes, the frontier and last hash at the stored head's size, the stored ``nodes`` (each
+    one rebuilt is compared and removed: those left were never rebuilt), and each format 2
+    record's stored payload against its ``payload_hash`` (read with the record). The loop is kept
+    flat because it is the verifier's cost per record."""
     problems: list[Problem] = []
+    payload_found: list[Problem] = []
+    erased: list[int] = []
+    commits = _COMMITS
+    loads = _loads
+    sha256 = _sha256
     roots: dict[int, bytes] = {}
     heads: dict[int, tuple[bytes, str]] = {0: (b"", GENESIS_HASH)}
     head_size = head.size if head is not None else -1
@@ -65,7 +103,7 @@ def scan_records(
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
-    for row_seq, canonical, entry_hash, prev_hash in sink.scan():
+    for row_seq, canonical, entry_hash, prev_hash, payload in sink.scan():
         h = leaf()
         if type(canonical) is not bytes or type(entry_hash) is not bytes:
             # Stored values of the wrong type (a damaged or hand-edited row): a modified record.
@@ -106,6 +144,32 @@ def scan_records(
                     )
                 )
             offset = row_seq - size
+        if commits in canonical:
+            if payload is not None:
+                stored = payload if type(payload) is bytes else stored_bytes(payload)
+                payload_digest = sha256(stored).hexdigest()
+                # The usual case, without parsing: the one "payload_hash":"…" in the bytes says
+                # this digest. A top-level payload_hash is such an occurrence, so when there is
+                # only one it is the record's commitment, and the payload matches it (or the
+                # record commits to none and its stored payload is not checked, as below).
+                if (
+                    canonical.count(commits) == 1
+                    and commits + payload_digest.encode() + b'"' in canonical
+                ):
+                    payload_digest = ""
+            else:
+                payload_digest = ""
+            if payload is None or payload_digest:
+                try:
+                    record = loads(canonical)
+                    committed = record.get(PAYLOAD_HASH)
+                except (ValueError, AttributeError, RecursionError):
+                    committed = None  # not a JSON object: its hash (or the columns) tell
+                if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
+                    if payload is None:
+                        erased.append(at)
+                    elif payload_digest != committed and len(payload_found) < MAX_PROBLEMS:
+                        payload_found.append(Problem(at, PAYLOAD, _PAYLOAD_CHANGED))
         if digest != entry_hash and len(problems) < MAX_PROBLEMS:
             problems.append(
                 Problem(at, MODIFIED, "its bytes do not match its entry hash: modified record")
@@ -151,27 +215,7 @@ def scan_records(
                     INSERTED,
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
-    return size, end, roots, fold(hashes), problems, heads
-
-
-def payload_problems(sink: AuditSink) -> tuple[list[Problem], list[int]]:
-    """Every stored format 2 payload against its envelope's ``payload_hash``: the problems (a
-    payload changed, or not the one committed to) and the sequence numbers of erased payloads."""
-    problems: list[Problem] = []
-    erased: list[int] = []
-    for seq, committed, payload in sink.payload_rows():
-        if payload is None:
-            erased.append(seq)
-        elif payload_hash(payload) != committed and len(problems) < MAX_PROBLEMS:
-            problems.append(
-                Problem(
-                    seq,
-                    PAYLOAD,
-                    "its stored payload does not match the payload_hash in its envelope: "
-                    "modified payload",
-                )
-            )
-    return problems, erased
+    return Scanned(size, end, roots, fold(hashes), problems, heads, payload_found, erased)
 
 
 def node_problems(nodes: dict[tuple[int, int], bytes]) -> list[Problem]:
@@ -237,4 +281,4 @@ def fold(hashes: list[bytes]) -> bytes:
     return node
 
 
-__all__ = ["fold", "head_problems", "node_problems", "payload_problems", "scan_records"]
+__all__ = ["Scanned", "fold", "head_problems", "node_problems", "scan_records"]

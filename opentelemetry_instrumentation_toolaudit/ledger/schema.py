@@ -187,7 +187,7 @@ PAYLOAD_FIELDS: Final = frozenset(
 """Format 2: the fields stored in the erasable payload rather than the chained envelope (content
 and personal data); every other field is envelope, in clear."""
 
-INDEXED_COLUMNS: Final = (
+INDEXED_COLUMNS_V1: Final = (
     SEQ,
     EVENT_ID,
     EVENT_TYPE,
@@ -199,16 +199,41 @@ INDEXED_COLUMNS: Final = (
     CONVERSATION_ID,
     SUCCESS,
 )
-"""Fields a sink with columns copies out of the canonical record so queries can use an index.
-A record lacking a field stores NULL in its column."""
+"""The indexed columns of a store created before record format 2 (it keeps them)."""
 
-INDEXES: Final = (
+INDEXED_COLUMNS: Final = (
+    SEQ,
+    EVENT_ID,
+    EVENT_TYPE,
+    RECORDED_AT,
+    TRACE_ID,
+    SPAN_ID,
+    TOOL_NAME,
+    USER_ID,
+    CONVERSATION_ID,
+    SUBJECT,
+    PURPOSE,
+    MODEL,
+    RETAIN_UNTIL,
+    USER_ROLES,
+    DURATION_MS,
+    SUCCESS,
+)
+"""Fields a sink with columns copies out of the canonical record so queries can use an index (a
+store created in record format 2; one created before keeps :data:`INDEXED_COLUMNS_V1`). A record
+lacking a field stores NULL in its column. ``user_roles`` holds the canonical JSON text of the
+list, ``duration_ms`` a real number, ``success`` a boolean; the others are text."""
+
+INDEXES_V1: Final = (
     (RECORDED_AT,),
     (TRACE_ID,),
     (TOOL_NAME, RECORDED_AT),
     (USER_ID, RECORDED_AT),
     (CONVERSATION_ID,),
 )
+"""The indexes of a store with :data:`INDEXED_COLUMNS_V1`."""
+
+INDEXES: Final = (*INDEXES_V1, (SUBJECT, RECORDED_AT))
 """The indexes stores with columns keep (besides ``seq`` and the unique ``event_id``): few, so that
 append stays fast, and composite where a query filters one column and a time range (one tool's
-failures over a day, one user over months)."""
+failures over a day, one user over months, every call about one subject)."""

@@ -220,4 +220,4 @@ class ArchiveSink(AuditSink):
                 stored_hash = bytes.fromhex(r.entry_hash)
             except ValueError:
                 stored_hash = b""
-            yield ScanRow(r.seq, r.canonical, stored_hash, r.prev_hash)
+            yield ScanRow(r.seq, r.canonical, stored_hash, r.prev_hash, r.payload)

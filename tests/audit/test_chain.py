@@ -30,6 +30,9 @@ def _reference_column_values(record):
         value = record.get(name)
         if name == "success":
             out[name] = value if isinstance(value, bool) else None
+        elif name == "duration_ms":
+            number = isinstance(value, (int, float)) and not isinstance(value, bool)
+            out[name] = float(value) if number else None
         elif value is None or type(value) is str or name == "seq":
             out[name] = value
         else:
@@ -50,11 +53,18 @@ def _reference_column_values(record):
         {"conversation_id": True},
         {"seq": 7},
         {"user_id": None, "tool_name": None},
+        {"duration_ms": 12},
+        {"duration_ms": "12"},
+        {"duration_ms": True},
+        {"user_roles": ["b", "a"], "subject": "hmac-sha256:k:1", "purpose": "care"},
+        {"user_roles": ["é", 'q"\\', "\n\x1f\x7f\u2028", "\ud800"]},
+        {"user_roles": ["a", 1, None]},
+        {"user_roles": "admin", "model": {"name": "m"}, "retain_until": 20270101},
     ],
 )
 def test_column_values_follow_the_rule(extra):
-    """Columns are the record's strings, JSON text of other values, success only as a bool; None
-    stands for an absent field."""
+    """Columns are the record's strings, JSON text of other values, success only as a bool,
+    duration_ms only as a float; None stands for an absent field."""
     record = {**body(3), **extra}
     record = {k: v for k, v in record.items() if v is not None or k == "success"}
     assert _reference_column_values(record) == column_values(record)

@@ -90,6 +90,7 @@ def test_sqlite_gathers_statistics_as_the_trail_doubles(
     [
         ({"tool_name": "issue_refund", "success": False}, "audit_records_tool_name_recorded_at"),
         ({"user_id": "usr_3"}, "audit_records_user_id_recorded_at"),
+        ({"subject": "hmac-sha256:k1:" + "1" * 32}, "audit_records_subject_recorded_at"),
     ],
 )
 def test_sqlite_selects_one_column_over_a_day_by_a_composite_index(
@@ -111,3 +112,58 @@ def test_sqlite_selects_one_column_over_a_day_by_a_composite_index(
             for row in db.execute(f"EXPLAIN QUERY PLAN {_SELECT_RECORDS}{tail}", params)
         )
     assert f"USING INDEX {index} (" in plan and "recorded_at>? AND recorded_at<?" in plan, plan
+
+
+def test_sqlite_keeps_one_index_for_the_format_2_columns(tmp_path: Path) -> None:
+    """A format 2 SQLite trail has the v1 indexes plus one (subject, recorded_at) index."""
+    open_sink(f"sqlite:///{tmp_path}/audit.db").close()
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        names = {
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_records'"
+                " AND sql IS NOT NULL"
+            )
+        }
+    assert names == {
+        "audit_records_recorded_at",
+        "audit_records_trace_id",
+        "audit_records_tool_name_recorded_at",
+        "audit_records_user_id_recorded_at",
+        "audit_records_conversation_id",
+        "audit_records_subject_recorded_at",
+        "audit_records_event_id",
+    }
+
+
+def test_search_by_subject_is_one_index_search(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``toolaudit search SINK --subject P`` on a format 2 SQLite trail reads the records with one
+    search of the (subject, recorded_at) index."""
+    from opentelemetry_instrumentation_toolaudit import cli
+
+    subject = "hmac-sha256:k1:" + "2" * 32
+    url = f"sqlite:///{tmp_path}/audit.db"
+    with open_sink(url) as sink:
+        sink.append([body(i, **({"subject": subject} if i % 50 == 0 else {})) for i in range(300)])
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def traced(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = real_connect(*args, **kwargs)  # type: ignore[arg-type]
+        conn.set_trace_callback(statements.append)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    assert cli.main(["search", url, "--subject", subject]) == 0
+    monkeypatch.undo()
+    assert capsys.readouterr().err == "6 record(s)\n"
+    reads = [s for s in statements if "FROM audit_records" in s and "subject" in s]
+    assert len(reads) == 1, reads
+    with sqlite3.connect(tmp_path / "audit.db") as db:
+        plan = [str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {reads[0]}")]
+    records = [step for step in plan if "audit_records" in step and "payloads" not in step]
+    assert records == [
+        "SEARCH audit_records USING INDEX audit_records_subject_recorded_at (subject=?)"
+    ], plan

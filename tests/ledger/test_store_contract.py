@@ -123,13 +123,26 @@ def test_modified_record_fails_verify_at_its_seq(
     assert (result.problems[0].seq, result.problems[0].kind) == (3, ProblemKind.MODIFIED)
 
 
-def test_edited_column_fails_verify_at_its_seq(store_url: str, store: AuditSink) -> None:
+@pytest.mark.parametrize(
+    ("column", "edited"),
+    [
+        ("tool_name", "hidden"),
+        ("subject", "hmac-sha256:k1:" + "0" * 32),
+        ("purpose", "billing"),
+        ("user_roles", '["admin"]'),
+        ("duration_ms", 99.5),
+        ("retain_until", "2020-01-01"),
+    ],
+)
+def test_edited_column_fails_verify_at_its_seq(
+    store_url: str, store: AuditSink, column: str, edited: object
+) -> None:
     """Editing an indexed column of record 2 (hiding it from queries) fails verify at record 2."""
     if store_url.startswith(("memory", "jsonl")):
         pytest.skip("this store keeps no columns")
-    store.append([body(i) for i in range(5)])
+    store.append([_v2_body(i) for i in range(5)])
     rows = read_rows(store_url)
-    rows[2]["columns"]["tool_name"] = "hidden"
+    rows[2]["columns"][column] = edited
     write_rows(store_url, rows, head=False)
     result = verify(open_sink(store_url, create=False))
     assert [(p.seq, p.kind) for p in result.problems] == [(2, ProblemKind.COLUMN)]
@@ -221,6 +234,40 @@ def test_select_filters_by_indexed_fields(store: AuditSink) -> None:
     assert seqs(after_seq=5, before_seq=37, descending=True, limit=3) == [36, 35, 34]
     assert seqs(after_seq=5, limit=2) == [6, 7]
     assert seqs(where={"conversation_id": "nobody"}) == []
+
+
+def _v2_body(i: int) -> dict[str, object]:
+    """A body with every field that only record format 2 stores index."""
+    return body(
+        i,
+        subject=f"hmac-sha256:k1:{i % 4:032x}",
+        purpose=("treatment", "billing")[i % 2],
+        retain_until=f"2027-01-{i % 28 + 1:02d}",
+        duration_ms=(12, 3.25)[i % 2],
+    )
+
+
+def test_select_filters_by_format_2_columns(store: AuditSink) -> None:
+    """select() picks by subject, purpose, model, retain_until, user_roles and duration_ms too."""
+    bodies = [_v2_body(i) for i in range(24)]
+    store.append(bodies)
+
+    def seqs(**where: object) -> list[int]:
+        return [r.seq for r in store.select(Selection(where=where))]
+
+    subject = f"hmac-sha256:k1:{1:032x}"
+    assert _expected(bodies, lambda b: b["subject"] == subject) == seqs(subject=subject)
+    assert (
+        _expected(bodies, lambda b: b["subject"] == subject and b["purpose"] == "treatment")
+        == seqs(subject=subject, purpose="treatment")
+        == []
+    )
+    assert _expected(bodies, lambda b: b["purpose"] == "billing") == seqs(purpose="billing")
+    assert seqs(model="gpt-4.1") == list(range(24))
+    assert seqs(retain_until="2027-01-03") == [2]
+    assert seqs(user_roles='["support_agent"]') == list(range(24))
+    assert seqs(duration_ms=12.0) == list(range(0, 24, 2))
+    assert [r.seq for r in store.select(Selection(where={"purpose": "billing"}, limit=2))] == [1, 3]
 
 
 def test_select_refuses_a_column_that_is_not_indexed() -> None:

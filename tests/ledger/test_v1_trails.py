@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.ledger import NoteVerifier, open_sink, verify
+from opentelemetry_instrumentation_toolaudit.ledger import (
+    NoteVerifier,
+    Selection,
+    open_sink,
+    verify,
+)
+from opentelemetry_instrumentation_toolaudit.ledger._chain import column_values
 
 from ..audit._tamper import _pg, write_checkpoints, write_rows
 
@@ -82,8 +88,10 @@ def test_v1_rows_verify_in_postgresql(pg_url: str) -> None:
             **row,
             "canonical": row["canonical"].encode(),
             "entry_hash": bytes.fromhex(row["entry_hash"]),
-            # Read from SQLite, where success is 0/1: PostgreSQL stores a boolean.
+            # Read from SQLite, where success is 0/1: PostgreSQL stores a boolean. A table
+            # created now also has the format 2 columns, which a writer fills from the record.
             "columns": {
+                **column_values(json.loads(row["canonical"])),
                 **row["columns"],
                 "success": None
                 if row["columns"]["success"] is None
@@ -99,3 +107,14 @@ def test_v1_rows_verify_in_postgresql(pg_url: str) -> None:
     assert (result.ok, result.size, result.root, result.checkpoints) == (True, 7, ROOT, 2), (
         result.summary()
     )
+
+
+def test_v1_sqlite_trail_selects_format_2_columns_from_its_records(tmp_path: Path) -> None:
+    """A v1 SQLite trail (no model or duration_ms column) selects by them from each record."""
+    with open_sink(f"sqlite:///{_copy(tmp_path, 'v1.db')}", create=False) as sink:
+        assert [r.seq for r in sink.select(Selection(where={"duration_ms": 3.5}))] == [2]
+        picked = sink.select(Selection(where={"model": "gpt-4.1", "conversation_id": "conv_1"}))
+        assert [r.seq for r in picked] == [1, 6]
+        limited = sink.select(Selection(where={"model": "gpt-4.1"}, limit=2, descending=True))
+        assert [r.seq for r in limited] == [6, 5]
+        assert verify(sink, public_key=NoteVerifier.from_vkey(VKEY)).ok

@@ -91,6 +91,9 @@ class ScanRow(NamedTuple):
     """The stored entry hash (32 bytes; empty when unreadable)."""
     prev_hash: str
     """The record's top-level ``prev_hash`` (hex), as the canonical bytes say."""
+    payload: bytes | None
+    """Format 2: the payload stored beside the record (None when there is none: erased, or a
+    record without payload), so the verifier reads each record once."""
 
 
 class PayloadRow(NamedTuple):
@@ -211,9 +214,10 @@ class AuditSink(abc.ABC):
         """Every stored checkpoint note, oldest first."""
 
     @abc.abstractmethod
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
-        """Every stored record in storage order, for verification, as :class:`ScanRow` fields (a
-        ScanRow or a plain tuple in that order). Raises SinkError when the store cannot be read."""
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
+        """Every stored record in storage order with its stored payload, for verification, as
+        :class:`ScanRow` fields (a ScanRow or a plain tuple in that order). Raises SinkError when
+        the store cannot be read."""
 
     def column_problems(self) -> list[tuple[int, str]]:
         """``(seq, what)`` for every record whose stored columns (or seq/prev_hash columns) disagree
@@ -303,7 +307,8 @@ def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:
 
 def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
     """What is wrong with a sink's ``columns`` (plus ``seq`` and ``prev_hash``) given the canonical
-    bytes, or None when they agree. Names the column, never its value."""
+    bytes, or None when they agree; ``columns`` holds every column the store keeps. Names the
+    column, never its value."""
     try:
         record = json.loads(canonical)
     except (ValueError, TypeError, RecursionError):
@@ -316,7 +321,9 @@ def compare_columns(canonical: bytes, columns: Mapping[str, Any]) -> str | None:
         return "the prev_hash column does not match the record's canonical bytes (edited column)"
     expected = column_values(record)
     for name in DATA_COLUMNS:
-        value = columns.get(name)
+        if name not in columns:  # a column this store does not keep (created before format 2)
+            continue
+        value = columns[name]
         # Exact: the same type as well as equal (so 1 is not True, and "yes" is not NULL).
         if type(expected[name]) is not type(value) or expected[name] != value:
             return f"the {name} column does not match the record's canonical bytes (edited column)"

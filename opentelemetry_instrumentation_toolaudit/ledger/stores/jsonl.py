@@ -576,13 +576,14 @@ class JSONLSink(AuditSink):
             )
         return out
 
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
         # The verifier's cost per record: unframe() inlined for lines framed as written. Plain
         # tuples, not ScanRow: one fewer object per record.
         first = True
         seq = -1
         loads = _loads
         unhex = binascii.unhexlify
+        payload = self._payloads().get
         for lines in self._line_chunks():
             for line in lines:
                 seq += 1
@@ -601,15 +602,16 @@ class JSONLSink(AuditSink):
                         raise SinkError(
                             f"{self.path}: not a toolaudit JSONL log (line 1 is not a record)"
                         )
-                    yield seq, line, b"", ""
+                    yield seq, line, b"", "", None
                     continue
                 first = False
                 digest, canonical = parsed
                 try:
                     record = loads(canonical)
-                    yield int(record[SEQ]), canonical, digest, str(record[PREV_HASH])
+                    number = int(record[SEQ])
+                    yield number, canonical, digest, str(record[PREV_HASH]), payload(number)
                 except (ValueError, KeyError, TypeError):
-                    yield seq, canonical, digest, ""
+                    yield seq, canonical, digest, "", None
         if first and _file_size(self.path):
             raise SinkError(f"{self.path}: not a toolaudit JSONL log (no complete record line)")
 

@@ -96,7 +96,7 @@ class MemorySink(AuditSink):
 
     def scan(self) -> Iterator[ScanRow]:
         for r in list(self.read()):
-            yield ScanRow(r.seq, r.canonical, r.leaf_hash, r.prev_hash)
+            yield ScanRow(r.seq, r.canonical, r.leaf_hash, r.prev_hash, r.payload)
 
 
 class _MemoryTransaction:

@@ -45,22 +45,27 @@ from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     GENESIS_HASH,
-    ColumnValues,
     StoredRecord,
     plain_column_tuple,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger._selection import (
+    Selection,
+    filtered,
+    split,
+    sql_filter,
+)
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     INDEXES,
+    INDEXES_V1,
     PREV_HASH,
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
-    SUCCESS,
+    SUBJECT,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.stores import _columns
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
-    DATA_COLUMNS,
     AuditSink,
     PayloadRow,
     StoredHead,
@@ -87,15 +92,29 @@ CONNECT_TIMEOUT = 10
 
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
 
+
+def _create_index(columns: tuple[str, ...]) -> str:
+    return (
+        f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(columns)} "
+        f"ON audit_records ({', '.join(columns)});"
+    )
+
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq BIGINT PRIMARY KEY,
     entry_hash BYTEA NOT NULL,
     prev_hash TEXT NOT NULL,
     canonical BYTEA NOT NULL,
-    {", ".join(f"{c} {'BOOLEAN' if c == SUCCESS else 'TEXT'}" for c in DATA_COLUMNS)}
+    {", ".join(f"{c} {_columns.sql_type(c, 'BOOLEAN', 'DOUBLE PRECISION')}" for c in _columns.ALL.names)}
 );
-{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records ({', '.join(i)});" for i in INDEXES)}
+{"".join(_create_index(i) for i in INDEXES_V1)}
+DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
+        AND table_name = 'audit_records' AND column_name = '{SUBJECT}')
+    THEN {"".join(_create_index(i) for i in INDEXES if i not in INDEXES_V1)}
+    END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS audit_heads (
     size BIGINT PRIMARY KEY, prev_hash TEXT NOT NULL, frontier BYTEA NOT NULL
 );
@@ -176,24 +195,35 @@ _UNIQUE_INDEX = "audit_records_event_id"
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.toolaudit_append'))"
 _HEAD = "SELECT size, prev_hash, frontier FROM audit_heads ORDER BY size DESC LIMIT 1"
-# Binary COPY: bytea goes as bytes rather than as hex text twice its size, and no value is escaped.
-_COPY_BINARY = (
-    f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(DATA_COLUMNS)}) "
-    "FROM STDIN (FORMAT BINARY)"
-)
-_COPY_TYPES = [
-    "int8",
-    "bytea",
-    "text",
-    "bytea",
-    *("bool" if c == SUCCESS else "text" for c in DATA_COLUMNS),
-]
 
-_SCAN_COPY = (
-    f"COPY (SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)} "
-    "FROM audit_records ORDER BY seq) TO STDOUT (FORMAT BINARY)"
-)
-_SCAN_TYPES = ["int8", "bytea", "bytea", "text", *_COPY_TYPES[4:]]
+
+# Binary COPY: bytea goes as bytes rather than as hex text twice its size, and no value is escaped.
+def _copy_in(columns: _columns.StoreColumns) -> tuple[str, list[str]]:
+    """The COPY statement that appends records with ``columns``, and its binary types."""
+    return (
+        f"COPY audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(columns.names)}) "
+        "FROM STDIN (FORMAT BINARY)",
+        ["int8", "bytea", "text", "bytea", *_copy_types(columns)],
+    )
+
+
+def _copy_types(columns: _columns.StoreColumns) -> list[str]:
+    return [_columns.sql_type(c, "bool", "float8").lower() for c in columns.names]
+
+
+def _scan_copy(columns: _columns.StoreColumns, payloads: bool) -> tuple[str, list[str]]:
+    """The COPY statement the verifier scans records with (each record with its payload), and
+    its binary types."""
+    payload = "p.data" if payloads else "NULL::bytea"
+    join = f"LEFT JOIN {_PAYLOADS_TABLE} p ON p.seq = r.seq " if payloads else ""
+    return (
+        f"COPY (SELECT r.seq, r.canonical, r.entry_hash, r.prev_hash, {payload}, "
+        f"{', '.join('r.' + c for c in columns.names)} FROM audit_records r {join}"
+        "ORDER BY r.seq) TO STDOUT (FORMAT BINARY)",
+        ["int8", "bytea", "bytea", "text", "bytea", *_copy_types(columns)],
+    )
+
+
 _COPY_PAYLOADS = f"COPY {_PAYLOADS_TABLE} (seq, data) FROM STDIN (FORMAT BINARY)"
 
 
@@ -246,6 +276,15 @@ class PostgresSink(AuditSink):
         if create:
             self._create_meta()
         self.record_format, self._has_payloads = self._format()
+        self._columns = _columns.store_columns(
+            [
+                r[0]
+                for r in self._query(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = 'audit_records'"
+                )
+            ]
+        )
         reinit_in_forked_child(self, "_after_fork")
 
     def _format(self) -> tuple[int, bool]:
@@ -551,7 +590,7 @@ class PostgresSink(AuditSink):
                     f"{self._where}: append failed ({_first_line(exc, self.url)})"
                 ) from None
             try:
-                yield _PostgresTransaction(conn, self._where)
+                yield _PostgresTransaction(conn, self._where, self._columns)
                 conn.commit()
             except pg.Error as exc:
                 self._release(conn)
@@ -586,16 +625,25 @@ class PostgresSink(AuditSink):
         )
 
     def select(self, selection: Selection) -> Iterator[StoredRecord]:
-        tail, params = sql_filter(selection, "%s")
-        return self._stored(self._query(self._select() + tail, params))
+        pushed, rest = split(selection, self._columns.names)
+        tail, params = sql_filter(pushed, "%s")
+        return filtered(self._stored(self._query(self._select() + tail, params)), rest)
 
     def _select(self) -> str:
-        return _SELECT_RECORDS if self._has_payloads else _SELECT_RECORDS_V1
+        payload = (
+            f"(SELECT data FROM {_PAYLOADS_TABLE} p WHERE p.seq = audit_records.seq)"
+            if self._has_payloads
+            else "NULL"
+        )
+        return (
+            f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(self._columns.names)}, "
+            f"{payload} FROM audit_records"
+        )
 
-    @staticmethod
-    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
+    def _stored(self, rows: list[Any]) -> Iterator[StoredRecord]:
+        names = self._columns.names
         for seq, canonical, entry_hash, prev_hash, *cols, payload in rows:
-            columns = dict(zip(DATA_COLUMNS, cols, strict=False))
+            columns = dict(zip(names, cols, strict=False))
             columns[SEQ] = seq
             yield StoredRecord(
                 seq,
@@ -650,20 +698,23 @@ class PostgresSink(AuditSink):
     # process's orjson parse and comparison as it scans: the scan checks the columns itself.
     scan_checks_columns = True
 
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
         pg = _require_psycopg()
         problems: list[tuple[int, str]] = []
         loads = _loads
         plain = plain_column_tuple
+        names = self._columns.names
+        pick = self._columns.of_tuple
+        scan_copy, scan_types = _scan_copy(self._columns, self._has_payloads)
         try:
             conn = pg.connect(self.url)
             try:
                 # A binary COPY out: bytea arrives as bytes, not as hex text twice its size, and
                 # streaming rows costs less per row than fetching from a server-side cursor.
-                with conn.cursor() as cur, cur.copy(_SCAN_COPY) as copy:
-                    copy.set_types(_SCAN_TYPES)
-                    for seq, canonical, entry_hash, prev_hash, *columns in copy.rows():
-                        yield seq, canonical, entry_hash, prev_hash
+                with conn.cursor() as cur, cur.copy(scan_copy) as copy:
+                    copy.set_types(scan_types)
+                    for seq, canonical, entry_hash, prev_hash, payload, *columns in copy.rows():
+                        yield seq, canonical, entry_hash, prev_hash, payload
                         # What the columns say against what the canonical bytes say. The quick
                         # comparison only ever accepts; anything else gets compare_columns().
                         try:
@@ -678,10 +729,10 @@ class PostgresSink(AuditSink):
                                 and type(record.get(PREV_HASH)) is str
                                 and values[0] == seq
                                 and record[PREV_HASH] == prev_hash
-                                and values[1:] == tuple(columns)
+                                and pick(values) == tuple(columns)
                             ):
                                 continue
-                        stored = dict(zip(DATA_COLUMNS, columns, strict=True))
+                        stored = dict(zip(names, columns, strict=True))
                         stored[SEQ] = seq
                         stored[PREV_HASH] = prev_hash
                         what = compare_columns(bytes(canonical), stored)
@@ -727,18 +778,10 @@ class PostgresSink(AuditSink):
         return store_stats(self._query, selection, by, "postgres")
 
 
-_SELECT_RECORDS = (
-    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, "
-    f"(SELECT data FROM {_PAYLOADS_TABLE} p WHERE p.seq = audit_records.seq) FROM audit_records"
-)
 _PAYLOAD_ROWS = (
     f"SELECT seq, canonical, (SELECT data FROM {_PAYLOADS_TABLE} p "
     "WHERE p.seq = audit_records.seq) FROM audit_records "
     "WHERE position(convert_to('\"payload_hash\":\"', 'UTF8') in canonical) > 0 ORDER BY seq"
-)
-_SELECT_RECORDS_V1 = (
-    f"SELECT seq, canonical, entry_hash, prev_hash, {', '.join(DATA_COLUMNS)}, NULL "
-    "FROM audit_records"
 )
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"
 
@@ -746,11 +789,12 @@ _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)
 class _PostgresTransaction:
     """The append protocol's port over one transaction holding the append advisory lock."""
 
-    __slots__ = ("_conn", "_where")
+    __slots__ = ("_columns", "_conn", "_where")
 
-    def __init__(self, conn: Any, where: str) -> None:
+    def __init__(self, conn: Any, where: str, columns: _columns.StoreColumns) -> None:
         self._conn = conn
         self._where = where
+        self._columns = columns
 
     def read_head(self) -> tuple[str, Frontier]:
         row = self._conn.execute(_HEAD).fetchone()
@@ -773,11 +817,13 @@ class _PostgresTransaction:
         with self._conn.cursor() as cur:
             # Every column value is text or NULL, and success a bool or NULL (the column rule), so
             # one binary COPY takes any batch.
-            with cur.copy(_COPY_BINARY) as copy:
-                copy.set_types(_COPY_TYPES)
+            statement, types = _copy_in(self._columns)
+            values = self._columns.values
+            with cur.copy(statement) as copy:
+                copy.set_types(types)
                 write_row = copy.write_row
                 for r, digest in zip(records, leaf_hashes, strict=True):
-                    write_row((r.seq, digest, r.prev_hash, r.canonical, *_data(r)))
+                    write_row((r.seq, digest, r.prev_hash, r.canonical, *values(r)))
             payloads = [(r.seq, r.payload) for r in records if r.payload is not None]
             if payloads:
                 with cur.copy(_COPY_PAYLOADS) as copy:
@@ -793,14 +839,6 @@ class _PostgresTransaction:
 
     def write_checkpoint(self, note: str, size: int) -> None:
         self._conn.execute(_INSERT_CHECKPOINT, (size, note))
-
-
-def _data(record: StoredRecord) -> tuple[Any, ...]:
-    """The data column values of a sealed record, in DATA_COLUMNS order."""
-    columns = record.columns
-    if type(columns) is ColumnValues:
-        return columns.as_tuple[1:]
-    return tuple((columns or {}).get(c) for c in DATA_COLUMNS)
 
 
 def creation_problem(url: str) -> str | None:

@@ -36,19 +36,26 @@ from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     GENESIS_HASH,
-    ColumnValues,
     StoredRecord,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
-from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger._selection import (
+    Selection,
+    filtered,
+    split,
+    sql_filter,
+)
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    DURATION_MS,
     INDEXES,
+    INDEXES_V1,
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
     SUCCESS,
+    USER_ROLES,
 )
-from opentelemetry_instrumentation_toolaudit.ledger.stores._base import DATA_COLUMNS as _COLUMNS
+from opentelemetry_instrumentation_toolaudit.ledger.stores import _columns
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
     PayloadRow,
@@ -81,6 +88,8 @@ writer, filled only as the trail's indexes grow."""
 ANALYZE_FROM = 1 << 14
 """The trail size from which statistics are gathered, again at every doubling."""
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_INDEXES_V2 = tuple(i for i in INDEXES if i not in INDEXES_V1)
+"""Indexes over the columns only a store created in record format 2 has."""
 
 # Every table only grows: rows are never updated or deleted, and the head's size never shrinks.
 _APPEND_ONLY = "".join(
@@ -117,15 +126,23 @@ WHEN NEW.size IS NOT (SELECT max(seq) + 1 FROM audit_records)
 BEGIN SELECT RAISE(ABORT, 'audit_head only grows, by exactly the records appended after it'); END;
 """
 
+
+def _create_index(columns: tuple[str, ...]) -> str:
+    return (
+        f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(columns)} "
+        f"ON audit_records({', '.join(columns)});"
+    )
+
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq INTEGER PRIMARY KEY,
     entry_hash BLOB NOT NULL,
     prev_hash TEXT NOT NULL,
     canonical TEXT NOT NULL,
-    {", ".join(f"{c} {'INTEGER' if c == SUCCESS else 'TEXT'}" for c in _COLUMNS)}
+    {", ".join(f"{c} {_columns.sql_type(c, 'INTEGER', 'REAL')}" for c in _columns.ALL.names)}
 );
-{"".join(f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(i)} ON audit_records({', '.join(i)});" for i in INDEXES)}
+{"".join(_create_index(i) for i in INDEXES_V1)}
 CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
     frontier BLOB NOT NULL
@@ -165,13 +182,26 @@ _EVENT_ID_NEW = (
     "(event ids are unique; records are never replaced)'); END"
 )
 
-_SELECT_RECORDS = (
-    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)}, "
-    "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq) FROM audit_records"
+
+def _select_records(columns: _columns.StoreColumns, payloads: bool) -> str:
+    payload = (
+        "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq)" if payloads else "NULL"
+    )
+    return (
+        f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(columns.names)}, "
+        f"{payload} FROM audit_records"
+    )
+
+
+_SELECT_RECORDS = _select_records(_columns.ALL, True)
+_SCAN = (
+    "SELECT audit_records.seq, CAST(canonical AS BLOB), entry_hash, prev_hash, payloads.data "
+    "FROM audit_records LEFT JOIN payloads ON payloads.seq = audit_records.seq "
+    "ORDER BY audit_records.seq"
 )
-_SELECT_RECORDS_V1 = (
-    f"SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, {', '.join(_COLUMNS)}, NULL "
-    "FROM audit_records"
+_SCAN_V1 = (
+    "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, NULL FROM audit_records "
+    "ORDER BY seq"
 )
 _PAYLOAD_ROWS = (
     "SELECT seq, CAST(canonical AS BLOB), "
@@ -179,27 +209,42 @@ _PAYLOAD_ROWS = (
     'WHERE instr(canonical, \'"payload_hash":"\') > 0 ORDER BY seq'
 )
 
-_INSERT = (
-    f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, {', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * (4 + len(_COLUMNS)))})"
-)
-_INSERT_MANY = _INSERT.replace(
-    "VALUES (" + ", ".join("?" * (4 + len(_COLUMNS))) + ")",
-    "VALUES " + ", ".join(["(" + ", ".join("?" * (4 + len(_COLUMNS))) + ")"] * _ROWS_PER_INSERT),
-)
 
-# The columns' claim about each record, as one JSON array, next to what the canonical bytes say. The
-# multi-path json_extract parses each record once, in C; rows it flags are rechecked exactly.
-_MISMATCH_QUERY = (
-    "SELECT seq FROM audit_records WHERE json_extract(canonical, "
-    + ", ".join(f"'$.{c}'" for c in ("seq", "prev_hash", *_COLUMNS))
-    + ") IS NOT json_array(seq, prev_hash, "
-    + ", ".join(
-        f"CASE {c} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END" if c == SUCCESS else c
-        for c in _COLUMNS
+def _inserts(columns: _columns.StoreColumns) -> tuple[str, str]:
+    """The INSERT of one record, and of ``_ROWS_PER_INSERT`` records."""
+    row = "(" + ", ".join("?" * (4 + len(columns.names))) + ")"
+    head = (
+        f"INSERT INTO audit_records (seq, entry_hash, prev_hash, canonical, "
+        f"{', '.join(columns.names)}) VALUES "
     )
-    + ")"
-)
+    return head + row, head + ", ".join([row] * _ROWS_PER_INSERT)
+
+
+def _claimed(column: str) -> str:
+    """A column's value as the JSON the canonical bytes would hold for it."""
+    if column == SUCCESS:
+        return f"CASE {column} WHEN 1 THEN json('true') WHEN 0 THEN json('false') END"
+    if column == DURATION_MS:  # a whole number of milliseconds is an integer in canonical JSON
+        return (
+            f"CASE WHEN {column} = CAST({column} AS INTEGER) THEN CAST({column} AS INTEGER) "
+            f"ELSE {column} END"
+        )
+    if column == USER_ROLES:  # the canonical JSON text of a list
+        return f"CASE WHEN json_valid({column}) AND {column} LIKE '[%' THEN json({column}) ELSE {column} END"
+    return column
+
+
+def _mismatch_query(columns: _columns.StoreColumns) -> str:
+    """The columns' claim about each record, as one JSON array, next to what the canonical bytes
+    say. The multi-path json_extract parses each record once, in C; rows it flags are rechecked
+    exactly."""
+    return (
+        "SELECT seq FROM audit_records WHERE json_extract(canonical, "
+        + ", ".join(f"'$.{c}'" for c in ("seq", "prev_hash", *columns.names))
+        + ") IS NOT json_array(seq, prev_hash, "
+        + ", ".join(_claimed(c) for c in columns.names)
+        + ")"
+    )
 
 
 class _SQLiteTransaction:
@@ -227,9 +272,10 @@ class _SQLiteTransaction:
         frontier: Frontier,
     ) -> None:
         sink = self._sink
+        values = sink._columns.values
         sink._insert(
             [
-                (r.seq, digest, r.prev_hash, r.canonical.decode(), *_data(r))
+                (r.seq, digest, r.prev_hash, r.canonical.decode(), *values(r))
                 for r, digest in zip(records, leaf_hashes, strict=True)
             ]
         )
@@ -287,6 +333,9 @@ class SQLiteSink(AuditSink):
                 self._conn.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
                 self._unique_event_ids()
             self._check_schema()
+            if create and self._columns.full:
+                for index in _INDEXES_V2:
+                    self._conn.execute(_create_index(index))
             self.record_format = self._record_format()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
@@ -366,12 +415,17 @@ class SQLiteSink(AuditSink):
         tables = {
             r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
-        self._select = _SELECT_RECORDS if "payloads" in tables else _SELECT_RECORDS_V1
         missing = {"audit_records", "audit_head", "audit_checkpoints"} - tables
         if missing:
             raise SinkError(
                 f"{self.path}: not a toolaudit database (no table {sorted(missing)[0]})"
             )
+        self._has_payloads = "payloads" in tables
+        self._columns = _columns.store_columns(
+            [r[1] for r in self._conn.execute("PRAGMA table_info(audit_records)")]
+        )
+        self._select = _select_records(self._columns, self._has_payloads)
+        self._insert_one, self._insert_many = _inserts(self._columns)
 
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -421,14 +475,14 @@ class SQLiteSink(AuditSink):
         whole = len(rows) - len(rows) % _ROWS_PER_INSERT
         if whole:
             self._conn.executemany(
-                _INSERT_MANY,
+                self._insert_many,
                 [
                     tuple(chain.from_iterable(rows[i : i + _ROWS_PER_INSERT]))
                     for i in range(0, whole, _ROWS_PER_INSERT)
                 ],
             )
         if whole < len(rows):
-            self._conn.executemany(_INSERT, rows[whole:])
+            self._conn.executemany(self._insert_one, rows[whole:])
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -446,13 +500,14 @@ class SQLiteSink(AuditSink):
         )
 
     def select(self, selection: Selection) -> Iterator[StoredRecord]:
-        tail, params = sql_filter(selection, "?")
-        return self._stored(self._query(self._select + tail, params))
+        pushed, rest = split(selection, self._columns.names)
+        tail, params = sql_filter(pushed, "?")
+        return filtered(self._stored(self._query(self._select + tail, params)), rest)
 
-    @staticmethod
-    def _stored(rows: list[Any]) -> Iterator[StoredRecord]:
+    def _stored(self, rows: list[Any]) -> Iterator[StoredRecord]:
+        names = self._columns.names
         for seq, canonical, entry_hash, prev_hash, *cols, payload in rows:
-            columns = dict(zip(_COLUMNS, cols, strict=False))
+            columns = dict(zip(names, cols, strict=False))
             columns[SEQ] = seq
             columns[SUCCESS] = success_from_column(columns[SUCCESS])
             yield StoredRecord(
@@ -466,7 +521,7 @@ class SQLiteSink(AuditSink):
 
     def erase_payloads(self, seqs: Collection[int]) -> int:
         wanted = sorted({int(seq) for seq in seqs})
-        if not wanted or self._select is _SELECT_RECORDS_V1:
+        if not wanted or not self._has_payloads:
             return 0
         erased = 0
         with self._lock:
@@ -485,7 +540,7 @@ class SQLiteSink(AuditSink):
         return erased
 
     def payload_rows(self) -> Iterator[PayloadRow]:
-        if self._select is _SELECT_RECORDS_V1:
+        if not self._has_payloads:
             return iter(())
         return payload_rows_of(self._query(_PAYLOAD_ROWS))
 
@@ -530,13 +585,12 @@ class SQLiteSink(AuditSink):
     def checkpoints(self) -> list[str]:
         return [r[0] for r in self._query("SELECT note FROM audit_checkpoints ORDER BY id")]
 
-    def scan(self) -> Iterator[tuple[int, bytes, bytes, str]]:
+    def scan(self) -> Iterator[tuple[int, bytes, bytes, str, bytes | None]]:
         # A cursor of its own connection, so the column check can run on another thread meanwhile.
+        # Each record is read once, its payload (if any) beside it.
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False)
-            cursor = conn.execute(
-                "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash FROM audit_records ORDER BY seq"
-            )
+            cursor = conn.execute(_SCAN if self._has_payloads else _SCAN_V1)
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot read records ({exc})") from None
         try:
@@ -547,7 +601,7 @@ class SQLiteSink(AuditSink):
                     raise SinkError(f"{self.path}: cannot read records ({exc})") from None
                 if not rows:
                     return
-                # The rows are already (seq, canonical, entry_hash, prev_hash): no per-row wrapper.
+                # The rows are already ScanRow fields: no per-row wrapper.
                 yield from rows
         finally:
             conn.close()
@@ -556,17 +610,18 @@ class SQLiteSink(AuditSink):
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False)
             try:
-                suspects = [r[0] for r in conn.execute(_MISMATCH_QUERY)]
+                suspects = [r[0] for r in conn.execute(_mismatch_query(self._columns))]
             except sqlite3.OperationalError:
                 # Malformed JSON in some record stops json_extract: check every row exactly instead.
                 suspects = [r[0] for r in conn.execute("SELECT seq FROM audit_records")]
             problems = []
+            names = self._columns.names
             for seq in suspects:
                 row = conn.execute(
-                    f"SELECT CAST(canonical AS BLOB), prev_hash, {', '.join(_COLUMNS)} FROM audit_records WHERE seq = ?",
+                    f"SELECT CAST(canonical AS BLOB), prev_hash, {', '.join(names)} FROM audit_records WHERE seq = ?",
                     (seq,),
                 ).fetchone()
-                columns = dict(zip(_COLUMNS, row[2:], strict=False))
+                columns = dict(zip(names, row[2:], strict=False))
                 columns[SUCCESS] = success_from_column(columns[SUCCESS])
                 columns[SEQ] = seq
                 columns["prev_hash"] = row[1]
@@ -610,14 +665,6 @@ class SQLiteSink(AuditSink):
 def _text(value: Any) -> str:
     """A stored TEXT value as str, whatever was stored."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _data(record: StoredRecord) -> tuple[Any, ...]:
-    """The data column values of a sealed record, in _COLUMNS order."""
-    columns = record.columns
-    if type(columns) is ColumnValues:  # as sealed: already in column order
-        return columns.as_tuple[1:]
-    return tuple((columns or {}).get(c) for c in _COLUMNS)
 
 
 __all__ = ["SQLiteSink", "is_sqlite_file"]
