@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
             f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {n:,} spans "
             f"({USERS:,} users, {CONVERSATIONS} conversations, 10% failing), batches of {BATCH}"
         )
-        print(f"{'seed (in memory, lost on exit)':34} append {seed:>10,.0f} rec/s")
+        print(f"{'naive chain (in memory, lost on exit)':37} append {seed:>10,.0f} rec/s")
         rows = []
         for kind in args.sinks:
             if kind == "postgres" and pg_available() is None:
@@ -252,7 +252,7 @@ def main(argv: list[str] | None = None) -> None:
                 "jsonl": "jsonl (fsync)",
                 "postgres": "postgresql (commit)",
             }[kind]
-            print(f"{label:34} export {rate:>10,.0f} rec/s ({rate / seed:.2f}x seed)")
+            print(f"{label:37} export {rate:>10,.0f} rec/s ({rate / seed:.2f}x naive chain)")
             rows.append((label, stages))
         print("per-stage breakdown (instrumented pass, µs/record; share of the stages' sum):")
         print(f"  {'':32}" + "".join(f"{s:>14}" for s in STAGES))

@@ -280,6 +280,24 @@ def plot_sinks(rows: list[tuple[str, ...]]) -> str | None:
     return "img/sinks.png"
 
 
+GROWTH_HEADING = "### As the trail grows (SQLite)"
+"""A section measured by ``bench/sink_growth.py`` (10^6 records: too long for this run), written
+into the page by hand with its own command; a new run of this script keeps it as it is."""
+
+
+def kept_section(heading: str) -> str:
+    """The section of the current page under ``heading``, up to the next heading of level 2."""
+    try:
+        text = (DOCS / "performance.md").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    start = text.find(heading)
+    if start < 0:
+        return ""
+    end = text.find("\n## ", start)
+    return text[start : end if end >= 0 else len(text)].strip()
+
+
 def page(runs: dict[str, Run], command: str, note: str | None) -> str:
     now = datetime.datetime.now(datetime.timezone.utc)
     out = [
@@ -371,6 +389,9 @@ def page(runs: dict[str, Run], command: str, note: str | None) -> str:
         "",
         table(("records", "prove", "check", "path"), proofs),
     ]
+    growth = kept_section(GROWTH_HEADING)
+    if growth:
+        out += ["", growth]
     throughput = runs["exporter_throughput.py"]
     out += [
         "",
