@@ -23,16 +23,12 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from opentelemetry_instrumentation_toolaudit._exceptions import (
     AuditUnavailableError,
-    SinkError,
     ToolAuditError,
 )
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit._state import SCOPE_NAME
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
-    OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR,
     OTEL_PYTHON_TOOLAUDIT_REQUIRE_SINK,
-    OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
-    OTEL_PYTHON_TOOLAUDIT_SINK,
 )
 from opentelemetry_instrumentation_toolaudit.export import _record_logs
 from opentelemetry_instrumentation_toolaudit.export._config import ExporterConfig
@@ -304,40 +300,12 @@ class AuditLogExporter(SpanExporter):
 
     def _open_log(self) -> AppendLog:
         """The AuditLog of the configured sink, signing key and checkpoint settings."""
-        from opentelemetry_instrumentation_toolaudit.ledger import (
-            DEFAULT_SINK_URL,
-            NoteSigner,
-            default_key_path,
-            open_sink,
-        )
+        from opentelemetry_instrumentation_toolaudit.ledger import AuditLog
 
         config = self._config
-        url = self._sink_url or config.sink_url or DEFAULT_SINK_URL
-        try:
-            signer = NoteSigner.from_file(default_key_path())
-        except ToolAuditError as exc:
-            raise ToolAuditError(
-                f"{exc} (check {OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE})"
-            ) from None
-        try:
-            sink = open_sink(url)
-        except SinkError as exc:
-            source = "the sink URL given in code" if self._sink_url else OTEL_PYTHON_TOOLAUDIT_SINK
-            raise SinkError(f"{exc} (check {source})") from None
-        try:
-            return AuditLog(
-                sink,
-                signer=signer,
-                checkpoint_every=config.checkpoint_every,
-                checkpoint_interval=config.checkpoint_interval,
-                checkpoint_dir=config.checkpoint_dir,
-            )
-        except OSError as exc:
-            sink.close()
-            raise ToolAuditError(
-                f"cannot create the checkpoint directory {config.checkpoint_dir}: {exc.strerror} "
-                f"(check {OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR})"
-            ) from None
-        except BaseException:
-            sink.close()
-            raise
+        return AuditLog.from_env(
+            self._sink_url,
+            checkpoint_every=config.checkpoint_every,
+            checkpoint_interval=config.checkpoint_interval,
+            checkpoint_dir=config.checkpoint_dir,
+        )

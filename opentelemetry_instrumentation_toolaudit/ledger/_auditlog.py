@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit._env import read_float, read_int, read_path, read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, ToolAuditError
 from opentelemetry_instrumentation_toolaudit._log import internal_error
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -112,15 +113,37 @@ class AuditLog:
         self._timer = None
 
     @classmethod
-    def from_env(cls, sink_url: str | None = None) -> AuditLog:
-        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see docs/configuration.md).
+    def from_env(
+        cls,
+        sink_url: str | None = None,
+        *,
+        checkpoint_every: int | None = None,
+        checkpoint_interval: float | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+    ) -> AuditLog:
+        """An AuditLog configured by ``OTEL_PYTHON_TOOLAUDIT_*`` variables (see docs/configuration.md),
+        except for the settings given here. An invalid cadence variable is logged once, by name,
+        and its default used, as every variable of the package.
 
         Raises :class:`ToolAuditError` (:class:`SinkError` for the sink) naming what to fix: the
         variable, or the ``sink_url`` given in code."""
-        url = sink_url or os.environ.get(OTEL_PYTHON_TOOLAUDIT_SINK, "").strip() or DEFAULT_SINK_URL
-        every = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY, 1000, int)
-        interval = _env_number(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL, 60.0, float)
-        directory = os.environ.get(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR, "").strip() or None
+        url = read_str(OTEL_PYTHON_TOOLAUDIT_SINK) if sink_url is None else sink_url
+        url = url or DEFAULT_SINK_URL
+        every = (
+            read_int(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY, 1000, minimum=1)
+            if checkpoint_every is None
+            else checkpoint_every
+        )
+        interval = (
+            read_float(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_INTERVAL, 60.0, minimum=0.0)
+            if checkpoint_interval is None
+            else checkpoint_interval
+        )
+        directory = (
+            read_path(OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_DIR)
+            if checkpoint_dir is None
+            else checkpoint_dir
+        )
         try:
             signer = NoteSigner.from_file(default_key_path())
         except ToolAuditError as exc:
@@ -268,16 +291,3 @@ def _latest_checkpoint_size(sink: AuditSink) -> int:
             SinkError(f"the sink holds {unreadable} unreadable checkpoint(s); ignored"),
         )
     return max((checkpoint.size for checkpoint, _ in readable), default=0)
-
-
-def _env_number(name: str, default: float, kind: type[int] | type[float]) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        raise ToolAuditError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ToolAuditError(f"{name} must not be negative")
-    return value

@@ -27,6 +27,7 @@ import urllib.request
 from collections.abc import Sequence
 from urllib.parse import unquote
 
+from opentelemetry_instrumentation_toolaudit._env import read_float
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
@@ -99,15 +100,7 @@ def parse_witnesses(text: str) -> list[WitnessEndpoint]:
 def witnesses_from_env() -> tuple[list[WitnessEndpoint], float]:
     """The witnesses in ``OTEL_PYTHON_TOOLAUDIT_WITNESSES`` and the timeout of one request."""
     witnesses = parse_witnesses(os.environ.get(OTEL_PYTHON_TOOLAUDIT_WITNESSES, ""))
-    raw = os.environ.get(OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT, "").strip()
-    try:
-        timeout = float(raw) if raw else DEFAULT_TIMEOUT
-    except ValueError:
-        raise ToolAuditError(
-            f"{OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT} must be a number of seconds, got {raw!r}"
-        ) from None
-    if not timeout > 0:
-        raise ToolAuditError(f"{OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT} must be positive")
+    timeout = read_float(OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT, DEFAULT_TIMEOUT, minimum=0.001)
     return witnesses, timeout
 
 

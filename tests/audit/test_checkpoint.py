@@ -204,15 +204,20 @@ def test_from_env(tmp_path, monkeypatch):
     assert (result.ok, result.size, result.checkpoints) == (True, 2, 2)
 
 
-def test_from_env_rejects_a_bad_number(monkeypatch, tmp_path):
-    """A non-numeric cadence variable is an error naming the variable."""
-    from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
-
+def test_from_env_logs_a_bad_number_and_uses_the_default(monkeypatch, tmp_path, caplog):
+    """A non-numeric cadence variable is logged once by name (not its value) and the default used:
+    the log still opens and appends."""
     monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY", "often")
-    with pytest.raises(
-        ToolAuditError, match="OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY must be a number"
-    ):
-        AuditLog.from_env(f"sqlite:///{tmp_path}/a.db")
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", str(tmp_path / "signing.key"))
+    with caplog.at_level("WARNING"):
+        log = AuditLog.from_env(f"sqlite:///{tmp_path}/a.db")
+    try:
+        assert log.checkpoint_every == 1000
+        log.append([body(0)])
+    finally:
+        log.close()
+    text = caplog.text
+    assert "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY" in text and "often" not in text
 
 
 def test_inclusion_proof_checks_offline_and_rejects_tampering(tmp_path, signer):
