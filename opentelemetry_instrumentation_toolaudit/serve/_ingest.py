@@ -39,6 +39,7 @@ from opentelemetry_instrumentation_toolaudit.redaction import (
     RedactingSpanProcessor,
     RedactionPolicy,
 )
+from opentelemetry_instrumentation_toolaudit.redaction._hashkey import PSEUDONYM_RE
 from opentelemetry_instrumentation_toolaudit.serve._metrics import ServeMetrics
 from opentelemetry_instrumentation_toolaudit.serve._spans import (
     MalformedSpanError,
@@ -275,6 +276,13 @@ class Ingest:
         if event_type is None:
             return None
         body = build_record(view, event_type, retention=self._retention)
+        subject = body.get(f.SUBJECT)
+        if subject is not None and not (
+            isinstance(subject, str) and PSEUDONYM_RE.fullmatch(subject)
+        ):
+            # A sender other than this package's recorder may name a subject by its value: the
+            # trail keeps only its keyed pseudonym, which is what queries and erasure look up.
+            body[f.SUBJECT] = self.policy.pseudonym(str(subject))
         if self._guard.check(body):
             internal_error("audit guard: a received span's record still held a flagged value")
         return body

@@ -73,6 +73,21 @@ def test_json_request_is_redacted_and_committed(sqlite_sink, serve_factory, tmp_
     assert EMAIL not in serve.output()
 
 
+def test_a_subject_named_by_its_value_is_stored_as_its_pseudonym(
+    sqlite_sink, serve_factory, tmp_path
+):
+    """A sender that names a subject by its value (not our recorder's pseudonym) has it stored as
+    the keyed pseudonym that queries and erasure look up; the value is nowhere in the trail."""
+    serve = serve_factory(sqlite_sink).start()
+    span = tool_span()
+    span["attributes"].append({"key": "toolaudit.subject", "value": {"stringValue": "P-778812"}})
+    assert post_json(serve.http_url, request_json([span])).status_code == 200
+    (record,) = records(sqlite_sink)
+    assert record["subject"].startswith("hmac-sha256:")
+    assert serve.stop() == 0
+    assert b"P-778812" not in (tmp_path / "audit.db").read_bytes()
+
+
 def test_gzip_protobuf_request_and_retry_stored_once(sqlite_sink, serve_factory, tmp_path):
     """A gzip protobuf request is committed; the same request again (a retry) adds nothing."""
     serve = serve_factory(sqlite_sink).start()
