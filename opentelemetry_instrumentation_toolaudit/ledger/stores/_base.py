@@ -25,10 +25,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_ID,
     INDEXED_COLUMNS,
-    PAYLOAD_HASH,
     PREV_HASH,
-    SCHEMA,
-    SCHEMA_V2,
     SCHEMA_VERSION,
     SEQ,
 )
@@ -46,7 +43,6 @@ __all__ = [
     "DATA_COLUMNS",
     "NODE_MIN_LEVEL",
     "AuditSink",
-    "PayloadRow",
     "ScanRow",
     "SinkError",
     "StoredHead",
@@ -94,16 +90,6 @@ class ScanRow(NamedTuple):
     payload: bytes | None
     """Format 2: the payload stored beside the record (None when there is none: erased, or a
     record without payload), so the verifier reads each record once."""
-
-
-class PayloadRow(NamedTuple):
-    """A format 2 record's payload commitment and its stored payload, as the verifier checks them."""
-
-    seq: int
-    payload_hash: str
-    """What the envelope says: hex SHA-256 of the payload's canonical bytes."""
-    payload: bytes | None
-    """The stored payload; None when it was erased."""
 
 
 class AuditSink(abc.ABC):
@@ -192,11 +178,6 @@ class AuditSink(abc.ABC):
         the chain, stay); returns how many payloads were removed. Records without a stored
         payload are skipped. Raises SinkError when the store cannot be written."""
 
-    def payload_rows(self) -> Iterator[PayloadRow]:
-        """Every record that commits to a payload (its envelope has ``payload_hash``), in
-        sequence order, with the stored payload (None when erased), for the verifier."""
-        return payload_rows_of((r.seq, r.canonical, r.payload) for r in self.read())
-
     @abc.abstractmethod
     def size(self) -> int:
         """Number of records."""
@@ -278,23 +259,6 @@ class AuditSink(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def payload_rows_of(rows: Iterable[tuple[int, Any, Any]]) -> Iterator[PayloadRow]:
-    """The :class:`PayloadRow` of each ``(seq, canonical, payload)`` whose record is format 2 and
-    commits to a payload (records that are not JSON objects are left to the scan)."""
-    loads = _loads
-    for seq, canonical, payload in rows:
-        data = canonical if type(canonical) is bytes else stored_bytes(canonical)
-        if b'"payload_hash":"' not in data:
-            continue
-        try:
-            record = loads(data)
-            committed = record.get(PAYLOAD_HASH)
-        except (ValueError, AttributeError, RecursionError):
-            continue
-        if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
-            yield PayloadRow(seq, committed, None if payload is None else stored_bytes(payload))
 
 
 def restore_frontier(size: int, data: bytes | None, where: str) -> Frontier:

@@ -68,3 +68,12 @@ def sql_type(column: str, boolean: str, real: str) -> str:
 
 
 __all__ = ["ALL", "V1", "StoreColumns", "sql_type", "store_columns"]
+
+
+def create_index(columns: tuple[str, ...]) -> str:
+    """The ``CREATE INDEX IF NOT EXISTS`` statement of one of ``schema.INDEXES`` on the records
+    table, named after its columns (the same name in every SQL store)."""
+    return (
+        f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(columns)} "
+        f"ON audit_records ({', '.join(columns)});"
+    )

@@ -52,16 +52,13 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_ID,
-    PAYLOAD_HASH,
     PREV_HASH,
-    SCHEMA,
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
-    PayloadRow,
     StoredHead,
     TreeHead,
     check_file_writable,
@@ -508,21 +505,6 @@ class JSONLSink(AuditSink):
             except (ValueError, AttributeError, TypeError):  # not a JSON object: verify reports it
                 prev_hash, payload = "", None
             yield StoredRecord(seq, parsed[1], parsed[0].hex(), prev_hash, None, payload)
-
-    def payload_rows(self) -> Iterator[PayloadRow]:
-        # One parse per record that commits to a payload; the others are skipped unparsed.
-        payloads = self._payloads()
-        for position, line in enumerate(self._lines()):
-            parsed = unframe(line)
-            if parsed is None or b'"payload_hash":"' not in parsed[1]:
-                continue
-            try:
-                record = _loads(parsed[1])
-                committed = record.get(PAYLOAD_HASH)
-            except (ValueError, AttributeError):  # not a JSON object: the scan reports it
-                continue
-            if type(committed) is str and record.get(SCHEMA) == SCHEMA_V2:
-                yield PayloadRow(position, committed, payloads.get(record.get(SEQ)))
 
     def size(self) -> int:
         with self._flock():

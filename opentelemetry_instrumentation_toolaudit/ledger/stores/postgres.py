@@ -67,11 +67,9 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
 from opentelemetry_instrumentation_toolaudit.ledger.stores import _columns
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
-    PayloadRow,
     StoredHead,
     TreeHead,
     compare_columns,
-    payload_rows_of,
     reinit_in_forked_child,
     restore_frontier,
 )
@@ -93,13 +91,6 @@ CONNECT_TIMEOUT = 10
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
 
 
-def _create_index(columns: tuple[str, ...]) -> str:
-    return (
-        f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(columns)} "
-        f"ON audit_records ({', '.join(columns)});"
-    )
-
-
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq BIGINT PRIMARY KEY,
@@ -108,11 +99,11 @@ CREATE TABLE IF NOT EXISTS audit_records (
     canonical BYTEA NOT NULL,
     {", ".join(f"{c} {_columns.sql_type(c, 'BOOLEAN', 'DOUBLE PRECISION')}" for c in _columns.ALL.names)}
 );
-{"".join(_create_index(i) for i in INDEXES_V1)}
+{"".join(_columns.create_index(i) for i in INDEXES_V1)}
 DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
         AND table_name = 'audit_records' AND column_name = '{SUBJECT}')
-    THEN {"".join(_create_index(i) for i in INDEXES if i not in INDEXES_V1)}
+    THEN {"".join(_columns.create_index(i) for i in INDEXES if i not in INDEXES_V1)}
     END IF;
 END $$;
 CREATE TABLE IF NOT EXISTS audit_heads (
@@ -570,11 +561,6 @@ class PostgresSink(AuditSink):
                 ) from None
         return erased
 
-    def payload_rows(self) -> Iterator[PayloadRow]:
-        if not self._has_payloads:
-            return iter(())
-        return payload_rows_of(self._query(_PAYLOAD_ROWS))
-
     @property
     def where(self) -> str:
         return self._where
@@ -778,11 +764,6 @@ class PostgresSink(AuditSink):
         return store_stats(self._query, selection, by, "postgres")
 
 
-_PAYLOAD_ROWS = (
-    f"SELECT seq, canonical, (SELECT data FROM {_PAYLOADS_TABLE} p "
-    "WHERE p.seq = audit_records.seq) FROM audit_records "
-    "WHERE position(convert_to('\"payload_hash\":\"', 'UTF8') in canonical) > 0 ORDER BY seq"
-)
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"
 
 

@@ -58,12 +58,10 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
 from opentelemetry_instrumentation_toolaudit.ledger.stores import _columns
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     AuditSink,
-    PayloadRow,
     StoredHead,
     TreeHead,
     check_file_writable,
     compare_columns,
-    payload_rows_of,
     reinit_in_forked_child,
     restore_frontier,
     stored_bytes,
@@ -127,13 +125,6 @@ BEGIN SELECT RAISE(ABORT, 'audit_head only grows, by exactly the records appende
 """
 
 
-def _create_index(columns: tuple[str, ...]) -> str:
-    return (
-        f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(columns)} "
-        f"ON audit_records({', '.join(columns)});"
-    )
-
-
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq INTEGER PRIMARY KEY,
@@ -142,7 +133,7 @@ CREATE TABLE IF NOT EXISTS audit_records (
     canonical TEXT NOT NULL,
     {", ".join(f"{c} {_columns.sql_type(c, 'INTEGER', 'REAL')}" for c in _columns.ALL.names)}
 );
-{"".join(_create_index(i) for i in INDEXES_V1)}
+{"".join(_columns.create_index(i) for i in INDEXES_V1)}
 CREATE TABLE IF NOT EXISTS audit_head (
     id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, prev_hash TEXT NOT NULL,
     frontier BLOB NOT NULL
@@ -202,11 +193,6 @@ _SCAN = (
 _SCAN_V1 = (
     "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, NULL FROM audit_records "
     "ORDER BY seq"
-)
-_PAYLOAD_ROWS = (
-    "SELECT seq, CAST(canonical AS BLOB), "
-    "(SELECT data FROM payloads WHERE payloads.seq = audit_records.seq) FROM audit_records "
-    'WHERE instr(canonical, \'"payload_hash":"\') > 0 ORDER BY seq'
 )
 
 
@@ -335,7 +321,7 @@ class SQLiteSink(AuditSink):
             self._check_schema()
             if create and self._columns.full:
                 for index in _INDEXES_V2:
-                    self._conn.execute(_create_index(index))
+                    self._conn.execute(_columns.create_index(index))
             self.record_format = self._record_format()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
@@ -538,11 +524,6 @@ class SQLiteSink(AuditSink):
                     f"{self.path}: erasing payloads failed ({type(exc).__name__}: {exc})"
                 ) from None
         return erased
-
-    def payload_rows(self) -> Iterator[PayloadRow]:
-        if not self._has_payloads:
-            return iter(())
-        return payload_rows_of(self._query(_PAYLOAD_ROWS))
 
     def size(self) -> int:
         return int(self._query("SELECT size FROM audit_head")[0][0])
