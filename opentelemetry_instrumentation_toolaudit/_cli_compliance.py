@@ -136,18 +136,6 @@ def _since(text: str) -> float:
     return moment.timestamp()
 
 
-def _seconds(text: Any) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        moment = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return moment.timestamp()
-
-
 def _records(sink: Any) -> Iterator[dict[str, Any]]:
     """Every record of the trail, in order, with its sequence number."""
     return _with_seq(sink.read())
@@ -168,6 +156,7 @@ def _policy() -> Any:
 
 def _alerts(args: argparse.Namespace) -> int:
     from opentelemetry_instrumentation_toolaudit.alerts import AlertThresholds, evaluate
+    from opentelemetry_instrumentation_toolaudit.alerts._rules import timestamp_seconds
     from opentelemetry_instrumentation_toolaudit.cli import EXIT_FAILED, EXIT_OK, _open, _UsageError
 
     try:
@@ -177,7 +166,7 @@ def _alerts(args: argparse.Namespace) -> int:
     with _open(args.sink) as sink:
         raised = evaluate(_records(sink), thresholds, pseudonym=_policy().pseudonym)
     if args.since is not None:
-        raised = [a for a in raised if (_seconds(a.at) or 0) >= args.since]
+        raised = [a for a in raised if (timestamp_seconds(a.at) or 0) >= args.since]
     if args.format == "json":
         print(json.dumps([alert.to_json() for alert in raised], indent=2))
     else:

@@ -65,7 +65,11 @@ class Alert:
 
 
 def _seconds(record: Mapping[str, Any]) -> float | None:
-    text = record.get("start_time") or record.get("recorded_at")
+    return timestamp_seconds(record.get("start_time") or record.get("recorded_at"))
+
+
+def timestamp_seconds(text: Any) -> float | None:
+    """A record's RFC 3339 time as POSIX seconds (UTC when it names no zone), or None."""
     if not isinstance(text, str):
         return None
     try:
