@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -206,9 +207,16 @@ class AuditLogExporter(SpanExporter):
             return SpanExportResult.FAILURE
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Retry the buffered records now; True when nothing is left waiting."""
+        """Retry the buffered records now, then let the alert rules finish on what was committed
+        and write their ``alert`` records; True when nothing is left waiting."""
+        deadline = time.monotonic() + timeout_millis / 1000
         with suppress_instrumentation():
-            return self._writer.flush(timeout_millis / 1000)
+            flushed = self._writer.flush(timeout_millis / 1000)
+            if self._alerts is None or not flushed:
+                return flushed
+            if not self._alerts.drain(max(0.0, deadline - time.monotonic())):
+                return False
+            return self._writer.flush(max(0.0, deadline - time.monotonic()))
 
     def shutdown(self) -> None:
         """Flush what is buffered, write the final checkpoint and close the sink. Idempotent."""

@@ -160,7 +160,7 @@ def test_break_glass_from_a_request_header(monkeypatch):
 
 # --- with the audit exporter -------------------------------------------------------------------
 @pytest.fixture
-def audited(tmp_path: Path) -> Iterator[tuple[str, InMemorySpanExporter]]:
+def audited(tmp_path: Path) -> Iterator[tuple[str, AuditLogExporter]]:
     url = f"sqlite:///{tmp_path / 'audit.db'}"
     exporter = AuditLogExporter(
         AuditLog(open_sink(url), signer=NoteSigner.from_file(tmp_path / "signing.key"))
@@ -171,7 +171,7 @@ def audited(tmp_path: Path) -> Iterator[tuple[str, InMemorySpanExporter]]:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     instrumentor = ToolAuditInstrumentor()
     instrumentor.instrument(tracer_provider=provider, fail_closed_tools=["access_patient_record"])
-    yield url, spans
+    yield url, exporter
     instrumentor.uninstrument()
     exporter.shutdown()
 
@@ -219,7 +219,12 @@ def test_fail_closed_stays_fail_closed_under_break_glass(tmp_path, span_exporter
 def test_compliance_event_types_are_recorded_by_default(audited, event_type):
     """record_event("break_glass" / "alert" / "audit.read", ...) is written to the trail by the
     default exporter, not dropped."""
-    url, _ = audited
+    url, exporter = audited
     with audit_context(user_id="dr_1"):
         record_event(event_type, "declared", details={"ward": "ICU"})
-    assert [(r["event_type"], r["details"]["ward"]) for r in stored(url)] == [(event_type, "ICU")]
+    # force_flush also lets the alert rules finish: a break-the-glass event raises an alert record.
+    assert exporter.force_flush()
+    records = stored(url)
+    assert (records[0]["event_type"], records[0]["details"]["ward"]) == (event_type, "ICU")
+    alerts = [r["details"]["rule"] for r in records[1:]]
+    assert alerts == (["break_glass"] if event_type == "break_glass" else [])
