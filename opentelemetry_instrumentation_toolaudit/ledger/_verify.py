@@ -173,7 +173,11 @@ def verify(
         sink=redact_url(sink.url),
         size=scanned.size,
         root=scanned.root.hex(),
-        checkpoints=sum(1 for s in found.seen if s.checkpoint.size <= scanned.size),
+        checkpoints=sum(
+            1
+            for s in found.seen
+            if (start.cut if start is not None else 0) <= s.checkpoint.size <= scanned.size
+        ),
         signatures_checked=bool(verifiers),
         key_pinned=bool(verifiers) and key_pinned,
         anchored=bool(found.seen) and bool(verifiers),

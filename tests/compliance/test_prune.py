@@ -156,6 +156,11 @@ def test_pruning_two_then_seven_years_ahead_keeps_verify_green(url, capsys):
     assert (code, out) == (1, "") and len(err.splitlines()) == 1
     assert "record #3: it was pruned (records #0..#11 pruned on" in err
 
+    code, out, err = run(capsys, "consistency", url, "12")
+    assert code == 0 and json.loads(out)["old_size"] == 12, err
+    code, out, err = run(capsys, "consistency", url, "5")
+    assert (code, out) == (1, "") and "were pruned (records #0..#11 pruned on" in err
+
     code, out, err = run(capsys, "verify", url, "--format", "json")
     assert code == 0, err
     assert json.loads(out)["pruned"]["records"] == 12

@@ -691,7 +691,7 @@ class JSONLSink(AuditSink):
         # The verifier's cost per record: unframe() inlined for lines framed as written. Plain
         # tuples, not ScanRow: one fewer object per record.
         first = True
-        seq = -1
+        seq = self._first_seq() - 1  # a line's place, for a line that names none
         loads = _loads
         unhex = binascii.unhexlify
         payload = self._payloads().get
