@@ -20,6 +20,7 @@ import re
 import sys
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit import _cli_prune
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_HASH_KEY,
     OTEL_PYTHON_TOOLAUDIT_HASH_KEY_FILE,
@@ -73,6 +74,7 @@ def register(commands: Any) -> None:
         help="the retention TOML file for records without retain_until (default: "
         f"${OTEL_PYTHON_TOOLAUDIT_RETENTION_FILE}, else the built-in periods)",
     )
+    _cli_prune.add_option(apply)
     apply.add_argument("--format", choices=("text", "json"), default="text")
     apply.set_defaults(run=_retention_apply)
 
@@ -199,6 +201,8 @@ def _retention_apply(args: argparse.Namespace) -> int:
 
     policy = _policy(args)
     as_of = args.as_of or _today()
+    if args.prune_prefix:
+        return _cli_prune.run(args, policy, as_of)
     document: dict[str, Any] = {"action": "retention", "as_of": as_of.isoformat()}
     if args.dry_run:
         with _open(args.sink) as sink:

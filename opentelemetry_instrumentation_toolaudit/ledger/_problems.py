@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import Pruning
 
 
 class ProblemKind(str, enum.Enum):
@@ -45,6 +48,9 @@ class ProblemKind(str, enum.Enum):
     """No valid checkpoint anchors the trail."""
     REPLACED = "replaced"
     """The trail, or a trusted checkpoint, belongs to another log."""
+    PRUNING = "pruning"
+    """Records are missing from the start of the trail and no valid signed pruning checkpoint
+    covers them, or a pruning checkpoint is malformed or its frontier does not match its root."""
     WITNESS = "witness"
     """The latest checkpoint lacks the witness cosignatures required (``verify --witness``)."""
 
@@ -69,11 +75,13 @@ FORK: Final = ProblemKind.FORK
 CHECKPOINT: Final = ProblemKind.CHECKPOINT
 UNANCHORED: Final = ProblemKind.UNANCHORED
 REPLACED: Final = ProblemKind.REPLACED
+PRUNING: Final = ProblemKind.PRUNING
 
 ORDER = {
     k: i
     for i, k in enumerate(
         (
+            PRUNING,
             MODIFIED,
             DELETED,
             INSERTED,
@@ -144,6 +152,9 @@ class VerifyResult:
     erased_payloads: list[int] = dataclasses.field(default_factory=list)
     """Sequence numbers of the format 2 records whose payload was erased (reported, not failures:
     their envelopes, and so the chain, are intact)."""
+    pruned: Pruning | None = None
+    """The pruning checkpoint the stored records continue from: records ``0 .. pruned.cut - 1``
+    were removed on purpose (reported, not a failure); None when the trail starts at record 0."""
     problems: list[Problem] = dataclasses.field(default_factory=list)
     """What is wrong, by record: problems of their own and (with a ``cause``) follow-on failures,
     at most MAX_PROBLEMS of them."""
@@ -177,6 +188,8 @@ class VerifyResult:
             return f"FAIL: record #{first.seq}: {first.message}{more}"
         verdict = "OK" if self.key_pinned or not self.signatures_checked else _SELF_ATTESTED
         notes = [f"log {self.log_id}"] if self.log_id else []
+        if self.pruned is not None:
+            notes.append(self.pruned.summary())
         notes.append(f"{self.checkpoints} checkpoints")
         if self.foreign:
             notes.append(f"{len(self.foreign)} checkpoints of other logs ignored")
@@ -208,6 +221,7 @@ class VerifyResult:
             "foreign_checkpoints": list(self.foreign),
             "repairs": list(self.repairs),
             "erased_payloads": list(self.erased_payloads),
+            "pruned": self.pruned.to_json() if self.pruned is not None else None,
             "first_bad_seq": self.first_bad_seq,
             "problems": [dataclasses.asdict(p) for p in self.problems],
             "follow_ons": self.follow_ons,

@@ -91,6 +91,11 @@ def prove(sink: AuditSink, seq: int, *, checkpoint: str | None = None) -> Inclus
         )
     records = list(sink.read(seq, seq + 1))
     if not records:
+        from opentelemetry_instrumentation_toolaudit.ledger._prune import latest
+
+        pruning = latest(sink.checkpoints(), sink.log_id())
+        if pruning is not None and seq < pruning.cut:
+            raise VerificationError(f"it was pruned ({pruning.summary()})")
         raise VerificationError(f"record #{seq} is not in {redact_url(sink.url)}")
     try:
         text = records[0].canonical.decode("utf-8")

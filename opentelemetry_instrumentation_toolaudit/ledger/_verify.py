@@ -22,9 +22,10 @@ record's values.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
@@ -45,6 +46,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     MAX_PROBLEMS,
     MODIFIED,
     ORDER,
+    PRUNING,
     REPLACED,
     REWRITTEN,
     SIGNATURE,
@@ -54,6 +56,11 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     ProblemKind,
     VerifyResult,
     follow_ons,
+)
+from opentelemetry_instrumentation_toolaudit.ledger._prune import (
+    Pruning,
+    continue_from,
+    pruned_nodes,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._verify_scan import (
     head_problems,
@@ -132,10 +139,20 @@ def verify(
     verifiers = _verifiers(public_key)
     own_id = sink.log_id()
     found = _collect_checkpoints(sink, verifiers, checkpoint_dir, log_id, own_id)
-    scanned = _scan_store(
-        sink, {s.checkpoint.size for s in found.seen} | {c.size for _, c, _ in found.bad_signature}
+    # A trail pruned at n starts at record n: it continues from its signed pruning checkpoint.
+    rows = iter(sink.scan())
+    first = next(rows, None)
+    start, pruning_problems = continue_from(
+        first[0] if first is not None else None, [s.checkpoint for s in found.seen]
     )
-    problems = found.problems + scanned.problems
+    scanned = _scan_store(
+        sink,
+        {s.checkpoint.size for s in found.seen} | {c.size for _, c, _ in found.bad_signature},
+        rows=itertools.chain([first] if first is not None else [], rows),
+        start=start,
+    )
+    problems = found.problems + [Problem(seq, PRUNING, what) for seq, what in pruning_problems]
+    problems += scanned.problems
     problems += _judge(
         found,
         scanned,
@@ -143,6 +160,7 @@ def verify(
         signatures_checked=bool(verifiers),
         anchor_expected=bool(verifiers) or checkpoint_dir is not None,
         checkpoint_dir=checkpoint_dir,
+        cut=start.cut if start is not None else 0,
     )
     problems.sort(key=lambda p: (p.seq, ORDER.get(p.kind, 99)))
     problems = follow_ons(problems)
@@ -155,7 +173,11 @@ def verify(
         sink=redact_url(sink.url),
         size=scanned.size,
         root=scanned.root.hex(),
-        checkpoints=sum(1 for s in found.seen if s.checkpoint.size <= scanned.size),
+        checkpoints=sum(
+            1
+            for s in found.seen
+            if (start.cut if start is not None else 0) <= s.checkpoint.size <= scanned.size
+        ),
         signatures_checked=bool(verifiers),
         key_pinned=bool(verifiers) and key_pinned,
         anchored=bool(found.seen) and bool(verifiers),
@@ -164,6 +186,7 @@ def verify(
         log_id=own_id,
         repairs=sink.repairs(),
         erased_payloads=scanned.erased,
+        pruned=start,
         problems=kept,
         follow_ons=len(following),
     )
@@ -241,9 +264,17 @@ def _collect_checkpoints(
     return _Checkpoints(seen, bad_signature, foreign, problems)
 
 
-def _scan_store(sink: AuditSink, wanted: set[int]) -> _Scan:
+def _scan_store(
+    sink: AuditSink,
+    wanted: set[int],
+    *,
+    rows: Iterable[tuple[int, bytes, bytes, str, bytes | None]] | None = None,
+    start: Pruning | None = None,
+) -> _Scan:
     """Step 2: one pass over the records (the Merkle roots at the ``wanted`` checkpoint sizes),
-    the stored nodes and head against that pass, and the indexed columns against the bytes."""
+    the stored nodes and head against that pass, and the indexed columns against the bytes.
+    After a pruning (``start``), the stored nodes over pruned records alone cannot be rebuilt:
+    those that are frontier subtrees are compared with the frontier, the others left out."""
     # Column checks run in SQL on another connection and thread while this one hashes (or in the
     # scan itself, for a sink that says so).
     column_result: list[Any] = []
@@ -257,15 +288,17 @@ def _scan_store(sink: AuditSink, wanted: set[int]) -> _Scan:
     # Read before the scan: a concurrent append adds records after them, never changes them.
     head = sink.stored_head()
     nodes = {(level, index): h for level, index, h in sink.stored_nodes()}
+    if start is not None:
+        nodes = pruned_nodes(nodes, start)
     if sink.scan_checks_columns:
-        scanned = scan_records(sink, wanted, head, nodes)
+        scanned = scan_records(sink, wanted, head, nodes, rows=rows, start=start)
         check_columns()
     else:
         worker = threading.Thread(
             target=check_columns, name="toolaudit-verify-columns", daemon=True
         )
         worker.start()
-        scanned = scan_records(sink, wanted, head, nodes)
+        scanned = scan_records(sink, wanted, head, nodes, rows=rows, start=start)
         worker.join()
     size, end, roots, root, problems, heads = scanned[:6]
     problems += node_problems(nodes)
@@ -293,9 +326,11 @@ def _judge(
     signatures_checked: bool,
     anchor_expected: bool,
     checkpoint_dir: str | os.PathLike[str] | None,
+    cut: int = 0,
 ) -> list[Problem]:
     """Step 3: the records against the checkpoints: a truncated tail, a fork, a rewritten chain, a
-    failed signature, no anchor. ``problems`` (those found so far) explain a rewrite they cause."""
+    failed signature, no anchor. ``problems`` (those found so far) explain a rewrite they cause.
+    Checkpoints before a pruning ``cut`` are over records no longer stored: not judged."""
     seen, bad_signature = found.seen, found.bad_signature
     size, end, roots = scanned.size, scanned.end, scanned.roots
     problems = list(problems)
@@ -312,7 +347,7 @@ def _judge(
     )
 
     def proven_prefix(limit: int) -> int:
-        return max((m for m in matching if m < limit), default=0)
+        return max((m for m in matching if m < limit), default=cut)
 
     beyond = [s for s in seen if s.checkpoint.size > size]
     if beyond:
@@ -337,7 +372,7 @@ def _judge(
     by_size: dict[int, _Seen] = {}
     for s in seen:
         cp = s.checkpoint
-        if cp.size > size:
+        if cp.size > size or cp.size < cut:
             continue
         other = by_size.setdefault(cp.size, s)
         if other.checkpoint.root != cp.root:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH
@@ -24,6 +25,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     PAYLOAD,
     Problem,
 )
+from opentelemetry_instrumentation_toolaudit.ledger._prune import Pruning
 from opentelemetry_instrumentation_toolaudit.ledger.schema import PAYLOAD_HASH, SCHEMA, SCHEMA_V2
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import (
     NODE_MIN_LEVEL,
@@ -72,12 +74,17 @@ def scan_records(
     wanted: set[int],
     head: StoredHead | None,
     nodes: dict[tuple[int, int], bytes],
+    *,
+    rows: Iterable[tuple[int, bytes, bytes, str, bytes | None]] | None = None,
+    start: Pruning | None = None,
 ) -> Scanned:
     """One pass over the records: hashes, links, sequence numbers, the Merkle roots at ``wanted``
     sizes, the frontier and last hash at the stored head's size, the stored ``nodes`` (each
     one rebuilt is compared and removed: those left were never rebuilt), and each format 2
     record's stored payload against its ``payload_hash`` (read with the record). The loop is kept
-    flat because it is the verifier's cost per record."""
+    flat because it is the verifier's cost per record. ``rows`` are the sink's scan when the
+    caller began it; ``start``, a pruning checkpoint the records continue from (its frontier and
+    the hash of the last pruned record)."""
     problems: list[Problem] = []
     payload_found: list[Problem] = []
     erased: list[int] = []
@@ -85,16 +92,20 @@ def scan_records(
     loads = _loads
     sha256 = _sha256
     roots: dict[int, bytes] = {}
-    heads: dict[int, tuple[bytes, str]] = {0: (b"", GENESIS_HASH)}
+    cut = start.cut if start is not None else 0
+    first_prev = start.prev_hash if start is not None else GENESIS_HASH
+    heads: dict[int, tuple[bytes, str]] = {
+        cut: (b"".join(start.frontier) if start else b"", first_prev)
+    }
     head_size = head.size if head is not None else -1
     wanted = wanted | {head_size}
-    if 0 in wanted:
-        roots[0] = EMPTY_ROOT
+    if cut in wanted:
+        roots[cut] = start.root if start is not None else EMPTY_ROOT
     # A stored node completes on a leaf whose position ends in NODE_MIN_LEVEL one bits.
     node_mask = (1 << NODE_MIN_LEVEL) - 1 if nodes else -1
-    hashes: list[bytes] = []
-    size = 0
-    prev = GENESIS_HASH
+    hashes: list[bytes] = list(start.frontier) if start is not None else []
+    size = cut
+    prev = first_prev
     gaps: list[tuple[int, int, int]] = []
     went_back = 0
     # Where sequence numbers stand against positions: after a deleted record every later one is a
@@ -103,7 +114,9 @@ def scan_records(
     leaf = _LEAF.copy
     sha = _sha256
     node_prefix = _NODE
-    for row_seq, canonical, entry_hash, prev_hash, payload in sink.scan():
+    for row_seq, canonical, entry_hash, prev_hash, payload in (
+        rows if rows is not None else sink.scan()
+    ):
         h = leaf()
         if type(canonical) is not bytes or type(entry_hash) is not bytes:
             # Stored values of the wrong type (a damaged or hand-edited row): a modified record.

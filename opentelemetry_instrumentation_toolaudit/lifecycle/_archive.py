@@ -13,8 +13,9 @@ An archive is a directory ``toolaudit-archive-<log id>-0-<n-1>`` holding
 * ``manifest.json``: the archive format, the log id, ``n``, the records the run expired, when and
   from which sink (password masked) it was written.
 
-An archive always starts at record 0 and ends where a signed checkpoint ends, so its Merkle root
-can be recomputed from its own records and checked against that signature: ``toolaudit verify
+An archive starts at record 0, or (for a trail pruned before) at the cut of a pruning
+checkpoint it holds, and ends where a signed checkpoint ends, so its Merkle root can be
+recomputed from its own records and checked against that signature: ``toolaudit verify
 DIR`` (:class:`ArchiveSink` reads it as a read-only store) checks every record, link, payload and
 checkpoint, with the same keys as the live trail.
 """
@@ -39,6 +40,7 @@ from opentelemetry_instrumentation_toolaudit.ledger import AuditSink, StoredReco
 from opentelemetry_instrumentation_toolaudit.ledger._chain import leaf_hash
 from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import readable_checkpoints
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._prune import prunings
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import ScanRow
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 from opentelemetry_instrumentation_toolaudit.lifecycle._plan import seq_ranges
@@ -82,25 +84,29 @@ def write_archive(
     *,
     expired: Sequence[int],
     as_of: datetime.date,
+    first: int = 0,
+    notes: Sequence[str] = (),
 ) -> Path:
-    """Write records ``0 .. size-1`` of ``sink`` and its checkpoints up to ``size`` as an archive
-    under ``directory``; returns the archive's path. ``size`` must be the size of a signed
-    checkpoint (see :func:`signed_end`). Written in a temporary directory, renamed when complete;
-    an existing archive of the same records is never overwritten (FileExistsError)."""
-    log_id = sink.log_id() or "log"
-    parent = Path(directory)
+    """Write records ``first .. size-1`` of ``sink`` and its checkpoints up to ``size`` (and
+    ``notes``, signed checkpoints not yet stored) as an archive under ``directory``; returns the
+    archive's path. ``size`` must be the size of a signed checkpoint (see :func:`signed_end`),
+    ``first`` 0 or the cut of a stored pruning checkpoint. Written in a temporary directory,
+    renamed when complete; an existing archive of the same records is never overwritten
+    (FileExistsError)."""
+    target = Path(directory) / archive_name(sink, first, size)
+    parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    target = parent / f"toolaudit-archive-{log_id}-0-{size - 1}"
     if target.exists():
         raise FileExistsError(f"{target}: an archive of these records exists already")
     readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
-    notes = [note for checkpoint, note in readable if checkpoint.size <= size]
+    notes = [note for checkpoint, note in readable if checkpoint.size <= size] + list(notes)
+    size -= first  # the number of records written
     work = Path(tempfile.mkdtemp(prefix=".toolaudit-archive-", dir=parent))
     try:
         written = 0
         with gzip.open(work / RECORDS, "wb", compresslevel=6) as out:
-            for start in range(0, size, _PAGE):
-                for stored in sink.read(start, min(start + _PAGE, size)):
+            for start in range(first, first + size, _PAGE):
+                for stored in sink.read(start, min(start + _PAGE, first + size)):
                     out.write(_line(stored))
                     written += 1
         if written != size:
@@ -111,6 +117,7 @@ def write_archive(
         manifest = {
             "format": ARCHIVE_FORMAT,
             "log_id": sink.log_id(),
+            "first": first,
             "records": size,
             "expired": seq_ranges(expired),
             "as_of": as_of.isoformat(),
@@ -126,6 +133,11 @@ def write_archive(
         shutil.rmtree(work, ignore_errors=True)
         raise
     return target
+
+
+def archive_name(sink: AuditSink, first: int, size: int) -> str:
+    """The directory name of the archive of records ``first .. size-1``."""
+    return f"toolaudit-archive-{sink.log_id() or 'log'}-{first}-{size - 1}"
 
 
 class ArchiveSink(AuditSink):
@@ -153,6 +165,15 @@ class ArchiveSink(AuditSink):
         self._log_id = log_id if isinstance(log_id, str) else None
         self._notes: list[str] = notes
         self._frontier = Frontier()
+        self._first = self._records[0].seq if self._records else 0
+        if self._first:  # the archive of a trail pruned before: it starts from that cut
+            starts = [p for p in prunings(notes, self._log_id) if p.cut == self._first]
+            if not starts:
+                raise SinkError(
+                    f"{self.path}: the archive starts at record #{self._first} without the "
+                    "pruning checkpoint for it"
+                )
+            self._frontier = starts[0].start()
         for stored in self._records:
             self._frontier.append(leaf_hash(stored.canonical))
 
@@ -194,13 +215,16 @@ class ArchiveSink(AuditSink):
         yield  # pragma: no cover
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
-        return iter(self._records[start:stop])
+        first = self._first
+        return iter(
+            self._records[max(start - first, 0) : None if stop is None else max(stop - first, 0)]
+        )
 
     def erase_payloads(self, seqs: Collection[int]) -> int:
         raise SinkError(f"{self.path}: an archive is read-only")
 
     def size(self) -> int:
-        return len(self._records)
+        return self._first + len(self._records)
 
     def head(self) -> TreeHead:
         return TreeHead(self._frontier.size, self._frontier.root())

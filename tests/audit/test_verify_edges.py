@@ -90,6 +90,7 @@ def test_untouched_trail_result(sink, signer):
         "foreign_checkpoints": [],
         "repairs": [],
         "erased_payloads": [],
+        "pruned": None,
         "first_bad_seq": None,
         "problems": [],
         "follow_ons": 0,

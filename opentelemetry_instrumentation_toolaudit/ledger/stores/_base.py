@@ -236,7 +236,12 @@ class AuditSink(abc.ABC):
         """``MTH(D[start:stop])`` for a range a proof needs: stored nodes where possible, else leaves."""
         n = stop - start
         if n <= 1 << NODE_MIN_LEVEL:
-            return root_from_leaf_hashes(self.leaf_hashes(start, stop))
+            leaves = self.leaf_hashes(start, stop)
+            if len(leaves) < n and start < self.size():
+                # Records missing before the head: a pruned prefix, whose pruning checkpoint
+                # carries the subtree hashes (else VerificationError: they were deleted).
+                return self._pruned_subtree(start, stop)
+            return root_from_leaf_hashes(leaves)
         if n & (n - 1) == 0 and start % n == 0:
             node = self.tree_node(n.bit_length() - 1, start // n)
             if node is not None:
@@ -245,6 +250,24 @@ class AuditSink(abc.ABC):
         return hash_children(
             self.subtree_hash(start, start + k), self.subtree_hash(start + k, stop)
         )
+
+    def _pruned_subtree(self, start: int, stop: int) -> bytes:
+        from opentelemetry_instrumentation_toolaudit.ledger._prune import latest
+
+        pruning = latest(self.checkpoints(), self.log_id())
+        if pruning is None or start >= pruning.cut:
+            raise VerificationError(
+                f"records #{start}..#{stop - 1} are not all in {self.where}: deleted "
+                "(run `toolaudit verify`)"
+            )
+        return pruning.subtree(start, stop, self.subtree_hash)
+
+    def prune_prefix(self, cut: int, note: str) -> int:
+        """Remove records ``0 .. cut-1`` and their payloads, and store ``note``, the signed
+        pruning checkpoint for size ``cut`` (:mod:`~opentelemetry_instrumentation_toolaudit.ledger._prune`),
+        in one transaction; returns how many records were removed. Raises SinkError when the
+        store cannot prune (or the role may not)."""
+        raise SinkError(f"{self.where}: this store cannot prune records")
 
     def check_writable(self) -> None:  # noqa: B027 - most sinks prove it by opening
         """Raise SinkError when this process could not append here, checked without writing (a

@@ -164,11 +164,66 @@ class JSONLSink(AuditSink):
         with self._lock:
             if self._fd < 0:
                 raise SinkError(f"{self.path}: the sink is closed")
-            fcntl.flock(self._fd, fcntl.LOCK_EX if self._create else fcntl.LOCK_SH)
+            while True:
+                fcntl.flock(self._fd, fcntl.LOCK_EX if self._create else fcntl.LOCK_SH)
+                if not self._replaced():
+                    break
+                # Pruned by another process (a new file renamed over ours): read it afresh.
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+                self._reopen()
             try:
                 yield
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _replaced(self) -> bool:
+        """Whether the log at our path is no longer the file we hold open (it was pruned)."""
+        try:
+            return os.stat(self.path).st_ino != os.fstat(self._fd).st_ino
+        except OSError:
+            return False
+
+    def _reopen(self) -> None:
+        os.close(self._fd)
+        self._fd = -1
+        try:
+            self._fd = os.open(self.path, self._flags, 0o640)
+        except OSError as exc:
+            raise SinkError(f"{self.path}: cannot open ({exc.strerror})") from None
+        self._size, self._offset, self._prev, self._frontier = 0, 0, GENESIS_HASH, Frontier()
+
+    def _first_seq(self) -> int:
+        """The sequence number of the log's first record: 0, or the cut it was pruned at."""
+        try:
+            with open(self.path, "rb") as f:
+                first = f.readline()
+        except OSError:
+            return 0
+        parsed = unframe(first.rstrip(b"\n"))
+        if parsed is None:
+            return 0
+        try:
+            seq = _loads(parsed[1]).get(SEQ)
+        except (ValueError, AttributeError):
+            return 0
+        return seq if type(seq) is int and seq > 0 else 0
+
+    def _start_from_cut(self) -> None:
+        """Before reading the log from its start: a log pruned at ``n`` continues the chain and
+        the Merkle tree from its pruning checkpoint (its frontier and record n-1's hash)."""
+        first = self._first_seq()
+        if not first:
+            return
+        from opentelemetry_instrumentation_toolaudit.ledger._prune import prunings
+
+        for pruning in prunings(self.checkpoints(), self.log_id()):
+            if pruning.cut == first:
+                self._size, self._prev, self._frontier = first, pruning.prev_hash, pruning.start()
+                return
+        raise SinkError(
+            f"{self.path}: the log starts at record #{first} and no pruning checkpoint says "
+            "why: run `toolaudit verify`"
+        )
 
     def _repair_torn_tail(self) -> None:
         end = os.fstat(self._fd).st_size
@@ -304,6 +359,8 @@ class JSONLSink(AuditSink):
 
     def _catch_up(self) -> None:
         """Read lines appended (by any process) after our offset, advancing size, hash and frontier."""
+        if self._offset == 0 and self._size == 0:
+            self._start_from_cut()
         end = os.fstat(self._fd).st_size
         if end <= self._offset:
             self._unsettled = set()  # nothing of a failed append reached the file
@@ -489,7 +546,7 @@ class JSONLSink(AuditSink):
 
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         payloads = self._payloads()
-        for seq, line in enumerate(self._lines()):
+        for seq, line in enumerate(self._lines(), self._first_seq()):
             if stop is not None and seq >= stop:
                 return
             if seq < start:
@@ -505,6 +562,78 @@ class JSONLSink(AuditSink):
             except (ValueError, AttributeError, TypeError):  # not a JSON object: verify reports it
                 prev_hash, payload = "", None
             yield StoredRecord(seq, parsed[1], parsed[0].hex(), prev_hash, None, payload)
+
+    def prune_prefix(self, cut: int, note: str) -> int:
+        """Rewrite the log without records ``0 .. cut-1`` (a new file, fsynced, renamed over it)
+        and the payloads without theirs, after appending the pruning checkpoint, under the lock:
+        a crash leaves either file whole, and a log that still starts at 0 verifies as before."""
+        with self._flock():
+            self._catch_up()
+            if not self._first_seq() < cut <= self._size:
+                raise SinkError(f"{self.path}: no records before #{cut} to prune")
+            temp = f"{self.path}.prune.{os.getpid()}.tmp"
+            removed = 0
+            try:
+                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+                try:
+                    with contextlib.suppress(OSError):
+                        os.fchmod(fd, os.fstat(self._fd).st_mode & 0o777)
+                    for lines in self._line_chunks():
+                        kept = []
+                        for line in lines:
+                            parsed = unframe(line)
+                            seq = _loads(parsed[1]).get(SEQ) if parsed is not None else None
+                            if type(seq) is not int:
+                                raise SinkError(
+                                    f"{self.path}: a line is not a toolaudit record; run "
+                                    "`toolaudit verify` before pruning"
+                                )
+                            if seq < cut:
+                                removed += 1
+                            else:
+                                kept.append(line + b"\n")
+                        if kept:
+                            os.write(fd, b"".join(kept))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                self._erase_payloads_before(cut)
+                self._write_checkpoint_line(note, cut)
+                os.replace(temp, self.path)
+                _fsync_dir(self.path)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise SinkError(f"{self.path}: pruning failed ({exc.strerror})") from None
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp)
+                raise
+            # Our descriptor (and lock) are on the old file: hold the new one, as others will.
+            size, prev, frontier = self._size, self._prev, self._frontier
+            self._reopen()
+            self._size, self._prev, self._frontier = size, prev, frontier
+            self._offset = os.fstat(self._fd).st_size
+            self._save_head()
+        return removed
+
+    def _erase_payloads_before(self, cut: int) -> None:
+        path = self.path + ".payloads"
+        if not os.path.exists(path):
+            return
+        kept = [
+            line + b"\n"
+            for line in _read_lines(path)
+            if (parsed := _unframe_payload(line)) is None or parsed[0] >= cut
+        ]
+        temp = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            os.write(fd, b"".join(kept))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
 
     def size(self) -> int:
         with self._flock():
@@ -562,7 +691,7 @@ class JSONLSink(AuditSink):
         # The verifier's cost per record: unframe() inlined for lines framed as written. Plain
         # tuples, not ScanRow: one fewer object per record.
         first = True
-        seq = -1
+        seq = self._first_seq() - 1  # a line's place, for a line that names none
         loads = _loads
         unhex = binascii.unhexlify
         payload = self._payloads().get

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
 from opentelemetry_instrumentation_toolaudit.ledger._chain import GENESIS_HASH, StoredRecord
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
 from opentelemetry_instrumentation_toolaudit.ledger.schema import EVENT_ID
@@ -41,6 +42,9 @@ class MemorySink(AuditSink):
         self._log_id = uuid.uuid4().hex
         self._event_ids: set[str] = set()
         self._payloads: dict[int, bytes] = {}
+        self._base = 0
+        self._base_prev = GENESIS_HASH
+        """The sequence number of the first record held (records before it were pruned)."""
 
     @contextlib.contextmanager
     def append_transaction(self) -> Iterator[_MemoryTransaction]:
@@ -68,16 +72,32 @@ class MemorySink(AuditSink):
     def read(self, start: int = 0, stop: int | None = None) -> Iterator[StoredRecord]:
         with self._lock:
             payloads = self._payloads
+            base = self._base
+            first = max(start - base, 0)
+            last = None if stop is None else max(stop - base, 0)
             return iter(
-                [r._replace(payload=payloads.get(r.seq)) for r in self._records[start:stop]]
+                [r._replace(payload=payloads.get(r.seq)) for r in self._records[first:last]]
             )
 
     def erase_payloads(self, seqs: Collection[int]) -> int:
         with self._lock:
             return sum(self._payloads.pop(seq, None) is not None for seq in set(seqs))
 
+    def prune_prefix(self, cut: int, note: str) -> int:
+        with self._lock:
+            if not self._base < cut <= self._frontier.size:
+                raise SinkError(f"{self.url}: no records before #{cut} to prune")
+            self._checkpoints.append(note)
+            removed = cut - self._base
+            self._base_prev = self._records[removed - 1].entry_hash
+            del self._records[:removed]
+            for seq in [s for s in self._payloads if s < cut]:
+                del self._payloads[seq]
+            self._base = cut
+            return removed
+
     def size(self) -> int:
-        return len(self._records)
+        return self._base + len(self._records)
 
     def head(self) -> TreeHead:
         with self._lock:
@@ -110,7 +130,9 @@ class _MemoryTransaction:
 
     def read_head(self) -> tuple[str, Frontier]:
         records = self._sink._records
-        return (records[-1].entry_hash if records else GENESIS_HASH), self._sink._frontier.copy()
+        return (
+            records[-1].entry_hash if records else self._sink._base_prev
+        ), self._sink._frontier.copy()
 
     def stored_event_ids(self, event_ids: Sequence[str]) -> set[str]:
         return self._sink._event_ids.intersection(event_ids)

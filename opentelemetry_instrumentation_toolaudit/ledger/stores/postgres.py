@@ -23,7 +23,10 @@ Writers need only ``INSERT`` and ``SELECT`` on the records, heads, nodes and che
 log id the owner writes when the sink is first opened. :meth:`PostgresSink.grant_writer` grants
 exactly that to a role (INSERT and SELECT on ``payloads`` too, never DELETE).
 :meth:`PostgresSink.grant_maintainer` gives a maintenance role SELECT on every table and DELETE on
-``payloads`` only, for erasure and retention. Keep table ownership with an administrator role that the application never
+``payloads`` only, for erasure and retention. :meth:`PostgresSink.grant_pruner` sets up pruning
+(``toolaudit retention apply --prune-prefix``): a role that may append, and DELETE records and
+payloads; a trigger lets it delete only records before the widest cut in ``audit_prunes``, a table
+that only grows and takes a cut only after its signed pruning checkpoint. Keep table ownership with an administrator role that the application never
 uses, since an owner can drop triggers.
 
 Many writers, one chain: each batch runs in one transaction holding a transaction-scoped advisory
@@ -49,6 +52,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     plain_column_tuple,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._prune import PRUNE_MARK
 from opentelemetry_instrumentation_toolaudit.ledger._selection import (
     Selection,
     filtered,
@@ -172,6 +176,47 @@ CREATE TRIGGER {_HEAD_TRIGGER} BEFORE INSERT ON audit_heads
     FOR EACH ROW EXECUTE FUNCTION toolaudit_head_follows_records();
 """
 _SCHEMA += _HEAD_CHECK
+
+# Pruning: records before the widest cut in audit_prunes may be deleted, no other record; a cut
+# only moves forward, within the log, once its signed pruning checkpoint is stored. Installed by
+# the owner (grant_pruner, or the first pruning run by the owner).
+_PRUNES_TABLE = "audit_prunes"
+_PRUNE_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS {_PRUNES_TABLE} (
+    cut BIGINT PRIMARY KEY, written_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+);
+CREATE OR REPLACE FUNCTION toolaudit_prune_cut() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.cut <= coalesce((SELECT max(cut) FROM {_PRUNES_TABLE}), 0)
+        OR NEW.cut > coalesce((SELECT max(size) FROM audit_heads), 0)
+        OR NOT EXISTS (SELECT 1 FROM audit_checkpoints
+            WHERE size = NEW.cut AND strpos(note, '{PRUNE_MARK}') > 0)
+    THEN
+        RAISE EXCEPTION 'toolaudit: a pruning cut moves forward, within the log, after its signed pruning checkpoint'
+            USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS {_PRUNES_TABLE}_forward ON {_PRUNES_TABLE};
+CREATE TRIGGER {_PRUNES_TABLE}_forward BEFORE INSERT ON {_PRUNES_TABLE}
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_prune_cut();
+CREATE OR REPLACE FUNCTION toolaudit_prune_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND OLD.seq < coalesce((SELECT max(cut) FROM {_PRUNES_TABLE}), 0) THEN
+        RETURN OLD;
+    END IF;
+    RAISE EXCEPTION 'toolaudit: % on % is not allowed: the audit trail is append-only (only records before a pruning cut are removed)', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+DROP TRIGGER IF EXISTS audit_records_append_only ON audit_records;
+CREATE TRIGGER audit_records_append_only BEFORE UPDATE OR DELETE ON audit_records
+    FOR EACH ROW EXECUTE FUNCTION toolaudit_prune_only();
+""" + _append_only(_PRUNES_TABLE)
+_PRUNE_READY = (
+    "SELECT to_regclass('audit_prunes') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_proc "
+    "WHERE proname = 'toolaudit_prune_only' AND pronamespace = "
+    "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()))"
+)
 
 # The log's identity, added to schemas created before it (by a role allowed to; else the log has
 # none, and its checkpoints' origins name none, as before).
@@ -540,6 +585,64 @@ class PostgresSink(AuditSink):
                 raise SinkError(
                     f"{self._where}: granting maintainer rights failed ({_first_line(exc, self.url)})"
                 ) from None
+
+    def grant_pruner(self, role: str) -> None:
+        """Let ``role`` prune the trail (``toolaudit retention apply --prune-prefix``): what
+        :meth:`grant_writer` gives (it appends the admin event and checkpoints), SELECT and INSERT
+        on ``audit_prunes``, and DELETE on the records and payloads, which a trigger allows only
+        for records before the widest recorded cut. Installs that trigger first (run it as the
+        tables' owner)."""
+        pg = _require_psycopg()
+        from psycopg import sql
+
+        self.grant_writer(role)
+        with self._lock:
+            conn: Any = None
+            try:
+                conn = self._first_statement(_LOCK).connection
+                conn.execute(_PRUNE_SCHEMA)
+                who = sql.Identifier(role)
+                conn.execute(
+                    sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+                        sql.Identifier(_PRUNES_TABLE), who
+                    )
+                )
+                for table in ("audit_records", *self._payload_tables()):
+                    conn.execute(
+                        sql.SQL("GRANT DELETE ON {} TO {}").format(sql.Identifier(table), who)
+                    )
+                conn.commit()
+            except pg.Error as exc:
+                if conn is not None:
+                    self._release(conn)
+                raise SinkError(
+                    f"{self._where}: granting pruner rights failed ({_first_line(exc, self.url)})"
+                ) from None
+
+    def prune_prefix(self, cut: int, note: str) -> int:
+        pg = _require_psycopg()
+        with self._lock:
+            conn: Any = None
+            try:
+                conn = self._first_statement(_LOCK).connection
+                if not conn.execute(_PRUNE_READY).fetchone()[0]:
+                    conn.execute(
+                        _PRUNE_SCHEMA
+                    )  # the owner's first pruning; others need grant_pruner
+                conn.execute(_INSERT_CHECKPOINT, (cut, note))
+                conn.execute(f"INSERT INTO {_PRUNES_TABLE} (cut) VALUES (%s)", (cut,))
+                if self._has_payloads:
+                    conn.execute(f"DELETE FROM {_PAYLOADS_TABLE} WHERE seq < %s", (cut,))
+                removed = conn.execute("DELETE FROM audit_records WHERE seq < %s", (cut,)).rowcount
+                conn.commit()
+            except pg.Error as exc:
+                if conn is not None:
+                    self._release(conn)
+                raise SinkError(
+                    f"{self._where}: pruning failed ({_first_line(exc, self.url)}); as the "
+                    "tables' owner, run PostgresSink(url).grant_pruner(role) for the pruning role"
+                ) from None
+        return int(removed)
 
     def erase_payloads(self, seqs: Collection[int]) -> int:
         wanted = sorted({int(seq) for seq in seqs})

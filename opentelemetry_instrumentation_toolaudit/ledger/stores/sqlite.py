@@ -39,6 +39,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._chain import (
     StoredRecord,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+from opentelemetry_instrumentation_toolaudit.ledger._prune import PRUNE_MARK
 from opentelemetry_instrumentation_toolaudit.ledger._selection import (
     Selection,
     filtered,
@@ -161,6 +162,26 @@ BEGIN SELECT RAISE(ABORT, 'audit_head is never deleted'); END;
 CREATE TRIGGER IF NOT EXISTS audit_head_only_grows BEFORE UPDATE ON audit_head
 WHEN NEW.size < OLD.size BEGIN SELECT RAISE(ABORT, 'audit_head only grows'); END;
 {_NO_REPLACE}{_HEAD_FOLLOWS_RECORDS}"""
+
+# Pruning (``toolaudit retention apply --prune-prefix``): records before the widest cut in
+# audit_prunes may be deleted, no other; a cut only moves forward, stays within the log and needs
+# its signed pruning checkpoint stored first. Installed by the first pruning.
+_PRUNE_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS audit_prunes (cut INTEGER PRIMARY KEY);
+CREATE TRIGGER IF NOT EXISTS audit_prunes_no_update BEFORE UPDATE ON audit_prunes
+BEGIN SELECT RAISE(ABORT, 'audit_prunes is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_prunes_no_delete BEFORE DELETE ON audit_prunes
+BEGIN SELECT RAISE(ABORT, 'audit_prunes is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_prunes_insert_new BEFORE INSERT ON audit_prunes
+WHEN NEW.cut <= coalesce((SELECT max(cut) FROM audit_prunes), 0)
+    OR NEW.cut > (SELECT size FROM audit_head)
+    OR NOT EXISTS (SELECT 1 FROM audit_checkpoints WHERE size = NEW.cut AND instr(note, '{PRUNE_MARK}'))
+BEGIN SELECT RAISE(ABORT, 'a pruning cut moves forward, within the log, after its signed pruning checkpoint'); END;
+DROP TRIGGER IF EXISTS audit_records_no_delete;
+CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records
+WHEN OLD.seq >= coalesce((SELECT max(cut) FROM audit_prunes), 0)
+BEGIN SELECT RAISE(ABORT, 'audit_records is append-only: only records before a pruning cut are removed'); END;
+"""
 
 _UNIQUE_EVENT_ID = (
     "CREATE UNIQUE INDEX IF NOT EXISTS audit_records_event_id ON audit_records(event_id)"
@@ -524,6 +545,27 @@ class SQLiteSink(AuditSink):
                     f"{self.path}: erasing payloads failed ({type(exc).__name__}: {exc})"
                 ) from None
         return erased
+
+    def prune_prefix(self, cut: int, note: str) -> int:
+        with self._lock:
+            try:
+                with self._transaction():
+                    conn = self._conn
+                    for statement in _PRUNE_SCHEMA.split(";\n"):
+                        if statement.strip():
+                            conn.execute(statement)
+                    self._insert_checkpoint(note, cut)
+                    conn.execute("INSERT INTO audit_prunes (cut) VALUES (?)", (cut,))
+                    if self._has_payloads:
+                        conn.execute("DELETE FROM payloads WHERE seq < ?", (cut,))
+                    removed = conn.execute(
+                        "DELETE FROM audit_records WHERE seq < ?", (cut,)
+                    ).rowcount
+            except sqlite3.Error as exc:
+                raise SinkError(
+                    f"{self.path}: pruning failed ({type(exc).__name__}: {exc})"
+                ) from None
+        return int(removed)
 
     def size(self) -> int:
         return int(self._query("SELECT size FROM audit_head")[0][0])
