@@ -25,7 +25,6 @@ from opentelemetry_instrumentation_toolaudit.witness import Cosigner
 from tests.audit._tamper import read_rows, write_rows
 from tests.audit.conftest import write_log
 from tests.interop._cli import toolaudit
-from tests.witness.conftest import WitnessProcess
 
 GO_MODULE = Path(__file__).resolve().parents[2] / "interop" / "go"
 
@@ -170,6 +169,8 @@ def test_go_verifier_rejects_a_proof_signed_by_another_key(go_verifier, material
 def cosigned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
     """A SQLite trail of 20 records (a checkpoint every 5) whose writer submitted each checkpoint
     to a real ``toolaudit witness`` subprocess, its exported material, and the witness's key."""
+    from tests.witness.conftest import WitnessProcess  # skips without the witness extra
+
     signer = NoteSigner.generate("test.example/audit")
     (tmp_path / "log.vkey").write_text(signer.verifier.vkey() + "\n")
     process = WitnessProcess(tmp_path, tmp_path / "log.vkey").start()
