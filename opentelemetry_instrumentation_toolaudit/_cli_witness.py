@@ -134,6 +134,10 @@ def register(commands: Any) -> None:
         metavar="NAME",
         help="the witness's key name when --key is created (default toolaudit-witness/<host>)",
     )
+    witness.add_argument(
+        "--tls-cert", metavar="FILE", help="TLS certificate chain (PEM): serve HTTPS"
+    )
+    witness.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM)")
     witness.set_defaults(handler=_witness)
 
 
@@ -309,13 +313,19 @@ def _witness(args: argparse.Namespace) -> int:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
 
-        from opentelemetry_instrumentation_toolaudit.witness._server import bind, serve
+        from opentelemetry_instrumentation_toolaudit.witness._server import bind, check_tls, serve
     except ImportError:
         raise ToolAuditError(
             "the witness needs Starlette and uvicorn: "
             "pip install 'opentelemetry-instrumentation-toolaudit[witness]'"
         ) from None
     from opentelemetry_instrumentation_toolaudit.witness import Cosigner, Witness, WitnessState
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ToolAuditError("--tls-cert and --tls-key go together")
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    if tls is not None:
+        check_tls(*tls)
 
     log_keys = [_log_key(spec) for spec in args.log_key]
     name = args.name or f"toolaudit-witness/{socket.gethostname() or 'localhost'}"
@@ -330,11 +340,12 @@ def _witness(args: argparse.Namespace) -> int:
             why = getattr(exc, "strerror", None) or "expected HOST:PORT"
             raise ToolAuditError(f"cannot listen on {args.listen}: {why}") from None
         host, port = sock.getsockname()[:2]
+        scheme = "https" if tls else "http"
 
         def ready() -> None:
             print(cosigner.verifier.vkey(), flush=True)
             print(
-                f"toolaudit witness: {cosigner.name} listening on http://{host}:{port} "
+                f"toolaudit witness: {cosigner.name} listening on {scheme}://{host}:{port} "
                 f"for {len(log_keys)} log key(s), state in {args.state}",
                 file=sys.stderr,
                 flush=True,
@@ -342,7 +353,7 @@ def _witness(args: argparse.Namespace) -> int:
 
         try:
             # uvicorn stops gracefully on SIGINT and SIGTERM.
-            serve(Witness(cosigner, log_keys, state), sock, ready)
+            serve(Witness(cosigner, log_keys, state), sock, ready, tls=tls)
         finally:
             sock.close()
     finally:

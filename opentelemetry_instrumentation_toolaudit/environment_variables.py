@@ -111,6 +111,11 @@ OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESS_TI
 """Seconds one request to a witness may take (default 5). Requests run on a background thread;
 closing the audit log waits at most twice this for the last checkpoint's cosignatures."""
 
+OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE: Final = "OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE"
+"""A PEM file of CA certificates that the writer trusts, besides the system's, for the
+certificates of ``https://`` witnesses in ``OTEL_PYTHON_TOOLAUDIT_WITNESSES`` (a private CA, or a
+witness's self-signed certificate). Default: unset (only the system's CA certificates)."""
+
 OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY: Final = "OTEL_PYTHON_TOOLAUDIT_CHECKPOINT_EVERY"
 """Write a signed checkpoint after this many records (default 1000)."""
 

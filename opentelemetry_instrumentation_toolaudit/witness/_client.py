@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
+import ssl
 import threading
 import time
 import urllib.error
@@ -27,10 +28,11 @@ import urllib.request
 from collections.abc import Sequence
 from urllib.parse import unquote
 
-from opentelemetry_instrumentation_toolaudit._env import read_float
+from opentelemetry_instrumentation_toolaudit._env import read_float, read_path
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, VerificationError
 from opentelemetry_instrumentation_toolaudit._log import internal_error, logger
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE,
     OTEL_PYTHON_TOOLAUDIT_WITNESS_TIMEOUT,
     OTEL_PYTHON_TOOLAUDIT_WITNESSES,
 )
@@ -104,15 +106,39 @@ def witnesses_from_env() -> tuple[list[WitnessEndpoint], float]:
     return witnesses, timeout
 
 
+def tls_context_from_env() -> ssl.SSLContext | None:
+    """The TLS context for ``https://`` witnesses when ``OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE``
+    names a CA file (trusted besides the system's CA certificates); None when it is unset.
+    ToolAuditError when the file cannot be read or holds no certificate."""
+    path = read_path(OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE)
+    if path is None:
+        return None
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=str(path))
+    except ssl.SSLError:
+        raise ToolAuditError(
+            f"{OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE}: {path} holds no PEM certificate"
+        ) from None
+    except OSError as exc:
+        raise ToolAuditError(
+            f"{OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE}: cannot read {path}: {exc.strerror}"
+        ) from None
+    return context
+
+
 def submitter_for(
     sink: AuditSink, witnesses: Sequence[WitnessEndpoint] | None
 ) -> WitnessSubmitter | None:
     """The submitter an AuditLog on ``sink`` uses: for ``witnesses`` if given, else for those in
-    ``OTEL_PYTHON_TOOLAUDIT_WITNESSES``; None when there are none."""
+    ``OTEL_PYTHON_TOOLAUDIT_WITNESSES``; None when there are none. ``https://`` witnesses are
+    checked against the system's CA certificates and ``OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE``."""
     timeout = DEFAULT_TIMEOUT
     if witnesses is None:
         witnesses, timeout = witnesses_from_env()
-    return WitnessSubmitter(sink, witnesses, timeout=timeout) if witnesses else None
+    if not witnesses:
+        return None
+    return WitnessSubmitter(sink, witnesses, timeout=timeout, context=tls_context_from_env())
 
 
 class _RefusedError(Exception):
@@ -121,7 +147,8 @@ class _RefusedError(Exception):
 
 class WitnessSubmitter:
     """Sends checkpoints of ``sink`` to ``witnesses`` on a background thread and stores the
-    cosigned notes in ``sink``. ``timeout`` bounds each HTTP request."""
+    cosigned notes in ``sink``. ``timeout`` bounds each HTTP request; ``context`` checks the
+    certificates of ``https://`` witnesses (default: the system's CA certificates)."""
 
     def __init__(
         self,
@@ -129,10 +156,12 @@ class WitnessSubmitter:
         witnesses: Sequence[WitnessEndpoint],
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        context: ssl.SSLContext | None = None,
     ) -> None:
         self.sink = sink
         self.witnesses = list(witnesses)
         self.timeout = timeout
+        self.context = context
         self.cosigned = 0
         """Checkpoints stored with at least one new cosignature."""
         self.failures = 0
@@ -259,7 +288,9 @@ class WitnessSubmitter:
 
     def _post(self, witness: WitnessEndpoint, body: bytes) -> tuple[int, str, str]:
         try:
-            with urllib.request.urlopen(witness.request(body), timeout=self.timeout) as response:
+            with urllib.request.urlopen(
+                witness.request(body), timeout=self.timeout, context=self.context
+            ) as response:
                 return response.status, response.headers.get("Content-Type", ""), _read(response)
         except urllib.error.HTTPError as error:
             with error:
@@ -297,6 +328,12 @@ def _valid_lines(answer: str, note: str, verifier: CosignerVerifier) -> list[str
 
 def _reason(exc: BaseException) -> str:
     """What went wrong talking to a witness, without its URL (which may hold a password)."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        return (
+            f"its TLS certificate is not trusted ({reason.verify_message}; "
+            f"{OTEL_PYTHON_TOOLAUDIT_WITNESS_CA_FILE} names the CA certificates to trust)"
+        )
     if isinstance(exc, urllib.error.URLError):
         return f"unreachable ({type(exc.reason).__name__})"
     return type(exc).__name__

@@ -7,9 +7,11 @@ extra: ``pip install 'opentelemetry-instrumentation-toolaudit[witness]'``)."""
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
 from opentelemetry_instrumentation_toolaudit.witness._witness import (
     MAX_BODY_BYTES,
     Response,
@@ -59,8 +61,31 @@ def bind(listen: str) -> socket.socket:
     return sock
 
 
-def serve(witness: Witness, sock: socket.socket, on_ready: Callable[[], None]) -> None:
-    """Serve until SIGINT/SIGTERM (uvicorn's handlers stop it gracefully)."""
+def check_tls(cert: str, key: str) -> None:
+    """ToolAuditError (one line) unless ``cert`` and ``key`` are a readable PEM certificate chain
+    and its private key."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise ToolAuditError(
+            f"cannot load the TLS certificate {cert} and key {key}: {exc.reason or 'not PEM'}"
+        ) from None
+    except OSError as exc:
+        raise ToolAuditError(
+            f"cannot load the TLS certificate {cert} and key {key}: {exc.strerror}"
+        ) from None
+
+
+def serve(
+    witness: Witness,
+    sock: socket.socket,
+    on_ready: Callable[[], None],
+    *,
+    tls: tuple[str, str] | None = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn's handlers stop it gracefully); over HTTPS when
+    ``tls`` is a ``(certificate chain, private key)`` pair of PEM files."""
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -68,5 +93,9 @@ def serve(witness: Witness, sock: socket.socket, on_ready: Callable[[], None]) -
             await super().startup(sockets)
             on_ready()
 
-    config = uvicorn.Config(make_app(witness), log_level="warning", access_log=False)
+    options: dict[str, Any] = {}
+    if tls is not None:
+        check_tls(*tls)
+        options = {"ssl_certfile": tls[0], "ssl_keyfile": tls[1]}
+    config = uvicorn.Config(make_app(witness), log_level="warning", access_log=False, **options)
     _Server(config).run(sockets=[sock])

@@ -143,13 +143,15 @@ def collector_env(tmp: Path, name: str, **extra: str) -> dict[str, str]:
     }
 
 
-def start_app(endpoint: str, rounds: int, pause: float) -> subprocess.Popen[str]:
-    """``tests/apps/collector_app.py`` under ``opentelemetry-instrument``, exporting OTLP/HTTP to
-    ``endpoint``. The in-process span redaction is off, so the collector is what masks the app's
-    own spans."""
+def start_app(
+    endpoint: str, rounds: int, pause: float, *, service_name: str = "support-agent"
+) -> subprocess.Popen[str]:
+    """``tests/apps/collector_app.py`` under ``opentelemetry-instrument`` as ``service_name``,
+    exporting OTLP/HTTP to ``endpoint``. The in-process span redaction is off, so the collector is
+    what masks the app's own spans."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTHONPATH"))} | {
         "PYTHONPATH": str(ROOT),
-        "OTEL_SERVICE_NAME": "support-agent",
+        "OTEL_SERVICE_NAME": service_name,
         "OTEL_RESOURCE_ATTRIBUTES": "service.owner=ops.lead@example.com",
         "OTEL_TRACES_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,

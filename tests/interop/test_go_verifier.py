@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 
 """The Go reference verifier (interop/go: golang.org/x/mod/sumdb/note, transparency-dev/merkle)
-accepts a trail this package wrote and rejects tampered material."""
+accepts a trail this package wrote and rejects tampered material; with witness keys, it checks the
+C2SP cosignatures of a real ``toolaudit witness``."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_WITNESSES,
+)
 from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
+from opentelemetry_instrumentation_toolaudit.witness import Cosigner
 from tests.audit._tamper import read_rows, write_rows
 from tests.audit.conftest import write_log
 from tests.interop._cli import toolaudit
@@ -157,3 +163,134 @@ def test_go_verifier_rejects_a_proof_signed_by_another_key(go_verifier, material
     result = run_go(go_verifier, material, "-proof", str(material / "0.tlog-proof"))
     assert result.returncode == 1
     assert "checkpoint signature" in result.stdout
+
+
+@pytest.fixture
+def cosigned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, str]]:
+    """A SQLite trail of 20 records (a checkpoint every 5) whose writer submitted each checkpoint
+    to a real ``toolaudit witness`` subprocess, its exported material, and the witness's key."""
+    from tests.witness.conftest import WitnessProcess  # skips without the witness extra
+
+    signer = NoteSigner.generate("test.example/audit")
+    (tmp_path / "log.vkey").write_text(signer.verifier.vkey() + "\n")
+    process = WitnessProcess(tmp_path, tmp_path / "log.vkey").start()
+    try:
+        assert process.verifier is not None
+        vkey = process.verifier.vkey()
+        monkeypatch.setenv(OTEL_PYTHON_TOOLAUDIT_WITNESSES, f"{process.url}={vkey}")
+        url = f"sqlite:///{tmp_path}/audit.db"
+        write_log(url, signer, 20, every=5)
+    finally:
+        process.stop()
+    (tmp_path / "witness.vkey").write_text(vkey + "\n")
+    tree = toolaudit("export-tree", url, "--entries")
+    assert tree.returncode == 0, tree.stderr
+    (tmp_path / "tree.json").write_text(tree.stdout)
+    proof = toolaudit("prove", url, 7, "--format", "tlog-proof")
+    assert proof.returncode == 0, proof.stderr
+    (tmp_path / "7.tlog-proof").write_text(proof.stdout)
+    consistency = toolaudit("consistency", url, 5, 20)
+    assert consistency.returncode == 0, consistency.stderr
+    (tmp_path / "consistency.json").write_text(consistency.stdout)
+    yield tmp_path, vkey
+
+
+def witnessed_material(directory: Path) -> list[str]:
+    return [
+        "-tree",
+        str(directory / "tree.json"),
+        "-proof",
+        str(directory / "7.tlog-proof"),
+        "-consistency",
+        str(directory / "consistency.json"),
+    ]
+
+
+def test_go_verifier_accepts_a_real_witness_cosignature(go_verifier, cosigned):
+    """A trail cosigned by a real witness passes the Go verifier's cosignature/v1 check with the
+    witness's key, given as text or as a file."""
+    directory, vkey = cosigned
+    for key in (vkey, str(directory / "witness.vkey")):
+        result = run_go(go_verifier, directory, "-witness", key, *witnessed_material(directory))
+        assert (result.returncode, result.stderr) == (0, ""), result.stdout
+        quorum = [line for line in result.stdout.splitlines() if "witnesses" in line]
+        assert quorum == [
+            "OK: the widest checkpoint (size 20) is cosigned by 1 of the 1 witnesses "
+            "(witness.test/w1; quorum 1)",
+            f"OK: {directory}/7.tlog-proof: the proof's checkpoint (size 20) is cosigned by 1 of "
+            "the 1 witnesses (witness.test/w1; quorum 1)",
+            f"OK: {directory}/consistency.json: the new checkpoint (size 20) is cosigned by 1 of "
+            "the 1 witnesses (witness.test/w1; quorum 1)",
+        ]
+
+
+def test_go_verifier_rejects_another_witness_key(go_verifier, cosigned):
+    """A witness key that did not cosign (same name, another key) leaves every checkpoint without
+    its quorum."""
+    directory, _ = cosigned
+    other = Cosigner.generate("witness.test/w1").verifier.vkey()
+    result = run_go(go_verifier, directory, "-witness", other, *witnessed_material(directory))
+    assert result.returncode == 1
+    failures = [line for line in result.stdout.splitlines() if line.startswith("FAIL: ")]
+    assert failures == [
+        "FAIL: the widest checkpoint (size 20) has 0 valid witness cosignature(s) (none), "
+        "1 required",
+        f"FAIL: {directory}/7.tlog-proof: the proof's checkpoint (size 20) has 0 valid witness "
+        "cosignature(s) (none), 1 required",
+        f"FAIL: {directory}/consistency.json: the new checkpoint (size 20) has 0 valid witness "
+        "cosignature(s) (none), 1 required",
+    ]
+
+
+def test_go_verifier_rejects_a_flipped_cosignature_bit(go_verifier, cosigned):
+    """One flipped bit in the witness's Ed25519 signature fails the checkpoint."""
+    directory, vkey = cosigned
+    path = directory / "7.tlog-proof"
+    lines = path.read_text().split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("\u2014 witness.test/w1 "))
+    prefix, blob = lines[at].rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(blob))
+    raw[4 + 8 + 20] ^= 1  # a bit of the signature, after the key id and the timestamp
+    lines[at] = f"{prefix} {base64.b64encode(bytes(raw)).decode()}"
+    path.write_text("\n".join(lines))
+    result = run_go(go_verifier, directory, "-witness", vkey, "-proof", str(path))
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"FAIL: {path}: checkpoint signature: ")
+    assert "witness.test/w1" in result.stdout
+
+
+def test_go_verifier_rejects_a_quorum_above_the_cosignatures(go_verifier, cosigned):
+    """A quorum of 2 over the real witness and a second key that never cosigned fails; a quorum
+    of 1 over the same two keys passes."""
+    directory, vkey = cosigned
+    second = Cosigner.generate("witness.test/w2").verifier.vkey()
+    keys = ["-witness", vkey, "-witness", second]
+    result = run_go(
+        go_verifier, directory, *keys, "-quorum", "2", "-tree", str(directory / "tree.json")
+    )
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[-1] == (
+        "FAIL: the widest checkpoint (size 20) has 1 valid witness cosignature(s) "
+        "(witness.test/w1), 2 required"
+    )
+    result = run_go(
+        go_verifier, directory, *keys, "-quorum", "1", "-tree", str(directory / "tree.json")
+    )
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout
+    assert result.stdout.splitlines()[-1] == (
+        "OK: the widest checkpoint (size 20) is cosigned by 1 of the 2 witnesses "
+        "(witness.test/w1; quorum 1)"
+    )
+
+
+def test_go_verifier_refuses_a_quorum_beyond_the_witness_keys(go_verifier, cosigned):
+    """A quorum larger than the number of witness keys, or one without keys, is a usage error."""
+    directory, vkey = cosigned
+    tree = str(directory / "tree.json")
+    result = run_go(go_verifier, directory, "-witness", vkey, "-quorum", "2", "-tree", tree)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr == (
+        "toolaudit-verify-go: error: -quorum 2 is not between 1 and the 1 -witness keys given\n"
+    )
+    result = run_go(go_verifier, directory, "-quorum", "1", "-tree", tree)
+    assert (result.returncode, result.stdout) == (2, "")

@@ -20,15 +20,16 @@ from tests.audit.conftest import pg_url  # noqa: F401 - a fixture for the Postgr
 pytest.importorskip("uvicorn")
 pytest.importorskip("starlette")
 
-_LISTENING = re.compile(r"listening on (http://127\.0\.0\.1:\d+)")
+_LISTENING = re.compile(r"listening on (https?://127\.0\.0\.1:\d+)")
 
 
 class WitnessProcess:
     """A ``toolaudit witness`` subprocess on a free loopback port."""
 
-    def __init__(self, directory: Path, log_vkey: Path) -> None:
+    def __init__(self, directory: Path, log_vkey: Path, *extra: str) -> None:
         self.directory = directory
         self.log_vkey = log_vkey
+        self.extra = extra
         self.key = directory / "witness.key"
         self.state = directory / "state"
         self.process: subprocess.Popen[str] | None = None
@@ -53,6 +54,7 @@ class WitnessProcess:
                 str(self.log_vkey),
                 "--name",
                 "witness.test/w1",
+                *self.extra,
             ],
             stdout=subprocess.PIPE,
             stderr=stderr.open("w"),

@@ -9,12 +9,19 @@
 //
 // Usage:
 //
-//	toolaudit-verify-go -vkey KEY [-tree FILE] [-proof FILE]... [-consistency FILE]...
+//	toolaudit-verify-go -vkey KEY [-witness WKEY]... [-quorum N] [-tree FILE] [-proof FILE]... [-consistency FILE]...
 //
 // KEY is the log's verifier key (name+id+base64) or a file holding it. -tree reads the JSON of
 // `toolaudit export-tree SINK`: the log's leaf hashes and its signed checkpoints; every checkpoint's
 // signature is verified and its root recomputed from the leaves. -proof reads a c2sp.org/tlog-proof@v1
 // file (`toolaudit prove --format tlog-proof`); -consistency the JSON of `toolaudit consistency`.
+//
+// -witness WKEY (repeatable) is a witness's verifier key (c2sp.org/tlog-cosignature, Ed25519
+// cosignature/v1, key type 0x04), or a file holding it. With -witness, the checkpoint each check
+// rests on must carry valid cosignatures from at least -quorum of those witnesses (default: all of
+// them): the widest checkpoint of -tree, the checkpoint of each -proof, the new checkpoint of each
+// -consistency. A cosignature line that names a given witness key but does not verify fails the
+// checkpoint.
 //
 // Exit status: 0 when everything verifies, 1 when a check fails, 2 on a usage error or unreadable
 // input. One line per check on stdout ("OK: ..." or "FAIL: ...").
@@ -62,11 +69,20 @@ type files []string
 func (f *files) String() string     { return strings.Join(*f, ",") }
 func (f *files) Set(v string) error { *f = append(*f, v); return nil }
 
-// checkpoint is a parsed c2sp.org/tlog-checkpoint body.
+// checkpoint is a parsed c2sp.org/tlog-checkpoint body and the witnesses that cosigned it.
 type checkpoint struct {
-	origin string
-	size   uint64
-	root   []byte
+	origin    string
+	size      uint64
+	root      []byte
+	cosigners []string
+}
+
+// keys are the log's verifier key and the witnesses' keys with the quorum they must reach.
+type keys struct {
+	log       note.Verifier
+	witnesses []note.Verifier
+	quorum    int
+	all       note.Verifiers
 }
 
 func main() {
@@ -80,6 +96,9 @@ func run(args []string) int {
 	var proofs, consistencies files
 	flags.Var(&proofs, "proof", "a c2sp.org/tlog-proof@v1 file (repeatable)")
 	flags.Var(&consistencies, "consistency", "JSON from `toolaudit consistency` (repeatable)")
+	var witnessKeys files
+	flags.Var(&witnessKeys, "witness", "a witness's cosignature/v1 verifier key, or a file holding it (repeatable)")
+	quorum := flags.Int("quorum", -1, "how many of the -witness keys must have cosigned (default: all)")
 	if err := flags.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -91,7 +110,10 @@ func run(args []string) int {
 	if err != nil {
 		return report(err)
 	}
-	verifiers := note.VerifierList(verifier)
+	verifiers, err := loadKeys(verifier, witnessKeys, *quorum)
+	if err != nil {
+		return report(err)
+	}
 	failed := false
 	check := func(err error) error {
 		var usage usageError
@@ -131,27 +153,101 @@ func report(err error) int {
 }
 
 func loadVerifier(spec string) (note.Verifier, error) {
-	text := spec
-	if !strings.Contains(spec, "+") {
-		data, err := os.ReadFile(spec)
-		if err != nil {
-			return nil, usageError{fmt.Sprintf("cannot read the verifier key %s: %v", spec, err)}
-		}
-		text = string(data)
+	text, err := readKey(spec, "verifier key")
+	if err != nil {
+		return nil, err
 	}
-	v, err := note.NewVerifier(strings.TrimSpace(text))
+	v, err := note.NewVerifier(text)
 	if err != nil {
 		return nil, usageError{fmt.Sprintf("malformed verifier key: %v", err)}
 	}
 	return v, nil
 }
 
+// readKey is spec itself when it looks like a key (it has a '+'), else the file it names.
+func readKey(spec, what string) (string, error) {
+	if strings.Contains(spec, "+") {
+		return strings.TrimSpace(spec), nil
+	}
+	data, err := os.ReadFile(spec)
+	if err != nil {
+		return "", usageError{fmt.Sprintf("cannot read the %s %s: %v", what, spec, err)}
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// loadKeys parses the -witness keys and checks -quorum (-1: every witness given).
+func loadKeys(log note.Verifier, specs []string, quorum int) (*keys, error) {
+	k := &keys{log: log}
+	for _, spec := range specs {
+		text, err := readKey(spec, "witness key")
+		if err != nil {
+			return nil, err
+		}
+		w, err := newCosignatureVerifier(text)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("malformed witness key: %v", err)}
+		}
+		for _, seen := range k.witnesses {
+			if seen.Name() == w.Name() && seen.KeyHash() == w.KeyHash() {
+				return nil, usageError{fmt.Sprintf("the witness key %s is given twice", w.Name())}
+			}
+		}
+		k.witnesses = append(k.witnesses, w)
+	}
+	switch {
+	case quorum == -1:
+		k.quorum = len(k.witnesses)
+	case len(k.witnesses) == 0:
+		return nil, usageError{"-quorum needs -witness keys to count"}
+	case quorum < 1 || quorum > len(k.witnesses):
+		return nil, usageError{fmt.Sprintf("-quorum %d is not between 1 and the %d -witness keys given", quorum, len(k.witnesses))}
+	default:
+		k.quorum = quorum
+	}
+	k.all = note.VerifierList(append([]note.Verifier{log}, k.witnesses...)...)
+	return k, nil
+}
+
+// checkQuorum fails unless cp carries cosignatures from at least the quorum of witnesses; what is
+// the checkpoint's role in the message ("the widest checkpoint", "the proof's checkpoint").
+func (k *keys) checkQuorum(what string, cp checkpoint) error {
+	if len(k.witnesses) == 0 {
+		return nil
+	}
+	names := strings.Join(cp.cosigners, ", ")
+	if names == "" {
+		names = "none"
+	}
+	if len(cp.cosigners) < k.quorum {
+		return fmt.Errorf("%s (size %d) has %d valid witness cosignature(s) (%s), %d required",
+			what, cp.size, len(cp.cosigners), names, k.quorum)
+	}
+	fmt.Printf("OK: %s (size %d) is cosigned by %d of the %d witnesses (%s; quorum %d)\n",
+		what, cp.size, len(cp.cosigners), len(k.witnesses), names, k.quorum)
+	return nil
+}
+
 // openCheckpoint verifies a signed checkpoint note with the reference signed-note code and parses
-// its body (c2sp.org/tlog-checkpoint: origin, decimal size, base64 root, optional extensions).
-func openCheckpoint(text string, verifiers note.Verifiers) (checkpoint, error) {
-	n, err := note.Open([]byte(text), verifiers)
+// its body (c2sp.org/tlog-checkpoint: origin, decimal size, base64 root, optional extensions). The
+// log's signature must be among the verified ones; the witnesses whose cosignatures verified are
+// listed in cosigners.
+func openCheckpoint(text string, k *keys) (checkpoint, error) {
+	n, err := note.Open([]byte(text), k.all)
 	if err != nil {
 		return checkpoint{}, fmt.Errorf("checkpoint signature: %v", err)
+	}
+	var cosigners []string
+	signedByLog := false
+	for _, sig := range n.Sigs {
+		if sig.Name == k.log.Name() && sig.Hash == k.log.KeyHash() {
+			signedByLog = true
+			continue
+		}
+		cosigners = append(cosigners, sig.Name)
+	}
+	if !signedByLog {
+		return checkpoint{}, errors.New("checkpoint signature: not signed by the log's key")
 	}
 	lines := strings.Split(n.Text, "\n")
 	if len(lines) < 4 {
@@ -165,7 +261,7 @@ func openCheckpoint(text string, verifiers note.Verifiers) (checkpoint, error) {
 	if err != nil || len(root) != 32 {
 		return checkpoint{}, errors.New("checkpoint: the root is not a base64 SHA-256 hash")
 	}
-	return checkpoint{origin: lines[0], size: size, root: root}, nil
+	return checkpoint{origin: lines[0], size: size, root: root, cosigners: cosigners}, nil
 }
 
 type treeFile struct {
@@ -178,7 +274,7 @@ type treeFile struct {
 // verifyTree rebuilds the Merkle tree from the leaf hashes with a compact range and checks every
 // signed checkpoint against the root of the leaves it covers. When the document carries the
 // entries (the records' bytes), each one is hashed here and must give its leaf hash.
-func verifyTree(path string, verifiers note.Verifiers) error {
+func verifyTree(path string, verifiers *keys) error {
 	var tree treeFile
 	if err := readJSON(path, &tree); err != nil {
 		return err
@@ -259,12 +355,30 @@ func verifyTree(path string, verifiers note.Verifiers) error {
 	}
 	fmt.Printf("OK: tree of %d leaves%s, root %x; %d signed checkpoints match it\n",
 		len(tree.LeafHashes), hashed, root, len(tree.Checkpoints))
-	return nil
+	if len(verifiers.witnesses) == 0 {
+		return nil
+	}
+	// The widest checkpoint vouches for every leaf under it; of several notes for that size
+	// (the log's own and the one stored with cosignatures added), the best-cosigned one counts.
+	var widest *checkpoint
+	for _, list := range wanted {
+		for i := range list {
+			cp := &list[i].cp
+			if widest == nil || cp.size > widest.size ||
+				(cp.size == widest.size && len(cp.cosigners) > len(widest.cosigners)) {
+				widest = cp
+			}
+		}
+	}
+	if widest == nil {
+		return errors.New("the tree has no signed checkpoint for witnesses to have cosigned")
+	}
+	return verifiers.checkQuorum("the widest checkpoint", *widest)
 }
 
 // verifyTlogProof checks a c2sp.org/tlog-proof@v1 file: header, optional extra (here: the
 // record's bytes, hashed as the leaf), index, inclusion proof hashes, blank line, checkpoint.
-func verifyTlogProof(path string, verifiers note.Verifiers) error {
+func verifyTlogProof(path string, verifiers *keys) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return usageError{fmt.Sprintf("cannot read %s: %v", path, err)}
@@ -313,7 +427,7 @@ func verifyTlogProof(path string, verifiers note.Verifiers) error {
 		return fmt.Errorf("%s: inclusion of leaf %d in the tree of %d: %v", path, index, cp.size, err)
 	}
 	fmt.Printf("OK: %s: leaf %d is in the log %s of %d leaves\n", path, index, cp.origin, cp.size)
-	return nil
+	return verifiers.checkQuorum(path+": the proof's checkpoint", cp)
 }
 
 type consistencyFile struct {
@@ -326,7 +440,7 @@ type consistencyFile struct {
 }
 
 // verifyConsistency checks that the older signed checkpoint's tree is a prefix of the newer one's.
-func verifyConsistency(path string, verifiers note.Verifiers) error {
+func verifyConsistency(path string, verifiers *keys) error {
 	var doc consistencyFile
 	if err := readJSON(path, &doc); err != nil {
 		return err
@@ -360,7 +474,7 @@ func verifyConsistency(path string, verifiers note.Verifiers) error {
 		return fmt.Errorf("%s: consistency from %d to %d: %v", path, oldCp.size, newCp.size, err)
 	}
 	fmt.Printf("OK: %s: the tree of %d leaves is a prefix of the tree of %d\n", path, oldCp.size, newCp.size)
-	return nil
+	return verifiers.checkQuorum(path+": the new checkpoint", newCp)
 }
 
 func readJSON(path string, into any) error {
