@@ -59,6 +59,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
 from opentelemetry_instrumentation_toolaudit.ledger._verify_scan import (
     head_problems,
     node_problems,
+    orphan_problems,
     scan_records,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import AuditSink
@@ -283,6 +284,7 @@ def _scan_store(sink: AuditSink, wanted: set[int]) -> _Scan:
         dataclasses.replace(p, cause=p.seq) if p.seq in modified else p
         for p in scanned.payload_problems
     ]
+    problems += orphan_problems(sink, scanned.joined)
     return _Scan(size, end, roots, root, problems, scanned.erased)
 
 
