@@ -179,7 +179,12 @@ class _Committer:
 
 
 class Ingest:
-    """Turns decoded OTLP export requests into committed audit records (thread-safe)."""
+    """Turns decoded OTLP export requests into committed audit records (thread-safe).
+
+    ``alerts`` (default: ``OTEL_PYTHON_TOOLAUDIT_ALERTS``, on) runs the alert rules on every
+    committed group, on a thread of their own; ``alert_emitter`` replaces where their log records
+    and counter go (default: the global LoggerProvider and ``metrics``' MeterProvider).
+    """
 
     def __init__(
         self,
