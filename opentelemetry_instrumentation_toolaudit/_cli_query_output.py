@@ -117,7 +117,14 @@ def table_line(result: QueryResult) -> str:
         f"{duration:>9.1f}" if isinstance(duration, (int, float)) else f"{'-':>9}",
         text(trace_link(result.trace_id) or result.trace_id or "-"),
     ]
+    if record.get(f.PAYLOAD_ERASED) is True:
+        # The table shows no arguments or result: say why the record has none to show.
+        cells.append(PAYLOAD_ERASED_MARK)
     return "  ".join(cells)
+
+
+PAYLOAD_ERASED_MARK = "(payload erased)"
+"""Ends the table line of a record whose payload (arguments, result) was erased."""
 
 
 TABLE_HEAD = "  ".join(

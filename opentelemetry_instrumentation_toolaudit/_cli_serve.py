@@ -12,6 +12,7 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_ALERTS,
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores import redact_url
@@ -83,6 +84,12 @@ def add_serve_command(commands: Any) -> None:
         help=f"answer 429 / RESOURCE_EXHAUSTED with Retry-After beyond N requests in flight "
         f"(default {DEFAULT_MAX_INFLIGHT})",
     )
+    serve.add_argument(
+        "--no-alerts",
+        action="store_true",
+        help=f"do not run the alert rules on committed records (as "
+        f"{OTEL_PYTHON_TOOLAUDIT_ALERTS}=false; default: on)",
+    )
     serve.set_defaults(run=_serve)
 
 
@@ -143,6 +150,7 @@ def _serve(args: argparse.Namespace) -> int:
         log,
         event_types=ExporterConfig.from_env().event_types,
         max_inflight=args.max_inflight,
+        alerts=False if args.no_alerts else None,
     )
 
     def ready(urls: list[str]) -> None:

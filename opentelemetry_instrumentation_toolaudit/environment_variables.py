@@ -135,8 +135,9 @@ OTEL_PYTHON_TOOLAUDIT_TRACE_URL: Final = "OTEL_PYTHON_TOOLAUDIT_TRACE_URL"
 the ``toolaudit`` reading commands make every trace id into a link with. Default: none."""
 # --- redaction ----------------------------------------------------------------------------------
 OTEL_PYTHON_TOOLAUDIT_ALERTS: Final = "OTEL_PYTHON_TOOLAUDIT_ALERTS"
-"""``true`` (default): the audit exporter evaluates the alert rules on the records it commits, on
-a thread of its own; ``false`` to evaluate them only on demand (``toolaudit alerts``)."""
+"""``true`` (default): the audit exporter and ``toolaudit serve`` evaluate the alert rules on the
+records they commit, on a thread of their own; ``false`` to evaluate them only on demand
+(``toolaudit alerts``)."""
 
 OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS: Final = "OTEL_PYTHON_TOOLAUDIT_LOG_ACCESS"
 """``true``: the CLI's commands that read a trail record an ``audit.read`` event in it, as with

@@ -4,7 +4,7 @@
 """Alerts on unusual access to the audit trail.
 
 Rules over records (as ``StoredRecord.record`` gives them), run on demand over a whole trail or as
-the audit exporter commits records:
+the audit exporter (or ``toolaudit serve``) commits records:
 
 * ``repeated_subject_access``: one user accessed one subject ``threshold`` times (default 10) within
   ``window_minutes`` (60);

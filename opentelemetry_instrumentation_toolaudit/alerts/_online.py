@@ -3,10 +3,11 @@
 
 """Alert rules run as records are committed, on a thread of their own.
 
-The audit exporter hands every committed batch to :meth:`AlertMonitor.submit`, which only queues it
-(the commit may have been on the app's thread, for a fail-closed tool's intent record). The monitor's
-thread parses the records, runs the rules, emits each alert and gives the ``alert`` record bodies to
-``write`` (the exporter's buffer), so that they are committed like any record. A full queue drops the
+The audit exporter (and ``toolaudit serve``'s committer) hands every committed batch to
+:meth:`AlertMonitor.submit`, which only queues it (the commit may have been on the app's thread, for
+a fail-closed tool's intent record). The monitor's thread parses the records, runs the rules, emits
+each alert and gives the ``alert`` record bodies to ``write`` (the exporter's buffer, or serve's
+committer), so that they are committed like any record. A full queue drops the
 batch, logs once and counts it (``dropped_batches``): the records themselves are already committed
 and ``toolaudit alerts`` still finds what the online rules missed.
 """

@@ -274,6 +274,9 @@ def load_trusted_keys(path: str | os.PathLike[str]) -> list[NoteVerifier]:
 
 # --- notes and checkpoints -------------------------------------------------------------------------
 
+NOT_SIGNED = "no trusted key signed this checkpoint"
+"""Why :func:`open_checkpoint` refuses a checkpoint that none of the trusted keys signed."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Note:
@@ -404,5 +407,5 @@ def open_checkpoint(note: str, verifiers: Sequence[NoteVerifier] = ()) -> tuple[
     except (ValueError, TypeError, AttributeError) as exc:
         raise VerificationError(f"malformed checkpoint ({type(exc).__name__})") from None
     if verifiers and not signed:
-        raise VerificationError("no trusted key signed this checkpoint")
+        raise VerificationError(NOT_SIGNED)
     return checkpoint, signed

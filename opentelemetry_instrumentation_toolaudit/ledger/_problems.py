@@ -30,6 +30,8 @@ class ProblemKind(str, enum.Enum):
     """An indexed column does not say what the record's canonical bytes say."""
     PAYLOAD = "payload"
     """A stored payload (record format 2) does not match its envelope's ``payload_hash``."""
+    ORPHAN_PAYLOAD = "orphan_payload"
+    """A stored payload (record format 2) has no record: its envelope was removed."""
     NODE = "node"
     """A stored Merkle node is wrong, or not a node of the records' tree."""
     HEAD = "head"
@@ -66,6 +68,7 @@ INSERTED: Final = ProblemKind.INSERTED
 LINK: Final = ProblemKind.LINK
 COLUMN: Final = ProblemKind.COLUMN
 PAYLOAD: Final = ProblemKind.PAYLOAD
+ORPHAN_PAYLOAD: Final = ProblemKind.ORPHAN_PAYLOAD
 NODE: Final = ProblemKind.NODE
 HEAD: Final = ProblemKind.HEAD
 TRUNCATED: Final = ProblemKind.TRUNCATED
@@ -88,6 +91,7 @@ ORDER = {
             LINK,
             COLUMN,
             PAYLOAD,
+            ORPHAN_PAYLOAD,
             TRUNCATED,
             NODE,
             HEAD,

@@ -30,6 +30,7 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, VerificationError
 from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
+    NOT_SIGNED,
     Checkpoint,
     NoteVerifier,
     load_verifier,
@@ -65,6 +66,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._prune import (
 from opentelemetry_instrumentation_toolaudit.ledger._verify_scan import (
     head_problems,
     node_problems,
+    orphan_problems,
     scan_records,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import AuditSink
@@ -315,6 +317,7 @@ def _scan_store(
         dataclasses.replace(p, cause=p.seq) if p.seq in modified else p
         for p in scanned.payload_problems
     ]
+    problems += orphan_problems(sink, scanned.joined)
     return _Scan(size, end, roots, root, problems, scanned.erased)
 
 
@@ -399,13 +402,18 @@ def _judge(
                 )
                 judged.append(Problem(start, REWRITTEN, what))
     for source, cp, why in bad_signature:
-        judged.append(
-            Problem(
-                proven_prefix(min(cp.size, size)),
-                SIGNATURE,
-                f"checkpoint for size {cp.size} ({source}) fails signature verification ({why}): chain rewritten or re-signed",
+        if why == NOT_SIGNED:
+            # Signed, but by none of the keys given: far more often the wrong key than a forgery.
+            what = (
+                f"checkpoint for size {cp.size} ({source}) is not signed by the given key: "
+                "wrong public key, or the checkpoints were re-signed"
             )
-        )
+        else:
+            what = (
+                f"checkpoint for size {cp.size} ({source}) fails signature verification ({why}): "
+                "the checkpoint was altered or forged"
+            )
+        judged.append(Problem(proven_prefix(min(cp.size, size)), SIGNATURE, what))
     if anchor_expected and not seen:
         # Without one, an attacker who deletes the checkpoints may rewrite the whole chain.
         where = "signed by this key" if signatures_checked else "of this log"

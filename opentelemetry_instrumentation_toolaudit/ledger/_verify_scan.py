@@ -22,6 +22,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._problems import (
     MAX_PROBLEMS,
     MODIFIED,
     NODE,
+    ORPHAN_PAYLOAD,
     PAYLOAD,
     Problem,
 )
@@ -67,6 +68,8 @@ class Scanned(NamedTuple):
     """Format 2 payloads that do not match their envelope's ``payload_hash``."""
     erased: list[int]
     """Sequence numbers of format 2 records whose payload was erased."""
+    joined: int
+    """Payloads read beside the records that commit to one."""
 
 
 def scan_records(
@@ -88,6 +91,7 @@ def scan_records(
     problems: list[Problem] = []
     payload_found: list[Problem] = []
     erased: list[int] = []
+    joined = 0
     commits = _COMMITS
     loads = _loads
     sha256 = _sha256
@@ -159,6 +163,7 @@ def scan_records(
             offset = row_seq - size
         if commits in canonical:
             if payload is not None:
+                joined += 1
                 stored = payload if type(payload) is bytes else stored_bytes(payload)
                 payload_digest = sha256(stored).hexdigest()
                 # The usual case, without parsing: the one "payload_hash":"…" in the bytes says
@@ -228,7 +233,21 @@ def scan_records(
                     INSERTED,
                     f"the record stored at position {position} is #{seq}: records reordered",
                 )
-    return Scanned(size, end, roots, fold(hashes), problems, heads, payload_found, erased)
+    return Scanned(size, end, roots, fold(hashes), problems, heads, payload_found, erased, joined)
+
+
+def orphan_problems(sink: AuditSink, joined: int) -> list[Problem]:
+    """The stored payloads that no stored record has (``joined``: how many the scan read beside
+    their records): their envelopes were removed."""
+    return [
+        Problem(
+            seq,
+            ORPHAN_PAYLOAD,
+            f"a payload is stored for record #{seq}, but record #{seq} is missing: its envelope "
+            "was removed",
+        )
+        for seq in sink.orphan_payloads(MAX_PROBLEMS, joined=joined)
+    ]
 
 
 def node_problems(nodes: dict[tuple[int, int], bytes]) -> list[Problem]:
@@ -294,4 +313,4 @@ def fold(hashes: list[bytes]) -> bytes:
     return node
 
 
-__all__ = ["Scanned", "fold", "head_problems", "node_problems", "scan_records"]
+__all__ = ["Scanned", "fold", "head_problems", "node_problems", "orphan_problems", "scan_records"]

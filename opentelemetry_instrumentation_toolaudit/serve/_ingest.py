@@ -11,6 +11,10 @@ and resource attributes), turned into record bodies by the in-process exporter's
 durable write (``AuditLog.append(..., skip_existing=True)``) and only then releases them, so an
 acknowledged span is a committed record. Event ids come from the trace and span ids, so a request
 retried after a lost response is stored once.
+
+Each committed group is then handed to the alert rules (as the in-process exporter does), which run
+on a thread of their own; the ``alert`` records they raise go through the same committer into the
+same chain.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -48,7 +52,8 @@ from opentelemetry_instrumentation_toolaudit.serve._spans import (
 )
 
 if TYPE_CHECKING:
-    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog
+    from opentelemetry_instrumentation_toolaudit.alerts import AlertEmitter
+    from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, StoredRecord
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,9 @@ RETRY_AFTER_SECONDS = 1
 """What an overloaded or sink-less receiver asks the client to wait before retrying."""
 MAX_GROUP = 20_000
 """At most this many records in one commit; more waiting requests go in the next."""
+ALERT_DRAIN_SECONDS = 30.0
+"""On close, how long the alert rules may take to finish on what was committed (and to commit
+their ``alert`` records) before the final checkpoint."""
 
 
 class OverloadedError(Exception):
@@ -90,9 +98,15 @@ class _Job:
 class _Committer:
     """One thread that commits the records of every waiting request in one durable write."""
 
-    def __init__(self, log: AuditLog, metrics: ServeMetrics) -> None:
+    def __init__(
+        self,
+        log: AuditLog,
+        metrics: ServeMetrics,
+        on_commit: Callable[[Sequence[StoredRecord]], None] | None = None,
+    ) -> None:
         self._log = log
         self._metrics = metrics
+        self._on_commit = on_commit
         self._jobs: collections.deque[_Job] = collections.deque()
         self._ready = threading.Condition()
         self._stopping = False
@@ -156,11 +170,21 @@ class _Committer:
         for job in group:
             job.failed = False
         self._metrics.committed(len(stored), time.perf_counter() - started)
+        if stored and self._on_commit is not None:
+            try:
+                self._on_commit(stored)
+            except Exception as exc:  # noqa: BLE001 - the records are committed whatever it does
+                internal_error("handing committed records to the alert rules", exc)
         return True
 
 
 class Ingest:
-    """Turns decoded OTLP export requests into committed audit records (thread-safe)."""
+    """Turns decoded OTLP export requests into committed audit records (thread-safe).
+
+    ``alerts`` (default: ``OTEL_PYTHON_TOOLAUDIT_ALERTS``, on) runs the alert rules on every
+    committed group, on a thread of their own; ``alert_emitter`` replaces where their log records
+    and counter go (default: the global LoggerProvider and ``metrics``' MeterProvider).
+    """
 
     def __init__(
         self,
@@ -171,6 +195,8 @@ class Ingest:
         retention: RetentionPolicy | None = None,
         max_inflight: int = 16,
         metrics: ServeMetrics | None = None,
+        alerts: bool | None = None,
+        alert_emitter: AlertEmitter | None = None,
     ) -> None:
         self.log = log
         self.policy = policy if policy is not None else RedactionPolicy.from_env()
@@ -183,7 +209,23 @@ class Ingest:
         self.metrics = metrics if metrics is not None else ServeMetrics()
         self._inflight = 0
         self._lock = threading.Lock()
-        self._committer = _Committer(log, self.metrics)
+        self._closing = threading.Event()
+        # --- alert rules on committed records, as in the in-process exporter ---
+        from opentelemetry_instrumentation_toolaudit.alerts import AlertEmitter
+        from opentelemetry_instrumentation_toolaudit.alerts._online import monitor_from_env
+
+        self.alerts = monitor_from_env(
+            self._write_alerts,
+            self.policy.pseudonym,
+            enabled=alerts,
+            # The counter goes to the receiver's own MeterProvider, the log records to the global
+            # LoggerProvider (the receiver has none of its own).
+            emitter=alert_emitter or AlertEmitter(meter_provider=self.metrics.meter_provider),
+        )
+        """The alert rules run on committed records (None when alerts are off)."""
+        self._committer = _Committer(
+            log, self.metrics, self.alerts.submit if self.alerts is not None else None
+        )
 
     @property
     def inflight(self) -> int:
@@ -229,9 +271,30 @@ class Ingest:
         return Outcome(spans, len(bodies), rejected, message)
 
     def close(self) -> None:
-        """Commit what is queued and close the audit log (final checkpoint)."""
+        """Commit what is queued, let the alert rules finish on it and commit their ``alert``
+        records, then close the audit log (final checkpoint)."""
+        if self.alerts is not None:
+            self.alerts.drain(ALERT_DRAIN_SECONDS)
+            # Past the drain, alert records that still cannot be committed are given up on.
+            self._closing.set()
+            self.alerts.close()
         self._committer.stop()
         self.log.close()
+
+    def _write_alerts(self, bodies: list[dict[str, Any]]) -> None:
+        """Commit the ``alert`` records the rules raised (on the rules' thread), retrying while the
+        sink is unavailable; given up only when the receiver is closing and the sink is still
+        unavailable after ``ALERT_DRAIN_SECONDS``, and then logged and counted
+        (``AlertMonitor.counts["lost_alert_records"]``)."""
+        while not self._closing.is_set():
+            try:
+                self._committer.commit(bodies)
+                return
+            except UnavailableError:
+                self._closing.wait(RETRY_AFTER_SECONDS)
+        if self.alerts is not None:
+            self.alerts.counts["lost_alert_records"] += len(bodies)
+        internal_error("committing alert records (the receiver stopped first)")
 
     def _bodies(
         self, request: ExportTraceServiceRequest

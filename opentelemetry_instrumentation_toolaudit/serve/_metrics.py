@@ -27,6 +27,8 @@ class ServeMetrics:
     """The instruments, created once per receiver."""
 
     def __init__(self, meter_provider: metrics.MeterProvider | None = None) -> None:
+        self.meter_provider = meter_provider
+        """The MeterProvider given (None: the global one), which the alert counter uses too."""
         meter = metrics.get_meter(METER_NAME, __version__, meter_provider)
         self._records = meter.create_counter(
             RECORDS, unit="{record}", description="Audit records committed to the sink."

@@ -101,14 +101,18 @@ def test_verify_fail_kinds(tmp_path, key, capsys, tamper, expected):
 
 
 def test_verify_wrong_key_is_a_signature_failure(tmp_path, key, capsys):
-    """Checkpoints not signed by the pinned key fail verification (exit 1)."""
+    """Checkpoints not signed by the given key fail verification (exit 1) with a message that
+    names the wrong key as the likely cause."""
     signer, _ = key
     write_log(f"sqlite:///{tmp_path}/a.db", signer, 5)
     other = tmp_path / "other.pub"
     other.write_text(NoteSigner.generate("test.example/audit").verifier.vkey())
     code, out, _ = run(capsys, "verify", str(tmp_path / "a.db"), "--public-key", str(other))
     assert code == 1
-    assert "fails signature verification" in out
+    assert out.startswith(
+        "FAIL: record #0: checkpoint for size 5 (sink) is not signed by the given key: wrong "
+        "public key, or the checkpoints were re-signed"
+    )
 
 
 @pytest.mark.parametrize(

@@ -321,7 +321,7 @@ def test_rewritten_and_resigned_chain(trail, signer, tmp_path, seed):
     ]
     summary = result.summary()
     assert summary.startswith(
-        "FAIL: record #0: checkpoint for size 5 (sink) fails signature verification"
+        "FAIL: record #0: checkpoint for size 5 (sink) is not signed by the given key"
     )
     assert summary.endswith(
         f"(and {len(sizes) - 1} more problems and 1 follow-on failure caused by them)"

@@ -121,8 +121,30 @@ def test_a_forged_checkpoint_before_the_real_ones(sink, signer):
         (
             4,
             SIGNATURE,
-            "checkpoint for size 6 (sink) fails signature verification (no trusted key signed "
-            "this checkpoint): chain rewritten or re-signed",
+            "checkpoint for size 6 (sink) is not signed by the given key: wrong public key, or "
+            "the checkpoints were re-signed",
+        )
+    ]
+
+
+def test_an_altered_signature_is_not_called_a_wrong_key(sink, signer):
+    """A checkpoint carrying the trusted key's name and id but a signature that does not verify
+    is reported as altered or forged, not as a wrong public key."""
+    import base64
+
+    real = sink.checkpoints()
+    text, _, signature_line = real[0].rstrip("\n").rpartition("\n")
+    prefix, blob = signature_line.rsplit(" ", 1)
+    raw = bytearray(base64.b64decode(blob))
+    raw[-1] ^= 1
+    sink._checkpoints[0] = f"{text}\n{prefix} {base64.b64encode(bytes(raw)).decode()}\n"
+    result = verify(sink, public_key=signer.verifier)
+    assert _problems(result) == [
+        (
+            0,
+            SIGNATURE,
+            f"checkpoint for size 4 (sink) fails signature verification (the signature by "
+            f"{signer.name} does not verify): the checkpoint was altered or forged",
         )
     ]
 

@@ -128,6 +128,20 @@ def test_search_table_and_csv(trail: tuple[str, str], capsys: pytest.CaptureFixt
     assert {r["error_type"] for r in rows} == {"PermissionError"}
 
 
+def test_search_table_marks_erased_payloads(
+    trail: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A table line ends with "(payload erased)" for a record whose payload was erased, and only
+    for such a record."""
+    url, _ = trail
+    with open_sink(url, create=False) as sink:
+        assert sink.erase_payloads([2]) == 1
+    code, out, _ = run(capsys, "search", url, "--limit", "4")
+    lines = out.splitlines()[1:]
+    assert (code, [line.split()[0] for line in lines]) == (0, ["0", "1", "2", "3"])
+    assert [line.endswith("  (payload erased)") for line in lines] == [False, False, True, False]
+
+
 def test_show_by_seq_event_id_entry_hash_and_trace(
     trail: tuple[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -205,6 +205,14 @@ class AuditSink(abc.ABC):
         with its canonical bytes. Sinks without columns return []."""
         return []
 
+    def orphan_payloads(self, limit: int, *, joined: int | None = None) -> list[int]:
+        """The sequence numbers (at most ``limit``, in order) of stored payloads that no stored
+        record has, for the verifier. ``joined`` is how many payloads the verifier's scan read
+        beside their records: when the sink holds no more than that, none is an orphan and the
+        search is skipped. [] for a sink whose payloads are not kept apart from their records,
+        or where an interrupted append may leave one behind (JSONL)."""
+        return []
+
     def log_id(self) -> str | None:
         """This log's identity (32 hex characters), generated once when the sink is created and
         stored with it; checkpoints name it in their origin. None for a sink created before log

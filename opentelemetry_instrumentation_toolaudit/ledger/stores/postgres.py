@@ -841,6 +841,27 @@ class PostgresSink(AuditSink):
                 pass
         return list(self._column_problems or [])
 
+    def orphan_payloads(self, limit: int, *, joined: int | None = None) -> list[int]:
+        if not self._has_payloads:
+            return []
+        pg = _require_psycopg()
+        try:
+            with pg.connect(self.url) as conn:
+                # Counting is cheaper than the search, which a clean trail never needs.
+                (count,) = conn.execute(f"SELECT count(*) FROM {_PAYLOADS_TABLE}").fetchone()
+                if joined is not None and count <= joined:
+                    return []
+                rows = conn.execute(
+                    f"SELECT p.seq FROM {_PAYLOADS_TABLE} p WHERE NOT EXISTS "
+                    "(SELECT 1 FROM audit_records r WHERE r.seq = p.seq) ORDER BY p.seq LIMIT %s",
+                    (limit,),
+                ).fetchall()
+        except pg.Error as exc:
+            raise SinkError(
+                f"{self._where}: cannot read payloads ({_first_line(exc, self.url)})"
+            ) from None
+        return [int(row[0]) for row in rows]
+
     def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
         rows = self._query(
             "SELECT entry_hash FROM audit_records WHERE seq >= %s AND seq < %s ORDER BY seq",

@@ -211,6 +211,10 @@ _SCAN = (
     "FROM audit_records LEFT JOIN payloads ON payloads.seq = audit_records.seq "
     "ORDER BY audit_records.seq"
 )
+_ORPHAN_PAYLOADS = (
+    "SELECT seq FROM payloads WHERE NOT EXISTS "
+    "(SELECT 1 FROM audit_records WHERE audit_records.seq = payloads.seq) ORDER BY seq LIMIT ?"
+)
 _SCAN_V1 = (
     "SELECT seq, CAST(canonical AS BLOB), entry_hash, prev_hash, NULL FROM audit_records "
     "ORDER BY seq"
@@ -655,6 +659,22 @@ class SQLiteSink(AuditSink):
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot read records ({exc})") from None
         return problems
+
+    def orphan_payloads(self, limit: int, *, joined: int | None = None) -> list[int]:
+        if not self._has_payloads:
+            return []
+        try:
+            conn = sqlite3.connect(self.path, check_same_thread=False)
+            try:
+                # Counting is cheaper than the search, which a clean trail never needs.
+                (count,) = conn.execute("SELECT count(*) FROM payloads").fetchone()
+                if joined is not None and count <= joined:
+                    return []
+                return [row[0] for row in conn.execute(_ORPHAN_PAYLOADS, (limit,))]
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise SinkError(f"{self.path}: cannot read payloads ({exc})") from None
 
     def leaf_hashes(self, start: int, stop: int) -> list[bytes]:
         return [
