@@ -41,7 +41,8 @@ def timeline_line(result: QueryResult, template: str | None = None) -> str:
     record = result.record
     turn = record.get(f.TURN_NUMBER)
     head = f"[Turn {turn}]" if turn is not None else f"[#{result.seq}]"
-    arguments = record.get(f.ARGUMENTS, {})
+    erased = record.get(f.PAYLOAD_ERASED) is True
+    arguments = "(payload erased)" if erased else compact(record.get(f.ARGUMENTS, {}))
     summary = record.get(f.RESULT_SUMMARY)
     if summary is None and record.get(f.ERROR_TYPE):
         summary = {"error_type": record[f.ERROR_TYPE]}
@@ -50,6 +51,6 @@ def timeline_line(result: QueryResult, template: str | None = None) -> str:
     took = f" [{duration:.0f} ms]" if isinstance(duration, (int, float)) else ""
     trace = trace_link(result.trace_id, template) or result.trace_id or "-"
     name = str(record.get(f.TOOL_NAME, "?"))
-    line = f"{head} {mark(record)} {name}({compact(arguments)}){outcome}{took}  trace {trace}"
+    line = f"{head} {mark(record)} {name}({arguments}){outcome}{took}  trace {trace}"
     # One call, one line, shown as it is: no control character (a terminal escape) gets through.
     return printable(line)

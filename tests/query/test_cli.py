@@ -199,6 +199,22 @@ def test_timeline_one_line_per_call(
     assert (code, [r["seq"] for r in json.loads(out)]) == (0, calls)
 
 
+def test_timeline_says_when_a_payload_was_erased(
+    trail: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A call whose payload was erased shows "(payload erased)" where its arguments were, not an
+    empty argument list."""
+    url, _ = trail
+    calls = expected(lambda b: b["conversation_id"] == "conv_1")
+    with open_sink(url, create=False) as sink:
+        assert sink.erase_payloads([calls[2]]) == 1
+    code, out, _ = run(capsys, "timeline", url, "conv_1")
+    lines = out.splitlines()
+    assert code == 0
+    assert lines[2].startswith('[Turn 3] ✗ access_patient_record((payload erased)) → {"error_type"')
+    assert "(payload erased)" not in lines[1]
+
+
 def test_stats_by_tool(trail: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     """stats counts calls, failures, users and duration percentiles per tool."""
     url, _ = trail
