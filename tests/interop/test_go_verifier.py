@@ -467,3 +467,29 @@ def test_go_verifier_rejects_a_wrong_prev_hash(go_verifier, pruned):
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL: record 11's prev_hash ")
     assert result.stdout.endswith(f"is not the pruning checkpoint's prev-hash {'0' * 64}\n")
+
+
+def test_export_tree_without_a_pruning_checkpoint_fails(go_verifier, pruned):
+    """A trail whose records stop short of 0 with no pruning checkpoint left: export-tree writes
+    the document with none and exits 1, and the Go verifier fails it (first on the altered note,
+    then, with that note left out, on the missing pruning checkpoint)."""
+    from tests.compliance.test_prune import _rewrite_pruning_note
+
+    directory, _ = pruned
+    url = f"sqlite:///{directory}/audit.db"
+    _rewrite_pruning_note(url, lambda note: note.replace("toolaudit-prune/1", "toolaudit-other/1"))
+    tree = toolaudit("export-tree", url)
+    assert tree.returncode == 1
+    assert tree.stderr.splitlines()[-1] == (
+        "FAIL: records #0..#10 are missing and no pruning checkpoint covers them: run "
+        "`toolaudit verify`"
+    )
+    assert json.loads(tree.stdout)["pruning_checkpoint"] is None
+    (directory / "tree.json").write_text(tree.stdout)
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: checkpoint 0: checkpoint signature: invalid signature")
+    edit_tree(directory, lambda t: t.update(checkpoints=t["checkpoints"][1:]))
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: the leaves start at 11 but there is no pruning")
