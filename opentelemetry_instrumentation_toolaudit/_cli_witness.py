@@ -287,10 +287,25 @@ def _export_tree(args: argparse.Namespace) -> int:
     with _open(args.sink) as sink:
         document = tree_document(sink, entries=args.entries)
     print(json.dumps(document, indent=1))
+    first = document["first"]
+    pruned = (
+        f" from record #{first} (records #0..#{first - 1} pruned; the pruning checkpoint carries "
+        "their Merkle frontier)"
+        if first
+        else ""
+    )
     print(
-        f"OK: {document['size']} leaf hashes, {len(document['checkpoints'])} signed checkpoints",
+        f"OK: {len(document['leaf_hashes'])} leaf hashes{pruned}, "
+        f"{len(document['checkpoints'])} signed checkpoints",
         file=sys.stderr,
     )
+    if first and document["pruning_checkpoint"] is None:
+        print(
+            f"FAIL: records #0..#{first - 1} are missing and no pruning checkpoint covers them: "
+            "run `toolaudit verify`",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     return EXIT_OK
 
 

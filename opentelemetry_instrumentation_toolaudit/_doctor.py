@@ -56,6 +56,7 @@ def diagnose(sink_url: str | None = None) -> list[Finding]:
 
 def check_sink(sink_url: str | None) -> Finding:
     """The sink opens for writing and this process may append to it."""
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import latest
     from opentelemetry_instrumentation_toolaudit.ledger.stores import DEFAULT_SINK_URL, open_sink
 
     env = read_str(OTEL_PYTHON_TOOLAUDIT_SINK)
@@ -75,13 +76,20 @@ def check_sink(sink_url: str | None) -> Finding:
         with open_sink(url, create=False) as sink:
             sink.check_writable()
             size = sink.size()
+            pruning = latest(sink.checkpoints(), sink.log_id())
     except ToolAuditError as exc:
         if scheme in ("postgresql", "postgres") and _no_tables(exc):
             return _new_tables(item, url, fix)
         return Finding(FAIL, item, redact_url(str(exc)), fix)
     except OSError as exc:
         return Finding(FAIL, item, exc.strerror or type(exc).__name__, fix)
-    return Finding(OK, item, f"writable, {size} records")
+    # A pruned trail is whole: its first records were removed behind a signed pruning checkpoint.
+    pruned = (
+        f" (records #0..#{pruning.cut - 1} pruned behind a signed pruning checkpoint)"
+        if pruning is not None
+        else ""
+    )
+    return Finding(OK, item, f"writable, {size} records{pruned}")
 
 
 def _no_tables(exc: Exception) -> bool:

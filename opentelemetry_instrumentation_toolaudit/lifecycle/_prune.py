@@ -10,7 +10,9 @@ The cut ``n`` is the largest size such that every stored record before it is pas
 checkpoint (:mod:`opentelemetry_instrumentation_toolaudit.ledger._prune`) is signed before
 anything is removed; with an archive directory the pruned records are written there first (with
 every checkpoint up to the cut, the pruning checkpoint included), and nothing is removed when that
-write fails.
+write fails. With witnesses configured, each must first cosign a checkpoint at or past the cut: a
+witness left below it could never be given a consistency proof again, so the run stops (nothing
+recorded, nothing removed) while one does not answer.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
+from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, ToolAuditError
 from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
 from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, AuditSink, StoredRecord
 from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import sign_checkpoint
@@ -139,6 +141,24 @@ def pruning_at(
     )
 
 
+def witness_past(log: AuditLog, cut: int) -> None:
+    """Have the configured witnesses cosign a checkpoint for the current size (at or past
+    ``cut``); ToolAuditError naming those that did not, so nothing is pruned while one is below the
+    cut."""
+    submitter = log.witnesses
+    if submitter is None:
+        return
+    log.checkpoint()
+    submitter.flush()
+    behind = submitter.behind(cut)
+    if behind:
+        raise ToolAuditError(
+            f"witness {', '.join(behind)} has not cosigned a checkpoint of at least {cut} "
+            f"records: once records #0..#{cut - 1} are pruned it can never be given a consistency "
+            "proof again; nothing was pruned: run the command again once it answers"
+        )
+
+
 def prune(
     log: AuditLog,
     cut: Cut,
@@ -148,12 +168,15 @@ def prune(
     as_of: datetime.date,
     archive_dir: str | None = None,
 ) -> Pruned:
-    """Record ``details`` as an admin event, sign the pruning checkpoint for ``cut.size``, write
-    the archive (when ``archive_dir`` is given), remove the records, then sign a checkpoint.
+    """Have the witnesses (if any) cosign a checkpoint past the cut, record ``details`` as an
+    admin event, sign the pruning checkpoint for ``cut.size``, write the archive (when
+    ``archive_dir`` is given), remove the records, then sign a checkpoint.
 
     Raises SinkError when the store refuses (the message says whether the event was recorded),
-    FileExistsError when the archive exists already (nothing removed)."""
+    ToolAuditError when a witness did not cosign (nothing recorded or removed), FileExistsError
+    when the archive exists already (nothing removed)."""
     sink = log.sink
+    witness_past(log, cut.size)
     user = os_user()
     stored = log.append([admin_body({**details, "os_user": user}, user, policy)])
     event_seq = stored[0].seq
@@ -182,4 +205,4 @@ def prune(
     return Pruned(event_seq, removed, pruning, note_size, archive)
 
 
-__all__ = ["Cut", "Pruned", "find_cut", "prune", "pruning_at"]
+__all__ = ["Cut", "Pruned", "find_cut", "prune", "pruning_at", "witness_past"]

@@ -12,6 +12,12 @@ stored, and learned from its 409 answer (``text/x.tlog.size``) when that is stal
 checkpoint is stored in the sink as one more checkpoint note for the same size: the log's note
 with the witnesses' cosignature lines appended, as C2SP signed notes allow. A witness that cannot
 be reached, times out or refuses is logged once and counted (``error_counts()``), never raised.
+
+A witness that last cosigned a size below a pruning cut cannot be given a consistency proof any
+more (the records it needs are gone, and the stored Merkle nodes do not cover every subtree such a
+proof needs): each submission to it is such a failure. ``toolaudit retention apply
+--prune-prefix`` therefore has every configured witness cosign a checkpoint at or past the cut
+before it removes anything (:meth:`WitnessSubmitter.behind`).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 from opentelemetry_instrumentation_toolaudit.witness._core import (
     AuditSink,
     Checkpoint,
+    Pruning,
     consistency_proof,
     open_checkpoint,
     readable_checkpoints,
@@ -214,6 +221,15 @@ class WitnessSubmitter:
                 ToolAuditError("the last checkpoint was not witnessed before the log closed"),
             )
 
+    def behind(self, size: int) -> list[str]:
+        """The (masked) URLs of the witnesses whose last cosigned size, as this submitter knows
+        it or the stored cosignatures say, is below ``size``."""
+        return [
+            redact_url(witness.url)
+            for witness in self.witnesses
+            if self._sizes.get(witness, self._stored_size(witness)) < size
+        ]
+
     def _run(self) -> None:
         while True:
             with self._cond:
@@ -262,7 +278,10 @@ class WitnessSubmitter:
                     "toolaudit: witness %s is ahead of this checkpoint", redact_url(witness.url)
                 )
                 return []
-            proof = consistency_proof(old, checkpoint.size, self.sink.subtree_hash)
+            try:
+                proof = consistency_proof(old, checkpoint.size, self.sink.subtree_hash)
+            except VerificationError as exc:
+                raise _RefusedError(self._no_proof(old, exc)) from None
             body = f"old {old}\n" + "".join(_b64(h) + "\n" for h in proof) + "\n" + note
             status, content_type, answer = self._post(witness, body.encode())
             if status == 200:
@@ -279,6 +298,27 @@ class WitnessSubmitter:
                 continue
             raise _RefusedError(f"answered HTTP {status}")
         raise _RefusedError("kept answering 409")
+
+    def _no_proof(self, old: int, exc: VerificationError) -> str:
+        """Why no consistency proof from ``old`` can be built (without the pruning's details,
+        which name the OS user who pruned)."""
+        readable, _ = readable_checkpoints(self.sink.checkpoints(), self.sink.log_id())
+        cuts = []
+        for cp, _note in readable:
+            try:
+                pruning = Pruning.of(cp)
+            except VerificationError:
+                continue
+            if pruning is not None:
+                cuts.append(pruning.cut)
+        if cuts and old < max(cuts):
+            return (
+                f"it last cosigned size {old}, below the pruning cut at {max(cuts)}: the records "
+                "a consistency proof from there needs are pruned, so it cannot cosign this log "
+                "again until its state for the log is reset (have the witnesses cosign a "
+                "checkpoint past the cut before pruning)"
+            )
+        return f"no consistency proof from size {old} ({exc})"
 
     def _stored_size(self, witness: WitnessEndpoint) -> int:
         """The widest checkpoint size this witness's cosignature is stored on (0 if none)."""

@@ -24,6 +24,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     consistency_proof,
     verify_consistency,
 )
+from opentelemetry_instrumentation_toolaudit.ledger._prune import Pruning
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import reinit_in_forked_child
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
@@ -34,6 +35,7 @@ __all__ = [
     "NoteVerifier",
     "Problem",
     "ProblemKind",
+    "Pruning",
     "consistency_proof",
     "leaf_hash",
     "load_verifier",

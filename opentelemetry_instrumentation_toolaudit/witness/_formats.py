@@ -12,6 +12,8 @@
   (``toolaudit-consistency-proof/1``, JSON).
 - :func:`tree_document`: every leaf hash (and optionally every record's bytes) and the stored signed
   checkpoints of a log (``toolaudit-tree/1``, JSON), for a verifier that rebuilds the tree on its own.
+  For a pruned trail it starts at the cut, with the signed pruning checkpoint whose Merkle frontier
+  stands in for the pruned records.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError, 
 from opentelemetry_instrumentation_toolaudit.witness._core import (
     AuditSink,
     InclusionProof,
+    Pruning,
     consistency_proof,
     leaf_hash,
     open_checkpoint,
@@ -139,17 +142,47 @@ def consistency_document(sink: AuditSink, old_size: int, new_size: int | None) -
     }
 
 
+def _pruning_note(sink: AuditSink, first: int) -> str | None:
+    """The stored pruning checkpoint note with the widest cut at or before ``first`` (of several
+    notes for that cut, the last stored: the one with cosignatures added); None when none is."""
+    best: tuple[int, str] | None = None
+    readable, _ = readable_checkpoints(sink.checkpoints(), sink.log_id())
+    for cp, note in readable:
+        try:
+            pruning = Pruning.of(cp)
+        except VerificationError:
+            continue
+        if (
+            pruning is not None
+            and pruning.cut <= first
+            and (best is None or pruning.cut >= best[0])
+        ):
+            best = (pruning.cut, note)
+    return best[1] if best is not None else None
+
+
 def tree_document(sink: AuditSink, *, entries: bool = False) -> dict[str, Any]:
     """Every stored leaf hash of the log (hex, by sequence number) and its stored signed
     checkpoints; with ``entries``, every record's canonical bytes too (base64), so a verifier
-    hashes the records itself rather than trusting the stored hashes."""
+    hashes the records itself rather than trusting the stored hashes.
+
+    For a pruned trail the leaves start at ``first``, the first stored record, and
+    ``pruning_checkpoint`` is the signed pruning checkpoint for that cut (absent when none is
+    stored: a verifier must then fail the document); only the checkpoints at or after ``first``
+    are listed, as the leaves under an earlier one are gone."""
     records = list(sink.read(0, None))
+    first = records[0].seq if records else 0
     document: dict[str, Any] = {
         "format": TREE_FORMAT,
-        "size": len(records),
+        "first": first,
+        "size": first + len(records),
         "leaf_hashes": [r.entry_hash for r in records],
-        "checkpoints": [note for _, note in sorted(_signed_checkpoints(sink).items())],
+        "checkpoints": [
+            note for size, note in sorted(_signed_checkpoints(sink).items()) if size >= first
+        ],
     }
+    if first:
+        document["pruning_checkpoint"] = _pruning_note(sink, first)
     if entries:
         document["entries"] = [base64.b64encode(r.canonical).decode() for r in records]
     return document

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from opentelemetry_instrumentation_toolaudit import cli
-from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 
-from .conftest import _pg_admin, write_log
+from .conftest import _pg_admin, body, write_log
 
 SECRET = "pw-Xy7-not-for-output"
 HASH_KEY = "hash-key-never-printed-0123456789"
@@ -186,3 +186,24 @@ def test_a_file_sink_in_a_missing_directory_is_a_problem(tmp_path, monkeypatch, 
     (sink,) = [f for f in json.loads("\n".join(lines)) if f["item"].startswith("sink ")]
     assert (code, sink["status"]) == (1, "fail")
     assert f"mkdir -p {tmp_path / 'nodir'}" in sink["fix"]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "jsonl"])
+def test_a_pruned_trail_is_not_a_problem(kind, tmp_path, monkeypatch, capsys):
+    """A trail whose expired prefix `toolaudit retention apply --prune-prefix` removed is writable
+    and whole: the sink line is OK and says which records were pruned."""
+    key = tmp_path / "signing.key"
+    signer = NoteSigner.from_file(key)
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", str(key))
+    url = f"{kind}:///{tmp_path / 'audit'}.{kind if kind == 'jsonl' else 'db'}"
+    with AuditLog(open_sink(url), signer=signer) as log:
+        for i in range(6):
+            log.append([body(i, tool_name="lookup_order" if i < 4 else "charge_payment")])
+    assert cli.main(["retention", "apply", url, "--prune-prefix", "--as-of", "2028-11-24"]) == 0
+    capsys.readouterr()
+    code, lines, _ = run(capsys, "--sink", url)
+    assert code == 0, lines
+    assert lines[0] == (
+        f"OK    sink {url} (--sink): writable, 7 records (records #0..#3 pruned behind a signed "
+        "pruning checkpoint)"
+    )

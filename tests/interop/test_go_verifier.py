@@ -10,17 +10,21 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from opentelemetry_instrumentation_toolaudit.environment_variables import (
+    OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
     OTEL_PYTHON_TOOLAUDIT_WITNESSES,
 )
-from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner
+from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
+from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.witness import Cosigner
 from tests.audit._tamper import read_rows, write_rows
 from tests.audit.conftest import write_log
@@ -294,3 +298,198 @@ def test_go_verifier_refuses_a_quorum_beyond_the_witness_keys(go_verifier, cosig
     )
     result = run_go(go_verifier, directory, "-quorum", "1", "-tree", tree)
     assert (result.returncode, result.stdout) == (2, "")
+
+
+def pruned_body(i: int) -> dict[str, object]:
+    """The i-th call of 2026-11-24: records 0-10 general (1 year), the rest financial (7 years)."""
+    tool = "lookup_order" if i < 11 else "charge_payment"
+    recorded_at = f"2026-11-24T10:00:{i:02d}.000000Z"
+    return {
+        "event_id": f"{i:032x}",
+        "event_type": "tool.call",
+        "recorded_at": recorded_at,
+        "tool_name": tool,
+        "user_id": f"usr_{i % 3}",
+        "arguments": {"order_id": f"ORD-{i}"},
+        "success": True,
+        "retain_until": RetentionPolicy().retain_until(tool, recorded_at).isoformat(),
+    }
+
+
+def make_pruned(directory: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> NoteSigner:
+    """Write 20 records (a checkpoint every 5) to ``url``, prune the first 11 with `toolaudit
+    retention apply --prune-prefix` as a real process, and export the material into ``directory``."""
+    signer = NoteSigner.generate("test.example/audit")
+    (directory / "signing.key").write_text(signer.skey() + "\n")
+    (directory / "log.vkey").write_text(signer.verifier.vkey() + "\n")
+    monkeypatch.setenv(OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE, str(directory / "signing.key"))
+    with AuditLog(open_sink(url), signer=signer, checkpoint_every=5) as log:
+        for i in range(20):
+            log.append([pruned_body(i)])
+    done = toolaudit("retention", "apply", url, "--prune-prefix", "--as-of", "2028-11-24")
+    assert (done.returncode, done.stdout) == (0, "0-10\n"), done.stderr
+    tree = toolaudit("export-tree", url, "--entries")
+    assert tree.returncode == 0, tree.stderr
+    assert "from record #11 (records #0..#10 pruned" in tree.stderr
+    (directory / "tree.json").write_text(tree.stdout)
+    proof = toolaudit("prove", url, 13, "--format", "tlog-proof")
+    assert proof.returncode == 0, proof.stderr
+    (directory / "13.tlog-proof").write_text(proof.stdout)
+    consistency = toolaudit("consistency", url, 15)
+    assert consistency.returncode == 0, consistency.stderr
+    (directory / "consistency.json").write_text(consistency.stdout)
+    return signer
+
+
+@pytest.fixture
+def pruned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, NoteSigner]:
+    """A SQLite trail of 20 records whose first 11 were pruned, and its exported material."""
+    return tmp_path, make_pruned(tmp_path, f"sqlite:///{tmp_path}/audit.db", monkeypatch)
+
+
+def edit_tree(directory: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    tree = json.loads((directory / "tree.json").read_text())
+    change(tree)
+    (directory / "tree.json").write_text(json.dumps(tree))
+
+
+def resign(signer: NoteSigner, note: str, change: Callable[[str], str]) -> str:
+    """``note``'s text changed by ``change`` and signed again with the log's key."""
+    text = note.split("\n\n", 1)[0] + "\n"
+    return signer.sign(change(text))
+
+
+def test_export_tree_of_a_pruned_trail_starts_at_the_cut(pruned):
+    """export-tree on a pruned trail lists the leaves from the cut on, the signed pruning
+    checkpoint for the cut, and only the checkpoints at or after it."""
+    directory, _ = pruned
+    tree = json.loads((directory / "tree.json").read_text())
+    sizes = [int(note.split("\n")[1]) for note in tree["checkpoints"]]
+    assert (tree["first"], tree["size"], len(tree["leaf_hashes"])) == (11, 21, 10)
+    assert len(tree["entries"]) == 10 and min(sizes) >= 11 and max(sizes) == 21
+    lines = tree["pruning_checkpoint"].split("\n")
+    assert (lines[1], lines[3]) == ("11", "toolaudit-prune/1")
+
+
+def accepts_pruned(go_verifier: Path, directory: Path) -> None:
+    result = run_go(
+        go_verifier,
+        directory,
+        "-tree",
+        str(directory / "tree.json"),
+        "-proof",
+        str(directory / "13.tlog-proof"),
+        "-consistency",
+        str(directory / "consistency.json"),
+    )
+    assert (result.returncode, result.stderr) == (0, ""), result.stdout
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(
+        "OK: tree of 21 leaves after records 0..10 pruned (signed frontier matches), record 11's "
+        "prev_hash matches, every entry hashed, root "
+    )
+    assert len(lines) == 3 and all(line.startswith("OK: ") for line in lines)
+
+
+def test_go_verifier_accepts_a_pruned_trail(go_verifier, pruned):
+    """The Go verifier starts the tree from the pruning checkpoint's frontier, checks the first
+    remaining record's prev_hash against it and every later checkpoint, and accepts the proofs."""
+    accepts_pruned(go_verifier, pruned[0])
+
+
+def test_go_verifier_accepts_a_pruned_jsonl_trail(go_verifier, tmp_path, monkeypatch):
+    """The same holds for a JSONL trail pruned by the real command."""
+    make_pruned(tmp_path, f"jsonl:///{tmp_path}/audit.jsonl", monkeypatch)
+    accepts_pruned(go_verifier, tmp_path)
+
+
+def test_go_verifier_rejects_a_pruned_trail_without_its_pruning_checkpoint(go_verifier, pruned):
+    """Leaves that start after 0 with no pruning checkpoint, or with an ordinary checkpoint in its
+    place, fail: the records before them were deleted."""
+    directory, _ = pruned
+    edit_tree(directory, lambda tree: tree.pop("pruning_checkpoint"))
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout == (
+        "FAIL: the leaves start at 11 but there is no pruning checkpoint for records 0..10: "
+        "they were deleted\n"
+    )
+    edit_tree(directory, lambda tree: tree.update(pruning_checkpoint=tree["checkpoints"][-1]))
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1 and "has no toolaudit-prune/1 line" in result.stdout
+
+
+def _other_frontier(text: str) -> str:
+    lines = text.split("\n")
+    (i,) = [n for n, line in enumerate(lines) if line.startswith("frontier ")]
+    hashes = lines[i].split(" ")[1:]
+    hashes[-1] = base64.b64encode(bytes(32)).decode()
+    lines[i] = "frontier " + " ".join(hashes)
+    return "\n".join(lines)
+
+
+def test_go_verifier_rejects_a_forged_frontier(go_verifier, pruned):
+    """A pruning checkpoint whose frontier was changed fails: its signature as stored, and its
+    root when signed again with the log's key."""
+    directory, signer = pruned
+    tree = json.loads((directory / "tree.json").read_text())
+    note = tree["pruning_checkpoint"]
+    text, signatures = note.split("\n\n", 1)
+    edit_tree(
+        directory,
+        lambda t: t.update(pruning_checkpoint=_other_frontier(text) + "\n\n" + signatures),
+    )
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: the pruning checkpoint: checkpoint signature: ")
+    edit_tree(
+        directory, lambda t: t.update(pruning_checkpoint=resign(signer, note, _other_frontier))
+    )
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith(
+        "FAIL: the pruning checkpoint (size 11): the frontier hashes to "
+    )
+
+
+def test_go_verifier_rejects_a_wrong_prev_hash(go_verifier, pruned):
+    """A pruning checkpoint, validly signed, whose prev-hash is not the first remaining record's
+    prev_hash fails."""
+    directory, signer = pruned
+    tree = json.loads((directory / "tree.json").read_text())
+    forged = resign(
+        signer,
+        tree["pruning_checkpoint"],
+        lambda text: re.sub(r"prev-hash [0-9a-f]{64}", "prev-hash " + "0" * 64, text),
+    )
+    edit_tree(directory, lambda t: t.update(pruning_checkpoint=forged))
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: record 11's prev_hash ")
+    assert result.stdout.endswith(f"is not the pruning checkpoint's prev-hash {'0' * 64}\n")
+
+
+def test_export_tree_without_a_pruning_checkpoint_fails(go_verifier, pruned):
+    """A trail whose records stop short of 0 with no pruning checkpoint left: export-tree writes
+    the document with none and exits 1, and the Go verifier fails it (first on the altered note,
+    then, with that note left out, on the missing pruning checkpoint)."""
+    from tests.compliance.test_prune import _rewrite_pruning_note
+
+    directory, _ = pruned
+    url = f"sqlite:///{directory}/audit.db"
+    _rewrite_pruning_note(url, lambda note: note.replace("toolaudit-prune/1", "toolaudit-other/1"))
+    tree = toolaudit("export-tree", url)
+    assert tree.returncode == 1
+    assert tree.stderr.splitlines()[-1] == (
+        "FAIL: records #0..#10 are missing and no pruning checkpoint covers them: run "
+        "`toolaudit verify`"
+    )
+    assert json.loads(tree.stdout)["pruning_checkpoint"] is None
+    (directory / "tree.json").write_text(tree.stdout)
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: checkpoint 0: checkpoint signature: invalid signature")
+    edit_tree(directory, lambda t: t.update(checkpoints=t["checkpoints"][1:]))
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: the leaves start at 11 but there is no pruning")

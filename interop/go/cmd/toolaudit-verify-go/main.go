@@ -13,7 +13,11 @@
 //
 // KEY is the log's verifier key (name+id+base64) or a file holding it. -tree reads the JSON of
 // `toolaudit export-tree SINK`: the log's leaf hashes and its signed checkpoints; every checkpoint's
-// signature is verified and its root recomputed from the leaves. -proof reads a c2sp.org/tlog-proof@v1
+// signature is verified and its root recomputed from the leaves. For a pruned trail the leaves start
+// at the cut n and the document carries the signed pruning checkpoint for n: its frontier (the
+// compact range [0, n)) must hash to its signed root, the remaining leaves are appended to that
+// range, and the first remaining record's prev_hash must name the entry hash its prev-hash line
+// gives (checked when the entries are exported). -proof reads a c2sp.org/tlog-proof@v1
 // file (`toolaudit prove --format tlog-proof`); -consistency the JSON of `toolaudit consistency`.
 //
 // -witness WKEY (repeatable) is a witness's verifier key (c2sp.org/tlog-cosignature, Ed25519
@@ -71,10 +75,11 @@ func (f *files) Set(v string) error { *f = append(*f, v); return nil }
 
 // checkpoint is a parsed c2sp.org/tlog-checkpoint body and the witnesses that cosigned it.
 type checkpoint struct {
-	origin    string
-	size      uint64
-	root      []byte
-	cosigners []string
+	origin     string
+	size       uint64
+	root       []byte
+	extensions []string
+	cosigners  []string
 }
 
 // keys are the log's verifier key and the witnesses' keys with the quorum they must reach.
@@ -261,19 +266,24 @@ func openCheckpoint(text string, k *keys) (checkpoint, error) {
 	if err != nil || len(root) != 32 {
 		return checkpoint{}, errors.New("checkpoint: the root is not a base64 SHA-256 hash")
 	}
-	return checkpoint{origin: lines[0], size: size, root: root, cosigners: cosigners}, nil
+	extensions := lines[3 : len(lines)-1]
+	return checkpoint{origin: lines[0], size: size, root: root, extensions: extensions, cosigners: cosigners}, nil
 }
 
 type treeFile struct {
-	Format      string   `json:"format"`
-	LeafHashes  []string `json:"leaf_hashes"`
-	Entries     []string `json:"entries"`
-	Checkpoints []string `json:"checkpoints"`
+	Format            string   `json:"format"`
+	First             uint64   `json:"first"`
+	LeafHashes        []string `json:"leaf_hashes"`
+	Entries           []string `json:"entries"`
+	Checkpoints       []string `json:"checkpoints"`
+	PruningCheckpoint string   `json:"pruning_checkpoint"`
 }
 
 // verifyTree rebuilds the Merkle tree from the leaf hashes with a compact range and checks every
 // signed checkpoint against the root of the leaves it covers. When the document carries the
-// entries (the records' bytes), each one is hashed here and must give its leaf hash.
+// entries (the records' bytes), each one is hashed here and must give its leaf hash. When the
+// leaves start at first > 0 (a pruned trail), the range starts from the pruning checkpoint's
+// frontier instead of from empty.
 func verifyTree(path string, verifiers *keys) error {
 	var tree treeFile
 	if err := readJSON(path, &tree); err != nil {
@@ -289,19 +299,52 @@ func verifyTree(path string, verifiers *keys) error {
 		cp  checkpoint
 		idx int
 	}
+	size := tree.First + uint64(len(tree.LeafHashes))
 	wanted := map[uint64][]signed{}
 	for i, text := range tree.Checkpoints {
 		cp, err := openCheckpoint(text, verifiers)
 		if err != nil {
 			return fmt.Errorf("checkpoint %d: %v", i, err)
 		}
-		if cp.size > uint64(len(tree.LeafHashes)) {
-			return fmt.Errorf("checkpoint %d covers %d leaves but the tree has %d", i, cp.size, len(tree.LeafHashes))
+		if cp.size > size {
+			return fmt.Errorf("checkpoint %d covers %d leaves but the tree has %d", i, cp.size, size)
+		}
+		if cp.size < tree.First {
+			return fmt.Errorf("checkpoint %d (size %d) ends before the first leaf %d: its leaves are not in the document", i, cp.size, tree.First)
 		}
 		wanted[cp.size] = append(wanted[cp.size], signed{cp, i})
 	}
 	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	r := rf.NewEmptyRange(0)
+	pruned := ""
+	if tree.First > 0 {
+		if tree.PruningCheckpoint == "" {
+			return fmt.Errorf("the leaves start at %d but there is no pruning checkpoint for records 0..%d: they were deleted", tree.First, tree.First-1)
+		}
+		p, err := openPruning(tree.PruningCheckpoint, verifiers, &rf)
+		if err != nil {
+			return err
+		}
+		if p.cp.size != tree.First {
+			return fmt.Errorf("the leaves start at %d but the pruning checkpoint is for size %d", tree.First, p.cp.size)
+		}
+		r = p.frontier
+		pruned = fmt.Sprintf(" after records 0..%d pruned (signed frontier matches)", tree.First-1)
+		if len(tree.Entries) > 0 {
+			entry, err := base64.StdEncoding.DecodeString(tree.Entries[0])
+			if err != nil {
+				return usageError{fmt.Sprintf("%s: entry 0 is not base64", path)}
+			}
+			prev, err := prevHashOf(entry)
+			if err != nil {
+				return err
+			}
+			if prev != p.prevHash {
+				return fmt.Errorf("record %d's prev_hash %s is not the pruning checkpoint's prev-hash %s", tree.First, prev, p.prevHash)
+			}
+			pruned += fmt.Sprintf(", record %d's prev_hash matches", tree.First)
+		}
+	}
 	rootAt := func() ([]byte, error) {
 		if r.End() == 0 {
 			return hasher.EmptyRoot(), nil
@@ -335,7 +378,7 @@ func verifyTree(path string, verifiers *keys) error {
 				return usageError{fmt.Sprintf("%s: entry %d is not base64", path, i)}
 			}
 			if !bytes.Equal(hasher.HashLeaf(entry), leaf) {
-				return fmt.Errorf("entry %d does not hash to its leaf hash: the record was modified", i)
+				return fmt.Errorf("entry %d does not hash to its leaf hash: the record was modified", tree.First+uint64(i))
 			}
 		}
 		if err := r.Append(leaf, nil); err != nil {
@@ -353,8 +396,8 @@ func verifyTree(path string, verifiers *keys) error {
 	if tree.Entries != nil {
 		hashed = ", every entry hashed"
 	}
-	fmt.Printf("OK: tree of %d leaves%s, root %x; %d signed checkpoints match it\n",
-		len(tree.LeafHashes), hashed, root, len(tree.Checkpoints))
+	fmt.Printf("OK: tree of %d leaves%s%s, root %x; %d signed checkpoints match it\n",
+		size, pruned, hashed, root, len(tree.Checkpoints))
 	if len(verifiers.witnesses) == 0 {
 		return nil
 	}
