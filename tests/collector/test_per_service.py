@@ -25,7 +25,13 @@ from tests.collector.harness import (
 )
 from tests.serve.conftest import Serve, records, verify
 
-CANDIDATES = [f"{team}-agent" for team in ("support", "billing", "claims", "refunds", "sales")]
+# Enough names that two of them land on different endpoints whatever the (random) ports: with
+# the ring's two halves, all 40 on one endpoint has a chance of 2**-39.
+CANDIDATES = [
+    f"{team}-agent-{i}"
+    for i in range(8)
+    for team in ("support", "billing", "claims", "refunds", "sales")
+]
 
 
 class Logs:
