@@ -56,12 +56,14 @@ from opentelemetry_instrumentation_toolaudit.ledger._selection import (
     sql_filter,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    DURATION_MS,
     INDEXES,
     INDEXES_V1,
     PREV_HASH,
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
+    STATS_INDEXES,
     SUBJECT,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores import _columns
@@ -91,6 +93,10 @@ CONNECT_TIMEOUT = 10
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
 
 
+_STATS_INDEXES_MISSING = " OR ".join(
+    f"to_regclass('{_columns.index_name(i)}') IS NULL" for i in STATS_INDEXES
+)
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq BIGINT PRIMARY KEY,
@@ -104,6 +110,7 @@ DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
         AND table_name = 'audit_records' AND column_name = '{SUBJECT}')
     THEN {"".join(_columns.create_index(i) for i in INDEXES if i not in INDEXES_V1)}
+        {"".join(_columns.create_index(i) for i in STATS_INDEXES)}
     END IF;
 END $$;
 CREATE TABLE IF NOT EXISTS audit_heads (
@@ -276,6 +283,9 @@ class PostgresSink(AuditSink):
                 )
             ]
         )
+        self._stats_indexed = self._columns.full and not self._query(
+            f"SELECT 1 WHERE {_STATS_INDEXES_MISSING}"
+        )
         reinit_in_forked_child(self, "_after_fork")
 
     def _format(self) -> tuple[int, bool]:
@@ -357,6 +367,14 @@ class PostgresSink(AuditSink):
             "indexing audit event ids",
             f"SELECT CASE WHEN to_regclass('{_UNIQUE_INDEX}') IS NULL THEN 1 END",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {_UNIQUE_INDEX} ON audit_records (event_id)",
+        )
+        # A store created in record format 2 before these indexes existed gets them once.
+        self._best_effort(
+            "indexing durations for statistics",
+            f"SELECT CASE WHEN ({_STATS_INDEXES_MISSING}) AND EXISTS (SELECT 1 FROM "
+            "information_schema.columns WHERE table_schema = current_schema() AND table_name = "
+            f"'audit_records' AND column_name = '{DURATION_MS}') THEN 1 END",
+            "".join(_columns.create_index(i) for i in STATS_INDEXES),
         )
 
     def _best_effort(
@@ -761,7 +779,14 @@ class PostgresSink(AuditSink):
         one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.query._sql_stats`)."""
         from opentelemetry_instrumentation_toolaudit.query._sql_stats import store_stats
 
-        return store_stats(self._query, selection, by, "postgres")
+        return store_stats(
+            self._query,
+            selection,
+            by,
+            "postgres",
+            duration_column=self._columns.full,
+            ordered=self._stats_indexed,
+        )
 
 
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"

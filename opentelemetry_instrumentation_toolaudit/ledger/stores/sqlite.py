@@ -52,6 +52,7 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
+    STATS_INDEXES,
     SUCCESS,
     USER_ROLES,
 )
@@ -320,8 +321,14 @@ class SQLiteSink(AuditSink):
                 self._unique_event_ids()
             self._check_schema()
             if create and self._columns.full:
-                for index in _INDEXES_V2:
+                for index in (*_INDEXES_V2, *STATS_INDEXES):
                     self._conn.execute(_columns.create_index(index))
+            self._stats_indexed = self._columns.full and {
+                _columns.index_name(i) for i in STATS_INDEXES
+            } <= {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
             self.record_format = self._record_format()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
@@ -640,7 +647,14 @@ class SQLiteSink(AuditSink):
         one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.query._sql_stats`)."""
         from opentelemetry_instrumentation_toolaudit.query._sql_stats import store_stats
 
-        return store_stats(self._query, selection, by, "sqlite")
+        return store_stats(
+            self._query,
+            selection,
+            by,
+            "sqlite",
+            duration_column=self._columns.full,
+            ordered=self._stats_indexed,
+        )
 
 
 def _text(value: Any) -> str:
