@@ -769,6 +769,45 @@ class PostgresSink(AuditSink):
         )
         return bytes(rows[0][0]) if rows else None
 
+    def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        rows = self._query(
+            "SELECT n.level, n.idx, n.hash FROM unnest(%s::int[], %s::bigint[]) AS k(level, idx) "
+            "JOIN audit_nodes AS n ON n.level = k.level AND n.idx = k.idx",
+            ([k[0] for k in wanted], [k[1] for k in wanted]),
+        )
+        return {(level, idx): bytes(h) for level, idx, h in rows}
+
+    def leaf_hash_ranges(
+        self, ranges: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], list[bytes]]:
+        found: dict[tuple[int, int], list[bytes]] = {r: [] for r in ranges}
+        seqs = sorted({seq for start, stop in found for seq in range(start, stop)})
+        if not seqs:
+            return found
+        # Every wanted seq named: one search of the primary key (a join on ranges is planned
+        # as a scan of the table).
+        rows = self._query(
+            "SELECT seq, entry_hash FROM audit_records WHERE seq = ANY(%s::bigint[]) ORDER BY seq",
+            (seqs,),
+        )
+        hashes = {seq: bytes(entry_hash) for seq, entry_hash in rows}
+        for (start, stop), out in found.items():
+            out.extend(hashes[seq] for seq in range(start, stop) if seq in hashes)
+        return found
+        rows = self._query(
+            # LATERAL: one search of the primary key per range (a join could scan the table).
+            "SELECT r.lo, r.hi, a.entry_hash FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
+            "CROSS JOIN LATERAL (SELECT seq, entry_hash FROM audit_records "
+            "WHERE seq >= r.lo AND seq < r.hi) AS a ORDER BY r.lo, r.hi, a.seq",
+            ([r[0] for r in found], [r[1] for r in found]),
+        )
+        for lo, hi, entry_hash in rows:
+            found[(lo, hi)].append(bytes(entry_hash))
+        return found
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and not self._conn.closed:

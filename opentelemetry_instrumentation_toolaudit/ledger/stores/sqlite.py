@@ -79,6 +79,9 @@ LOG_ID_KEY = "log_id"
 FORMAT_KEY = "record_format"
 """The meta key holding the record format new records are sealed in (absent: format 1)."""
 _ROWS_PER_INSERT = 50
+_PAIRS_PER_QUERY = 400
+"""Pairs of parameters per batched read of Merkle nodes or leaf ranges (SQLite allows 32,766
+parameters a statement)."""
 PAGE_SIZE = 16384
 """Page size of a new database file (see ``_connect``)."""
 CACHE_KIB = 65536
@@ -635,6 +638,37 @@ class SQLiteSink(AuditSink):
             "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", (level, index)
         )
         return bytes(rows[0][0]) if rows else None
+
+    def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        wanted = list(keys)
+        for i in range(0, len(wanted), _PAIRS_PER_QUERY):
+            chunk = wanted[i : i + _PAIRS_PER_QUERY]
+            rows = self._query(
+                f"WITH k(level, idx) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                "SELECT n.level, n.idx, n.hash FROM k JOIN audit_nodes AS n "
+                "ON n.level = k.level AND n.idx = k.idx",
+                list(chain.from_iterable(chunk)),
+            )
+            found.update(((level, idx), bytes(h)) for level, idx, h in rows)
+        return found
+
+    def leaf_hash_ranges(
+        self, ranges: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], list[bytes]]:
+        found: dict[tuple[int, int], list[bytes]] = {r: [] for r in ranges}
+        wanted = list(found)
+        for i in range(0, len(wanted), _PAIRS_PER_QUERY):
+            chunk = wanted[i : i + _PAIRS_PER_QUERY]
+            rows = self._query(
+                f"WITH r(lo, hi) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                "SELECT r.lo, r.hi, a.entry_hash FROM r JOIN audit_records AS a "
+                "ON a.seq >= r.lo AND a.seq < r.hi ORDER BY r.lo, r.hi, a.seq",
+                list(chain.from_iterable(chunk)),
+            )
+            for lo, hi, entry_hash in rows:
+                found[(lo, hi)].append(bytes(entry_hash))
+        return found
 
     def close(self) -> None:
         with self._lock:
