@@ -16,7 +16,8 @@ failures), then times, with the backend ``backend_for(sink)`` picks (the store's
 * ``scan``: every record read and decoded, the same-run baseline the others are printed beside;
 * ``conversation``: one conversation's records; ``tool failures 24h``: one tool's failures in the
   last 24 hours; ``subject 6 months``: one subject's tool calls over six months;
-* ``stats by tool 24h`` and ``stats by tool, all``;
+* ``stats by tool 24h`` and ``stats by tool, all``; ``stats by tool, calls``: the same of the
+  ``tool.call`` records (what ``toolaudit stats --by tool`` computes); ``stats, all``: not grouped;
 * ``report (proofs)`` and ``report (full)``: the whole access report for one subject over six
   months, integrity checked by inclusion proofs or by verifying the trail;
 * ``fhir export 1 month``: AuditEvents (NDJSON) of one month of records, in records per second,
@@ -139,6 +140,8 @@ def run(url: str, n: int, repeat: int, signer: NoteSigner) -> None:
             ("subject 6 months", lambda: count(Filter(subject=subject, since=half_year[0], until=half_year[1]))),
             ("stats by tool 24h", lambda: query.stats(Filter(since=day_ago), by="tool")),
             ("stats by tool, all", lambda: query.stats(Filter(), by="tool")),
+            ("stats by tool, calls", lambda: query.stats(Filter(event_type="tool.call"), by="tool")),
+            ("stats, all", lambda: query.stats(Filter())),
             ("report (proofs)", lambda: access_report(query, subject, *half_year, [signer.verifier], integrity_method="proofs")),
             ("report (full)", lambda: access_report(query, subject, *half_year, [signer.verifier], integrity_method="full")),
         ]  # fmt: skip
