@@ -175,13 +175,14 @@ def test_sqlite_stats_over_a_day_search_the_time_index(analyzed: Path, by: str |
 
 
 def test_stats_of_a_format_1_store_read_durations_from_the_records(tmp_path: Path) -> None:
-    """A store created before record format 2 (no duration column, no statistics indexes) gives
-    the Python computation's statistics, its durations read from each record's JSON."""
+    """A store created before record format 2 (no duration or model column, no statistics
+    indexes) gives the Python computation's statistics, grouped by any field, its durations read
+    from each record's JSON."""
     trail = tmp_path / "v1.db"
     shutil.copy(V1_TRAIL, trail)
     with open_sink(f"sqlite:///{trail}") as sink:
         records = [r.record for r in sink.read()]
-        for by in (None, "tool_name", "user_id"):
+        for by in (None, "tool_name", "user_id", "model"):
             for where in (Filter(), Filter(event_type="tool.call")):
                 kept = [r for r in records if where.matches(r)]
                 assert sink.stats(where.selection(), by) == compute_stats(kept, by), (by, where)
