@@ -46,13 +46,20 @@ def _split(n: int) -> int:
 
 
 def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
-    """``MTH`` of a list of leaf hashes (computed bottom-up, iteratively)."""
+    """``MTH`` of a list of leaf hashes (computed bottom-up, iteratively): one level at a time,
+    each pair hashed and an unpaired last node carried up as it is, which builds RFC 9162's tree
+    (its left subtree is always the largest perfect one)."""
     if not leaves:
         return EMPTY_ROOT
-    frontier = Frontier()
-    for leaf in leaves:
-        frontier.append(leaf)
-    return frontier.root()
+    level = list(leaves)
+    while len(level) > 1:
+        paired = [
+            _sha256(_NODE + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) & 1:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 class Frontier:

@@ -656,19 +656,19 @@ class SQLiteSink(AuditSink):
     def leaf_hash_ranges(
         self, ranges: Collection[tuple[int, int]]
     ) -> dict[tuple[int, int], list[bytes]]:
-        found: dict[tuple[int, int], list[bytes]] = {r: [] for r in ranges}
+        found: dict[tuple[int, int], list[tuple[int, bytes]]] = {r: [] for r in ranges}
         wanted = list(found)
         for i in range(0, len(wanted), _PAIRS_PER_QUERY):
             chunk = wanted[i : i + _PAIRS_PER_QUERY]
-            rows = self._query(
+            rows = self._query(  # ordered below: an ORDER BY would sort them all in a temp b-tree
                 f"WITH r(lo, hi) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
-                "SELECT r.lo, r.hi, a.entry_hash FROM r JOIN audit_records AS a "
-                "ON a.seq >= r.lo AND a.seq < r.hi ORDER BY r.lo, r.hi, a.seq",
+                "SELECT r.lo, r.hi, a.seq, a.entry_hash FROM r JOIN audit_records AS a "
+                "ON a.seq >= r.lo AND a.seq < r.hi",
                 list(chain.from_iterable(chunk)),
             )
-            for lo, hi, entry_hash in rows:
-                found[(lo, hi)].append(bytes(entry_hash))
-        return found
+            for lo, hi, seq, entry_hash in rows:
+                found[(lo, hi)].append((seq, bytes(entry_hash)))
+        return {r: [h for _, h in sorted(pairs)] for r, pairs in found.items()}
 
     def close(self) -> None:
         with self._lock:
