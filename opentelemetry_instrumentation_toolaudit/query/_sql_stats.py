@@ -249,18 +249,19 @@ _PERCENTILES = {
     "percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ms)",
 }
 # Each returns one row: the nearest-rank percentile is the duration at OFFSET rank - 1 of an
-# index already in duration order (a read of rank entries, no sort).
+# index already in duration order, or at OFFSET count - rank of it read backwards, whichever end
+# is nearer (a read of that many entries, no sort).
 _AT_RANK_OF_TOOL = (
     "SELECT duration_ms FROM audit_records WHERE tool_name = {p} AND duration_ms IS NOT NULL"
-    "{and_} ORDER BY duration_ms LIMIT 1 OFFSET {p}"
+    "{and_} ORDER BY duration_ms{desc} LIMIT 1 OFFSET {p}"
 )
 _AT_RANK_OF_NO_TOOL = (
     "SELECT duration_ms FROM audit_records WHERE (tool_name IS NULL OR tool_name = '') "
-    "AND duration_ms IS NOT NULL{and_} ORDER BY duration_ms LIMIT 1 OFFSET {p}"
+    "AND duration_ms IS NOT NULL{and_} ORDER BY duration_ms{desc} LIMIT 1 OFFSET {p}"
 )
 _AT_RANK = (
     "SELECT duration_ms FROM audit_records WHERE duration_ms IS NOT NULL{and_} "
-    "ORDER BY duration_ms LIMIT 1 OFFSET {p}"
+    "ORDER BY duration_ms{desc} LIMIT 1 OFFSET {p}"
 )
 # Distinct users by a loose index scan of the (user_id, recorded_at) index: one search per user.
 _USERS = (
@@ -294,7 +295,9 @@ def ordered_stats(
         if not count:
             return None
         rank = max(1, math.ceil(percent / 100 * count))
-        rows = query(template.format(p=p, and_=and_), [*params, *cond, rank - 1])
+        backwards = count - rank < rank - 1
+        sql = template.format(p=p, and_=and_, desc=" DESC" if backwards else "")
+        rows = query(sql, [*params, *cond, count - rank if backwards else rank - 1])
         return _float(rows[0][0]) if rows else None
 
     users = query(_USERS.format(where=where, and_=and_), cond * 2)[0][0]
