@@ -7,6 +7,7 @@ Run from the repository root::
 
     python bench/query.py                                  # 10^5 and 10^6 records, SQLite
     python bench/query.py --sizes 100000 --sinks sqlite,postgres --repeat 5
+    python bench/query.py --sizes 100000 --sinks postgres --vacuum   # as after autovacuum
 
 For each sink and size it builds a trail (prebuilt bodies appended through ``AuditLog.append`` in
 batches of ``--batch``: a year of tool calls by 500 users of 40 tools about 5,000 subjects, 5 %
@@ -16,7 +17,8 @@ failures), then times, with the backend ``backend_for(sink)`` picks (the store's
 * ``scan``: every record read and decoded, the same-run baseline the others are printed beside;
 * ``conversation``: one conversation's records; ``tool failures 24h``: one tool's failures in the
   last 24 hours; ``subject 6 months``: one subject's tool calls over six months;
-* ``stats by tool 24h`` and ``stats by tool, all``;
+* ``stats by tool 24h`` and ``stats by tool, all``; ``stats by tool, calls``: the same of the
+  ``tool.call`` records (what ``toolaudit stats --by tool`` computes); ``stats, all``: not grouped;
 * ``report (proofs)`` and ``report (full)``: the whole access report for one subject over six
   months, integrity checked by inclusion proofs or by verifying the trail;
 * ``fhir export 1 month``: AuditEvents (NDJSON) of one month of records, in records per second,
@@ -139,6 +141,8 @@ def run(url: str, n: int, repeat: int, signer: NoteSigner) -> None:
             ("subject 6 months", lambda: count(Filter(subject=subject, since=half_year[0], until=half_year[1]))),
             ("stats by tool 24h", lambda: query.stats(Filter(since=day_ago), by="tool")),
             ("stats by tool, all", lambda: query.stats(Filter(), by="tool")),
+            ("stats by tool, calls", lambda: query.stats(Filter(event_type="tool.call"), by="tool")),
+            ("stats, all", lambda: query.stats(Filter())),
             ("report (proofs)", lambda: access_report(query, subject, *half_year, [signer.verifier], integrity_method="proofs")),
             ("report (full)", lambda: access_report(query, subject, *half_year, [signer.verifier], integrity_method="full")),
         ]  # fmt: skip
@@ -178,6 +182,12 @@ def main() -> None:
     parser.add_argument("--sinks", default="sqlite", help="comma-separated: sqlite, postgres")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--batch", type=int, default=10000)
+    parser.add_argument(
+        "--vacuum",
+        action="store_true",
+        help="PostgreSQL: VACUUM (ANALYZE) the records table once built, as autovacuum does to a "
+        "table once it has grown (index-only scans need its visibility map)",
+    )
     args = parser.parse_args()
     signer = NoteSigner.generate("bench.example/query")
     with tempfile.TemporaryDirectory() as folder:
@@ -196,6 +206,14 @@ def main() -> None:
                 try:
                     took = build(url, size, args.batch, signer)
                     print(f"\nbuilt {kind} trail of {size:,} records in {took:.1f} s")
+                    if schema is not None and args.vacuum:
+                        import psycopg
+
+                        started = time.perf_counter()
+                        with psycopg.connect(PG_URL, autocommit=True) as admin:
+                            admin.execute(f'VACUUM (ANALYZE) "{schema}".audit_records')
+                        took = time.perf_counter() - started
+                        print(f"VACUUM (ANALYZE) of the records table: {took:.1f} s")
                     run(url, size, args.repeat, signer)
                 finally:
                     if schema is not None:

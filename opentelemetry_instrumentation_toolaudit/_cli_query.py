@@ -129,9 +129,19 @@ def add_query_commands(commands: Any, reports: Any) -> None:
     )
     _sink_argument(access)
     access.add_argument("--subject", required=True, metavar="S", help=_SUBJECT_HELP)
-    access.add_argument("--from", dest="since", metavar="WHEN", help="start (ISO 8601 or 7d...)")
     access.add_argument(
-        "--to", dest="until", metavar="WHEN", help="end; a date includes that whole day"
+        "--from",
+        "--since",
+        dest="since",
+        metavar="WHEN",
+        help="start (ISO 8601, or back from now: 1h, 24h, 7d)",
+    )
+    access.add_argument(
+        "--to",
+        "--until",
+        dest="until",
+        metavar="WHEN",
+        help="end (ISO 8601, or back from now); a date includes that whole day",
     )
     access.add_argument("--format", choices=("table", "json", "html"), default="table")
     access.add_argument(
@@ -383,12 +393,12 @@ def _stats(args: argparse.Namespace) -> int:
         print(json.dumps({"by": args.by, **stats.to_json()}, indent=2, ensure_ascii=False))
     else:
         print(
-            f"{(args.by or '').upper() or 'ALL':<28} {'CALLS':>8} {'SUCCESS':>8} {'AVG MS':>9} "
+            f"{(args.by or '').upper():<28} {'CALLS':>8} {'SUCCESS':>8} {'AVG MS':>9} "
             f"{'P50 MS':>9} {'P95 MS':>9} {'MAX MS':>9} {'USERS':>6}"
         )
         for name, group in stats.groups.items():
             print(stats_row(name or "(none)", group))
-        print(stats_row("total" if args.by else "all", stats))
+        print(stats_row("total" if args.by else "(all calls)", stats))
     print(
         f"{stats.calls} call(s), {stats.failed} failed, {stats.unique_users} user(s)",
         file=sys.stderr,
@@ -398,11 +408,11 @@ def _stats(args: argparse.Namespace) -> int:
 
 def _report_access(args: argparse.Namespace) -> int:
     subject = subject_pseudonym(args.subject)
-    since = _time(args.since, "--from")
+    since = _time(args.since, "--from/--since")
     try:
         until = end_of_day(args.until) if args.until else None
     except ValueError as exc:
-        raise _UsageError(f"--to: {exc}") from None
+        raise _UsageError(f"--to/--until: {exc}") from None
     keys, pinned, _ = _trusted_keys(args)
     with _open(args.sink) as sink:
         report = access_report(

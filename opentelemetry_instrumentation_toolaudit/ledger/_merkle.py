@@ -12,8 +12,9 @@ them falls back to hashing leaves.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 
@@ -45,13 +46,20 @@ def _split(n: int) -> int:
 
 
 def root_from_leaf_hashes(leaves: Sequence[bytes]) -> bytes:
-    """``MTH`` of a list of leaf hashes (computed bottom-up, iteratively)."""
+    """``MTH`` of a list of leaf hashes (computed bottom-up, iteratively): one level at a time,
+    each pair hashed and an unpaired last node carried up as it is, which builds RFC 9162's tree
+    (its left subtree is always the largest perfect one)."""
     if not leaves:
         return EMPTY_ROOT
-    frontier = Frontier()
-    for leaf in leaves:
-        frontier.append(leaf)
-    return frontier.root()
+    level = list(leaves)
+    while len(level) > 1:
+        paired = [
+            _sha256(_NODE + level[i] + level[i + 1]).digest() for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) & 1:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 class Frontier:
@@ -211,6 +219,49 @@ def root_from_inclusion_proof(
     if sn != 0:
         raise VerificationError("inclusion proof is too short")
     return node
+
+
+def sibling_ranges(size: int, indexes: Sequence[int]) -> list[tuple[int, int]]:
+    """The ranges ``[start, stop)`` whose ``MTH`` :func:`root_from_leaves` needs to compute the root
+    of a tree of ``size`` leaves from the leaves at ``indexes`` (sorted, distinct): the union of
+    their audit paths, less the nodes the leaves themselves give."""
+    out: list[tuple[int, int]] = []
+
+    def walk(start: int, stop: int, lo: int, hi: int) -> None:
+        if lo == hi:
+            out.append((start, stop))
+        elif stop - start > 1:
+            middle = start + _split(stop - start)
+            cut = bisect.bisect_left(indexes, middle, lo, hi)
+            walk(start, middle, lo, cut)
+            walk(middle, stop, cut, hi)
+
+    if indexes and not 0 <= indexes[0] <= indexes[-1] < size:
+        raise ValueError(f"leaves {indexes[0]}..{indexes[-1]} are not all in a tree of size {size}")
+    walk(0, size, 0, len(indexes))
+    return out
+
+
+def root_from_leaves(
+    size: int, leaves: Mapping[int, bytes], siblings: Mapping[tuple[int, int], bytes]
+) -> bytes:
+    """``MTH(D[0:size])`` from the leaf hashes ``leaves`` (by index) and the hashes of their
+    :func:`sibling_ranges`: one computation that checks many leaves against a root at once, each
+    node hashed once (a set of RFC 9162 inclusion proofs sharing their common nodes)."""
+    indexes = sorted(leaves)
+
+    def walk(start: int, stop: int, lo: int, hi: int) -> bytes:
+        if lo == hi:
+            return siblings[(start, stop)]
+        if stop - start == 1:
+            return leaves[start]
+        middle = start + _split(stop - start)
+        cut = bisect.bisect_left(indexes, middle, lo, hi)
+        return hash_children(walk(start, middle, lo, cut), walk(middle, stop, cut, hi))
+
+    if not indexes or not 0 <= indexes[0] <= indexes[-1] < size:
+        raise ValueError(f"no leaves, or leaves outside a tree of size {size}")
+    return walk(0, size, 0, len(indexes))
 
 
 def verify_inclusion(

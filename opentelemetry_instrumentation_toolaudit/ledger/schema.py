@@ -237,3 +237,11 @@ INDEXES: Final = (*INDEXES_V1, (SUBJECT, RECORDED_AT))
 """The indexes stores with columns keep (besides ``seq`` and the unique ``event_id``): few, so that
 append stays fast, and composite where a query filters one column and a time range (one tool's
 failures over a day, one user over months, every call about one subject)."""
+
+STATS_INDEXES: Final = (
+    (TOOL_NAME, DURATION_MS, EVENT_TYPE, SUCCESS, USER_ID),
+    (DURATION_MS, EVENT_TYPE),
+)
+"""Covering indexes a store created in record format 2 keeps for statistics over many records:
+each tool's durations in order (with what its counts need), and all durations in order, so that
+percentiles are an index read at a rank rather than a sort."""

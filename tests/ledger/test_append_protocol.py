@@ -115,7 +115,8 @@ def test_sqlite_selects_one_column_over_a_day_by_a_composite_index(
 
 
 def test_sqlite_keeps_one_index_for_the_format_2_columns(tmp_path: Path) -> None:
-    """A format 2 SQLite trail has the v1 indexes plus one (subject, recorded_at) index."""
+    """A format 2 SQLite trail has the v1 indexes plus one (subject, recorded_at) index and the two
+    covering statistics indexes."""
     open_sink(f"sqlite:///{tmp_path}/audit.db").close()
     with sqlite3.connect(tmp_path / "audit.db") as db:
         names = {
@@ -133,6 +134,8 @@ def test_sqlite_keeps_one_index_for_the_format_2_columns(tmp_path: Path) -> None
         "audit_records_conversation_id",
         "audit_records_subject_recorded_at",
         "audit_records_event_id",
+        "audit_records_tool_name_duration_ms_event_type_success_user_id",
+        "audit_records_duration_ms_event_type",
     }
 
 

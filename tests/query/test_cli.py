@@ -239,8 +239,9 @@ def test_stats_by_tool(trail: tuple[str, str], capsys: pytest.CaptureFixture[str
         durations[len(durations) // 2 - 1],
     )
     code, out, _ = run(capsys, "stats", url, "--since", "2026-08-01")
-    assert out.splitlines()[-1].split()[:2] == [
-        "all",
+    assert out.splitlines()[-1].split()[:3] == [
+        "(all",
+        "calls)",
         str(len(expected(lambda b: b["recorded_at"] >= "2026-08"))),
     ]
 
@@ -305,6 +306,18 @@ def test_access_report_json(trail: tuple[str, str], capsys: pytest.CaptureFixtur
     )
     assert err.startswith(f"OK: {len(seqs)} access(es) by 3 user(s); integrity verified (full)")
     assert PATIENT not in json.dumps(report) + err
+
+
+def test_access_report_takes_since_and_until(
+    trail: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report access takes --since/--until, the filters' names in every other reading command, as
+    --from/--to."""
+    url, pub = trail
+    argv = ["report", "access", url, "--subject", PATIENT, "--public-key", pub, "--format", "json"]
+    code, out, _ = run(capsys, *argv, "--since", "2026-01-01", "--until", "2026-06-30")
+    _, expected_report, _ = _report(capsys, url, pub)
+    assert (code, json.loads(out)) == (0, expected_report)
 
 
 @pytest.mark.parametrize("method", ["full", "proofs"])

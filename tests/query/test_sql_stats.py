@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,17 @@ import pytest
 
 from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.ledger._selection import sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger.schema import STATS_INDEXES
+from opentelemetry_instrumentation_toolaudit.ledger.stores._columns import index_name
 from opentelemetry_instrumentation_toolaudit.ledger.stores.sqlite import _SELECT_RECORDS
 from opentelemetry_instrumentation_toolaudit.query import AuditQuery, Filter, Selection
 from opentelemetry_instrumentation_toolaudit.query._sql_stats import stats_sql
 from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS, compute_stats
 
+from ..audit._tamper import _pg
 from .conftest import N, medical_body
+
+V1_TRAIL = Path(__file__).parent.parent / "ledger" / "fixtures" / "v1.db"
 
 
 def odd_bodies() -> list[dict[str, Any]]:
@@ -35,6 +41,7 @@ def odd_bodies() -> list[dict[str, Any]]:
             {"tool_name": None, "duration_ms": 3.25},
             {"user_id": None, "success": None},
             {"model": None, "tool_name": ""},
+            {"event_type": "llm.call", "duration_ms": 999.0, "success": False},
         ]
     ):
         body = medical_body(N + i)
@@ -60,6 +67,8 @@ FILTERS = [
     Filter(tool="access_patient_record"),
     Filter(success=False, since="2026-02-01"),
     Filter(user="nobody"),
+    Filter(event_type="tool.call"),
+    Filter(event_type="llm.call"),
 ]
 
 
@@ -163,3 +172,89 @@ def test_sqlite_stats_over_a_day_search_the_time_index(analyzed: Path, by: str |
         plan
     )
     assert "SCAN audit_records" not in plan, plan
+
+
+def test_stats_of_a_format_1_store_read_durations_from_the_records(tmp_path: Path) -> None:
+    """A store created before record format 2 (no duration or model column, no statistics
+    indexes) gives the Python computation's statistics, grouped by any field, its durations read
+    from each record's JSON."""
+    trail = tmp_path / "v1.db"
+    shutil.copy(V1_TRAIL, trail)
+    with open_sink(f"sqlite:///{trail}") as sink:
+        records = [r.record for r in sink.read()]
+        for by in (None, "tool_name", "user_id", "model"):
+            for where in (Filter(), Filter(event_type="tool.call")):
+                kept = [r for r in records if where.matches(r)]
+                assert sink.stats(where.selection(), by) == compute_stats(kept, by), (by, where)
+
+
+@pytest.mark.parametrize("by", [None, "tool_name"])
+@pytest.mark.parametrize("where", [Filter(), Filter(event_type="tool.call")], ids=["all", "calls"])
+def test_sqlite_whole_trail_stats_read_only_covering_indexes(
+    analyzed: Path, by: str | None, where: Filter
+) -> None:
+    """Statistics of the whole trail, overall or by tool, scan covering indexes only (never the
+    records table) and never sort the durations."""
+    statements: list[str] = []
+    with open_sink(f"sqlite:///{analyzed}", create=False) as sink:
+        sink._conn.set_trace_callback(statements.append)
+        stats = AuditQuery(sink).stats(where, by=None if by is None else "tool")
+        sink._conn.set_trace_callback(None)
+        records = [r.record for r in sink.read()]
+    assert stats == compute_stats(records, by)
+    with sqlite3.connect(analyzed) as db:
+        plans = [
+            str(row[-1]) for sql in statements for row in db.execute(f"EXPLAIN QUERY PLAN {sql}")
+        ]
+    scans = [p for p in plans if p.startswith("SCAN audit_records")]
+    assert scans and all("USING COVERING INDEX" in p for p in scans), plans
+    assert not [p for p in plans if "TEMP B-TREE FOR ORDER BY" in p], plans
+
+
+def _stats_indexes(url: str) -> set[str]:
+    names = {index_name(i) for i in STATS_INDEXES}
+    if url.startswith("sqlite:"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as db:
+            found = {
+                r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+    else:
+        with _pg(url) as conn:
+            found = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+                )
+            }
+    return names & found
+
+
+def _drop_stats_indexes(url: str) -> None:
+    for columns in STATS_INDEXES:
+        statement = f"DROP INDEX {index_name(columns)}"
+        if url.startswith("sqlite:"):
+            with sqlite3.connect(url.split(":///", 1)[1]) as db:
+                db.execute(statement)
+        else:
+            with _pg(url) as conn:
+                conn.execute(statement)
+
+
+def test_stats_indexes_are_made_for_a_store_opened_without_them(sink_url: str) -> None:
+    """A new store has the statistics indexes; a store that lacks them gets them the next time a
+    writer opens it, and until then still gives the Python computation's statistics."""
+    if not sink_url.startswith(("sqlite:", "postgres")):
+        pytest.skip("only the stores with columns keep indexes")
+    log = AuditLog(open_sink(sink_url), signer=NoteSigner.generate("test.example/audit"))
+    log.append([medical_body(i) for i in range(N)])
+    log.append(odd_bodies())
+    log.close()
+    everything = {index_name(i) for i in STATS_INDEXES}
+    assert _stats_indexes(sink_url) == everything
+    _drop_stats_indexes(sink_url)
+    with open_sink(sink_url, create=False) as reader:
+        records = [r.record for r in reader.read()]
+        assert reader.stats(Selection(), "tool_name") == compute_stats(records, "tool_name")
+    assert _stats_indexes(sink_url) == set()
+    open_sink(sink_url).close()
+    assert _stats_indexes(sink_url) == everything

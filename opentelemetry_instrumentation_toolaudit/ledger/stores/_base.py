@@ -240,6 +240,54 @@ class AuditSink(abc.ABC):
         """A stored hash of the perfect subtree ``[index * 2^level, (index + 1) * 2^level)``, if any."""
         return None
 
+    def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of the perfect subtrees ``(level, index)`` of ``keys`` that the sink
+        has (see :meth:`tree_node`), read at once where the sink can."""
+        found = {key: self.tree_node(*key) for key in keys}
+        return {key: node for key, node in found.items() if node is not None}
+
+    def leaf_hash_ranges(
+        self, ranges: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], list[bytes]]:
+        """:meth:`leaf_hashes` of each range ``(start, stop)``, read at once where the sink can."""
+        return {(start, stop): self.leaf_hashes(start, stop) for start, stop in ranges}
+
+    def subtree_hashes(self, ranges: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """:meth:`subtree_hash` of each range ``(start, stop)``, with the stored nodes and the leaf
+        hashes they all need read in one :meth:`tree_nodes` and one :meth:`leaf_hash_ranges`."""
+        wanted = list(ranges)
+        nodes: set[tuple[int, int]] = set()
+        leaves: set[tuple[int, int]] = set()
+
+        def parts(start: int, stop: int) -> None:
+            n = stop - start
+            if n <= 1 << NODE_MIN_LEVEL:
+                leaves.add((start, stop))
+            elif n & (n - 1) == 0 and start % n == 0:
+                nodes.add((n.bit_length() - 1, start // n))
+            else:
+                k = 1 << ((n - 1).bit_length() - 1)
+                parts(start, start + k)
+                parts(start + k, stop)
+
+        for start, stop in wanted:
+            parts(start, stop)
+        stored = self.tree_nodes(nodes)
+        leaf_hashes = self.leaf_hash_ranges(leaves)
+
+        def compose(start: int, stop: int) -> bytes:
+            n = stop - start
+            if n <= 1 << NODE_MIN_LEVEL:
+                return root_from_leaf_hashes(leaf_hashes[(start, stop)])
+            if n & (n - 1) == 0 and start % n == 0:
+                node = stored.get((n.bit_length() - 1, start // n))
+                # A node the sink does not hold is computed from below, as subtree_hash does.
+                return node if node is not None else self.subtree_hash(start, stop)
+            k = 1 << ((n - 1).bit_length() - 1)
+            return hash_children(compose(start, start + k), compose(start + k, stop))
+
+        return {(start, stop): compose(start, stop) for start, stop in wanted}
+
     def subtree_hash(self, start: int, stop: int) -> bytes:
         """``MTH(D[start:stop])`` for a range a proof needs: stored nodes where possible, else leaves."""
         n = stop - start

@@ -74,6 +74,10 @@ def create_index(columns: tuple[str, ...]) -> str:
     """The ``CREATE INDEX IF NOT EXISTS`` statement of one of ``schema.INDEXES`` on the records
     table, named after its columns (the same name in every SQL store)."""
     return (
-        f"CREATE INDEX IF NOT EXISTS audit_records_{'_'.join(columns)} "
-        f"ON audit_records ({', '.join(columns)});"
+        f"CREATE INDEX IF NOT EXISTS {index_name(columns)} ON audit_records ({', '.join(columns)});"
     )
+
+
+def index_name(columns: tuple[str, ...]) -> str:
+    """The name of the records table's index over ``columns`` (the same in every SQL store)."""
+    return f"audit_records_{'_'.join(columns)}"

@@ -60,12 +60,14 @@ from opentelemetry_instrumentation_toolaudit.ledger._selection import (
     sql_filter,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
+    DURATION_MS,
     INDEXES,
     INDEXES_V1,
     PREV_HASH,
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
+    STATS_INDEXES,
     SUBJECT,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores import _columns
@@ -95,6 +97,10 @@ CONNECT_TIMEOUT = 10
 _TABLES = ("audit_records", "audit_heads", "audit_nodes", "audit_checkpoints")
 
 
+_STATS_INDEXES_MISSING = " OR ".join(
+    f"to_regclass('{_columns.index_name(i)}') IS NULL" for i in STATS_INDEXES
+)
+
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS audit_records (
     seq BIGINT PRIMARY KEY,
@@ -108,6 +114,7 @@ DO $$ BEGIN
     IF EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema()
         AND table_name = 'audit_records' AND column_name = '{SUBJECT}')
     THEN {"".join(_columns.create_index(i) for i in INDEXES if i not in INDEXES_V1)}
+        {"".join(_columns.create_index(i) for i in STATS_INDEXES)}
     END IF;
 END $$;
 CREATE TABLE IF NOT EXISTS audit_heads (
@@ -321,6 +328,9 @@ class PostgresSink(AuditSink):
                 )
             ]
         )
+        self._stats_indexed = self._columns.full and not self._query(
+            f"SELECT 1 WHERE {_STATS_INDEXES_MISSING}"
+        )
         reinit_in_forked_child(self, "_after_fork")
 
     def _format(self) -> tuple[int, bool]:
@@ -402,6 +412,14 @@ class PostgresSink(AuditSink):
             "indexing audit event ids",
             f"SELECT CASE WHEN to_regclass('{_UNIQUE_INDEX}') IS NULL THEN 1 END",
             f"CREATE UNIQUE INDEX IF NOT EXISTS {_UNIQUE_INDEX} ON audit_records (event_id)",
+        )
+        # A store created in record format 2 before these indexes existed gets them once.
+        self._best_effort(
+            "indexing durations for statistics",
+            f"SELECT CASE WHEN ({_STATS_INDEXES_MISSING}) AND EXISTS (SELECT 1 FROM "
+            "information_schema.columns WHERE table_schema = current_schema() AND table_name = "
+            f"'audit_records' AND column_name = '{DURATION_MS}') THEN 1 END",
+            "".join(_columns.create_index(i) for i in STATS_INDEXES),
         )
 
     def _best_effort(
@@ -875,6 +893,45 @@ class PostgresSink(AuditSink):
         )
         return bytes(rows[0][0]) if rows else None
 
+    def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        wanted = list(keys)
+        if not wanted:
+            return {}
+        rows = self._query(
+            "SELECT n.level, n.idx, n.hash FROM unnest(%s::int[], %s::bigint[]) AS k(level, idx) "
+            "JOIN audit_nodes AS n ON n.level = k.level AND n.idx = k.idx",
+            ([k[0] for k in wanted], [k[1] for k in wanted]),
+        )
+        return {(level, idx): bytes(h) for level, idx, h in rows}
+
+    def leaf_hash_ranges(
+        self, ranges: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], list[bytes]]:
+        found: dict[tuple[int, int], list[bytes]] = {r: [] for r in ranges}
+        seqs = sorted({seq for start, stop in found for seq in range(start, stop)})
+        if not seqs:
+            return found
+        # Every wanted seq named: one search of the primary key (a join on ranges is planned
+        # as a scan of the table).
+        rows = self._query(
+            "SELECT seq, entry_hash FROM audit_records WHERE seq = ANY(%s::bigint[]) ORDER BY seq",
+            (seqs,),
+        )
+        hashes = {seq: bytes(entry_hash) for seq, entry_hash in rows}
+        for (start, stop), out in found.items():
+            out.extend(hashes[seq] for seq in range(start, stop) if seq in hashes)
+        return found
+        rows = self._query(
+            # LATERAL: one search of the primary key per range (a join could scan the table).
+            "SELECT r.lo, r.hi, a.entry_hash FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
+            "CROSS JOIN LATERAL (SELECT seq, entry_hash FROM audit_records "
+            "WHERE seq >= r.lo AND seq < r.hi) AS a ORDER BY r.lo, r.hi, a.seq",
+            ([r[0] for r in found], [r[1] for r in found]),
+        )
+        for lo, hi, entry_hash in rows:
+            found[(lo, hi)].append(bytes(entry_hash))
+        return found
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and not self._conn.closed:
@@ -884,8 +941,18 @@ class PostgresSink(AuditSink):
         """The query API's statistics of ``selection`` grouped by the column ``by``, computed in
         one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.query._sql_stats`)."""
         from opentelemetry_instrumentation_toolaudit.query._sql_stats import store_stats
+        from opentelemetry_instrumentation_toolaudit.query._stats import compute_stats
 
-        return store_stats(self._query, selection, by, "postgres")
+        if by is not None and by not in self._columns.names:  # a store from before format 2
+            return compute_stats((r.record for r in self.select(selection)), by)
+        return store_stats(
+            self._query,
+            selection,
+            by,
+            "postgres",
+            duration_column=self._columns.full,
+            ordered=self._stats_indexed,
+        )
 
 
 _INSERT_CHECKPOINT = "INSERT INTO audit_checkpoints (size, note) VALUES (%s, %s)"

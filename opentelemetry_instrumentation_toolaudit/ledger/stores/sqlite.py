@@ -53,6 +53,7 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
+    STATS_INDEXES,
     SUCCESS,
     USER_ROLES,
 )
@@ -79,6 +80,9 @@ LOG_ID_KEY = "log_id"
 FORMAT_KEY = "record_format"
 """The meta key holding the record format new records are sealed in (absent: format 1)."""
 _ROWS_PER_INSERT = 50
+_PAIRS_PER_QUERY = 400
+"""Pairs of parameters per batched read of Merkle nodes or leaf ranges (SQLite allows 32,766
+parameters a statement)."""
 PAGE_SIZE = 16384
 """Page size of a new database file (see ``_connect``)."""
 CACHE_KIB = 65536
@@ -345,8 +349,14 @@ class SQLiteSink(AuditSink):
                 self._unique_event_ids()
             self._check_schema()
             if create and self._columns.full:
-                for index in _INDEXES_V2:
+                for index in (*_INDEXES_V2, *STATS_INDEXES):
                     self._conn.execute(_columns.create_index(index))
+            self._stats_indexed = self._columns.full and {
+                _columns.index_name(i) for i in STATS_INDEXES
+            } <= {
+                r[0]
+                for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
             self.record_format = self._record_format()
         except sqlite3.Error as exc:
             raise SinkError(f"{self.path}: cannot open the SQLite audit database ({exc})") from None
@@ -691,6 +701,37 @@ class SQLiteSink(AuditSink):
         )
         return bytes(rows[0][0]) if rows else None
 
+    def tree_nodes(self, keys: Collection[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        found: dict[tuple[int, int], bytes] = {}
+        wanted = list(keys)
+        for i in range(0, len(wanted), _PAIRS_PER_QUERY):
+            chunk = wanted[i : i + _PAIRS_PER_QUERY]
+            rows = self._query(
+                f"WITH k(level, idx) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                "SELECT n.level, n.idx, n.hash FROM k JOIN audit_nodes AS n "
+                "ON n.level = k.level AND n.idx = k.idx",
+                list(chain.from_iterable(chunk)),
+            )
+            found.update(((level, idx), bytes(h)) for level, idx, h in rows)
+        return found
+
+    def leaf_hash_ranges(
+        self, ranges: Collection[tuple[int, int]]
+    ) -> dict[tuple[int, int], list[bytes]]:
+        found: dict[tuple[int, int], list[tuple[int, bytes]]] = {r: [] for r in ranges}
+        wanted = list(found)
+        for i in range(0, len(wanted), _PAIRS_PER_QUERY):
+            chunk = wanted[i : i + _PAIRS_PER_QUERY]
+            rows = self._query(  # ordered below: an ORDER BY would sort them all in a temp b-tree
+                f"WITH r(lo, hi) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                "SELECT r.lo, r.hi, a.seq, a.entry_hash FROM r JOIN audit_records AS a "
+                "ON a.seq >= r.lo AND a.seq < r.hi",
+                list(chain.from_iterable(chunk)),
+            )
+            for lo, hi, seq, entry_hash in rows:
+                found[(lo, hi)].append((seq, bytes(entry_hash)))
+        return {r: [h for _, h in sorted(pairs)] for r, pairs in found.items()}
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None:
@@ -701,8 +742,18 @@ class SQLiteSink(AuditSink):
         """The query API's statistics of ``selection`` grouped by the column ``by``, computed in
         one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.query._sql_stats`)."""
         from opentelemetry_instrumentation_toolaudit.query._sql_stats import store_stats
+        from opentelemetry_instrumentation_toolaudit.query._stats import compute_stats
 
-        return store_stats(self._query, selection, by, "sqlite")
+        if by is not None and by not in self._columns.names:  # a store from before format 2
+            return compute_stats((r.record for r in self.select(selection)), by)
+        return store_stats(
+            self._query,
+            selection,
+            by,
+            "sqlite",
+            duration_column=self._columns.full,
+            ordered=self._stats_indexed,
+        )
 
 
 def _text(value: Any) -> str:
