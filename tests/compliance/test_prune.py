@@ -460,3 +460,28 @@ def test_cli_prunes_in_a_real_process(tmp_path):
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "records #0..#7 pruned on" in checked.stdout
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_access_report_proves_records_after_the_cut(kind, request, tmp_path, capsys):
+    """report access --integrity proofs (and full) on a pruned trail proves the remaining records
+    against the signed root, the pruning checkpoint's frontier standing in for the pruned part."""
+    url = {
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'audit.db'}",
+        "jsonl": lambda: f"jsonl:///{tmp_path / 'audit.jsonl'}",
+        "postgres": lambda: str(request.getfixturevalue("pg_url")),
+    }[kind]()
+    subject = "hmac-sha256:0123456789abcdef:" + "ab" * 16
+    signer = NoteSigner.from_file(default_key_path())
+    with AuditLog(open_sink(url), signer=signer, checkpoint_every=5) as log:
+        for i in range(12):
+            log.append([{**body(i), "subject": subject}])
+    prune(capsys, url, TWO_YEARS)
+    public_key = str(public_key_path(default_key_path()))
+    for method in ("proofs", "full"):
+        code, out, err = run(
+            capsys, "report", "access", url, "--subject", subject, "--integrity", method,
+            "--public-key", public_key, "--format", "json",
+        )  # fmt: skip
+        report = json.loads(out)
+        assert (code, report["total_accesses"], report["integrity_verified"]) == (0, 4, True), err

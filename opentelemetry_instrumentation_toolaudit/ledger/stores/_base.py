@@ -278,7 +278,14 @@ class AuditSink(abc.ABC):
         def compose(start: int, stop: int) -> bytes:
             n = stop - start
             if n <= 1 << NODE_MIN_LEVEL:
-                return root_from_leaf_hashes(leaf_hashes[(start, stop)])
+                found = leaf_hashes[(start, stop)]
+                # Fewer leaves than the range: a pruned prefix (or deleted records), which
+                # subtree_hash answers from the pruning checkpoint or refuses.
+                return (
+                    root_from_leaf_hashes(found)
+                    if len(found) == n
+                    else self.subtree_hash(start, stop)
+                )
             if n & (n - 1) == 0 and start % n == 0:
                 node = stored.get((n.bit_length() - 1, start // n))
                 # A node the sink does not hold is computed from below, as subtree_hash does.
