@@ -111,6 +111,19 @@ def test_proofs_check_fails_on_an_edited_reported_record(big_trail: tuple[str, A
     assert (verdict.reason or "").startswith("record #1590: ")
 
 
+def test_proofs_check_says_a_neighbour_record_was_deleted(big_trail: tuple[str, Any]) -> None:
+    """A record deleted beside a reported one (not itself reported) makes the check fail with the
+    reason, as a verdict, rather than stopping the report with an error."""
+    url, signer = big_trail
+    rows = read_rows(url)
+    del rows[6]
+    write_rows(url, rows)
+    with open_sink(url, create=False) as sink:
+        verdict = check_integrity(sink, REPORTED, [signer.verifier], method="proofs")
+    assert verdict.verified is False
+    assert "deleted" in (verdict.reason or "")
+
+
 def test_sqlite_nodes_are_read_by_their_primary_key(big_trail: tuple[str, Any]) -> None:
     """The batched reads search the Merkle nodes' and the records' primary keys."""
     url, _ = big_trail
