@@ -45,6 +45,7 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_TRUSTED_KEYS,
 )
 from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger._stats import GROUPS
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 from opentelemetry_instrumentation_toolaudit.query import (
     AuditQuery,
@@ -61,7 +62,6 @@ from opentelemetry_instrumentation_toolaudit.query import (
 )
 from opentelemetry_instrumentation_toolaudit.query._integrity import METHODS
 from opentelemetry_instrumentation_toolaudit.query._links import trace_url_template
-from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS
 
 PSEUDONYM_PREFIX = "hmac-sha256:"
 

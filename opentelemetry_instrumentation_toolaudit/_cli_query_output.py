@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from typing import Any, TextIO
 
 from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger._stats import Stats
 from opentelemetry_instrumentation_toolaudit.query import QueryResult, trace_link
 from opentelemetry_instrumentation_toolaudit.query._links import trace_url_template
-from opentelemetry_instrumentation_toolaudit.query._stats import Stats
 from opentelemetry_instrumentation_toolaudit.query._timeline import printable as text
 
 CSV_FIELDS = (

@@ -29,6 +29,7 @@ The ``toolaudit`` command line offers the same capabilities (``search``, ``show`
 
 from __future__ import annotations
 
+from opentelemetry_instrumentation_toolaudit.ledger._stats import Stats
 from opentelemetry_instrumentation_toolaudit.query._backend import (
     QueryBackend,
     ScanBackend,
@@ -55,7 +56,6 @@ from opentelemetry_instrumentation_toolaudit.query._integrity import (
 from opentelemetry_instrumentation_toolaudit.query._links import trace_link
 from opentelemetry_instrumentation_toolaudit.query._query import AuditQuery, Page, QueryResult
 from opentelemetry_instrumentation_toolaudit.query._report import access_report
-from opentelemetry_instrumentation_toolaudit.query._stats import Stats
 from opentelemetry_instrumentation_toolaudit.query._timeline import timeline_line
 
 __all__ = [

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from opentelemetry_instrumentation_toolaudit.ledger import StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger._sql_stats import GROUPABLE
+from opentelemetry_instrumentation_toolaudit.ledger._stats import Stats, compute_stats
 from opentelemetry_instrumentation_toolaudit.query._filter import Selection, selection_matches
-from opentelemetry_instrumentation_toolaudit.query._sql_stats import GROUPABLE
-from opentelemetry_instrumentation_toolaudit.query._stats import Stats, compute_stats
 
 _CHUNK = 10_000
 """Records read per step of a scan of a database sink."""

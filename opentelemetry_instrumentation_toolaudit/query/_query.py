@@ -12,6 +12,7 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit.ledger import StoredRecord
 from opentelemetry_instrumentation_toolaudit.ledger import schema as f
+from opentelemetry_instrumentation_toolaudit.ledger._stats import GROUPS, Stats, compute_stats
 from opentelemetry_instrumentation_toolaudit.query._backend import (
     QueryBackend,
     ScanBackend,
@@ -19,7 +20,6 @@ from opentelemetry_instrumentation_toolaudit.query._backend import (
     prefilter,
 )
 from opentelemetry_instrumentation_toolaudit.query._filter import Filter, Selection
-from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS, Stats, compute_stats
 
 
 @dataclasses.dataclass(frozen=True)

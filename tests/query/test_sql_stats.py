@@ -14,12 +14,12 @@ import pytest
 
 from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, NoteSigner, open_sink
 from opentelemetry_instrumentation_toolaudit.ledger._selection import sql_filter
+from opentelemetry_instrumentation_toolaudit.ledger._sql_stats import stats_sql
+from opentelemetry_instrumentation_toolaudit.ledger._stats import GROUPS, compute_stats
 from opentelemetry_instrumentation_toolaudit.ledger.schema import STATS_INDEXES
 from opentelemetry_instrumentation_toolaudit.ledger.stores._columns import index_name
 from opentelemetry_instrumentation_toolaudit.ledger.stores.sqlite import _SELECT_RECORDS
 from opentelemetry_instrumentation_toolaudit.query import AuditQuery, Filter, Selection
-from opentelemetry_instrumentation_toolaudit.query._sql_stats import stats_sql
-from opentelemetry_instrumentation_toolaudit.query._stats import GROUPS, compute_stats
 
 from ..audit._tamper import _pg
 from .conftest import N, medical_body

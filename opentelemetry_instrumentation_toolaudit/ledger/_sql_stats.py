@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_where
+from opentelemetry_instrumentation_toolaudit.ledger._stats import Stats, percentile
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_TYPE,
     INDEXED_COLUMNS,
@@ -31,7 +32,6 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     SUCCESS,
     TOOL_NAME,
 )
-from opentelemetry_instrumentation_toolaudit.query._stats import Stats, percentile
 
 GROUPABLE = frozenset(INDEXED_COLUMNS) - {SEQ, SUCCESS}
 """The fields SQL statistics can group by: the stores' text columns."""
