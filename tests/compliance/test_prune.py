@@ -374,7 +374,8 @@ def test_memory_sink_prunes_and_verifies():
     import datetime
 
     as_of = datetime.date.fromisoformat(TWO_YEARS)
-    done = prune_log(log, find_cut(log.sink, policy, as_of), {}, policy=policy, as_of=as_of)
+    cut = find_cut(log.sink, policy, as_of, signer.verifier)
+    done = prune_log(log, cut, {}, policy=policy, as_of=as_of)
     assert done.removed == 8
     result = verify(log.sink, public_key=signer.verifier)
     assert result.ok and result.pruned.cut == 8, result.summary()
@@ -485,3 +486,116 @@ def test_access_report_proves_records_after_the_cut(kind, request, tmp_path, cap
         )  # fmt: skip
         report = json.loads(out)
         assert (code, report["total_accesses"], report["integrity_verified"]) == (0, 4, True), err
+
+
+def forged_pruning_note(url: str, cut: int) -> str:
+    """A well-formed pruning checkpoint of this log for ``cut``, signed by another key."""
+    import hashlib
+
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
+        open_checkpoint,
+        sign_checkpoint,
+    )
+    from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import Pruning, frontier_blocks
+
+    with open_sink(url, create=False) as sink:
+        origin = open_checkpoint(sink.checkpoints()[0])[0].origin
+    frontier = tuple(hashlib.sha256(str(block).encode()).digest() for block in frontier_blocks(cut))
+    forged = Pruning(
+        cut=cut,
+        root=Frontier(cut, frontier).root(),
+        frontier=frontier,
+        prev_hash="00" * 32,
+        pruned_at="-",
+        pruned_by="-",
+        as_of="-",
+        policy=(),
+        event_seq=None,
+    )
+    return sign_checkpoint(forged.checkpoint(origin), NoteSigner.generate(origin.split("/")[0]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pruning_checkpoint_of_another_key_is_refused(kind, request, tmp_path, capsys):
+    """A pruning checkpoint not signed by the log's key (for cut 4, above the 7-year record #3)
+    makes the run and the dry run refuse with one line, exit 2, nothing appended or removed."""
+    url = {
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'audit.db'}",
+        "jsonl": lambda: f"jsonl:///{tmp_path / 'audit.jsonl'}",
+        "postgres": lambda: str(request.getfixturevalue("pg_url")),
+    }[kind]()
+    signer = NoteSigner.from_file(default_key_path())
+    with AuditLog(open_sink(url), signer=signer, checkpoint_every=5) as log:
+        for i in range(12):
+            call = body(i + 8 if i == 3 else 0)  # record #3 financial, the others general
+            log.append([{**call, "recorded_at": f"2026-11-24T10:00:{i:02d}.000000Z"}])
+    with open_sink(url, create=False) as sink:
+        sink.write_checkpoint(forged_pruning_note(url, 4), 4)
+    before, before_notes = records(url), notes(url)
+    for more in (("--dry-run",), ()):
+        code, out, err = run(
+            capsys, "retention", "apply", url, "--prune-prefix", "--as-of", TWO_YEARS, *more
+        )
+        assert (code, out) == (2, ""), err
+        assert len(err.splitlines()) == 1 and "fails verify" in err, err
+        assert "nothing was pruned" in err
+    assert (records(url), notes(url)) == (before, before_notes)
+
+
+def test_find_cut_ignores_a_pruning_checkpoint_of_another_key(tmp_path):
+    """find_cut starts from the latest pruning checkpoint signed by the log's key, not from one
+    signed by another key."""
+    import datetime
+
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import find_cut
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    write(url)
+    with open_sink(url, create=False) as sink:
+        sink.write_checkpoint(forged_pruning_note(url, 4), 4)
+        verifier = NoteSigner.from_file(default_key_path()).verifier
+        cut = find_cut(sink, RetentionPolicy(), datetime.date.fromisoformat(TWO_YEARS), verifier)
+    assert (cut.first, cut.size) == (0, 8)
+
+
+def test_prune_refuses_a_cut_not_starting_at_the_signed_one(tmp_path):
+    """prune() removes nothing and records nothing when the cut does not start at the first
+    stored record and the latest signed pruning cut."""
+    import datetime
+
+    from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import Cut
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import prune as prune_log
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    write(url)
+    before, before_notes = records(url), notes(url)
+    policy = RetentionPolicy()
+    as_of = datetime.date.fromisoformat(TWO_YEARS)
+    signer = NoteSigner.from_file(default_key_path())
+    with (
+        AuditLog(open_sink(url, create=False), signer=signer) as log,
+        pytest.raises(ToolAuditError, match="nothing was pruned"),
+    ):
+        prune_log(log, Cut(4, 8), {}, policy=policy, as_of=as_of)
+    assert (records(url), notes(url)) == (before, before_notes)
+
+
+def test_trail_failing_verify_is_not_pruned(tmp_path, capsys):
+    """A trail whose record #3 was changed fails verify, so the run refuses (exit 2, one line)
+    and the trail stays as it was: no admin event, no pruning checkpoint, nothing removed."""
+    path = tmp_path / "a.db"
+    url = f"sqlite:///{path}"
+    write(url)
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER audit_records_no_update")
+    db.execute("UPDATE audit_records SET entry_hash = ? WHERE seq = 3", (bytes(32),))
+    db.commit()
+    db.close()
+    before, before_notes = records(url), notes(url)
+    code, out, err = run(capsys, "retention", "apply", url, "--prune-prefix", "--as-of", TWO_YEARS)
+    assert (code, out) == (2, ""), err
+    assert len(err.splitlines()) == 1 and "fails verify (record #3" in err, err
+    assert (records(url), notes(url)) == (before, before_notes)
+    assert not verified(url).ok
