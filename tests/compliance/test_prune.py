@@ -599,3 +599,54 @@ def test_trail_failing_verify_is_not_pruned(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "fails verify (record #3" in err, err
     assert (records(url), notes(url)) == (before, before_notes)
     assert not verified(url).ok
+
+
+def test_postgres_temporary_tables_do_not_shadow_the_trigger_tables(pg_roles, capsys):
+    """The triggers read the store's own tables: a temporary audit_prunes with a high cut lets
+    the pruner delete no record past the cut, and temporary audit_records/audit_heads let the
+    writer store no head that does not follow the records."""
+    import psycopg
+
+    writer_url, pruner_url = pg_roles
+    prune(capsys, pruner_url, TWO_YEARS)
+    with psycopg.connect(pruner_url, autocommit=True) as db:
+        db.execute("CREATE TEMP TABLE audit_prunes (cut BIGINT)")
+        db.execute("INSERT INTO pg_temp.audit_prunes VALUES (1000000)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="pruning cut"):
+            db.execute("DELETE FROM audit_records WHERE seq BETWEEN 9 AND 10")
+    with psycopg.connect(writer_url, autocommit=True) as db:
+        (schema,) = db.execute("SELECT current_schema()").fetchone()
+        db.execute("CREATE TEMP TABLE audit_heads (size BIGINT)")
+        db.execute("CREATE TEMP TABLE audit_records (seq BIGINT, entry_hash BYTEA)")
+        db.execute("INSERT INTO pg_temp.audit_heads VALUES (99)")
+        db.execute("INSERT INTO pg_temp.audit_records VALUES (99, %s)", (bytes(32),))
+        with pytest.raises(psycopg.errors.CheckViolation, match="new head"):
+            db.execute(f'INSERT INTO "{schema}".audit_heads VALUES (100, %s, %s)', ("00" * 32, b""))
+    result = verified(pruner_url)
+    assert result.ok and result.pruned.cut == 8, result.summary()
+
+
+def test_postgres_store_opened_pins_the_trigger_functions_search_path(pg_roles, pg_url):  # noqa: F811
+    """Opening a store whose trigger functions search the default path (created before they
+    were pinned) pins each to the store's schema with pg_temp last."""
+    import psycopg
+
+    query = (
+        "SELECT proname, proconfig FROM pg_proc WHERE proname LIKE 'toolaudit_%%' AND "
+        "pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+        "ORDER BY proname"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        (schema,) = db.execute("SELECT current_schema()").fetchone()
+        for name, _config in db.execute(query).fetchall():
+            db.execute(f"ALTER FUNCTION {name}() RESET search_path")
+    open_sink(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        found = db.execute(query).fetchall()
+    pinned = [f"search_path={schema}, pg_temp"]
+    assert found == [
+        ("toolaudit_append_only", pinned),
+        ("toolaudit_head_follows_records", pinned),
+        ("toolaudit_prune_cut", pinned),
+        ("toolaudit_prune_only", pinned),
+    ]
