@@ -214,8 +214,8 @@ def prune(
     as_of: datetime.date,
     archive_dir: str | None = None,
 ) -> Pruned:
-    """Have the witnesses (if any) cosign a checkpoint past the cut, record ``details`` as an
-    admin event, sign the pruning checkpoint for ``cut.size``, write the archive (when
+    """Have the witnesses (if any) cosign a checkpoint past the cut, record ``details`` (with
+    ``action: prune``) as an admin event, sign the pruning checkpoint for ``cut.size``, write the archive (when
     ``archive_dir`` is given), remove the records, then sign a checkpoint.
 
     Raises SinkError when the store refuses (the message says whether the event was recorded),
@@ -226,7 +226,7 @@ def prune(
     _check_start(sink, cut.first, log.signer.verifier)
     witness_past(log, cut.size)
     user = os_user()
-    stored = log.append([admin_body({**details, "os_user": user}, user, policy)])
+    stored = log.append([admin_body({**details, "action": "prune", "os_user": user}, user, policy)])
     event_seq = stored[0].seq
     pruning = pruning_at(sink, cut.size, user=user, as_of=as_of, policy=policy, event_seq=event_seq)
     note = sign_checkpoint(pruning.checkpoint(log.origin), log.signer)

@@ -650,3 +650,54 @@ def test_postgres_store_opened_pins_the_trigger_functions_search_path(pg_roles, 
         ("toolaudit_prune_cut", pinned),
         ("toolaudit_prune_only", pinned),
     ]
+
+
+def test_tail_cut_before_the_pruning_admin_event_fails_verify(tmp_path, capsys):
+    """A pruned trail whose tail was cut before the admin event its pruning checkpoint names
+    (later checkpoints, nodes and head removed to match) fails verify as truncated."""
+    from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import frontier_blocks
+
+    path = tmp_path / "a.db"
+    url = f"sqlite:///{path}"
+    write(url)
+    assert prune(capsys, url, TWO_YEARS)["event_seq"] == 12
+    with open_sink(url, create=False) as sink:
+        frontier = tuple(sink.subtree_hash(a, b) for a, b in frontier_blocks(12))
+        prev_hash = next(iter(sink.read(11, 12))).entry_hash
+    db = sqlite3.connect(path)
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("DELETE FROM audit_records WHERE seq >= 12")
+    db.execute("DELETE FROM payloads WHERE seq >= 12")
+    db.execute(
+        "DELETE FROM audit_checkpoints WHERE size > 12 AND NOT instr(note, ?)", (PRUNE_MARK,)
+    )
+    db.execute("DELETE FROM audit_nodes WHERE (idx + 1) << level > 12")
+    db.execute(
+        "UPDATE audit_head SET size = 12, prev_hash = ?, frontier = ?",
+        (prev_hash, Frontier(12, frontier).to_bytes()),
+    )
+    db.commit()
+    db.close()
+    result = verified(url)
+    assert [(p.seq, p.kind) for p in result.problems] == [(12, ProblemKind.TRUNCATED)]
+    assert "names admin event #12: truncated tail" in result.summary()
+
+
+def test_pruning_checkpoint_naming_another_record_fails_verify(tmp_path, capsys):
+    """A signed pruning checkpoint whose admin event is a tool call, not the pruning's admin
+    record, fails verify."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    write(url)
+    prune(capsys, url, TWO_YEARS)
+    signer = NoteSigner.from_file(default_key_path())
+
+    def other_event(note: str) -> str:
+        text = note[: note.rindex("\n\n") + 1].replace("\nadmin-event 12\n", "\nadmin-event 9\n")
+        return signer.sign(text)
+
+    _rewrite_pruning_note(url, other_event)
+    result = verified(url)
+    assert [(p.seq, p.kind) for p in result.problems] == [(9, ProblemKind.PRUNING)]
+    assert "names admin event #9, but that record is not" in result.summary()
