@@ -701,3 +701,43 @@ def test_pruning_checkpoint_naming_another_record_fails_verify(tmp_path, capsys)
     result = verified(url)
     assert [(p.seq, p.kind) for p in result.problems] == [(9, ProblemKind.PRUNING)]
     assert "names admin event #9, but that record is not" in result.summary()
+
+
+def test_jsonl_prune_holds_the_lock_on_the_new_file(tmp_path, capsys, monkeypatch):
+    """The JSONL pruning locks the file renamed in before it lets the old one go: while it saves
+    the head, no other writer can lock the new log."""
+    import fcntl
+
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.jsonl import JSONLSink
+
+    path = tmp_path / "a.jsonl"
+    url = f"jsonl:///{path}"
+    write(url)
+    save_head, prune_prefix = JSONLSink._save_head, JSONLSink.prune_prefix
+    locked: list[bool] = []
+    pruning: list[bool] = []
+
+    def pruning_spy(self: JSONLSink, cut: int, note: str) -> int:
+        pruning.append(True)
+        try:
+            return prune_prefix(self, cut, note)
+        finally:
+            pruning.clear()
+
+    def spy(self: JSONLSink) -> None:
+        if pruning:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked.append(False)
+            except BlockingIOError:
+                locked.append(True)
+            finally:
+                os.close(fd)
+        save_head(self)
+
+    monkeypatch.setattr(JSONLSink, "_save_head", spy)
+    monkeypatch.setattr(JSONLSink, "prune_prefix", pruning_spy)
+    prune(capsys, url, TWO_YEARS)
+    assert locked == [True]
+    assert verified(url).ok

@@ -967,16 +967,6 @@ class PostgresSink(AuditSink):
         for (start, stop), out in found.items():
             out.extend(hashes[seq] for seq in range(start, stop) if seq in hashes)
         return found
-        rows = self._query(
-            # LATERAL: one search of the primary key per range (a join could scan the table).
-            "SELECT r.lo, r.hi, a.entry_hash FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
-            "CROSS JOIN LATERAL (SELECT seq, entry_hash FROM audit_records "
-            "WHERE seq >= r.lo AND seq < r.hi) AS a ORDER BY r.lo, r.hi, a.seq",
-            ([r[0] for r in found], [r[1] for r in found]),
-        )
-        for lo, hi, entry_hash in rows:
-            found[(lo, hi)].append(bytes(entry_hash))
-        return found
 
     def close(self) -> None:
         with self._lock:
