@@ -451,8 +451,14 @@ def _judge(
                 )
                 judged.append(Problem(start, REWRITTEN, what))
     for source, cp, why in bad_signature:
-        if why == NOT_SIGNED:
-            # Signed, but by none of the keys given: far more often the wrong key than a forgery.
+        if why == NOT_SIGNED and seen:
+            # Other checkpoints verify with the key given: this one was put there by someone else.
+            what = (
+                f"checkpoint for size {cp.size} ({source}) is signed by another key: an injected "
+                "or re-signed checkpoint (or one signed with an earlier key that was not given)"
+            )
+        elif why == NOT_SIGNED:
+            # Signed, but none by the keys given: far more often the wrong key than a forgery.
             what = (
                 f"checkpoint for size {cp.size} ({source}) is not signed by the given key: "
                 "wrong public key, or the checkpoints were re-signed"

@@ -741,3 +741,12 @@ def test_jsonl_prune_holds_the_lock_on_the_new_file(tmp_path, capsys, monkeypatc
     prune(capsys, url, TWO_YEARS)
     assert locked == [True]
     assert verified(url).ok
+
+
+def test_show_says_a_pruned_record_was_pruned(url, capsys):
+    """`toolaudit show SINK SEQ` on a record before the cut says it was pruned, as prove does."""
+    prune(capsys, url, TWO_YEARS)
+    code, out, err = run(capsys, "show", url, "3")
+    assert (code, out) == (1, ""), err
+    assert err.startswith("FAIL: record #3: it was pruned (records #0..#7 pruned on "), err
+    assert len(err.splitlines()) == 1
