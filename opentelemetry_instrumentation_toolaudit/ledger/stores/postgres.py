@@ -259,7 +259,7 @@ CREATE TRIGGER audit_records_append_only BEFORE UPDATE OR DELETE ON audit_record
 )
 _PRUNE_READY = (
     "SELECT to_regclass('audit_prunes') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_proc "
-    "WHERE proname = 'toolaudit_prune_only' AND proconfig IS NOT NULL AND pronamespace = "
+    "WHERE proname = 'toolaudit_prune_only' AND pronamespace = "
     "(SELECT oid FROM pg_namespace WHERE nspname = current_schema()))"
 )
 
