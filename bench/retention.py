@@ -12,8 +12,8 @@ general, kept 1 year) is written once and copied for each case:
 * ``retention apply --archive``: the same, after writing the archive;
 * ``verify`` after the removal, which also checks the payloads left;
 * ``retention apply --prune-prefix`` on a trail whose first two thirds are general calls (the
-  last third financial): the records pruned a second, ``verify`` of the remaining trail beside
-  ``verify`` of the same trail before pruning, and the file's size before, after, and after
+  last third financial): the run (which verifies the whole trail first) beside ``verify`` of the
+  same trail before pruning, the records pruned a second, ``verify`` of the remaining trail, and the file's size before, after, and after
   ``VACUUM`` (SQLite reuses the freed pages; only VACUUM gives them back to the file system).
 
 Usage: ``python bench/retention.py [--records N]``
@@ -142,10 +142,11 @@ def prune(work: Path, signer: NoteSigner, key: str, n: int) -> None:
     vacuumed = path.stat().st_size
     pruned = n - n // 3
     print(f"pruning the expired prefix ({pruned} of {n} records) of a SQLite trail, one run:")
-    print(
-        f"  {'retention apply --prune-prefix':<40} {seconds:8.2f} s  {pruned / seconds:9.0f} records/s"
-    )
     print(f"  {f'verify before pruning ({n} records)':<40} {whole:8.2f} s  (baseline)")
+    print(
+        f"  {'retention apply --prune-prefix':<40} {seconds:8.2f} s  "
+        f"{seconds / whole:5.2f}x verify before  {pruned / seconds:9.0f} records/s"
+    )
     print(
         f"  {f'verify after pruning ({n - pruned} records)':<40} {rest:8.2f} s  "
         f"{rest / whole:5.2f}x verify before"

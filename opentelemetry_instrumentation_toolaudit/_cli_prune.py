@@ -15,7 +15,8 @@ from typing import Any
 PRUNE_HELP = (
     "remove whole records instead of payloads: every record from the start of the trail up to "
     "the first one not yet expired, leaving a signed pruning checkpoint (the Merkle state at the "
-    "cut) that verify continues from; with --archive the pruned records are archived first and "
+    "cut) that verify continues from. The whole trail is verified first with the writer's key, "
+    "and nothing is pruned when that fails (exit 2); with --archive the pruned records are archived first and "
     "nothing is removed if that fails. On PostgreSQL run it as the pruner role "
     "(PostgresSink.grant_pruner)"
 )
@@ -43,12 +44,14 @@ def run(args: argparse.Namespace, policy: Any, as_of: Any) -> int:
     from opentelemetry_instrumentation_toolaudit._cli_lifecycle import _open_log
     from opentelemetry_instrumentation_toolaudit.cli import EXIT_OK, _open, _UsageError
     from opentelemetry_instrumentation_toolaudit.lifecycle._archive import archive_name
-    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import find_cut, prune
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import find_cut, prune, verified
 
     document: dict[str, Any] = {"action": "prune", "as_of": as_of.isoformat()}
     if args.dry_run:
+        verifier = _verifier()
         with _open(args.sink) as sink:
-            cut = find_cut(sink, policy, as_of)
+            verified(sink, verifier)
+            cut = find_cut(sink, policy, as_of, verifier)
             name = archive_name(sink, cut.first, cut.size) if args.archive and cut.count else None
         document.update(cut.to_json(), dry_run=True)
         if name is not None:
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace, policy: Any, as_of: Any) -> int:
         )
         return EXIT_OK
     with _open_log(args.sink) as log:
-        cut = find_cut(log.sink, policy, as_of)
+        verified(log.sink, log.signer.verifier)
+        cut = find_cut(log.sink, policy, as_of, log.signer.verifier)
         document.update(cut.to_json(), dry_run=False)
         if not cut.count:
             _print(args, document, f"OK: no record to prune before {as_of}{_kept(cut)}")
@@ -99,6 +103,32 @@ def run(args: argparse.Namespace, policy: Any, as_of: Any) -> int:
         f"at {done.checkpoint_size} records{archived}",
     )
     return EXIT_OK
+
+
+def _verifier() -> Any:
+    """The writer's verifier key, for a dry run: the trail is verified and the pruning
+    checkpoints checked with it, as the run does."""
+    from opentelemetry_instrumentation_toolaudit.cli import _UsageError
+    from opentelemetry_instrumentation_toolaudit.environment_variables import (
+        OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE,
+    )
+    from opentelemetry_instrumentation_toolaudit.ledger import (
+        NoteSigner,
+        default_key_path,
+        public_key_path,
+    )
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import load_verifier
+
+    key = default_key_path()
+    if key.exists():
+        return NoteSigner.from_file(key).verifier
+    public = public_key_path(key)
+    if public.exists():
+        return load_verifier(str(public))
+    raise _UsageError(
+        f"no signing key at {key}: set {OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE} to the writer's "
+        "key (the trail and its pruning checkpoints are verified with it)"
+    )
 
 
 def _kept(cut: Any) -> str:

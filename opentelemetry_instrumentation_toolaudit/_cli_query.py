@@ -315,6 +315,16 @@ def _search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _pruned(sink: Any, seq: int | None) -> Any:
+    """The pruning checkpoint whose cut is past record ``seq`` (None when none is, or no seq)."""
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import latest
+
+    if seq is None:
+        return None
+    pruning = latest(sink.checkpoints(), sink.log_id())
+    return pruning if pruning is not None and seq < pruning.cut else None
+
+
 def _show(args: argparse.Namespace) -> int:
     chosen = [x for x in (args.seq, args.trace_id, args.event_id, args.entry_hash) if x is not None]
     if len(chosen) != 1:
@@ -340,6 +350,10 @@ def _show(args: argparse.Namespace) -> int:
             what = f"entry hash {args.entry_hash}"
         results = [r for r in found if r is not None]
         if not results:
+            pruning = _pruned(sink, args.seq)
+            if pruning is not None:
+                print(f"FAIL: {what}: it was pruned ({pruning.summary()})", file=sys.stderr)
+                return EXIT_FAILED
             print(f"FAIL: no record with {what}", file=sys.stderr)
             return EXIT_FAILED
         documents = []

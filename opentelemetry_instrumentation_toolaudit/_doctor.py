@@ -14,6 +14,7 @@ import dataclasses
 import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opentelemetry_instrumentation_toolaudit._env import read_list, read_str
 from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
@@ -26,6 +27,9 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
     OTEL_PYTHON_TOOLAUDIT_SINK,
 )
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import path_from_url, redact_url
+
+if TYPE_CHECKING:
+    from opentelemetry_instrumentation_toolaudit.ledger import NoteVerifier
 
 OK = "ok"
 FAIL = "fail"
@@ -76,20 +80,43 @@ def check_sink(sink_url: str | None) -> Finding:
         with open_sink(url, create=False) as sink:
             sink.check_writable()
             size = sink.size()
-            pruning = latest(sink.checkpoints(), sink.log_id())
+            notes, log_id = sink.checkpoints(), sink.log_id()
+            pruning = latest(notes, log_id)
+            verifier = _own_verifier() if pruning is not None else None
+            signed = verifier is not None and latest(notes, log_id, [verifier]) == pruning
     except ToolAuditError as exc:
         if scheme in ("postgresql", "postgres") and _no_tables(exc):
             return _new_tables(item, url, fix)
         return Finding(FAIL, item, redact_url(str(exc)), fix)
     except OSError as exc:
         return Finding(FAIL, item, exc.strerror or type(exc).__name__, fix)
+    if pruning is None:
+        return Finding(OK, item, f"writable, {size} records")
+    pruned = f"writable, {size} records (records #0..#{pruning.cut - 1} pruned behind a"
     # A pruned trail is whole: its first records were removed behind a signed pruning checkpoint.
-    pruned = (
-        f" (records #0..#{pruning.cut - 1} pruned behind a signed pruning checkpoint)"
-        if pruning is not None
-        else ""
+    if signed:
+        return Finding(OK, item, f"{pruned} pruning checkpoint signed with the signing key)")
+    if verifier is None:
+        return Finding(
+            OK, item, f"{pruned} pruning checkpoint, not checked: the signing key is not readable)"
+        )
+    return Finding(
+        FAIL,
+        item,
+        f"{pruned} pruning checkpoint not signed with the signing key)",
+        "run `toolaudit verify` on the sink with the signing key's public key",
     )
-    return Finding(OK, item, f"writable, {size} records{pruned}")
+
+
+def _own_verifier() -> NoteVerifier | None:
+    """The verifier key of the writer's signing key; None when it cannot be read (never created
+    here)."""
+    from opentelemetry_instrumentation_toolaudit.ledger import NoteSigner, default_key_path
+
+    try:
+        return NoteSigner.from_skey(default_key_path().read_text(encoding="utf-8")).verifier
+    except (OSError, ValueError, ToolAuditError):
+        return None
 
 
 def _no_tables(exc: Exception) -> bool:

@@ -37,7 +37,8 @@ class ProblemKind(str, enum.Enum):
     HEAD = "head"
     """The stored head is not the head of the stored records."""
     TRUNCATED = "truncated"
-    """A signed checkpoint covers more records than the log holds."""
+    """A signed checkpoint covers more records than the log holds, or a signed pruning checkpoint
+    names an admin event past the log's end."""
     REWRITTEN = "rewritten"
     """Records do not match a signed checkpoint over them."""
     SIGNATURE = "signature"
@@ -52,7 +53,8 @@ class ProblemKind(str, enum.Enum):
     """The trail, or a trusted checkpoint, belongs to another log."""
     PRUNING = "pruning"
     """Records are missing from the start of the trail and no valid signed pruning checkpoint
-    covers them, or a pruning checkpoint is malformed or its frontier does not match its root."""
+    covers them, a pruning checkpoint is malformed or its frontier does not match its root, or the
+    record it names as its admin event is not the ``admin`` record of a pruning."""
     WITNESS = "witness"
     """The latest checkpoint lacks the witness cosignatures required (``verify --witness``)."""
 

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable, Sequence
 from opentelemetry_instrumentation_toolaudit._exceptions import VerificationError
 from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
     Checkpoint,
+    NoteVerifier,
+    open_checkpoint,
     readable_checkpoints,
 )
 from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
@@ -197,13 +199,18 @@ class Pruning:
         return hash_children(left, right)
 
 
-def prunings(notes: Iterable[str], log_id: str | None) -> list[Pruning]:
-    """The well-formed pruning checkpoints among ``notes`` (signatures not checked), by cut."""
+def prunings(
+    notes: Iterable[str], log_id: str | None, verifiers: Sequence[NoteVerifier] = ()
+) -> list[Pruning]:
+    """The well-formed pruning checkpoints among ``notes``, by cut: with ``verifiers``, only those
+    one of them signed; without, signatures are not checked."""
     found = []
     readable, _ = readable_checkpoints(notes, log_id)
-    for checkpoint, _note in readable:
+    for checkpoint, note in readable:
         try:
             pruning = Pruning.of(checkpoint)
+            if pruning is not None and verifiers:
+                open_checkpoint(note, verifiers)
         except VerificationError:
             continue
         if pruning is not None:
@@ -211,9 +218,12 @@ def prunings(notes: Iterable[str], log_id: str | None) -> list[Pruning]:
     return sorted(found, key=lambda p: p.cut)
 
 
-def latest(notes: Sequence[str], log_id: str | None) -> Pruning | None:
-    """The pruning checkpoint with the widest cut among ``notes``, if any."""
-    found = prunings(notes, log_id)
+def latest(
+    notes: Sequence[str], log_id: str | None, verifiers: Sequence[NoteVerifier] = ()
+) -> Pruning | None:
+    """The pruning checkpoint with the widest cut among ``notes``, if any (with ``verifiers``,
+    among those one of them signed)."""
+    found = prunings(notes, log_id, verifiers)
     return found[-1] if found else None
 
 

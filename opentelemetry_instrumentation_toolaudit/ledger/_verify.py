@@ -69,6 +69,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._verify_scan import (
     orphan_problems,
     scan_records,
 )
+from opentelemetry_instrumentation_toolaudit.ledger.schema import DETAILS, EVENT_ADMIN, EVENT_TYPE
 from opentelemetry_instrumentation_toolaudit.ledger.stores._base import AuditSink
 from opentelemetry_instrumentation_toolaudit.ledger.stores._url import redact_url
 
@@ -155,6 +156,7 @@ def verify(
     )
     problems = found.problems + [Problem(seq, PRUNING, what) for seq, what in pruning_problems]
     problems += scanned.problems
+    problems += _pruning_event_problems(sink, found.seen, start, scanned.size)
     problems += _judge(
         found,
         scanned,
@@ -192,6 +194,53 @@ def verify(
         problems=kept,
         follow_ons=len(following),
     )
+
+
+def _pruning_event_problems(
+    sink: AuditSink, seen: Sequence[_Seen], start: Pruning | None, size: int
+) -> list[Problem]:
+    """The admin event each valid pruning checkpoint names must be in the stored trail (unless a
+    later pruning removed it, or the store is an archive ending before it) and be an ``admin``
+    record of a pruning: a log cut off before it (``truncated``), or another record there
+    (``pruning``), fails."""
+    problems: list[Problem] = []
+    cut = start.cut if start is not None else 0
+    named: dict[int, int] = {}
+    for found in seen:
+        try:
+            pruning = Pruning.of(found.checkpoint)
+        except VerificationError:
+            continue  # reported as malformed
+        if pruning is not None and pruning.event_seq is not None and pruning.event_seq >= cut:
+            named.setdefault(pruning.event_seq, pruning.cut)
+    for seq, pruned in sorted(named.items()):
+        if seq >= size and not sink.holds_log_end:
+            continue
+        if seq >= size:
+            problems.append(
+                Problem(
+                    size,
+                    TRUNCATED,
+                    f"the log ends after {size} records but the pruning checkpoint for size "
+                    f"{pruned} names admin event #{seq}: truncated tail",
+                )
+            )
+            continue
+        stored = next(iter(sink.read(seq, seq + 1)), None)
+        record = stored.record if stored is not None and stored.seq == seq else {}
+        details = record.get(DETAILS)
+        if record.get(EVENT_TYPE) != EVENT_ADMIN or (
+            isinstance(details, dict) and details.get("action") != "prune"
+        ):
+            problems.append(
+                Problem(
+                    seq,
+                    PRUNING,
+                    f"the pruning checkpoint for size {pruned} names admin event #{seq}, but "
+                    "that record is not the admin event of a pruning",
+                )
+            )
+    return problems
 
 
 def _collect_checkpoints(
@@ -402,8 +451,14 @@ def _judge(
                 )
                 judged.append(Problem(start, REWRITTEN, what))
     for source, cp, why in bad_signature:
-        if why == NOT_SIGNED:
-            # Signed, but by none of the keys given: far more often the wrong key than a forgery.
+        if why == NOT_SIGNED and seen:
+            # Other checkpoints verify with the key given: this one was put there by someone else.
+            what = (
+                f"checkpoint for size {cp.size} ({source}) is signed by another key: an injected "
+                "or re-signed checkpoint (or one signed with an earlier key that was not given)"
+            )
+        elif why == NOT_SIGNED:
+            # Signed, but none by the keys given: far more often the wrong key than a forgery.
             what = (
                 f"checkpoint for size {cp.size} ({source}) is not signed by the given key: "
                 "wrong public key, or the checkpoints were re-signed"

@@ -146,6 +146,7 @@ class ArchiveSink(AuditSink):
     seals_columns = False
     node_min_level = None
     unique_event_ids = False
+    holds_log_end = False
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)

@@ -4,7 +4,9 @@
 """Pruning a trail's expired prefix: the cut, the ``admin`` event, the signed pruning checkpoint,
 an optional archive of the pruned records, and the removal, in that order.
 
-The cut ``n`` is the largest size such that every stored record before it is past its
+Before anything else the run verifies the whole trail with the log's own key and refuses when
+that fails: a trail already changed, or carrying a pruning checkpoint the key did not sign, is
+never cut. The cut ``n`` is the largest size such that every stored record before it is past its
 ``retain_until`` (records without one: the date the policy gives them from ``recorded_at``).
 ``admin`` records are kept for the policy's longest period, so they bound the cut. The pruning
 checkpoint (:mod:`opentelemetry_instrumentation_toolaudit.ledger._prune`) is signed before
@@ -25,7 +27,14 @@ from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError, ToolAuditError
 from opentelemetry_instrumentation_toolaudit.export._retention import RetentionPolicy
-from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, AuditSink, StoredRecord
+from opentelemetry_instrumentation_toolaudit.ledger import (
+    AuditLog,
+    AuditSink,
+    NoteVerifier,
+    StoredRecord,
+    VerifyResult,
+    verify,
+)
 from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import sign_checkpoint
 from opentelemetry_instrumentation_toolaudit.ledger._prune import Pruning, frontier_blocks, latest
 from opentelemetry_instrumentation_toolaudit.ledger.schema import TOOL_NAME
@@ -90,10 +99,33 @@ def _stored(sink: AuditSink, first: int) -> Iterator[StoredRecord]:
         start += PAGE
 
 
-def find_cut(sink: AuditSink, policy: RetentionPolicy, as_of: datetime.date) -> Cut:
-    """The widest prefix of the stored records that is wholly expired before ``as_of``."""
-    earlier = latest(sink.checkpoints(), sink.log_id())
-    first = earlier.cut if earlier is not None else 0
+def verified(sink: AuditSink, verifier: NoteVerifier) -> VerifyResult:
+    """The full verify of the trail in ``sink`` with the log's own key ``verifier``;
+    ToolAuditError when it fails, so that nothing is recorded or removed."""
+    result = verify(sink, public_key=verifier)
+    if not result.ok:
+        why = result.summary().removeprefix("FAIL: ")
+        raise ToolAuditError(
+            f"{sink.where}: the trail fails verify ({why}); nothing was pruned: run "
+            "`toolaudit verify` on it"
+        )
+    return result
+
+
+def signed_cut(sink: AuditSink, verifier: NoteVerifier) -> int:
+    """The cut of the widest pruning checkpoint of this log that ``verifier`` signed; 0 when
+    none."""
+    earlier = latest(sink.checkpoints(), sink.log_id(), [verifier])
+    return earlier.cut if earlier is not None else 0
+
+
+def find_cut(
+    sink: AuditSink, policy: RetentionPolicy, as_of: datetime.date, verifier: NoteVerifier
+) -> Cut:
+    """The widest prefix of the stored records that is wholly expired before ``as_of``, from the
+    cut of the latest pruning checkpoint signed with the log's key ``verifier`` (pruning
+    checkpoints signed otherwise are ignored)."""
+    first = signed_cut(sink, verifier)
     cut = Cut(first, first)
     for stored in _stored(sink, first):
         if stored.seq != cut.size:  # a gap: never cut across records that are not there
@@ -159,6 +191,20 @@ def witness_past(log: AuditLog, cut: int) -> None:
         )
 
 
+def _check_start(sink: AuditSink, first: int, verifier: NoteVerifier) -> None:
+    """ToolAuditError unless the first stored record is ``first``, and ``first`` is the cut of
+    the latest pruning checkpoint signed with ``verifier`` (0 when none)."""
+    cut = signed_cut(sink, verifier)
+    stored = next(iter(sink.read(0, first + 1)), None)
+    if first != cut or stored is None or stored.seq != first:
+        starts = f"starts at record #{stored.seq}" if stored is not None else "is empty there"
+        raise ToolAuditError(
+            f"{sink.where}: the pruning would start at record #{first}, but the trail {starts} "
+            f"and its signed pruning checkpoints cut at {cut}; nothing was pruned: run "
+            "`toolaudit verify` on it"
+        )
+
+
 def prune(
     log: AuditLog,
     cut: Cut,
@@ -168,17 +214,19 @@ def prune(
     as_of: datetime.date,
     archive_dir: str | None = None,
 ) -> Pruned:
-    """Have the witnesses (if any) cosign a checkpoint past the cut, record ``details`` as an
-    admin event, sign the pruning checkpoint for ``cut.size``, write the archive (when
+    """Have the witnesses (if any) cosign a checkpoint past the cut, record ``details`` (with
+    ``action: prune``) as an admin event, sign the pruning checkpoint for ``cut.size``, write the archive (when
     ``archive_dir`` is given), remove the records, then sign a checkpoint.
 
     Raises SinkError when the store refuses (the message says whether the event was recorded),
-    ToolAuditError when a witness did not cosign (nothing recorded or removed), FileExistsError
-    when the archive exists already (nothing removed)."""
+    ToolAuditError when a witness did not cosign, or the trail does not start at ``cut.first``,
+    the cut of the latest pruning checkpoint signed with the log's key (0 when none): nothing
+    recorded or removed; FileExistsError when the archive exists already (nothing removed)."""
     sink = log.sink
+    _check_start(sink, cut.first, log.signer.verifier)
     witness_past(log, cut.size)
     user = os_user()
-    stored = log.append([admin_body({**details, "os_user": user}, user, policy)])
+    stored = log.append([admin_body({**details, "action": "prune", "os_user": user}, user, policy)])
     event_seq = stored[0].seq
     pruning = pruning_at(sink, cut.size, user=user, as_of=as_of, policy=policy, event_seq=event_seq)
     note = sign_checkpoint(pruning.checkpoint(log.origin), log.signer)
@@ -205,4 +253,13 @@ def prune(
     return Pruned(event_seq, removed, pruning, note_size, archive)
 
 
-__all__ = ["Cut", "Pruned", "find_cut", "prune", "pruning_at", "witness_past"]
+__all__ = [
+    "Cut",
+    "Pruned",
+    "find_cut",
+    "prune",
+    "pruning_at",
+    "signed_cut",
+    "verified",
+    "witness_past",
+]

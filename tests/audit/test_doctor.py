@@ -204,6 +204,41 @@ def test_a_pruned_trail_is_not_a_problem(kind, tmp_path, monkeypatch, capsys):
     code, lines, _ = run(capsys, "--sink", url)
     assert code == 0, lines
     assert lines[0] == (
-        f"OK    sink {url} (--sink): writable, 7 records (records #0..#3 pruned behind a signed "
-        "pruning checkpoint)"
+        f"OK    sink {url} (--sink): writable, 7 records (records #0..#3 pruned behind a pruning "
+        "checkpoint signed with the signing key)"
+    )
+
+
+def test_a_pruning_checkpoint_of_another_key_is_a_problem(tmp_path, monkeypatch, capsys):
+    """A trail whose widest pruning checkpoint the signing key did not sign is not called signed:
+    the sink line fails and says to run verify."""
+    import dataclasses
+
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import sign_checkpoint
+    from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import frontier_blocks, latest
+
+    key = tmp_path / "signing.key"
+    signer = NoteSigner.from_file(key)
+    monkeypatch.setenv("OTEL_PYTHON_TOOLAUDIT_SIGNING_KEY_FILE", str(key))
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    with AuditLog(open_sink(url), signer=signer) as log:
+        for i in range(6):
+            log.append([body(i, tool_name="lookup_order" if i < 4 else "charge_payment")])
+    assert cli.main(["retention", "apply", url, "--prune-prefix", "--as-of", "2028-11-24"]) == 0
+    capsys.readouterr()
+    with open_sink(url, create=False) as sink:
+        pruning = latest(sink.checkpoints(), sink.log_id())
+        assert pruning is not None
+        frontier = tuple(bytes([n]) * 32 for n, _ in enumerate(frontier_blocks(5)))
+        wider = dataclasses.replace(
+            pruning, cut=5, frontier=frontier, root=Frontier(5, frontier).root()
+        )
+        other = NoteSigner.generate(signer.name)
+        sink.write_checkpoint(sign_checkpoint(wider.checkpoint(log.origin), other), 5)
+    code, lines, _ = run(capsys, "--sink", url)
+    assert code == 1, lines
+    assert lines[0] == (
+        f"FAIL  sink {url} (--sink): writable, 7 records (records #0..#4 pruned behind a pruning "
+        "checkpoint not signed with the signing key)"
     )

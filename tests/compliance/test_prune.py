@@ -374,7 +374,8 @@ def test_memory_sink_prunes_and_verifies():
     import datetime
 
     as_of = datetime.date.fromisoformat(TWO_YEARS)
-    done = prune_log(log, find_cut(log.sink, policy, as_of), {}, policy=policy, as_of=as_of)
+    cut = find_cut(log.sink, policy, as_of, signer.verifier)
+    done = prune_log(log, cut, {}, policy=policy, as_of=as_of)
     assert done.removed == 8
     result = verify(log.sink, public_key=signer.verifier)
     assert result.ok and result.pruned.cut == 8, result.summary()
@@ -485,3 +486,267 @@ def test_access_report_proves_records_after_the_cut(kind, request, tmp_path, cap
         )  # fmt: skip
         report = json.loads(out)
         assert (code, report["total_accesses"], report["integrity_verified"]) == (0, 4, True), err
+
+
+def forged_pruning_note(url: str, cut: int) -> str:
+    """A well-formed pruning checkpoint of this log for ``cut``, signed by another key."""
+    import hashlib
+
+    from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import (
+        open_checkpoint,
+        sign_checkpoint,
+    )
+    from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import Pruning, frontier_blocks
+
+    with open_sink(url, create=False) as sink:
+        origin = open_checkpoint(sink.checkpoints()[0])[0].origin
+    frontier = tuple(hashlib.sha256(str(block).encode()).digest() for block in frontier_blocks(cut))
+    forged = Pruning(
+        cut=cut,
+        root=Frontier(cut, frontier).root(),
+        frontier=frontier,
+        prev_hash="00" * 32,
+        pruned_at="-",
+        pruned_by="-",
+        as_of="-",
+        policy=(),
+        event_seq=None,
+    )
+    return sign_checkpoint(forged.checkpoint(origin), NoteSigner.generate(origin.split("/")[0]))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_pruning_checkpoint_of_another_key_is_refused(kind, request, tmp_path, capsys):
+    """A pruning checkpoint not signed by the log's key (for cut 4, above the 7-year record #3)
+    makes the run and the dry run refuse with one line, exit 2, nothing appended or removed."""
+    url = {
+        "sqlite": lambda: f"sqlite:///{tmp_path / 'audit.db'}",
+        "jsonl": lambda: f"jsonl:///{tmp_path / 'audit.jsonl'}",
+        "postgres": lambda: str(request.getfixturevalue("pg_url")),
+    }[kind]()
+    signer = NoteSigner.from_file(default_key_path())
+    with AuditLog(open_sink(url), signer=signer, checkpoint_every=5) as log:
+        for i in range(12):
+            call = body(i + 8 if i == 3 else 0)  # record #3 financial, the others general
+            log.append([{**call, "recorded_at": f"2026-11-24T10:00:{i:02d}.000000Z"}])
+    with open_sink(url, create=False) as sink:
+        sink.write_checkpoint(forged_pruning_note(url, 4), 4)
+    before, before_notes = records(url), notes(url)
+    for more in (("--dry-run",), ()):
+        code, out, err = run(
+            capsys, "retention", "apply", url, "--prune-prefix", "--as-of", TWO_YEARS, *more
+        )
+        assert (code, out) == (2, ""), err
+        assert len(err.splitlines()) == 1 and "fails verify" in err, err
+        assert "nothing was pruned" in err
+    assert (records(url), notes(url)) == (before, before_notes)
+
+
+def test_find_cut_ignores_a_pruning_checkpoint_of_another_key(tmp_path):
+    """find_cut starts from the latest pruning checkpoint signed by the log's key, not from one
+    signed by another key."""
+    import datetime
+
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import find_cut
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    write(url)
+    with open_sink(url, create=False) as sink:
+        sink.write_checkpoint(forged_pruning_note(url, 4), 4)
+        verifier = NoteSigner.from_file(default_key_path()).verifier
+        cut = find_cut(sink, RetentionPolicy(), datetime.date.fromisoformat(TWO_YEARS), verifier)
+    assert (cut.first, cut.size) == (0, 8)
+
+
+def test_prune_refuses_a_cut_not_starting_at_the_signed_one(tmp_path):
+    """prune() removes nothing and records nothing when the cut does not start at the first
+    stored record and the latest signed pruning cut."""
+    import datetime
+
+    from opentelemetry_instrumentation_toolaudit._exceptions import ToolAuditError
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import Cut
+    from opentelemetry_instrumentation_toolaudit.lifecycle._prune import prune as prune_log
+
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    write(url)
+    before, before_notes = records(url), notes(url)
+    policy = RetentionPolicy()
+    as_of = datetime.date.fromisoformat(TWO_YEARS)
+    signer = NoteSigner.from_file(default_key_path())
+    with (
+        AuditLog(open_sink(url, create=False), signer=signer) as log,
+        pytest.raises(ToolAuditError, match="nothing was pruned"),
+    ):
+        prune_log(log, Cut(4, 8), {}, policy=policy, as_of=as_of)
+    assert (records(url), notes(url)) == (before, before_notes)
+
+
+def test_trail_failing_verify_is_not_pruned(tmp_path, capsys):
+    """A trail whose record #3 was changed fails verify, so the run refuses (exit 2, one line)
+    and the trail stays as it was: no admin event, no pruning checkpoint, nothing removed."""
+    path = tmp_path / "a.db"
+    url = f"sqlite:///{path}"
+    write(url)
+    db = sqlite3.connect(path)
+    db.execute("DROP TRIGGER audit_records_no_update")
+    db.execute("UPDATE audit_records SET entry_hash = ? WHERE seq = 3", (bytes(32),))
+    db.commit()
+    db.close()
+    before, before_notes = records(url), notes(url)
+    code, out, err = run(capsys, "retention", "apply", url, "--prune-prefix", "--as-of", TWO_YEARS)
+    assert (code, out) == (2, ""), err
+    assert len(err.splitlines()) == 1 and "fails verify (record #3" in err, err
+    assert (records(url), notes(url)) == (before, before_notes)
+    assert not verified(url).ok
+
+
+def test_postgres_temporary_tables_do_not_shadow_the_trigger_tables(pg_roles, capsys):
+    """The triggers read the store's own tables: a temporary audit_prunes with a high cut lets
+    the pruner delete no record past the cut, and temporary audit_records/audit_heads let the
+    writer store no head that does not follow the records."""
+    import psycopg
+
+    writer_url, pruner_url = pg_roles
+    prune(capsys, pruner_url, TWO_YEARS)
+    with psycopg.connect(pruner_url, autocommit=True) as db:
+        db.execute("CREATE TEMP TABLE audit_prunes (cut BIGINT)")
+        db.execute("INSERT INTO pg_temp.audit_prunes VALUES (1000000)")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="pruning cut"):
+            db.execute("DELETE FROM audit_records WHERE seq BETWEEN 9 AND 10")
+    with psycopg.connect(writer_url, autocommit=True) as db:
+        (schema,) = db.execute("SELECT current_schema()").fetchone()
+        db.execute("CREATE TEMP TABLE audit_heads (size BIGINT)")
+        db.execute("CREATE TEMP TABLE audit_records (seq BIGINT, entry_hash BYTEA)")
+        db.execute("INSERT INTO pg_temp.audit_heads VALUES (99)")
+        db.execute("INSERT INTO pg_temp.audit_records VALUES (99, %s)", (bytes(32),))
+        with pytest.raises(psycopg.errors.CheckViolation, match="new head"):
+            db.execute(f'INSERT INTO "{schema}".audit_heads VALUES (100, %s, %s)', ("00" * 32, b""))
+    result = verified(pruner_url)
+    assert result.ok and result.pruned.cut == 8, result.summary()
+
+
+def test_postgres_store_opened_pins_the_trigger_functions_search_path(pg_roles, pg_url):  # noqa: F811
+    """Opening a store whose trigger functions search the default path (created before they
+    were pinned) pins each to the store's schema with pg_temp last."""
+    import psycopg
+
+    query = (
+        "SELECT proname, proconfig FROM pg_proc WHERE proname LIKE 'toolaudit_%%' AND "
+        "pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) "
+        "ORDER BY proname"
+    )
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        (schema,) = db.execute("SELECT current_schema()").fetchone()
+        for name, _config in db.execute(query).fetchall():
+            db.execute(f"ALTER FUNCTION {name}() RESET search_path")
+    open_sink(pg_url).close()
+    with psycopg.connect(pg_url, autocommit=True) as db:
+        found = db.execute(query).fetchall()
+    pinned = [f"search_path={schema}, pg_temp"]
+    assert found == [
+        ("toolaudit_append_only", pinned),
+        ("toolaudit_head_follows_records", pinned),
+        ("toolaudit_prune_cut", pinned),
+        ("toolaudit_prune_only", pinned),
+    ]
+
+
+def test_tail_cut_before_the_pruning_admin_event_fails_verify(tmp_path, capsys):
+    """A pruned trail whose tail was cut before the admin event its pruning checkpoint names
+    (later checkpoints, nodes and head removed to match) fails verify as truncated."""
+    from opentelemetry_instrumentation_toolaudit.ledger._merkle import Frontier
+    from opentelemetry_instrumentation_toolaudit.ledger._prune import frontier_blocks
+
+    path = tmp_path / "a.db"
+    url = f"sqlite:///{path}"
+    write(url)
+    assert prune(capsys, url, TWO_YEARS)["event_seq"] == 12
+    with open_sink(url, create=False) as sink:
+        frontier = tuple(sink.subtree_hash(a, b) for a, b in frontier_blocks(12))
+        prev_hash = next(iter(sink.read(11, 12))).entry_hash
+    db = sqlite3.connect(path)
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall():
+        db.execute(f"DROP TRIGGER {name}")
+    db.execute("DELETE FROM audit_records WHERE seq >= 12")
+    db.execute("DELETE FROM payloads WHERE seq >= 12")
+    db.execute(
+        "DELETE FROM audit_checkpoints WHERE size > 12 AND NOT instr(note, ?)", (PRUNE_MARK,)
+    )
+    db.execute("DELETE FROM audit_nodes WHERE (idx + 1) << level > 12")
+    db.execute(
+        "UPDATE audit_head SET size = 12, prev_hash = ?, frontier = ?",
+        (prev_hash, Frontier(12, frontier).to_bytes()),
+    )
+    db.commit()
+    db.close()
+    result = verified(url)
+    assert [(p.seq, p.kind) for p in result.problems] == [(12, ProblemKind.TRUNCATED)]
+    assert "names admin event #12: truncated tail" in result.summary()
+
+
+def test_pruning_checkpoint_naming_another_record_fails_verify(tmp_path, capsys):
+    """A signed pruning checkpoint whose admin event is a tool call, not the pruning's admin
+    record, fails verify."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    write(url)
+    prune(capsys, url, TWO_YEARS)
+    signer = NoteSigner.from_file(default_key_path())
+
+    def other_event(note: str) -> str:
+        text = note[: note.rindex("\n\n") + 1].replace("\nadmin-event 12\n", "\nadmin-event 9\n")
+        return signer.sign(text)
+
+    _rewrite_pruning_note(url, other_event)
+    result = verified(url)
+    assert [(p.seq, p.kind) for p in result.problems] == [(9, ProblemKind.PRUNING)]
+    assert "names admin event #9, but that record is not" in result.summary()
+
+
+def test_jsonl_prune_holds_the_lock_on_the_new_file(tmp_path, capsys, monkeypatch):
+    """The JSONL pruning locks the file renamed in before it lets the old one go: while it saves
+    the head, no other writer can lock the new log."""
+    import fcntl
+
+    from opentelemetry_instrumentation_toolaudit.ledger.stores.jsonl import JSONLSink
+
+    path = tmp_path / "a.jsonl"
+    url = f"jsonl:///{path}"
+    write(url)
+    save_head, prune_prefix = JSONLSink._save_head, JSONLSink.prune_prefix
+    locked: list[bool] = []
+    pruning: list[bool] = []
+
+    def pruning_spy(self: JSONLSink, cut: int, note: str) -> int:
+        pruning.append(True)
+        try:
+            return prune_prefix(self, cut, note)
+        finally:
+            pruning.clear()
+
+    def spy(self: JSONLSink) -> None:
+        if pruning:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                locked.append(False)
+            except BlockingIOError:
+                locked.append(True)
+            finally:
+                os.close(fd)
+        save_head(self)
+
+    monkeypatch.setattr(JSONLSink, "_save_head", spy)
+    monkeypatch.setattr(JSONLSink, "prune_prefix", pruning_spy)
+    prune(capsys, url, TWO_YEARS)
+    assert locked == [True]
+    assert verified(url).ok
+
+
+def test_show_says_a_pruned_record_was_pruned(url, capsys):
+    """`toolaudit show SINK SEQ` on a record before the cut says it was pruned, as prove does."""
+    prune(capsys, url, TWO_YEARS)
+    code, out, err = run(capsys, "show", url, "3")
+    assert (code, out) == (1, ""), err
+    assert err.startswith("FAIL: record #3: it was pruned (records #0..#7 pruned on "), err
+    assert len(err.splitlines()) == 1

@@ -493,3 +493,22 @@ def test_export_tree_without_a_pruning_checkpoint_fails(go_verifier, pruned):
     result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL: the leaves start at 11 but there is no pruning")
+
+
+def test_go_verifier_rejects_a_pruning_checkpoint_naming_a_tool_call(go_verifier, pruned):
+    """A pruning checkpoint, validly signed, whose admin-event line names a tool call among the
+    exported entries fails."""
+    directory, signer = pruned
+    tree = json.loads((directory / "tree.json").read_text())
+    forged = resign(
+        signer,
+        tree["pruning_checkpoint"],
+        lambda text: re.sub(r"\nadmin-event \d+\n", "\nadmin-event 13\n", text),
+    )
+    edit_tree(directory, lambda t: t.update(pruning_checkpoint=forged))
+    result = run_go(go_verifier, directory, "-tree", str(directory / "tree.json"))
+    assert (result.returncode, result.stdout) == (
+        1,
+        "FAIL: the pruning checkpoint (size 11) names admin event 13, but record 13 is not an "
+        "admin record\n",
+    )

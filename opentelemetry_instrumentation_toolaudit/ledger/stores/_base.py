@@ -122,6 +122,9 @@ class AuditSink(abc.ABC):
     unique_event_ids = True
     """True when the store itself refuses a second record with a stored event id (a unique index);
     False when the append protocol must look the batch's ids up every time."""
+    holds_log_end = True
+    """True when the store holds the log up to its end; False for a copy of a range that ends
+    earlier by design (an archive), past which a pruning's admin event may lie."""
 
     @property
     def where(self) -> str:

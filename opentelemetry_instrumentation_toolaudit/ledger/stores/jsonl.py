@@ -595,6 +595,7 @@ class JSONLSink(AuditSink):
                         if kept:
                             os.write(fd, b"".join(kept))
                     os.fsync(fd)
+                    length = os.lseek(fd, 0, os.SEEK_CUR)
                 finally:
                     os.close(fd)
                 self._erase_payloads_before(cut)
@@ -609,11 +610,18 @@ class JSONLSink(AuditSink):
                 with contextlib.suppress(OSError):
                     os.unlink(temp)
                 raise
-            # Our descriptor (and lock) are on the old file: hold the new one, as others will.
-            size, prev, frontier = self._size, self._prev, self._frontier
-            self._reopen()
-            self._size, self._prev, self._frontier = size, prev, frontier
-            self._offset = os.fstat(self._fd).st_size
+            # Our descriptor (and lock) are on the old file: lock the new one before letting the
+            # old one go, so no other writer appends while the head is saved; one that opened
+            # the new file in between has appended after its records, which are caught up on.
+            try:
+                fresh = os.open(self.path, self._flags, 0o640)
+            except OSError as exc:
+                raise SinkError(f"{self.path}: cannot open ({exc.strerror})") from None
+            fcntl.flock(fresh, fcntl.LOCK_EX if self._create else fcntl.LOCK_SH)
+            old, self._fd = self._fd, fresh
+            os.close(old)
+            self._offset = length
+            self._catch_up()
             self._save_head()
         return removed
 

@@ -26,8 +26,11 @@ exactly that to a role (INSERT and SELECT on ``payloads`` too, never DELETE).
 ``payloads`` only, for erasure and retention. :meth:`PostgresSink.grant_pruner` sets up pruning
 (``toolaudit retention apply --prune-prefix``): a role that may append, and DELETE records and
 payloads; a trigger lets it delete only records before the widest cut in ``audit_prunes``, a table
-that only grows and takes a cut only after its signed pruning checkpoint. Keep table ownership with an administrator role that the application never
-uses, since an owner can drop triggers.
+that only grows and takes a cut only forward, within the log, once a checkpoint row for that size
+carrying the pruning mark is stored. The database cannot check that row's Ed25519 signature:
+``verify`` does. The trigger functions read only the store's schema (``pg_temp`` last), so
+temporary tables cannot stand in for the ones they check. Keep table ownership with an
+administrator role that the application never uses, since an owner can drop triggers.
 
 Many writers, one chain: each batch runs in one transaction holding a transaction-scoped advisory
 lock for the schema, reads the current head, inserts the records (COPY), the nodes and the new head,
@@ -157,10 +160,38 @@ CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}
 
 _SCHEMA += "".join(_append_only(t) for t in _TABLES)
 
+# The trigger functions read the tables by name; pg_temp is searched first unless named, so a role
+# that may create temporary tables could shadow them (a temporary audit_prunes with a high cut).
+# Each function searches only the store's schema, and pg_temp last.
+_FUNCTIONS = (
+    "toolaudit_append_only",
+    "toolaudit_head_follows_records",
+    "toolaudit_prune_cut",
+    "toolaudit_prune_only",
+)
+_OWN_FUNCTIONS = (
+    "FROM pg_proc WHERE pronamespace = (SELECT oid FROM pg_namespace WHERE nspname = "
+    f"current_schema()) AND proname IN ({', '.join(repr(f) for f in _FUNCTIONS)})"
+)
+_PIN_SEARCH_PATH = f"""
+DO $$
+DECLARE
+    fn regprocedure;
+BEGIN
+    FOR fn IN SELECT oid::regprocedure {_OWN_FUNCTIONS} LOOP
+        EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', fn, current_schema());
+    END LOOP;
+END $$;
+"""
+_SEARCH_PATH_UNPINNED = (
+    f"SELECT CASE WHEN EXISTS (SELECT 1 {_OWN_FUNCTIONS} AND proconfig IS NULL) THEN 1 END"
+)
+
 # A head row claiming records that are not there (or fewer than are) would pass until the next
 # append, which then fails for good: each new head is checked against the records under the lock.
 _HEAD_TRIGGER = "audit_heads_follow_records"
-_HEAD_CHECK = f"""
+_HEAD_CHECK = (
+    f"""
 CREATE OR REPLACE FUNCTION toolaudit_head_follows_records() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     previous BIGINT;
@@ -182,13 +213,17 @@ DROP TRIGGER IF EXISTS {_HEAD_TRIGGER} ON audit_heads;
 CREATE TRIGGER {_HEAD_TRIGGER} BEFORE INSERT ON audit_heads
     FOR EACH ROW EXECUTE FUNCTION toolaudit_head_follows_records();
 """
+    + _PIN_SEARCH_PATH
+)
 _SCHEMA += _HEAD_CHECK
 
 # Pruning: records before the widest cut in audit_prunes may be deleted, no other record; a cut
-# only moves forward, within the log, once its signed pruning checkpoint is stored. Installed by
+# only moves forward, within the log, once a checkpoint row for it carrying the pruning mark is
+# stored (its signature is checked by verify, not here). Installed by
 # the owner (grant_pruner, or the first pruning run by the owner).
 _PRUNES_TABLE = "audit_prunes"
-_PRUNE_SCHEMA = f"""
+_PRUNE_SCHEMA = (
+    f"""
 CREATE TABLE IF NOT EXISTS {_PRUNES_TABLE} (
     cut BIGINT PRIMARY KEY, written_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
 );
@@ -218,7 +253,10 @@ END $$;
 DROP TRIGGER IF EXISTS audit_records_append_only ON audit_records;
 CREATE TRIGGER audit_records_append_only BEFORE UPDATE OR DELETE ON audit_records
     FOR EACH ROW EXECUTE FUNCTION toolaudit_prune_only();
-""" + _append_only(_PRUNES_TABLE)
+"""
+    + _append_only(_PRUNES_TABLE)
+    + _PIN_SEARCH_PATH
+)
 _PRUNE_READY = (
     "SELECT to_regclass('audit_prunes') IS NOT NULL AND EXISTS (SELECT 1 FROM pg_proc "
     "WHERE proname = 'toolaudit_prune_only' AND pronamespace = "
@@ -406,6 +444,10 @@ class PostgresSink(AuditSink):
             "SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = "
             f"'{_HEAD_TRIGGER}' AND tgrelid = 'audit_heads'::regclass) THEN 1 END",
             _HEAD_CHECK,
+        )
+        # Trigger functions created before they searched only the store's schema.
+        self._best_effort(
+            "pinning the audit triggers' search_path", _SEARCH_PATH_UNPINNED, _PIN_SEARCH_PATH
         )
         # A retried batch is never stored twice (this fails on a schema holding duplicates).
         self._best_effort(
@@ -608,8 +650,12 @@ class PostgresSink(AuditSink):
         """Let ``role`` prune the trail (``toolaudit retention apply --prune-prefix``): what
         :meth:`grant_writer` gives (it appends the admin event and checkpoints), SELECT and INSERT
         on ``audit_prunes``, and DELETE on the records and payloads, which a trigger allows only
-        for records before the widest recorded cut. Installs that trigger first (run it as the
-        tables' owner)."""
+        for records before the widest recorded cut. Installs the triggers first (run it as the
+        tables' owner): a cut is recorded only forward, within the log, once a checkpoint row of
+        that size carrying the pruning mark is stored. The database does not check that
+        checkpoint's signature: whoever may insert checkpoints (the writer role too) can store
+        one, and ``verify`` is what finds a pruning checkpoint not signed by the log's key (the
+        pruning run verifies the trail first and refuses such a trail)."""
         pg = _require_psycopg()
         from psycopg import sql
 
@@ -920,16 +966,6 @@ class PostgresSink(AuditSink):
         hashes = {seq: bytes(entry_hash) for seq, entry_hash in rows}
         for (start, stop), out in found.items():
             out.extend(hashes[seq] for seq in range(start, stop) if seq in hashes)
-        return found
-        rows = self._query(
-            # LATERAL: one search of the primary key per range (a join could scan the table).
-            "SELECT r.lo, r.hi, a.entry_hash FROM unnest(%s::bigint[], %s::bigint[]) AS r(lo, hi) "
-            "CROSS JOIN LATERAL (SELECT seq, entry_hash FROM audit_records "
-            "WHERE seq >= r.lo AND seq < r.hi) AS a ORDER BY r.lo, r.hi, a.seq",
-            ([r[0] for r in found], [r[1] for r in found]),
-        )
-        for lo, hi, entry_hash in rows:
-            found[(lo, hi)].append(bytes(entry_hash))
         return found
 
     def close(self) -> None:

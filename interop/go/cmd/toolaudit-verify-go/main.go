@@ -17,7 +17,8 @@
 // at the cut n and the document carries the signed pruning checkpoint for n: its frontier (the
 // compact range [0, n)) must hash to its signed root, the remaining leaves are appended to that
 // range, and the first remaining record's prev_hash must name the entry hash its prev-hash line
-// gives (checked when the entries are exported). -proof reads a c2sp.org/tlog-proof@v1
+// gives, and the admin event its admin-event line names, when among the entries, must be an admin
+// record (both checked when the entries are exported). -proof reads a c2sp.org/tlog-proof@v1
 // file (`toolaudit prove --format tlog-proof`); -consistency the JSON of `toolaudit consistency`.
 //
 // -witness WKEY (repeatable) is a witness's verifier key (c2sp.org/tlog-cosignature, Ed25519
@@ -343,6 +344,9 @@ func verifyTree(path string, verifiers *keys) error {
 				return fmt.Errorf("record %d's prev_hash %s is not the pruning checkpoint's prev-hash %s", tree.First, prev, p.prevHash)
 			}
 			pruned += fmt.Sprintf(", record %d's prev_hash matches", tree.First)
+			if err := p.checkAdminEvent(tree.First, tree.Entries); err != nil {
+				return err
+			}
 		}
 	}
 	rootAt := func() ([]byte, error) {

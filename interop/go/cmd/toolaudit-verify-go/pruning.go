@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -24,6 +25,9 @@ type pruning struct {
 	cp       checkpoint
 	frontier *compact.Range
 	prevHash string
+	// adminEvent is the sequence number of the admin record saying so (the admin-event line);
+	// -1 when the checkpoint names none.
+	adminEvent int64
 }
 
 // openPruning verifies the pruning checkpoint's signature (an ordinary signed note), parses its
@@ -37,7 +41,8 @@ func openPruning(text string, k *keys, rf *compact.RangeFactory) (*pruning, erro
 		return nil, fmt.Errorf("the pruning checkpoint (size %d) has no %s line", cp.size, pruneMark)
 	}
 	var frontier, prevHash string
-	haveFrontier, havePrev := false, false
+	haveFrontier, havePrev, haveEvent := false, false, false
+	adminEvent := int64(-1)
 	for _, line := range cp.extensions[1:] {
 		key, value, _ := strings.Cut(line, " ")
 		switch {
@@ -45,6 +50,12 @@ func openPruning(text string, k *keys, rf *compact.RangeFactory) (*pruning, erro
 			frontier, haveFrontier = value, true
 		case key == "prev-hash" && !havePrev:
 			prevHash, havePrev = value, true
+		case key == "admin-event" && !haveEvent:
+			seq, err := strconv.ParseInt(value, 10, 64)
+			if err != nil || seq < 0 {
+				return nil, fmt.Errorf("the pruning checkpoint (size %d): admin-event is not a sequence number", cp.size)
+			}
+			adminEvent, haveEvent = seq, true
 		}
 	}
 	if !haveFrontier || !havePrev {
@@ -74,7 +85,27 @@ func openPruning(text string, k *keys, rf *compact.RangeFactory) (*pruning, erro
 			return nil, fmt.Errorf("the pruning checkpoint (size %d): the frontier hashes to %x, not to the signed root %x", cp.size, root, cp.root)
 		}
 	}
-	return &pruning{cp: cp, frontier: r, prevHash: prevHash}, nil
+	return &pruning{cp: cp, frontier: r, prevHash: prevHash, adminEvent: adminEvent}, nil
+}
+
+// checkAdminEvent checks that the admin event the pruning checkpoint names, when it is among the
+// entries (records first, first+1, ...), is an admin record. An event past the last entry is not
+// judged: a document exported from an archive ends before it by design.
+func (p *pruning) checkAdminEvent(first uint64, entries []string) error {
+	if p.adminEvent < 0 || uint64(p.adminEvent) < first || uint64(p.adminEvent)-first >= uint64(len(entries)) {
+		return nil
+	}
+	entry, err := base64.StdEncoding.DecodeString(entries[uint64(p.adminEvent)-first])
+	if err != nil {
+		return usageError{fmt.Sprintf("entry %d is not base64", p.adminEvent)}
+	}
+	var fields struct {
+		EventType string `json:"event_type"`
+	}
+	if err := json.Unmarshal(entry, &fields); err != nil || fields.EventType != "admin" {
+		return fmt.Errorf("the pruning checkpoint (size %d) names admin event %d, but record %d is not an admin record", p.cp.size, p.adminEvent, p.adminEvent)
+	}
+	return nil
 }
 
 // prevHashOf is the prev_hash field of a record's canonical JSON bytes.
