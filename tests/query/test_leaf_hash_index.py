@@ -98,12 +98,12 @@ def test_sqlite_proofs_read_leaf_hashes_from_the_covering_index(trail: tuple[str
 
 def test_leaf_hash_ranges_read_the_stored_entry_hashes_in_order(trail: tuple[str, Any]) -> None:
     """The batched read of leaf hashes gives each range's stored entry hashes in sequence order,
-    with and without the index."""
+    with and without the index, for ranges narrower and wider than a 256-leaf block."""
     url, _ = trail
     rows = read_rows(url)
     expected = {
         (lo, hi): [r["entry_hash"] for r in rows[lo:hi]]
-        for lo, hi in [(0, 256), (256, 300), (512, 700), (650, 651)]
+        for lo, hi in [(0, 256), (256, 300), (512, 700), (650, 651), (0, SIZE)]
     }
     with open_sink(url, create=False) as sink:
         assert sink.leaf_hash_ranges(list(expected)) == expected
