@@ -238,6 +238,12 @@ INDEXES: Final = (*INDEXES_V1, (SUBJECT, RECORDED_AT))
 append stays fast, and composite where a query filters one column and a time range (one tool's
 failures over a day, one user over months, every call about one subject)."""
 
+LEAF_HASH_INDEX: Final = (SEQ, "entry_hash")
+"""A narrow covering index every SQL store keeps over the records' entry hashes in sequence order,
+so that the leaf hashes an inclusion proof needs (up to 255 neighbours of each record, below the
+lowest stored Merkle node) are read from a few index pages rather than from the wide records. It
+grows only at its right edge, as records are appended in sequence order."""
+
 STATS_INDEXES: Final = (
     (TOOL_NAME, DURATION_MS, EVENT_TYPE, SUCCESS, USER_ID),
     (DURATION_MS, EVENT_TYPE),

@@ -115,8 +115,8 @@ def test_sqlite_selects_one_column_over_a_day_by_a_composite_index(
 
 
 def test_sqlite_keeps_one_index_for_the_format_2_columns(tmp_path: Path) -> None:
-    """A format 2 SQLite trail has the v1 indexes plus one (subject, recorded_at) index and the two
-    covering statistics indexes."""
+    """A format 2 SQLite trail has the v1 indexes plus one (subject, recorded_at) index, the two
+    covering statistics indexes and the covering (seq, entry_hash) index."""
     open_sink(f"sqlite:///{tmp_path}/audit.db").close()
     with sqlite3.connect(tmp_path / "audit.db") as db:
         names = {
@@ -136,6 +136,7 @@ def test_sqlite_keeps_one_index_for_the_format_2_columns(tmp_path: Path) -> None
         "audit_records_event_id",
         "audit_records_tool_name_duration_ms_event_type_success_user_id",
         "audit_records_duration_ms_event_type",
+        "audit_records_seq_entry_hash",
     }
 
 

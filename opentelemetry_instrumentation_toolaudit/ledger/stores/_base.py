@@ -261,13 +261,16 @@ class AuditSink(abc.ABC):
         wanted = list(ranges)
         nodes: set[tuple[int, int]] = set()
         leaves: set[tuple[int, int]] = set()
+        # A stored node stands for its leaves from the lowest stored level up (a 256-leaf block
+        # beside a reported record is one node, not 256 leaf hashes).
+        lowest = None if self.node_min_level is None else 1 << self.node_min_level
 
         def parts(start: int, stop: int) -> None:
             n = stop - start
-            if n <= 1 << NODE_MIN_LEVEL:
-                leaves.add((start, stop))
-            elif n & (n - 1) == 0 and start % n == 0:
+            if lowest is not None and n >= lowest and n & (n - 1) == 0 and start % n == 0:
                 nodes.add((n.bit_length() - 1, start // n))
+            elif n <= 1 << NODE_MIN_LEVEL:
+                leaves.add((start, stop))
             else:
                 k = 1 << ((n - 1).bit_length() - 1)
                 parts(start, start + k)
@@ -280,7 +283,7 @@ class AuditSink(abc.ABC):
 
         def compose(start: int, stop: int) -> bytes:
             n = stop - start
-            if n <= 1 << NODE_MIN_LEVEL:
+            if (start, stop) in leaf_hashes:
                 found = leaf_hashes[(start, stop)]
                 # Fewer leaves than the range: a pruned prefix (or deleted records), which
                 # subtree_hash answers from the pruning checkpoint or refuses.

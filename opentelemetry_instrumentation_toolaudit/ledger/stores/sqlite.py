@@ -50,6 +50,7 @@ from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     DURATION_MS,
     INDEXES,
     INDEXES_V1,
+    LEAF_HASH_INDEX,
     SCHEMA_V1,
     SCHEMA_V2,
     SEQ,
@@ -351,6 +352,8 @@ class SQLiteSink(AuditSink):
             if create and self._columns.full:
                 for index in (*_INDEXES_V2, *STATS_INDEXES):
                     self._conn.execute(_columns.create_index(index))
+            if create:
+                self._index_leaf_hashes()
             self._stats_indexed = self._columns.full and {
                 _columns.index_name(i) for i in STATS_INDEXES
             } <= {
@@ -388,6 +391,18 @@ class SQLiteSink(AuditSink):
             internal_error(
                 "indexing audit event ids",
                 SinkError(f"{self.path}: event_id not unique-indexed yet ({exc})"),
+            )
+
+    def _index_leaf_hashes(self) -> None:
+        """The covering index of ``schema.LEAF_HASH_INDEX``, made once on a store that lacks it
+        (proofs read without it, from the records, only slower). A database too busy to index now
+        keeps working without it (logged once)."""
+        try:
+            self._conn.execute(_columns.create_index(LEAF_HASH_INDEX))
+        except sqlite3.OperationalError as exc:
+            internal_error(
+                "indexing audit entry hashes",
+                SinkError(f"{self.path}: entry hashes not indexed yet ({exc})"),
             )
 
     def _after_fork(self) -> None:
@@ -718,19 +733,24 @@ class SQLiteSink(AuditSink):
     def leaf_hash_ranges(
         self, ranges: Collection[tuple[int, int]]
     ) -> dict[tuple[int, int], list[bytes]]:
-        found: dict[tuple[int, int], list[tuple[int, bytes]]] = {r: [] for r in ranges}
-        wanted = list(found)
+        wanted = list(dict.fromkeys(ranges))
+        hashes: dict[int, bytes] = {}
         for i in range(0, len(wanted), _PAIRS_PER_QUERY):
             chunk = wanted[i : i + _PAIRS_PER_QUERY]
-            rows = self._query(  # ordered below: an ORDER BY would sort them all in a temp b-tree
-                f"WITH r(lo, hi) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
-                "SELECT r.lo, r.hi, a.seq, a.entry_hash FROM r JOIN audit_records AS a "
-                "ON a.seq >= r.lo AND a.seq < r.hi",
-                list(chain.from_iterable(chunk)),
+            # A search of the covering index of schema.LEAF_HASH_INDEX where the store has it (a
+            # few narrow pages per range), else of the records; put in order below, by seq.
+            hashes.update(
+                self._query(
+                    f"WITH r(lo, hi) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) "
+                    "SELECT a.seq, a.entry_hash FROM r JOIN audit_records AS a "
+                    "ON a.seq >= r.lo AND a.seq < r.hi",
+                    list(chain.from_iterable(chunk)),
+                )
             )
-            for lo, hi, seq, entry_hash in rows:
-                found[(lo, hi)].append((seq, bytes(entry_hash)))
-        return {r: [h for _, h in sorted(pairs)] for r, pairs in found.items()}
+        return {
+            (lo, hi): [bytes(h) for seq in range(lo, hi) if (h := hashes.get(seq)) is not None]
+            for lo, hi in wanted
+        }
 
     def close(self) -> None:
         with self._lock:
