@@ -137,8 +137,11 @@ def _all_included(sink: Any, seqs: Sequence[int], checkpoint: Any) -> bool:
     a trusted key) signs, checked as one computation: each record's canonical bytes hash to its
     stored entry hash and name its own position, and those leaves with the hashes of their
     audit paths' other nodes (read at once: :meth:`AuditSink.subtree_hashes`) make the
-    checkpoint's root. As strict as one inclusion proof per record (:func:`check_proof`), with
-    the nodes the records' paths share read and hashed once."""
+    checkpoint's root. It proves what one inclusion proof per record (:func:`check_proof`)
+    proves, the reported records' inclusion, with the nodes their paths share read and hashed
+    once; a stored node stands for a whole 256-record block beside a reported record (as for
+    every larger subtree), so a changed record there that is not reported is left to
+    ``--integrity full``."""
     wanted = sorted(set(seqs))
     if not wanted or not 0 <= wanted[0] <= wanted[-1] < checkpoint.size:
         return False
