@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit.ledger._selection import Selection, sql_where
-from opentelemetry_instrumentation_toolaudit.ledger._stats import Stats, percentile
+from opentelemetry_instrumentation_toolaudit.ledger._stats import Stats, compute_stats, percentile
 from opentelemetry_instrumentation_toolaudit.ledger.schema import (
     EVENT_TYPE,
     INDEXED_COLUMNS,
@@ -197,6 +197,8 @@ def _float(value: Any) -> float | None:
 
 def store_stats(
     query: Callable[[str, Sequence[Any]], list[Any]],
+    select: Callable[[Selection], Iterable[Any]],
+    columns: Collection[str],
     selection: Selection,
     by: str | None,
     dialect: str,
@@ -204,9 +206,13 @@ def store_stats(
     duration_column: bool = True,
     ordered: bool = False,
 ) -> Stats:
-    """:class:`Stats` of ``selection`` grouped by the column ``by``, run with a store's ``query``;
-    ``duration_column`` when the store has a ``duration_ms`` column, ``ordered`` when it also has
-    the indexes of ``schema.STATS_INDEXES``."""
+    """:class:`Stats` of ``selection`` grouped by the column ``by``, run with a store's ``query``
+    on its indexed ``columns``; ``duration_column`` when the store has a ``duration_ms`` column,
+    ``ordered`` when it also has the indexes of ``schema.STATS_INDEXES``. Grouped by a field the
+    store has no column for (a store from before record format 2), the records ``select``
+    returns are tallied instead."""
+    if by is not None and by not in columns:
+        return compute_stats((stored.record for stored in select(selection)), by)
     if ordered and duration_column:
         event_type = _ordered_event_type(selection, by)
         if event_type is None or isinstance(event_type, str):

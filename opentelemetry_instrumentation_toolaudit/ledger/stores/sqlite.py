@@ -760,14 +760,13 @@ class SQLiteSink(AuditSink):
 
     def stats(self, selection: Selection, by: str | None = None) -> Any:
         """The query API's statistics of ``selection`` grouped by the column ``by``, computed in
-        one SQL query (see :mod:`opentelemetry_instrumentation_toolaudit.ledger._sql_stats`)."""
+        SQL (see :mod:`opentelemetry_instrumentation_toolaudit.ledger._sql_stats`)."""
         from opentelemetry_instrumentation_toolaudit.ledger._sql_stats import store_stats
-        from opentelemetry_instrumentation_toolaudit.ledger._stats import compute_stats
 
-        if by is not None and by not in self._columns.names:  # a store from before format 2
-            return compute_stats((r.record for r in self.select(selection)), by)
         return store_stats(
             self._query,
+            self.select,
+            self._columns.names,
             selection,
             by,
             "sqlite",
