@@ -44,7 +44,7 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
 from opentelemetry_instrumentation_toolaudit._exceptions import SinkError
@@ -589,38 +589,18 @@ class PostgresSink(AuditSink):
         """Let ``role`` append and nothing else: USAGE on the schema, INSERT and SELECT on the
         records, heads, nodes and checkpoints, SELECT only on ``audit_meta`` (an INSERT there
         granted by an earlier version is revoked)."""
-        pg = _require_psycopg()
-        from psycopg import sql
 
-        with self._lock:
-            conn: Any = None
-            try:
-                current = self._first_statement("SELECT current_schema()")
-                conn = current.connection
-                schema = current.fetchone()[0]
-                conn.execute(
-                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
-                        sql.Identifier(schema), sql.Identifier(role)
-                    )
-                )
-                for table in (*_TABLES, *self._payload_tables()):
-                    conn.execute(
-                        sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
-                            sql.Identifier(table), sql.Identifier(role)
-                        )
-                    )
-                meta = sql.Identifier(_META_TABLE)
-                conn.execute(
-                    sql.SQL("REVOKE INSERT ON {} FROM {}").format(meta, sql.Identifier(role))
-                )
-                conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(meta, sql.Identifier(role)))
-                conn.commit()
-            except pg.Error as exc:
-                if conn is not None:
-                    self._release(conn)
-                raise SinkError(
-                    f"{self._where}: granting writer rights failed ({_first_line(exc, self.url)})"
-                ) from None
+        def grants(sql: Any, current: Any) -> Iterator[Any]:
+            who = sql.Identifier(role)
+            schema = sql.Identifier(current.fetchone()[0])
+            yield sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who)
+            for table in (*_TABLES, *self._payload_tables()):
+                yield sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(sql.Identifier(table), who)
+            meta = sql.Identifier(_META_TABLE)
+            yield sql.SQL("REVOKE INSERT ON {} FROM {}").format(meta, who)
+            yield sql.SQL("GRANT SELECT ON {} TO {}").format(meta, who)
+
+        self._grant("writer", "SELECT current_schema()", grants)
 
     def _payload_tables(self) -> tuple[str, ...]:
         return (_PAYLOADS_TABLE,) if self._has_payloads else ()
@@ -629,34 +609,17 @@ class PostgresSink(AuditSink):
         """Let ``role`` maintain the trail's payloads and nothing else: USAGE on the schema, SELECT
         on every table, and DELETE on ``payloads`` only (erasure, retention). The records stay
         append-only: the role can neither change nor delete them."""
-        pg = _require_psycopg()
-        from psycopg import sql
 
-        with self._lock:
-            conn: Any = None
-            try:
-                current = self._first_statement("SELECT current_schema()")
-                conn = current.connection
-                schema = current.fetchone()[0]
-                who = sql.Identifier(role)
-                conn.execute(
-                    sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), who)
-                )
-                for table in (*_TABLES, _META_TABLE, *self._payload_tables()):
-                    conn.execute(
-                        sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), who)
-                    )
-                for table in self._payload_tables():
-                    conn.execute(
-                        sql.SQL("GRANT DELETE ON {} TO {}").format(sql.Identifier(table), who)
-                    )
-                conn.commit()
-            except pg.Error as exc:
-                if conn is not None:
-                    self._release(conn)
-                raise SinkError(
-                    f"{self._where}: granting maintainer rights failed ({_first_line(exc, self.url)})"
-                ) from None
+        def grants(sql: Any, current: Any) -> Iterator[Any]:
+            who = sql.Identifier(role)
+            schema = sql.Identifier(current.fetchone()[0])
+            yield sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, who)
+            for table in (*_TABLES, _META_TABLE, *self._payload_tables()):
+                yield sql.SQL("GRANT SELECT ON {} TO {}").format(sql.Identifier(table), who)
+            for table in self._payload_tables():
+                yield sql.SQL("GRANT DELETE ON {} TO {}").format(sql.Identifier(table), who)
+
+        self._grant("maintainer", "SELECT current_schema()", grants)
 
     def grant_pruner(self, role: str) -> None:
         """Let ``role`` prune the trail (``toolaudit retention apply --prune-prefix``): what
@@ -668,31 +631,38 @@ class PostgresSink(AuditSink):
         checkpoint's signature: whoever may insert checkpoints (the writer role too) can store
         one, and ``verify`` is what finds a pruning checkpoint not signed by the log's key (the
         pruning run verifies the trail first and refuses such a trail)."""
+        self.grant_writer(role)
+
+        def grants(sql: Any, _: Any) -> Iterator[Any]:
+            who = sql.Identifier(role)
+            yield _PRUNE_SCHEMA
+            yield sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
+                sql.Identifier(_PRUNES_TABLE), who
+            )
+            for table in ("audit_records", *self._payload_tables()):
+                yield sql.SQL("GRANT DELETE ON {} TO {}").format(sql.Identifier(table), who)
+
+        self._grant("pruner", _LOCK, grants)
+
+    def _grant(self, what: str, first: str, grants: Callable[[Any, Any], Iterable[Any]]) -> None:
+        """Run ``first``, then each statement ``grants(psycopg.sql, first's cursor)`` yields, on
+        one connection, and commit; a failure is a SinkError saying which rights failed."""
         pg = _require_psycopg()
         from psycopg import sql
 
-        self.grant_writer(role)
         with self._lock:
             conn: Any = None
             try:
-                conn = self._first_statement(_LOCK).connection
-                conn.execute(_PRUNE_SCHEMA)
-                who = sql.Identifier(role)
-                conn.execute(
-                    sql.SQL("GRANT SELECT, INSERT ON {} TO {}").format(
-                        sql.Identifier(_PRUNES_TABLE), who
-                    )
-                )
-                for table in ("audit_records", *self._payload_tables()):
-                    conn.execute(
-                        sql.SQL("GRANT DELETE ON {} TO {}").format(sql.Identifier(table), who)
-                    )
+                current = self._first_statement(first)
+                conn = current.connection
+                for statement in grants(sql, current):
+                    conn.execute(statement)
                 conn.commit()
             except pg.Error as exc:
                 if conn is not None:
                     self._release(conn)
                 raise SinkError(
-                    f"{self._where}: granting pruner rights failed ({_first_line(exc, self.url)})"
+                    f"{self._where}: granting {what} rights failed ({_first_line(exc, self.url)})"
                 ) from None
 
     def prune_prefix(self, cut: int, note: str) -> int:
