@@ -459,19 +459,10 @@ class JSONLSink(AuditSink):
                     kept.append(line + b"\n")
             if not erased:
                 return 0
-            temp = f"{path}.{os.getpid()}.tmp"
             try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-                try:
-                    os.write(fd, b"".join(kept))
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.replace(temp, path)
+                _replace_file(path, b"".join(kept))
                 _fsync_dir(path)
             except OSError as exc:
-                with contextlib.suppress(OSError):
-                    os.unlink(temp)
                 raise SinkError(f"{path}: erasing payloads failed ({exc.strerror})") from None
         return len(erased)
 
@@ -634,14 +625,7 @@ class JSONLSink(AuditSink):
             for line in _read_lines(path)
             if (parsed := _unframe_payload(line)) is None or parsed[0] >= cut
         ]
-        temp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        try:
-            os.write(fd, b"".join(kept))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, path)
+        _replace_file(path, b"".join(kept))
 
     def size(self) -> int:
         with self._flock():
@@ -808,6 +792,24 @@ def _append_durably(path: str, data: bytes) -> None:
         os.close(fd)
     if not existed:
         _fsync_dir(path)
+
+
+def _replace_file(path: str, data: bytes) -> None:
+    """Replace the file at ``path`` with ``data`` atomically: written and fsynced beside it, then
+    renamed over it (the directory is not fsynced here); the temporary file is removed on failure."""
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 def _fsync_dir(path: str) -> None:
