@@ -6,9 +6,7 @@ size limit, overload, bearer token, TLS and mutual TLS; it stores no PII."""
 
 from __future__ import annotations
 
-import datetime
 import gzip
-import ipaddress
 import socket
 import ssl
 import time
@@ -18,9 +16,8 @@ import grpc
 import httpx
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from google.rpc import error_details_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -28,6 +25,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from tests._pki import certificate, pem_key
 from tests.serve.conftest import EMAIL, health, records, verify
 from tests.serve.otlp_requests import request_json, request_protobuf, tool_span
 
@@ -220,47 +218,12 @@ def test_bearer_token_is_required(sqlite_sink, serve_factory, tmp_path):
     assert token not in serve.output()
 
 
-def _certificate(
-    name: str,
-    key: ec.EllipticCurvePrivateKey,
-    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
-    *,
-    ca: bool,
-) -> x509.Certificate:
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-    return builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-
-
 def _write_pair(
     directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey
 ) -> tuple[Path, Path]:
     cert_path, key_path = directory / f"{name}.crt", directory / f"{name}.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
+    key_path.write_bytes(pem_key(key))
     return cert_path, key_path
 
 
@@ -268,12 +231,12 @@ def _write_pair(
 def pki(tmp_path: Path) -> dict[str, Path]:
     """A self-made CA, a server certificate for 127.0.0.1 and a client certificate, all issued by it."""
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = _certificate("toolaudit test CA", ca_key, None, ca=True)
+    ca = certificate("toolaudit test CA", ca_key, None)
     paths = {"ca": _write_pair(tmp_path, "ca", ca, ca_key)[0]}
     for name in ("server", "client"):
         key = ec.generate_private_key(ec.SECP256R1())
         paths[f"{name}_cert"], paths[f"{name}_key"] = _write_pair(
-            tmp_path, name, _certificate(name, key, (ca, ca_key), ca=False), key
+            tmp_path, name, certificate(name, key, (ca, ca_key)), key
         )
     return paths
 

@@ -23,9 +23,9 @@ from opentelemetry_instrumentation_toolaudit.environment_variables import (
 from opentelemetry_instrumentation_toolaudit.ledger import AuditLog, open_sink
 from opentelemetry_instrumentation_toolaudit.ledger._checkpoint import open_checkpoint
 from opentelemetry_instrumentation_toolaudit.witness import cosignatures
+from tests._pki import make_pki
 from tests.audit._tamper import read_checkpoints, read_rows
 from tests.interop._cli import toolaudit
-from tests.witness._pki import make_pki
 from tests.witness.conftest import WitnessProcess
 from tests.witness.test_witness import verify, write
 
