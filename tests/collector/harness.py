@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from tests._ports import free_port
 from tests.otlp_receiver import Received, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +28,6 @@ CONFIG_DIR = ROOT / "collector-config"
 BUILD_SCRIPT = ROOT / "collector" / "build.sh"
 BINARY = ROOT / "collector" / "_build" / "otelcol-toolaudit"
 HMAC_KEY = "collector-tests-hmac-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from opentelemetry_instrumentation_toolaudit.ledger import open_sink, public_key_path, verify
+from tests._ports import free_port
 
 from ..exporter.test_crash_and_auto import clean_env
 from ..test_auto_instrumentation import ROOT
@@ -85,12 +85,6 @@ def test_openai_app_with_user_in_the_request(tmp_path: Path) -> None:
         {"user_id": "usr_alice", "model": "gpt-4.1", "call_id": "call_1", "source": "request"},
         {"user_id": "usr_bob", "model": "gpt-4.1", "call_id": "call_2", "source": "request"},
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until_serving(url: str, proc: subprocess.Popen[str]) -> None:

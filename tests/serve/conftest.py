@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,17 +16,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests._ports import free_port
 from tests.audit.conftest import pg_url  # noqa: F401 - a fixture used by this directory's tests
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLAUDIT = str(Path(sys.executable).with_name("toolaudit"))
 EMAIL = "jane.doe@example.com"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Serve:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import collections
 import json
-import socket
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from opentelemetry_instrumentation_toolaudit.ledger._merkle import (
     subtree_from_leaves,
 )
 from opentelemetry_instrumentation_toolaudit.witness import cosignatures
+from tests._ports import free_port
 from tests.audit._tamper import read_checkpoints, read_rows, write_checkpoints
 from tests.audit.conftest import body, make_url
 from tests.interop._cli import toolaudit
@@ -153,9 +153,7 @@ def test_writer_learns_the_witness_size_from_409(witnessed, witness, log_signer)
 def test_unreachable_witness_never_breaks_appends(tmp_path, log_signer, monkeypatch):
     """With a witness that refuses connections every append commits, close is bounded, the
     failure is counted, and verify --witness says the checkpoint is not witnessed."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]  # closed again: nothing listens there
+    port = free_port()  # nothing listens there
     from opentelemetry_instrumentation_toolaudit.witness import Cosigner
 
     absent = Cosigner.generate("witness.test/absent")
@@ -245,9 +243,7 @@ def test_witness_url_password_never_reaches_logs_or_output(
     tmp_path, log_signer, monkeypatch, caplog
 ):
     """A failing witness whose URL holds a password is logged with the password masked."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     from opentelemetry_instrumentation_toolaudit import _log
     from opentelemetry_instrumentation_toolaudit.witness import Cosigner
 
